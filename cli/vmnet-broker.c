@@ -1,0 +1,601 @@
+/* vmnet-broker.c - command line client: show networks and leases, acquire ports, run VMs on them */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "util.h"
+#include "vmnet-broker.h"
+
+static void options_freep(struct vmnet_broker_options **p)
+{
+	vmnet_broker_options_free(*p);
+}
+
+static void network_releasep(struct vmnet_broker_network **p)
+{
+	vmnet_broker_network_release(*p);
+}
+
+/* "vmnet-broker: acquire: missing network NAME", with a pointer to the help; @c may be NULL. */
+int usage_error(const struct command *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROGRAM ": %s%s", c ? c->name : "", c ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROGRAM "%s%s --help'.\n", c ? " " : "", c ? c->name : "");
+	return EXIT_USAGE;
+}
+
+/* "vmnet-broker: VMNET_BROKER_NOT_FOUND: no network named 'foo'" */
+int broker_error(vmnet_broker_return_t status)
+{
+	const char *message = vmnet_broker_last_error_message();
+
+	fprintf(stderr, PROGRAM ": %s: %s\n", vmnet_broker_status_name(status),
+		*message ? message : vmnet_broker_strerror(status));
+	return EXIT_FAILURE;
+}
+
+static int print_json(const char *text)
+{
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	_cleanup_free_ char *pretty = NULL;
+
+	root = json_loads(text, 0, NULL);
+	if (root)
+		pretty = json_dumps(root, JSON_INDENT(2));
+	/* The library checked the reply; fall back to it verbatim all the same. */
+	puts(pretty ? pretty : text);
+	return EXIT_SUCCESS;
+}
+
+/* A string member, or "-" where the daemon gave none. */
+static const char *str_or_dash(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && *s ? s : "-";
+}
+
+/* An integer member formatted into @buf, or "-". */
+static const char *int_or_dash(json_t *obj, const char *key, char *buf, size_t size)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v))
+		return "-";
+	snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return buf;
+}
+
+/* Width of the widest @key value among @networks, at least @min. */
+static int column_width(json_t *networks, const char *key, int min)
+{
+	size_t i;
+	json_t *n;
+	int w = min;
+
+	json_array_foreach(networks, i, n) {
+		int len = (int)strlen(str_or_dash(n, key));
+
+		if (len > w)
+			w = len;
+	}
+	return w;
+}
+
+static void print_lease(json_t *lease)
+{
+	char uid[24], pid[24];
+
+	if (json_is_true(json_object_get(lease, "hidden"))) {
+		printf("    %-10s %-16s %s\n", str_or_dash(lease, "kind"),
+		       str_or_dash(lease, "ifname"), "(another user's lease)");
+		return;
+	}
+	printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s\n", str_or_dash(lease, "kind"),
+	       str_or_dash(lease, "ifname"), str_or_dash(lease, "mac"),
+	       str_or_dash(lease, "address"), int_or_dash(lease, "uid", uid, sizeof(uid)),
+	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"));
+}
+
+static void print_network_state(json_t *net, char *buf, size_t size)
+{
+	const char *state = str_or_dash(net, "state");
+	json_t *remaining = json_object_get(net, "idle_remaining");
+
+	if (streq(state, "idle") && json_is_integer(remaining))
+		snprintf(buf, size, "idle (removal in %" JSON_INTEGER_FORMAT "s)",
+			 json_integer_value(remaining));
+	else
+		snprintf(buf, size, "%s", state);
+}
+
+static void print_status(json_t *root)
+{
+	json_t *networks = json_object_get(root, "networks"), *net;
+	int wn = column_width(networks, "name", 7), wm = column_width(networks, "mode", 4);
+	int wb = column_width(networks, "bridge", 6);
+	size_t i;
+
+	if (json_array_size(networks) == 0) {
+		puts("No networks are up.");
+		return;
+	}
+	printf("%-*s  %-*s  %-*s  %-31s  %s\n", wn, "NETWORK", wm, "MODE", wb, "BRIDGE", "SUBNET",
+	       "STATE");
+	json_array_foreach(networks, i, net) {
+		json_t *leases = json_object_get(net, "leases"), *lease;
+		char subnet[64], state[64];
+		size_t j;
+
+		snprintf(subnet, sizeof(subnet), "%s/%s", str_or_dash(net, "subnet"),
+			 str_or_dash(net, "mask"));
+		print_network_state(net, state, sizeof(state));
+		printf("%-*s  %-*s  %-*s  %-31s  %s\n", wn, str_or_dash(net, "name"), wm,
+		       str_or_dash(net, "mode"), wb, str_or_dash(net, "bridge"), subnet, state);
+		if (json_array_size(leases) == 0)
+			continue;
+		printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s\n", "KIND", "IFNAME", "MAC",
+		       "ADDRESS", "UID", "PID", "LABEL");
+		json_array_foreach(leases, j, lease)
+			print_lease(lease);
+	}
+}
+
+/* "  errors: A; B" for a network's validation errors; nothing when there are none. */
+static void print_errors(json_t *errors)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(errors, i, e) {
+		_cleanup_free_ char *text = NULL;
+
+		/* Strings as they are, anything else a later daemon may send as JSON. */
+		text = json_is_string(e) ? NULL : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!json_is_string(e) && !text)
+			continue;
+		printf("%s%s", i ? "; " : "  errors: ", text ? text : json_string_value(e));
+	}
+}
+
+static void print_networks(json_t *root)
+{
+	json_t *networks = json_object_get(root, "networks"), *net;
+	int wn = column_width(networks, "name", 7), wm = column_width(networks, "mode", 4);
+	int ws = column_width(networks, "source", 6);
+	size_t i;
+
+	printf("%-*s  %-*s  %-*s  %s\n", wn, "NETWORK", wm, "MODE", ws, "SOURCE", "STATE");
+	json_array_foreach(networks, i, net) {
+		json_t *errors = json_object_get(net, "errors");
+
+		/* Padded only when errors follow, so no line ends in blanks. */
+		printf("%-*s  %-*s  %-*s  %-*s", wn, str_or_dash(net, "name"), wm,
+		       str_or_dash(net, "mode"), ws, str_or_dash(net, "source"),
+		       json_array_size(errors) ? 8 : 0,
+		       json_is_true(json_object_get(net, "active")) ? "active" : "inactive");
+		print_errors(errors);
+		putchar('\n');
+	}
+}
+
+/* Ask for @command and print it as a table with @print, or as JSON. */
+static int query(struct globals *g, const char *command, bool json, void (*print)(json_t *))
+{
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	_cleanup_free_ char *text = NULL;
+	vmnet_broker_return_t s;
+
+	s = vmnet_broker_query(g->socket, command, &text);
+	if (s != VMNET_BROKER_SUCCESS)
+		return broker_error(s);
+	if (json)
+		return print_json(text);
+	root = json_loads(text, 0, NULL);
+	if (!root)
+		return broker_error(VMNET_BROKER_INVALID_REPLY);
+	print(root);
+	return EXIT_SUCCESS;
+}
+
+static void command_help(const struct command *c)
+{
+	printf("Usage: " PROGRAM " [--socket PATH] %s %s\n\n%c%s.\n\n", c->name, c->args,
+	       toupper((unsigned char)c->summary[0]), c->summary + 1);
+	printf("Options:\n%s" SOCKET_HELP "  -h, --help      show this help\n", c->help);
+	if (c->notes)
+		printf("\n%s", c->notes);
+}
+
+/* Options every command takes (cli.h). */
+int common_option(struct globals *g, const struct command *c, int opt, int *done)
+{
+	switch (opt) {
+	case 'h':
+		command_help(c);
+		*done = EXIT_SUCCESS;
+		return -1;
+	case 'S':
+		g->socket = optarg;
+		return -1;
+	case '?': /* getopt said what */
+		fprintf(stderr, "Try '" PROGRAM " %s --help'.\n", c->name);
+		*done = EXIT_USAGE;
+		return -1;
+	default:
+		return opt;
+	}
+}
+
+/* The common body of `status` and `networks`: only --json. */
+static int query_command(const struct command *c, struct globals *g, int argc, char **argv,
+			 void (*print)(json_t *))
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 'S' },
+		{},
+	};
+	bool json = false;
+	int opt, done = -1;
+
+	while (done < 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		opt = common_option(g, c, opt, &done);
+		if (opt == 'j')
+			json = true;
+	}
+	if (done >= 0)
+		return done;
+	if (optind < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+	return query(g, c->name, json, print);
+}
+
+static int cmd_status(const struct command *c, struct globals *g, int argc, char **argv)
+{
+	return query_command(c, g, argc, argv, print_status);
+}
+
+static int cmd_networks(const struct command *c, struct globals *g, int argc, char **argv)
+{
+	return query_command(c, g, argc, argv, print_networks);
+}
+
+struct acquire_args {
+	const char *name;
+	const char *netns;
+	bool json;
+	bool hold;
+};
+
+/* Apply one acquire option to @o. Return: 0, or EXIT_USAGE after saying why. */
+static int acquire_option(const struct command *c, struct vmnet_broker_options *o,
+			  struct acquire_args *a, int opt)
+{
+	vmnet_broker_return_t s;
+	const char *what;
+
+	switch (opt) {
+	case 'p':
+		what = "--port";
+		s = vmnet_broker_options_set_port(o, optarg);
+		break;
+	case 'm':
+		what = "--mac";
+		s = vmnet_broker_options_set_mac(o, optarg);
+		break;
+	case 'l':
+		what = "--label";
+		s = vmnet_broker_options_set_label(o, optarg);
+		break;
+	case 'i':
+		what = "--ifname";
+		s = vmnet_broker_options_set_ifname(o, optarg);
+		break;
+	case 'n':
+		a->netns = optarg;
+		return 0;
+	case 'j':
+		a->json = true;
+		return 0;
+	case 'H':
+		a->hold = true;
+		return 0;
+	default:
+		return 0;
+	}
+	if (s != VMNET_BROKER_SUCCESS)
+		return usage_error(c, "invalid %s: %s", what, vmnet_broker_last_error_message());
+	return 0;
+}
+
+/* Return: -1 to go on, or the exit status. */
+static int acquire_parse(const struct command *c, struct globals *g, int argc, char **argv,
+			 struct vmnet_broker_options *o, struct acquire_args *a, bool *port_given)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "mac", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "ifname", required_argument, NULL, 'i' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ "socket", required_argument, NULL, 'S' },
+		{},
+	};
+	int opt, done = -1;
+
+	while (done < 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		opt = common_option(g, c, opt, &done);
+		if (opt == 'p')
+			*port_given = true;
+		if (opt >= 0 && acquire_option(c, o, a, opt) != 0)
+			done = EXIT_USAGE;
+	}
+	if (done >= 0)
+		return done;
+	if (optind >= argc)
+		return usage_error(c, "missing network NAME");
+	if (optind + 1 < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+	a->name = argv[optind];
+	return -1;
+}
+
+/* "network shared: port netns vmveth0 mac 52:54:00:aa:bb:cc address 192.168.64.2" */
+static void print_port(const struct vmnet_broker_network *net)
+{
+	const char *ifname = vmnet_broker_network_port_ifname(net);
+	const char *mac = vmnet_broker_network_port_mac(net);
+	const char *address = vmnet_broker_network_port_address(net);
+	const char *name = vmnet_broker_network_name(net);
+
+	printf("network %s: port %s", name ? name : "?", vmnet_broker_network_port_kind(net));
+	if (ifname)
+		printf(" %s", ifname);
+	if (mac)
+		printf(" mac %s", mac);
+	if (address)
+		printf(" address %s", address);
+	putchar('\n');
+}
+
+static void hold_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+/* Keep the connection (and any TAP) open, and so the lease, until SIGINT or SIGTERM. */
+static void hold(const sigset_t *set)
+{
+	int sig;
+
+	fflush(stdout);
+	while (sigwait(set, &sig) != 0)
+		;
+}
+
+static int cmd_acquire(const struct command *c, struct globals *g, int argc, char **argv)
+{
+	_cleanup_(options_freep) struct vmnet_broker_options *o = NULL;
+	_cleanup_(network_releasep) struct vmnet_broker_network *net = NULL;
+	_cleanup_close_ int netns = -EBADF;
+	struct acquire_args a = { 0 };
+	bool port_given = false;
+	sigset_t set;
+	vmnet_broker_return_t s;
+	int r;
+
+	o = vmnet_broker_options_new();
+	if (!o) {
+		fprintf(stderr, PROGRAM ": out of memory\n");
+		return EXIT_FAILURE;
+	}
+	r = acquire_parse(c, g, argc, argv, o, &a, &port_given);
+	if (r >= 0)
+		return r;
+
+	if (a.netns) {
+		netns = open(a.netns, O_RDONLY | O_CLOEXEC);
+		if (netns < 0) {
+			fprintf(stderr, PROGRAM ": open %s: %m\n", a.netns);
+			return EXIT_FAILURE;
+		}
+		/* --netns alone means --port netns. */
+		if (!port_given)
+			vmnet_broker_options_set_port(o, "netns");
+		vmnet_broker_options_set_netns_fd(o, netns);
+	}
+	if (g->socket) {
+		s = vmnet_broker_options_set_socket(o, g->socket);
+		if (s != VMNET_BROKER_SUCCESS)
+			return broker_error(s);
+	}
+
+	net = vmnet_broker_acquire_network_with_options(a.name, o, &s);
+	if (!net)
+		return broker_error(s);
+	/*
+	 * Blocked before the reply is printed, as whoever reads it may signal
+	 * at once; sigwait() then takes the signal.
+	 */
+	hold_signals(&set);
+	if (a.hold)
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	if (a.json)
+		print_json(vmnet_broker_network_reply_json(net));
+	else
+		print_port(net);
+	if (a.hold)
+		hold(&set);
+	return EXIT_SUCCESS;
+}
+
+static const struct command commands[] = {
+	{
+		.name = "status",
+		.args = "[--json]",
+		.summary = "show the networks that are up and their leases",
+		.help = "  --json          print the daemon's reply as JSON\n",
+		.run = cmd_status,
+	},
+	{
+		.name = "networks",
+		.args = "[--json]",
+		.summary = "list every network the daemon can create, with config errors",
+		.help = "  --json          print the daemon's reply as JSON\n",
+		.run = cmd_networks,
+	},
+	{
+		.name = "acquire",
+		.args = "NAME [--port KIND] [--mac MAC] [--label L]\n"
+			"       [--ifname IF] [--netns PATH] [--json] [--hold]",
+		.summary = "acquire a port on network NAME and print it (for scripts and tests)",
+		.help = "  --port KIND     tap (default), netns, named_tap or none\n"
+			"  --mac MAC       the port's MAC address, e.g. 52:54:00:12:34:56\n"
+			"  --label L       free text shown in status and the interface alias\n"
+			"  --ifname IF     for netns: the interface name inside it (default eth0)\n"
+			"  --netns PATH    put a veth end into this namespace (/run/netns/NAME,\n"
+			"                  /proc/PID/ns/net); implies --port netns\n"
+			"  --json          print the daemon's reply as JSON\n"
+			"  --hold          keep the connection and any TAP open until SIGINT or\n"
+			"                  SIGTERM, which keeps a tap, named_tap or none lease\n",
+		.notes = "Without --hold the command exits after printing: a tap lease ends then,\n"
+			 "as the TAP closes, and so do named_tap and none leases, as the\n"
+			 "connection closes. A netns lease lasts as long as the namespace.\n",
+		.run = cmd_acquire,
+	},
+	{
+		.name = "run",
+		.args = "--network NAME[,KEY=VALUE...] [--network ...] [--verbose]\n"
+			"       [--] CMD [ARGS...]",
+		.summary = "acquire TAP ports and run CMD with them as fds 3, 4, ...",
+		.help = "  -n, --network NAME[,mac=MAC][,label=L][,vnet_hdr=on][,queues=N]\n"
+			"                  a TAP port on network NAME; repeat for more networks.\n"
+			"                  mac: the guest's MAC (DHCP serves only this one)\n"
+			"                  label: shown in status (default \"run CMD\")\n"
+			"                  vnet_hdr=on: IFF_VNET_HDR, for vhost and offloads\n"
+			"                  queues=N: a multi-queue TAP, N fds (1-16)\n"
+			"                  A comma inside a value is written ',,'.\n"
+			"  -v, --verbose   print each port acquired to stderr\n",
+		.notes = "The TAP fds are given to CMD as fds 3, 4, ... in the order of the\n"
+			 "--network options, all queues of one network one after another, and\n"
+			 "listed in its environment:\n"
+			 "  VMNET_BROKER_FDS        \"3,4,...\", every fd passed\n"
+			 "  VMNET_BROKER_MACS       each network's port MAC, in order\n"
+			 "  VMNET_BROKER_ADDRESSES  each network's reserved IPv4 address, in order\n"
+			 "                          (empty where the network has no DHCP)\n"
+			 "Then " PROGRAM " execs CMD, so CMD holds the TAPs and each lease lives\n"
+			 "until CMD (and whatever it passed them to) closes them. E.g.\n"
+			 "  " PROGRAM " run --network shared,mac=52:54:00:12:34:56 -- \\\n"
+			 "    qemu-system-x86_64 -netdev tap,id=n0,fd=3 \\\n"
+			 "    -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 ...\n"
+			 "CMD's exit status is the command's; 126 or 127 when CMD cannot run.\n",
+		.run = cmd_run,
+	},
+	/* `check-config` slots in here. */
+};
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		if (streq(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void program_help(FILE *f)
+{
+	fprintf(f, "Usage: " PROGRAM " [--socket PATH] COMMAND [OPTIONS]\n\n"
+		   "Client of vmnet-brokerd, the daemon that shares virtual networks\n"
+		   "between VM tools.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nOptions:\n" SOCKET_HELP "  -h, --help      show this help; '" PROGRAM
+		   " COMMAND --help' for a command\n"
+		   "  -V, --version   show the version\n\n"
+		   "Errors print the status code's name and a message, and exit with 1;\n"
+		   "usage errors exit with 2.\n");
+}
+
+/* Global options, up to the command name. Return: -1 to go on, or the exit status. */
+static int parse_globals(struct globals *g, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "socket", required_argument, NULL, 'S' },
+		{},
+	};
+	int opt;
+
+	/* "+": stop at the command name, whose options are its own. */
+	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) >= 0) {
+		switch (opt) {
+		case 'h':
+			program_help(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			puts(PROGRAM " " VMNET_VERSION);
+			return EXIT_SUCCESS;
+		case 'S':
+			g->socket = optarg;
+			break;
+		default:
+			fputs("Try '" PROGRAM " --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		program_help(stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static char name[64];
+	struct globals g = { 0 };
+	const struct command *c;
+	int r;
+
+	argv[0] = (char *)PROGRAM; /* what getopt's messages are prefixed with */
+	r = parse_globals(&g, argc, argv);
+	if (r >= 0)
+		return r;
+	c = command_find(argv[optind]);
+	if (!c)
+		return usage_error(NULL, "unknown command '%s'", argv[optind]);
+
+	/*
+	 * The command parses from its own name on, which getopt's messages
+	 * show as "vmnet-broker status: ..."; optind 0 makes glibc start over.
+	 */
+	argc -= optind;
+	argv += optind;
+	snprintf(name, sizeof(name), PROGRAM " %s", c->name);
+	argv[0] = name;
+	optind = 0;
+	return c->run(c, &g, argc, argv);
+}

@@ -1,0 +1,149 @@
+/* vmnet-broker.h - client library for vmnet-brokerd, the shared VM network broker
+ *
+ * A VM tool asks the broker for a network by name ("shared", "host" or one
+ * configured in /etc/vmnet-broker.d) and gets back a port on it: by default
+ * a TAP file descriptor attached to the network's bridge. The names mirror
+ * the macOS vmnet-broker client so a tool can speak to either.
+ *
+ * All functions are safe to call from several threads on distinct handles.
+ */
+#ifndef VMNET_BROKER_H
+#define VMNET_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define VMNET_BROKER_API __attribute__((visibility("default")))
+#else
+#define VMNET_BROKER_API
+#endif
+
+/* Status codes: the same numbers as the macOS broker, extended after 7. */
+typedef enum {
+	VMNET_BROKER_SUCCESS = 0,
+	VMNET_BROKER_CONNECTION_FAILURE = 1, /* cannot reach the daemon */
+	VMNET_BROKER_INVALID_REPLY = 2,      /* the daemon's reply is malformed */
+	VMNET_BROKER_NOT_ALLOWED = 3,        /* the caller may not use that network */
+	VMNET_BROKER_INVALID_REQUEST = 4,    /* malformed request, bad key or value */
+	VMNET_BROKER_NOT_FOUND = 5,          /* no such network */
+	VMNET_BROKER_CREATE_FAILURE = 6,     /* creating the network or port failed */
+	VMNET_BROKER_INTERNAL_ERROR = 7,     /* anything else */
+	VMNET_BROKER_LIMIT_EXCEEDED = 8,     /* a per-connection, per-user or per-network limit */
+	VMNET_BROKER_CONFLICT = 9,           /* an address, MAC or forwarded port already taken */
+} vmnet_broker_return_t;
+
+#define VMNET_BROKER_DEFAULT_SOCKET "/run/vmnet-broker/broker.sock"
+#define VMNET_BROKER_SOCKET_ENV "VMNET_BROKER_SOCKET"
+
+/* An acquired port on a network, with what the daemon said about both. */
+struct vmnet_broker_network;
+/* Request keys for vmnet_broker_acquire_network_with_options(). */
+struct vmnet_broker_options;
+
+/**
+ * vmnet_broker_acquire_network() - get a TAP port on network @name
+ * @name:	network name
+ * @status:	set to VMNET_BROKER_SUCCESS or the failure's code; may be NULL
+ *
+ * Return: a handle to release with vmnet_broker_network_release(), or NULL.
+ */
+VMNET_BROKER_API struct vmnet_broker_network *
+vmnet_broker_acquire_network(const char *name, vmnet_broker_return_t *status);
+
+/**
+ * vmnet_broker_acquire_network_with_options() - acquire with request keys
+ * @opts may be NULL (same as vmnet_broker_acquire_network()).
+ */
+VMNET_BROKER_API struct vmnet_broker_network *
+vmnet_broker_acquire_network_with_options(const char *name, const struct vmnet_broker_options *opts,
+					  vmnet_broker_return_t *status);
+
+/**
+ * vmnet_broker_network_release() - drop a handle
+ *
+ * Closes every fd the caller has not taken and the connection to the daemon,
+ * which ends `named_tap` and `none` leases. A `tap` lease lives on while
+ * any process holds the TAP fd; a `netns` lease while the veth exists.
+ * NULL is allowed.
+ */
+VMNET_BROKER_API void vmnet_broker_network_release(struct vmnet_broker_network *net);
+
+/* Human readable description of a status code (never NULL). */
+VMNET_BROKER_API const char *vmnet_broker_strerror(vmnet_broker_return_t status);
+/* The code's name, "VMNET_BROKER_NOT_FOUND" (never NULL). */
+VMNET_BROKER_API const char *vmnet_broker_status_name(vmnet_broker_return_t status);
+/*
+ * The daemon's (or library's) message for the last failure in this thread,
+ * e.g. "no network named 'foo'"; "" when there is none.
+ */
+VMNET_BROKER_API const char *vmnet_broker_last_error_message(void);
+
+/* Options. Setters return VMNET_BROKER_SUCCESS or VMNET_BROKER_INVALID_REQUEST. */
+VMNET_BROKER_API struct vmnet_broker_options *vmnet_broker_options_new(void);
+VMNET_BROKER_API void vmnet_broker_options_free(struct vmnet_broker_options *opts);
+/* Socket path; default $VMNET_BROKER_SOCKET, else VMNET_BROKER_DEFAULT_SOCKET. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_socket(struct vmnet_broker_options *opts,
+								       const char *path);
+/* "tap" (default), "netns", "named_tap" or "none". */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_port(struct vmnet_broker_options *opts,
+								     const char *kind);
+/* "52:54:00:12:34:56"; default: the daemon generates one. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet_broker_options *opts,
+								    const char *mac);
+/* Free text shown in `vmnet-broker status` and the interface alias. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options *opts,
+								      const char *label);
+/* For "netns": the interface name inside the namespace (default "eth0"). */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_ifname(struct vmnet_broker_options *opts,
+								       const char *ifname);
+/* For "netns": the namespace to put the port in. The fd is borrowed, not closed. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_netns_fd(struct vmnet_broker_options *opts,
+									 int fd);
+/* For "tap": IFF_VNET_HDR on the TAP. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_vnet_hdr(struct vmnet_broker_options *opts,
+									 bool on);
+/* For "tap": number of queues; above 1 sets IFF_MULTI_QUEUE and returns one fd per queue. */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_multi_queue(struct vmnet_broker_options *opts,
+									    unsigned int queues);
+
+/* Accessors. Strings belong to the handle; NULL where the reply had none. */
+VMNET_BROKER_API const char *vmnet_broker_network_name(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_mode(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_bridge(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_subnet(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_mask(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_ipv6_prefix(const struct vmnet_broker_network *net);
+VMNET_BROKER_API int vmnet_broker_network_prefix_len(const struct vmnet_broker_network *net);
+VMNET_BROKER_API int vmnet_broker_network_mtu(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_port_kind(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_port_ifname(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_port_mac(const struct vmnet_broker_network *net);
+VMNET_BROKER_API const char *vmnet_broker_network_port_address(const struct vmnet_broker_network *net);
+/* The whole reply as JSON text. */
+VMNET_BROKER_API const char *vmnet_broker_network_reply_json(const struct vmnet_broker_network *net);
+
+/* Number of fds received (one per queue for "tap", 0 otherwise). */
+VMNET_BROKER_API size_t vmnet_broker_network_fd_count(const struct vmnet_broker_network *net);
+/* The first fd, still owned by the handle; -1 when there is none. */
+VMNET_BROKER_API int vmnet_broker_network_fd(const struct vmnet_broker_network *net);
+/* Fd @i, still owned by the handle; -1 when out of range or taken. */
+VMNET_BROKER_API int vmnet_broker_network_fd_at(const struct vmnet_broker_network *net, size_t i);
+/* Take fd @i: the caller owns and must close it; -1 when out of range or taken. */
+VMNET_BROKER_API int vmnet_broker_network_take_fd(struct vmnet_broker_network *net, size_t i);
+
+/*
+ * Ask the daemon for `status` or `networks` ("status" or "networks" in
+ * @command). On success *ret_json is the reply (free() it).
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_query(const char *socket_path, const char *command,
+							 char **ret_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian packages that building, testing and the demo need,
+# only when one of them is missing (so a ready machine makes no apt call).
+set -eu
+
+PKGS="meson ninja-build pkg-config gcc
+libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
+libcmocka-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
+python3 python3-pytest procps util-linux"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

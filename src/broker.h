@@ -1,0 +1,45 @@
+/* broker.h - struct broker: the registry of networks, request dispatch, error -> status mapping */
+#ifndef VMNET_BROKER_BROKER_H
+#define VMNET_BROKER_BROKER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "pool.h"
+
+struct network;
+struct lease;
+
+struct broker_options {
+	const char *socket_path;
+	int listen_fd; /* >= 0 when socket-activated */
+	const char *config_dir;
+	const char *state_dir;
+	const char *resolv_file; /* for dnsmasq; NULL: its default */
+	uint64_t idle_timeout_usec;
+	struct prefix4 pool;
+};
+
+struct broker {
+	sd_event *event;
+	struct broker_options opt;
+	struct server *server;
+	struct netlink *nl;
+	struct nft *nft;
+	TAILQ_HEAD(, network) networks;
+	size_t n_networks;
+	unsigned int next_port; /* vmtapN / vmvethN numbering */
+	bool forwarding_on;     /* we set net.ipv4.ip_forward */
+};
+
+/**
+ * broker_new() - set up netlink, nftables and the listening socket
+ * Return: 0 or negative errno (logged).
+ */
+int broker_new(sd_event *event, const struct broker_options *opt, struct broker **ret);
+/* Remove every network and close every connection. */
+struct broker *broker_free(struct broker *b);
+
+#endif

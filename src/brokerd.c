@@ -1,0 +1,200 @@
+/* brokerd.c - vmnet-brokerd: options, setup, and the sd-event loop */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "broker.h"
+#include "log.h"
+#include "pool.h"
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/vmnet-broker/broker.sock"
+#define DEFAULT_CONFIG_DIR "/etc/vmnet-broker.d"
+#define DEFAULT_STATE_DIR "/run/vmnet-broker"
+#define DEFAULT_POOL "192.168.64.0/18"
+#define DEFAULT_IDLE_TIMEOUT 120
+
+static void help(void)
+{
+	printf("Usage: vmnet-brokerd [OPTIONS]\n"
+	       "\n"
+	       "The vmnet-broker daemon: owns named virtual networks (bridge, nftables,\n"
+	       "dnsmasq) and hands ports on them to VM tools over a unix socket.\n"
+	       "\n"
+	       "  --socket PATH           listening socket (default " DEFAULT_SOCKET ")\n"
+	       "  --config-dir DIR        network files NAME.json (default " DEFAULT_CONFIG_DIR ")\n"
+	       "  --state-dir DIR         runtime state, dnsmasq files (default " DEFAULT_STATE_DIR ")\n"
+	       "  --idle-timeout SECONDS  keep an unused network this long (default %d; 0: remove at once)\n"
+	       "  --subnet-pool CIDR      dynamic /24 subnets come from here (default " DEFAULT_POOL ")\n"
+	       "  --resolv-file PATH      upstream DNS servers for dnsmasq (default /etc/resolv.conf)\n"
+	       "  --log-level LEVEL       err, warning, notice, info (default) or debug\n"
+	       "  -h --help               show this help\n"
+	       "     --version            show the version\n"
+	       "\n"
+	       "Runs in the foreground and logs to stderr. Started by systemd with a\n"
+	       "socket unit, it serves the socket it is given instead of --socket.\n",
+	       DEFAULT_IDLE_TIMEOUT);
+}
+
+static int parse_seconds(const char *s, uint64_t *ret_usec)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > 365UL * 24 * 3600)
+		return -EINVAL;
+	*ret_usec = (uint64_t)v * 1000000;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct broker_options *o)
+{
+	enum { ARG_SOCKET = 256, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_POOL, ARG_RESOLV, ARG_LOG,
+	       ARG_VERSION };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, ARG_SOCKET },
+		{ "config-dir", required_argument, NULL, ARG_CONFIG },
+		{ "state-dir", required_argument, NULL, ARG_STATE },
+		{ "idle-timeout", required_argument, NULL, ARG_IDLE },
+		{ "subnet-pool", required_argument, NULL, ARG_POOL },
+		{ "resolv-file", required_argument, NULL, ARG_RESOLV },
+		{ "log-level", required_argument, NULL, ARG_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{}
+	};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case ARG_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case ARG_CONFIG:
+			o->config_dir = optarg;
+			break;
+		case ARG_STATE:
+			o->state_dir = optarg;
+			break;
+		case ARG_IDLE:
+			if (parse_seconds(optarg, &o->idle_timeout_usec) < 0)
+				return log_error_errno(-EINVAL, "Invalid --idle-timeout '%s'", optarg);
+			break;
+		case ARG_POOL:
+			if (prefix4_parse(optarg, &o->pool) < 0 || o->pool.len > POOL_SUBNET_LEN ||
+			    !strchr(optarg, '/'))
+				return log_error_errno(-EINVAL,
+						       "Invalid --subnet-pool '%s': want an IPv4 CIDR of /24 or wider",
+						       optarg);
+			break;
+		case ARG_RESOLV:
+			o->resolv_file = optarg;
+			break;
+		case ARG_LOG:
+			r = log_parse_level(optarg);
+			if (r < 0)
+				return log_error_errno(r, "Invalid --log-level '%s'", optarg);
+			log_max_level = r;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("vmnet-brokerd %s\n", VMNET_VERSION);
+			return 0;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(-EINVAL, "Unexpected argument '%s' (see --help)", argv[optind]);
+	return 1;
+}
+
+/* sd_listen_fds(): a socket unit passes one SOCK_SEQPACKET listener. */
+static int take_activation_socket(int *ret_fd)
+{
+	int n = sd_listen_fds(1);
+
+	*ret_fd = -EBADF;
+	if (n < 0)
+		return log_error_errno(n, "Failed to read passed sockets: %m");
+	if (n == 0)
+		return 0;
+	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
+		return log_error_errno(-EINVAL, "Expected one listening SOCK_SEQPACKET unix socket from systemd");
+	*ret_fd = SD_LISTEN_FDS_START;
+	return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("Received %s, shutting down", strsignal((int)si->ssi_signo));
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int run(struct broker_options *o)
+{
+	_cleanup_(sd_event_unrefp) sd_event *event = NULL;
+	struct broker *b = NULL;
+	sigset_t mask;
+	int r;
+
+	/* sd-event wants these blocked; dnsmasq gets a clean mask at spawn. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = sd_event_default(&event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create event loop: %m");
+	(void)sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL);
+	(void)sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL);
+
+	if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "Failed to create state directory '%s': %m",
+				       o->state_dir);
+	r = take_activation_socket(&o->listen_fd);
+	if (r < 0)
+		return r;
+	r = broker_new(event, o, &b);
+	if (r < 0)
+		return r;
+	log_info("vmnet-brokerd %s serving on %s", VMNET_VERSION,
+		 o->listen_fd >= 0 ? "the socket from systemd" : o->socket_path);
+	(void)sd_notify(0, "READY=1");
+	r = sd_event_loop(event);
+	(void)sd_notify(0, "STOPPING=1");
+	broker_free(b);
+	return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct broker_options o = {
+		.socket_path = DEFAULT_SOCKET,
+		.listen_fd = -EBADF,
+		.config_dir = DEFAULT_CONFIG_DIR,
+		.state_dir = DEFAULT_STATE_DIR,
+		.idle_timeout_usec = (uint64_t)DEFAULT_IDLE_TIMEOUT * 1000000,
+	};
+	int r;
+
+	if (getenv("JOURNAL_STREAM"))
+		log_set_journal_prefix(true);
+	(void)prefix4_parse(DEFAULT_POOL, &o.pool);
+	r = parse_args(argc, argv, &o);
+	if (r <= 0)
+		return r < 0 ? (r == -EINVAL ? 2 : 1) : 0;
+	return run(&o) < 0 ? 1 : 0;
+}

@@ -1,0 +1,322 @@
+/* dhcp.c - one dnsmasq per network: DHCP reservations, DNS, router advertisements
+ *
+ * dnsmasq runs in the foreground as our child, watched by an sd-event
+ * child source. It drops to its unprivileged default user after binding,
+ * so it opens the lease file before that and rereads the hosts file as
+ * that user: the state directory must be world-traversable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "dhcp.h"
+#include "log.h"
+#include "pool.h"
+#include "protocol.h"
+#include "util.h"
+
+#define DNSMASQ_PATH "/usr/sbin/dnsmasq"
+#define STOP_GRACE_MS 2000
+
+extern char **environ;
+
+struct dhcp_server {
+	char *hosts_path;
+	char *leases_path;
+	pid_t pid;
+	sd_event *event;
+	sd_event_source *child;
+	sd_event_source *reload_timer; /* armed while a SIGHUP waits for the handler */
+	dhcp_exit_fn on_exit;
+	void *userdata;
+};
+
+pid_t dhcp_server_pid(const struct dhcp_server *s)
+{
+	return s->pid;
+}
+
+static int write_file_atomic(const char *path, const char *data, size_t len)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len) {
+		r = errno ? -errno : -EIO;
+		(void)unlink(tmp);
+		return r;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+/* Return: true once dnsmasq catches SIGHUP (SigCgt in /proc/PID/status). */
+static bool hup_handler_installed(pid_t pid)
+{
+	_cleanup_free_ char *line = NULL;
+	char path[64];
+	size_t cap = 0;
+	bool caught = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long mask;
+
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
+			caught = mask & (1ULL << (SIGHUP - 1));
+			break;
+		}
+	}
+	fclose(f);
+	return caught;
+}
+
+static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata);
+
+/*
+ * SIGHUP makes dnsmasq reread the hosts file, but a dnsmasq that has not
+ * yet installed its handler dies of it (its default action). Right after
+ * spawn that window is real, so until the handler is there, retry soon.
+ */
+static int request_reload(struct dhcp_server *s)
+{
+	if (s->pid <= 0 || s->reload_timer)
+		return 0;
+	if (hup_handler_installed(s->pid))
+		return kill(s->pid, SIGHUP) < 0 ? -errno : 0;
+	return sd_event_add_time_relative(s->event, &s->reload_timer, CLOCK_MONOTONIC, 10 * 1000,
+					  0, on_reload_timer, s);
+}
+
+static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+	int r;
+
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	r = request_reload(s);
+	if (r < 0)
+		log_debug_errno(r, "Failed to signal dnsmasq %d: %m", (int)s->pid);
+	return 0;
+}
+
+int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, size_t n)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char mac[18], ip[16];
+		fprintf(f, "%s,%s\n", mac_format(hosts[i].mac, mac),
+			addr4_format(hosts[i].address, ip, sizeof(ip)));
+	}
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	r = write_file_atomic(s->hosts_path, buf ? buf : "", size);
+	if (r < 0)
+		return r;
+	return request_reload(s);
+}
+
+static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+
+	s->child = sd_event_source_unref(s->child);
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->pid = 0;
+	if (s->on_exit)
+		s->on_exit(s, si, s->userdata);
+	return 0;
+}
+
+/* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
+static char **build_argv(const struct dhcp_server *s, const struct dhcp_params *p)
+{
+	char gw[16], net[16], **argv;
+	size_t n = 0;
+
+	argv = calloc(32, sizeof(char *));
+	if (!argv)
+		return NULL;
+#define ARG(...) (void)(asprintf(&argv[n++], __VA_ARGS__) < 0 ? (argv[n - 1] = NULL) : 0)
+	addr4_format(p->gateway, gw, sizeof(gw));
+	addr4_format(p->gateway & prefix4_mask(24), net, sizeof(net));
+	ARG(DNSMASQ_PATH);
+	ARG("--keep-in-foreground");
+	ARG("--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
+	ARG("--pid-file=");
+	/* Only this bridge, and never lo: several dnsmasqs live side by side. */
+	ARG("--bind-dynamic");
+	ARG("--interface=%s", p->bridge);
+	ARG("--except-interface=lo");
+	ARG("--no-hosts"); /* the host's /etc/hosts is not the guests' business */
+	ARG("--log-facility=-");
+	ARG("--quiet-dhcp");
+	ARG("--quiet-dhcp6");
+	ARG("--quiet-ra");
+	/* Static mode: only MACs the broker reserved get an address, so a
+	 * guest never holds an address the broker did not hand out. */
+	ARG("--dhcp-range=%s,static,255.255.255.0,1h", net);
+	ARG("--dhcp-hostsfile=%s", s->hosts_path);
+	ARG("--dhcp-leasefile=%s", s->leases_path);
+	ARG("--dhcp-authoritative");
+	ARG("--dhcp-no-override");
+	ARG("--dhcp-option=option:mtu,%u", p->mtu);
+	if (p->router)
+		ARG("--dhcp-option=option:router,%s", gw);
+	else
+		ARG("--dhcp-option=option:router"); /* none: host-only */
+	ARG("--dhcp-option=option:dns-server,%s", gw);
+	if (!p->dns_upstream)
+		ARG("--no-resolv");
+	else if (p->resolv_file)
+		ARG("--resolv-file=%s", p->resolv_file);
+	if (p->ula) {
+		ARG("--enable-ra");
+		ARG("--dhcp-range=::,constructor:%s,ra-only,64", p->bridge);
+	}
+#undef ARG
+	for (size_t i = 0; i < n; i++)
+		if (!argv[i]) {
+			for (size_t j = 0; j < n; j++)
+				free(argv[j]);
+			free(argv);
+			return NULL;
+		}
+	return argv;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int spawn(char **argv, pid_t *ret)
+{
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	sigset_t none, all;
+	int r;
+
+	/* The daemon blocks SIGCHLD/SIGTERM/... for sd-event; posix_spawn would
+	 * pass that mask on, and a dnsmasq with SIGHUP blocked never rereads. */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETSID);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return r;
+}
+
+int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn on_exit,
+		    void *userdata, struct dhcp_server **ret)
+{
+	struct dhcp_server *s;
+	char **argv = NULL;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->on_exit = on_exit;
+	s->userdata = userdata;
+	s->event = event;
+	if (asprintf(&s->hosts_path, "%s/%s.hosts", p->state_dir, p->name) < 0 ||
+	    asprintf(&s->leases_path, "%s/%s.leases", p->state_dir, p->name) < 0) {
+		s->hosts_path = s->leases_path = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = dhcp_server_set_hosts(s, NULL, 0);
+	if (r < 0)
+		goto fail;
+	argv = build_argv(s, p);
+	if (!argv) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = spawn(argv, &s->pid);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_child(event, &s->child, s->pid, WEXITED, on_child, s);
+	if (r < 0)
+		goto fail;
+	strv_free(argv);
+	*ret = s;
+	return 0;
+fail:
+	strv_free(argv);
+	dhcp_server_free(s);
+	return r;
+}
+
+/* Wait up to @ms for @pid to exit; Return: true when reaped. */
+static bool reap_within(pid_t pid, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 10) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return true;
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	return false;
+}
+
+struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
+{
+	if (!s)
+		return NULL;
+	/* Drop the child source first so sd-event does not reap behind us. */
+	s->child = sd_event_source_disable_unref(s->child);
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	if (s->pid > 0) {
+		(void)kill(s->pid, SIGTERM);
+		if (!reap_within(s->pid, STOP_GRACE_MS)) {
+			log_debug("dnsmasq %d ignored SIGTERM, killing", (int)s->pid);
+			(void)kill(s->pid, SIGKILL);
+			(void)waitpid(s->pid, NULL, 0);
+		}
+	}
+	if (s->hosts_path)
+		(void)unlink(s->hosts_path);
+	if (s->leases_path)
+		(void)unlink(s->leases_path);
+	free(s->hosts_path);
+	free(s->leases_path);
+	free(s);
+	return NULL;
+}

@@ -1,0 +1,52 @@
+/* dhcp.h - one dnsmasq per network: DHCP reservations, DNS, router advertisements */
+#ifndef VMNET_DHCP_H
+#define VMNET_DHCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+struct dhcp_params {
+	const char *name;        /* network name, for file names and logs */
+	const char *bridge;      /* interface dnsmasq serves */
+	const char *state_dir;   /* NAME.hosts and NAME.leases go here */
+	const char *resolv_file; /* upstream DNS servers; NULL: dnsmasq's default */
+	uint32_t gateway;        /* host byte order; the /24's .1 */
+	bool router;             /* advertise the gateway as default route */
+	bool dns_upstream;       /* forward DNS queries beyond local names */
+	const uint8_t *ula;      /* 16 bytes, /64 to advertise; NULL for none */
+	unsigned int mtu;
+};
+
+struct dhcp_host {
+	uint8_t mac[6];
+	uint32_t address; /* host byte order */
+};
+
+struct dhcp_server;
+
+/* Called when dnsmasq exits on its own (not through dhcp_server_free()). */
+typedef void (*dhcp_exit_fn)(struct dhcp_server *s, const siginfo_t *si, void *userdata);
+
+/**
+ * dhcp_server_new() - write an empty hosts file and start dnsmasq for @p
+ * Return: 0 or negative errno.
+ */
+int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn on_exit,
+		    void *userdata, struct dhcp_server **ret);
+/* Stop dnsmasq (SIGTERM, then SIGKILL after a grace period), reap it, remove its files. */
+struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
+
+/**
+ * dhcp_server_set_hosts() - serve exactly @hosts as reservations
+ *
+ * Rewrites the hosts file atomically and sends SIGHUP; dnsmasq rereads it
+ * before it answers its next packet.
+ * Return: 0 or negative errno.
+ */
+int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, size_t n);
+pid_t dhcp_server_pid(const struct dhcp_server *s);
+
+#endif

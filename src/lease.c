@@ -1,0 +1,259 @@
+/* lease.c - who holds which port on which network, until when
+ *
+ * Theory of operation. A lease is one port and its reservation: a MAC, an
+ * address served by the network's dnsmasq, and the interface alias that
+ * names the holder. It ends when the kernel says the port is gone (the
+ * last TAP fd closed, the veth's namespace died: see broker.c's link
+ * monitor) or, for `none` and `named_tap`, when the client's connection
+ * closes. The broker keeps no fd of a `tap` port, so the VM alone decides
+ * how long that lease lives. (Adoption after a restart: issue #5.)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "broker.h"
+#include "lease.h"
+#include "log.h"
+#include "netlink.h"
+#include "network.h"
+#include "port.h"
+#include "util.h"
+
+const char *lease_error_to_string(int code)
+{
+	switch (code) {
+	case LEASE_E_NOT_NETNS:
+		return "the file descriptor is not a network namespace";
+	case LEASE_E_NOT_OWNER:
+		return "the caller does not own that network namespace";
+	case LEASE_E_MAC_TAKEN:
+		return "that MAC address is already in use on this network";
+	case LEASE_E_IFNAME_TAKEN:
+		return "that interface name already exists in the namespace";
+	case LEASE_E_NO_ADDRESS:
+		return "no free address left on this network";
+	default:
+		return "unknown lease error";
+	}
+}
+
+static bool mac_taken(const struct network *n, const uint8_t mac[6])
+{
+	struct lease *l;
+
+	TAILQ_FOREACH(l, &n->leases, network_link)
+		if (l->kind != PORT_NONE && memcmp(l->mac, mac, 6) == 0)
+			return true;
+	return false;
+}
+
+/* A random locally administered unicast MAC. */
+static int mac_generate(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6)
+		return -errno;
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+	return 0;
+}
+
+/* The next vmtapN / vmvethN that no link in this namespace has. */
+static int pick_ifname(struct broker *b, const char *prefix, char ret[IFNAMSIZ])
+{
+	for (unsigned int tries = 0; tries < 100000; tries++) {
+		snprintf(ret, IFNAMSIZ, "%s%u", prefix, b->next_port++ % 100000);
+		if (if_nametoindex(ret) == 0)
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+static int create_port(struct lease *l, struct network *n, const struct request *req,
+		       int netns_fd, int *fds)
+{
+	struct broker *b = n->broker;
+	char alias[256];
+	int tmp[QUEUES_MAX];
+	int r;
+
+	r = pick_ifname(b, l->kind == PORT_NETNS ? "vmveth" : "vmtap", l->ifname);
+	if (r < 0)
+		return r;
+	switch (l->kind) {
+	case PORT_TAP:
+	case PORT_NAMED_TAP:
+		r = port_open_tap(l->ifname, req->queues, req->vnet_hdr,
+				  l->kind == PORT_NAMED_TAP ? l->uid : (uid_t)-1,
+				  l->kind == PORT_TAP ? fds : tmp);
+		if (r < 0)
+			return r;
+		if (l->kind == PORT_NAMED_TAP)
+			for (unsigned int i = 0; i < req->queues; i++)
+				safe_close(tmp[i]);
+		l->ifindex = (int)if_nametoindex(l->ifname);
+		if (l->ifindex == 0) {
+			r = -errno;
+			if (l->kind == PORT_TAP)
+				for (unsigned int i = 0; i < req->queues; i++)
+					fds[i] = safe_close(fds[i]);
+			return r;
+		}
+		break;
+	case PORT_NETNS:
+		r = netlink_veth_add(b->nl, l->ifname, req->ifname[0] ? req->ifname : "eth0",
+				     netns_fd, l->mac, n->config.mtu, &l->ifindex);
+		if (r == -EEXIST)
+			return LEASE_E_IFNAME_TAKEN;
+		if (r < 0)
+			return r;
+		break;
+	default:
+		return -EINVAL;
+	}
+	snprintf(alias, sizeof(alias), "vmnet-broker net=%s uid=%u pid=%d label=%s",
+		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
+	r = netlink_port_attach(b->nl, l->ifindex, n->bridge_ifindex, alias, n->config.mtu);
+	if (r < 0 && l->kind == PORT_TAP)
+		/* Closing the only fds is what removes a plain TAP. */
+		for (unsigned int i = 0; i < req->queues; i++)
+			fds[i] = safe_close(fds[i]);
+	return r;
+}
+
+int lease_new(struct network *n, const struct request *req, const struct ucred *peer,
+	      int netns_fd, struct lease **ret, int *fds)
+{
+	struct lease *l;
+	int r;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->kind = req->port;
+	l->uid = peer->uid;
+	l->pid = peer->pid;
+	memcpy(l->label, req->label, sizeof(l->label));
+	/* Bound to n from the start so lease_free() can undo a half-built lease. */
+	l->network = n;
+
+	if (l->kind == PORT_NETNS) {
+		r = port_check_netns(netns_fd, peer->uid);
+		if (r > 0)
+			r = r == PORT_E_NOT_NETNS ? LEASE_E_NOT_NETNS : LEASE_E_NOT_OWNER;
+		if (r)
+			goto fail;
+	}
+	if (l->kind != PORT_NONE) {
+		if (req->has_mac)
+			memcpy(l->mac, req->mac, 6);
+		else if ((r = mac_generate(l->mac)) < 0)
+			goto fail;
+		if (mac_taken(n, l->mac)) {
+			r = LEASE_E_MAC_TAKEN;
+			goto fail;
+		}
+		if (n->config.dhcp && host_map_take(&n->hosts, &l->host) != 0) {
+			r = LEASE_E_NO_ADDRESS;
+			goto fail;
+		}
+		r = create_port(l, n, req, netns_fd, fds);
+		if (r)
+			goto fail;
+	}
+	TAILQ_INSERT_TAIL(&n->leases, l, network_link);
+	network_lease_added(n, l);
+	if (l->host) {
+		r = network_sync_dhcp(n);
+		if (r < 0) {
+			log_warning_errno(r, "[network %s] Failed to update DHCP reservations: %m",
+					  n->config.name);
+			goto fail_close;
+		}
+	}
+	*ret = l;
+	return 0;
+fail_close:
+	if (l->kind == PORT_TAP)
+		for (unsigned int i = 0; i < req->queues; i++)
+			fds[i] = safe_close(fds[i]);
+fail:
+	lease_free(l);
+	return r;
+}
+
+/* Remove our end of the port; the kernel may have done it already. */
+static void remove_port(struct lease *l)
+{
+	struct broker *b = l->network->broker;
+	int r = 0;
+
+	if (l->ifindex <= 0)
+		return;
+	if (l->kind == PORT_NETNS)
+		r = netlink_link_del(b->nl, l->ifindex);
+	else if (l->kind == PORT_NAMED_TAP)
+		r = port_remove_persistent_tap(l->ifname);
+	/* A plain TAP belongs to whoever holds its fds: never ours to remove. */
+	if (r < 0 && r != -ENODEV && r != -ENOENT)
+		log_warning_errno(r, "[network %s] Failed to remove port %s, ignoring: %m",
+				  l->network->config.name, l->ifname);
+}
+
+struct lease *lease_free(struct lease *l)
+{
+	struct network *n;
+	bool linked;
+
+	if (!l)
+		return NULL;
+	n = l->network;
+	/* Inserted leases have a non-NULL tqe_prev; half-built ones do not. */
+	linked = l->network_link.tqe_prev != NULL;
+	remove_port(l);
+	if (l->host)
+		host_map_put(&n->hosts, l->host);
+	if (l->client)
+		TAILQ_REMOVE(&l->client->leases, l, client_link);
+	if (linked) {
+		TAILQ_REMOVE(&n->leases, l, network_link);
+		network_lease_removed(n, l);
+	}
+	free(l);
+	return NULL;
+}
+
+json_t *lease_port_json(const struct lease *l)
+{
+	char mac[18], ip[16];
+	json_t *o;
+
+	o = json_pack("{s:s}", "kind", port_kind_to_string(l->kind));
+	if (!o || l->kind == PORT_NONE)
+		return o;
+	json_object_set_new(o, "ifname", json_string(l->ifname));
+	json_object_set_new(o, "mac", json_string(mac_format(l->mac, mac)));
+	if (l->host)
+		json_object_set_new(o, "address",
+				    json_string(addr4_format(l->network->subnet.addr + l->host, ip,
+							     sizeof(ip))));
+	return o;
+}
+
+json_t *lease_to_json(const struct lease *l, bool full)
+{
+	json_t *o = lease_port_json(l);
+
+	if (!o)
+		return NULL;
+	if (!full) {
+		/* Another user's lease: that it exists, not whose or where. */
+		json_object_del(o, "mac");
+		json_object_del(o, "address");
+		json_object_set_new(o, "hidden", json_true());
+		return o;
+	}
+	json_object_set_new(o, "uid", json_integer(l->uid));
+	json_object_set_new(o, "pid", json_integer(l->pid));
+	json_object_set_new(o, "label", json_string(l->label));
+	return o;
+}

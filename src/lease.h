@@ -1,0 +1,63 @@
+/* lease.h - who holds which port on which network, until when */
+#ifndef VMNET_LEASE_H
+#define VMNET_LEASE_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "protocol.h"
+
+struct network;
+struct lease;
+
+/* A connection's holdings: the leases that end when it closes. */
+struct client {
+	TAILQ_HEAD(, lease) leases;
+	struct connection *conn;
+};
+
+struct lease {
+	TAILQ_ENTRY(lease) network_link;
+	TAILQ_ENTRY(lease) client_link;
+	struct network *network;
+	struct client *client; /* set for leases that end with the connection */
+	enum port_kind kind;
+	char ifname[IFNAMSIZ]; /* our end: vmtapN, vmvethN; "" for none */
+	int ifindex;           /* 0 for none */
+	uint8_t mac[6];
+	unsigned int host; /* address = subnet + host; 0 when none */
+	uid_t uid;
+	pid_t pid;
+	char label[LABEL_MAX + 1];
+};
+
+enum {
+	LEASE_E_NOT_NETNS = 1, /* the fd is not a network namespace */
+	LEASE_E_NOT_OWNER,     /* the caller does not own that namespace */
+	LEASE_E_MAC_TAKEN,     /* another port on the network has that MAC */
+	LEASE_E_IFNAME_TAKEN,  /* the namespace already has that interface */
+	LEASE_E_NO_ADDRESS,    /* every address of the subnet is reserved */
+};
+
+/**
+ * lease_new() - create the port @req asks for on @n and reserve its address
+ * @netns_fd:	the client's namespace, for PORT_NETNS; else -EBADF
+ * @fds:	receives the TAP fds (req->queues of them) for PORT_TAP
+ *
+ * Return: 0, a LEASE_E_* code, or negative errno; nothing is left on failure.
+ */
+int lease_new(struct network *n, const struct request *req, const struct ucred *peer,
+	      int netns_fd, struct lease **ret, int *fds);
+/* End the lease: remove its port if it is still ours, release its address. */
+struct lease *lease_free(struct lease *l);
+const char *lease_error_to_string(int code);
+
+/* {"uid", "pid", "kind", "ifname", "mac", "address", "label"} */
+json_t *lease_to_json(const struct lease *l, bool full);
+/* The "port" object of an acquire reply. */
+json_t *lease_port_json(const struct lease *l);
+
+#endif

@@ -1,0 +1,428 @@
+/* netlink.c - kernel links and addresses over rtnetlink (libnl-route-3), and the link monitor
+ *
+ * Two sockets: one for requests, answered synchronously (the kernel does
+ * these in microseconds), and one subscribed to RTNLGRP_LINK that sd-event
+ * watches, so leases end when the kernel destroys their TAP or veth.
+ * libnl reports NLE_* codes; everything leaving this file is -errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "netlink.h"
+
+struct netlink {
+	struct nl_sock *cmd;
+	struct nl_sock *mon;
+	struct nl_cb *mon_cb;
+	int own_netns; /* to come back after link_up_in_netns() */
+	sd_event_source *mon_source;
+	netlink_link_gone_fn gone;
+	netlink_resync_fn resync;
+	void *userdata;
+};
+
+static int errno_from_nl(int nle)
+{
+	switch (nle < 0 ? -nle : nle) {
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NOACCESS:
+		return -EACCES;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	default:
+		log_debug("libnl error: %s", nl_geterror(nle));
+		return -EIO;
+	}
+}
+
+static void link_putp(struct rtnl_link **l)
+{
+	if (*l)
+		rtnl_link_put(*l);
+}
+static void addr_putp(struct nl_addr **a)
+{
+	if (*a)
+		nl_addr_put(*a);
+}
+static void cache_freep(struct nl_cache **c)
+{
+	if (*c)
+		nl_cache_free(*c);
+}
+
+static int mon_handle_msg(struct nl_msg *msg, void *arg)
+{
+	struct netlink *nl = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+
+	if (h->nlmsg_type == RTM_DELLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
+		struct ifinfomsg *ifi = nlmsg_data(h);
+		nl->gone(nl->userdata, ifi->ifi_index);
+	}
+	return NL_OK;
+}
+
+static int mon_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct netlink *nl = userdata;
+	int r;
+
+	/* Drain: one datagram per call, until EAGAIN (0 or -NLE_AGAIN,
+	 * depending on the libnl version). */
+	do
+		r = nl_recvmsgs_report(nl->mon, nl->mon_cb);
+	while (r > 0);
+	if (r < 0 && r != -NLE_AGAIN) {
+		/* Typically ENOBUFS: the kernel dropped events because we were slow.
+		 * We cannot know which links went away, so compare everything. */
+		log_debug("Link monitor: %s", nl_geterror(r));
+		nl->resync(nl->userdata);
+	}
+	return 0;
+}
+
+static int mon_open(struct netlink *nl, sd_event *event)
+{
+	int rcvbuf = 4 << 20;
+	int r;
+
+	nl->mon = nl_socket_alloc();
+	if (!nl->mon)
+		return -ENOMEM;
+	nl_socket_disable_seq_check(nl->mon);
+	nl_socket_modify_cb(nl->mon, NL_CB_VALID, NL_CB_CUSTOM, mon_handle_msg, nl);
+	nl->mon_cb = nl_socket_get_cb(nl->mon);
+	r = nl_connect(nl->mon, NETLINK_ROUTE);
+	if (r < 0)
+		return errno_from_nl(r);
+	r = nl_socket_add_membership(nl->mon, RTNLGRP_LINK);
+	if (r < 0)
+		return errno_from_nl(r);
+	/* Room for a burst of thousands of link events before ENOBUFS.
+	 * SO_RCVBUF would be capped at net.core.rmem_max; root may force. */
+	if (setsockopt(nl_socket_get_fd(nl->mon), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+		       sizeof(rcvbuf)) < 0)
+		(void)nl_socket_set_buffer_size(nl->mon, rcvbuf, 0);
+	r = nl_socket_set_nonblocking(nl->mon);
+	if (r < 0)
+		return errno_from_nl(r);
+	return sd_event_add_io(event, &nl->mon_source, nl_socket_get_fd(nl->mon), EPOLLIN,
+			       mon_on_io, nl);
+}
+
+int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn resync,
+		void *userdata, struct netlink **ret)
+{
+	struct netlink *nl;
+	int r;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	nl->gone = gone;
+	nl->resync = resync;
+	nl->userdata = userdata;
+	nl->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nl->own_netns < 0) {
+		r = -errno;
+		goto fail;
+	}
+
+	nl->cmd = nl_socket_alloc();
+	if (!nl->cmd) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = errno_from_nl(nl_connect(nl->cmd, NETLINK_ROUTE));
+	if (r < 0)
+		goto fail;
+	r = mon_open(nl, event);
+	if (r < 0)
+		goto fail;
+	*ret = nl;
+	return 0;
+fail:
+	netlink_free(nl);
+	return r;
+}
+
+struct netlink *netlink_free(struct netlink *nl)
+{
+	if (!nl)
+		return NULL;
+	sd_event_source_disable_unref(nl->mon_source);
+	if (nl->mon_cb)
+		nl_cb_put(nl->mon_cb);
+	if (nl->mon)
+		nl_socket_free(nl->mon);
+	if (nl->cmd)
+		nl_socket_free(nl->cmd);
+	safe_close(nl->own_netns);
+	free(nl);
+	return NULL;
+}
+
+static int set_mac(struct rtnl_link *link, const uint8_t mac[6])
+{
+	_cleanup_(addr_putp) struct nl_addr *a = nl_addr_build(AF_LLC, mac, 6);
+
+	if (!a)
+		return -ENOMEM;
+	rtnl_link_set_addr(link, a);
+	return 0;
+}
+
+int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
+		       int *ret_ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();
+	_cleanup_(link_putp) struct rtnl_link *got = NULL;
+	int r;
+
+	if (!link)
+		return -ENOMEM;
+	r = errno_from_nl(rtnl_link_set_type(link, "bridge"));
+	if (r < 0)
+		return r;
+	rtnl_link_set_name(link, name);
+	rtnl_link_set_mtu(link, mtu);
+	rtnl_link_set_flags(link, IFF_UP);
+	r = set_mac(link, mac);
+	if (r < 0)
+		return r;
+	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	if (r < 0)
+		return r;
+	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
+	if (r < 0)
+		return r;
+	*ret_ifindex = rtnl_link_get_ifindex(got);
+	return 0;
+}
+
+/*
+ * Set @name up inside namespace @netns_fd. A netlink socket stays in the
+ * namespace it was created in, so enter it only for socket(): the daemon
+ * is single-threaded and returns to its own namespace right away.
+ */
+static int link_up_in_netns(struct netlink *nl, int netns_fd, const char *name)
+{
+	_cleanup_(link_putp) struct rtnl_link *orig = NULL;
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk || !change) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (setns(netns_fd, CLONE_NEWNET) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = errno_from_nl(nl_connect(sk, NETLINK_ROUTE));
+	if (setns(nl->own_netns, CLONE_NEWNET) < 0) {
+		/* Stranded in the client's namespace: every later request would
+		 * act there. Nothing sane is left to do. */
+		log_error("Failed to return to the daemon's network namespace: %m");
+		abort();
+	}
+	if (r < 0)
+		goto out;
+	r = errno_from_nl(rtnl_link_get_kernel(sk, 0, name, &orig));
+	if (r < 0)
+		goto out;
+	rtnl_link_set_flags(change, IFF_UP);
+	r = errno_from_nl(rtnl_link_change(sk, orig, change, 0));
+out:
+	if (sk)
+		nl_socket_free(sk);
+	return r;
+}
+
+int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name, int netns_fd,
+		     const uint8_t peer_mac[6], unsigned int mtu, int *ret_ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_veth_alloc();
+	_cleanup_(link_putp) struct rtnl_link *peer = NULL;
+	_cleanup_(link_putp) struct rtnl_link *got = NULL;
+	int r;
+
+	if (!link)
+		return -ENOMEM;
+	peer = rtnl_link_veth_get_peer(link);
+	rtnl_link_set_name(link, name);
+	rtnl_link_set_mtu(link, mtu);
+	rtnl_link_set_name(peer, peer_name);
+	rtnl_link_set_mtu(peer, mtu);
+	/* Not IFF_UP here: veth_open() of a peer made in another namespace
+	 * fails with ENOTCONN while the pair is still being created. */
+	rtnl_link_set_ns_fd(peer, netns_fd);
+	r = set_mac(peer, peer_mac);
+	if (r < 0)
+		return r;
+	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	if (r < 0)
+		return r;
+	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
+	if (r < 0)
+		return r;
+	*ret_ifindex = rtnl_link_get_ifindex(got);
+	/* The guest end comes up ready for DHCP. */
+	r = link_up_in_netns(nl, netns_fd, peer_name);
+	if (r < 0) {
+		(void)netlink_link_del(nl, *ret_ifindex);
+		return r;
+	}
+	return 0;
+}
+
+int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
+			unsigned int mtu)
+{
+	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+
+	if (!orig || !change)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_master(change, master);
+	rtnl_link_set_ifalias(change, alias);
+	rtnl_link_set_mtu(change, mtu);
+	rtnl_link_set_flags(change, IFF_UP);
+	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+}
+
+int netlink_link_del(struct netlink *nl, int ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();
+
+	if (!link)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(link, ifindex);
+	return errno_from_nl(rtnl_link_delete(nl->cmd, link));
+}
+
+int netlink_link_exists(struct netlink *nl, int ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	int r;
+
+	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, ifindex, NULL, &link));
+	if (r == -ENODEV || r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,
+		     unsigned int prefixlen)
+{
+	struct rtnl_addr *ra = rtnl_addr_alloc();
+	_cleanup_(addr_putp) struct nl_addr *a = NULL;
+	int r;
+
+	if (!ra)
+		return -ENOMEM;
+	a = nl_addr_build(family, addr, family == AF_INET ? 4 : 16);
+	if (!a) {
+		r = -ENOMEM;
+		goto out;
+	}
+	nl_addr_set_prefixlen(a, (int)prefixlen);
+	rtnl_addr_set_ifindex(ra, ifindex);
+	r = errno_from_nl(rtnl_addr_set_local(ra, a));
+	if (r < 0)
+		goto out;
+	/* No duplicate address detection on our own gateway address: it is
+	 * ours by construction, and DAD would delay dnsmasq's RA. */
+	if (family == AF_INET6)
+		rtnl_addr_set_flags(ra, IFA_F_NODAD);
+	r = errno_from_nl(rtnl_addr_add(nl->cmd, ra, 0));
+out:
+	rtnl_addr_put(ra);
+	return r;
+}
+
+static int push_prefix(struct prefix4 **v, size_t *n, size_t *cap, struct nl_addr *a)
+{
+	if (!a || nl_addr_get_family(a) != AF_INET || nl_addr_get_len(a) != 4)
+		return 0;
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 32;
+		struct prefix4 *p = realloc(*v, c * sizeof(**v));
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	{
+		const uint8_t *b = nl_addr_get_binary_addr(a);
+		(*v)[(*n)++] = (struct prefix4){
+			.addr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3],
+			.len = (uint8_t)nl_addr_get_prefixlen(a),
+		};
+	}
+	return 0;
+}
+
+int netlink_ipv4_in_use(struct netlink *nl, struct prefix4 **ret, size_t *ret_n)
+{
+	_cleanup_(cache_freep) struct nl_cache *addrs = NULL;
+	_cleanup_(cache_freep) struct nl_cache *routes = NULL;
+	_cleanup_free_ struct prefix4 *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	r = errno_from_nl(rtnl_addr_alloc_cache(nl->cmd, &addrs));
+	if (r < 0)
+		return r;
+	/* Every routing table, not only main: policy routing counts too. */
+	r = errno_from_nl(rtnl_route_alloc_cache(nl->cmd, AF_INET, 0, &routes));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+		r = push_prefix(&v, &n, &cap, rtnl_addr_get_local((struct rtnl_addr *)o));
+		if (r < 0)
+			return r;
+	}
+	for (struct nl_object *o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
+		r = push_prefix(&v, &n, &cap, rtnl_route_get_dst((struct rtnl_route *)o));
+		if (r < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}

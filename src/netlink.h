@@ -1,0 +1,47 @@
+/* netlink.h - kernel links and addresses over rtnetlink (libnl-route-3), and the link monitor */
+#ifndef VMNET_NETLINK_H
+#define VMNET_NETLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "pool.h"
+
+struct netlink;
+
+/* Called for every RTM_DELLINK the monitor sees. */
+typedef void (*netlink_link_gone_fn)(void *userdata, int ifindex);
+/* Called when events may have been lost (socket overrun): recheck everything. */
+typedef void (*netlink_resync_fn)(void *userdata);
+
+/**
+ * netlink_new() - open the command socket and the RTNLGRP_LINK monitor on @event
+ * Return: 0 or negative errno.
+ */
+int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn resync,
+		void *userdata, struct netlink **ret);
+struct netlink *netlink_free(struct netlink *nl);
+
+/* Create bridge @name, up, with a fixed @mac (so it does not follow its ports). */
+int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
+		       int *ret_ifindex);
+/* Create a veth pair: @name here, @peer (with @peer_mac, up) inside the netns @netns_fd. */
+int netlink_veth_add(struct netlink *nl, const char *name, const char *peer, int netns_fd,
+		     const uint8_t peer_mac[6], unsigned int mtu, int *ret_ifindex);
+/* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
+int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
+			unsigned int mtu);
+int netlink_link_del(struct netlink *nl, int ifindex);
+/* Return: 1 when a link with @ifindex exists, 0 when not, negative errno on failure. */
+int netlink_link_exists(struct netlink *nl, int ifindex);
+/* Add @addr/@prefixlen (@family AF_INET or AF_INET6, network byte order). */
+int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,
+		     unsigned int prefixlen);
+/**
+ * netlink_ipv4_in_use() - every IPv4 address prefix and route of this namespace
+ * Return: 0 with a malloc'ed array in *@ret, or negative errno.
+ */
+int netlink_ipv4_in_use(struct netlink *nl, struct prefix4 **ret, size_t *ret_n);
+
+#endif

@@ -1,0 +1,63 @@
+/* network.h - a named network's lifecycle: bridge, rules, dnsmasq, leases, idle removal */
+#ifndef VMNET_NETWORK_H
+#define VMNET_NETWORK_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "broker.h"
+#include "config.h"
+#include "pool.h"
+
+struct network {
+	struct broker *broker;
+	TAILQ_ENTRY(network) link;
+	struct network_config config;
+	char bridge[IFNAMSIZ];
+	int bridge_ifindex; /* 0 until the bridge exists */
+	struct prefix4 subnet; /* the /24, host bits zero; gateway is .1 */
+	uint8_t ula[16];       /* IPv6 /64 prefix, RFC 4193 */
+	uint8_t bridge_mac[6];
+	struct host_map hosts;
+	TAILQ_HEAD(, lease) leases;
+	size_t n_leases;
+	sd_event_source *idle_timer; /* armed while n_leases == 0 */
+	bool ever_used;              /* had a lease: idle means "was in use" */
+	struct dhcp_server *dhcp;
+};
+
+enum {
+	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
+};
+
+/**
+ * network_acquire() - the running network @c->name, created if needed
+ *
+ * The network has its idle timer armed until a lease is added (a new one,
+ * or one whose last lease ended): the caller adds a lease, or lets the
+ * timer remove it, so a failed port never leaves a network behind.
+ * Return: 0, NETWORK_E_POOL_EXHAUSTED, or negative errno (creation failed,
+ * nothing left behind).
+ */
+int network_acquire(struct broker *b, const struct network_config *c, struct network **ret);
+struct network *network_find(struct broker *b, const char *name);
+/* Tear down: dnsmasq, leases and their ports, rules, bridge. */
+struct network *network_free(struct network *n);
+
+/* Leases call these so the network knows when it is idle. */
+void network_lease_added(struct network *n, struct lease *l);
+void network_lease_removed(struct network *n, struct lease *l);
+/* Push the current reservations to dnsmasq. Return: 0 or negative errno. */
+int network_sync_dhcp(struct network *n);
+
+/* Gateway address, host byte order. */
+uint32_t network_gateway(const struct network *n);
+/* {"name", "mode", "bridge", "subnet", "mask", "ipv6_prefix", "prefix_len", "mtu"} */
+json_t *network_to_json(const struct network *n);
+/* network_to_json() plus state and leases, as `status` shows them to @uid. */
+json_t *network_status_json(const struct network *n, uid_t uid);
+
+#endif

@@ -1,0 +1,39 @@
+/* nft.h - the broker's one nftables table (libnftables) */
+#ifndef VMNET_NFT_H
+#define VMNET_NFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+#define NFT_TABLE "vmnet_broker" /* family inet */
+
+/* What the rules need to know of one network. */
+struct nft_network {
+	const char *bridge;
+	struct prefix4 subnet;
+	const uint8_t *ula; /* 16 bytes, a /64; NULL for none */
+	bool nat;           /* shared: masquerade to the outside; host: no way out */
+};
+
+struct nft;
+
+int nft_new(struct nft **ret);
+struct nft *nft_free(struct nft *n);
+
+/**
+ * nft_apply() - make table inet vmnet_broker hold the rules for exactly @nets
+ *
+ * One libnftables batch, so the kernel swaps the whole table atomically:
+ * never a moment with the old network's isolation gone and the new one's
+ * not yet in place. With @n == 0 the table is removed.
+ * Return: 0 or negative errno; *@ret_error (malloc'ed) carries nft's words.
+ */
+int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error);
+
+/* The batch nft_apply() would run, for tests and logs. Return: malloc'ed text or NULL. */
+char *nft_render(const struct nft_network *nets, size_t count);
+
+#endif

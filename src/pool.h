@@ -1,0 +1,60 @@
+/* pool.h - IPv4 prefixes and subnet / host address allocation (pure, no I/O) */
+#ifndef VMNET_POOL_H
+#define VMNET_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POOL_SUBNET_LEN 24 /* every dynamic network gets a /24 */
+
+struct prefix4 {
+	uint32_t addr; /* host byte order, host bits may be set */
+	uint8_t len;   /* 0..32 */
+};
+
+enum {
+	POOL_E_EXHAUSTED = 1, /* no free subnet or address left */
+};
+
+/* "192.168.64.0/18" (a bare address means /32). Return: 0 or -EINVAL. */
+int prefix4_parse(const char *s, struct prefix4 *ret);
+/* "192.168.64.0/18" into @buf of at least 19 bytes. Return: @buf. */
+char *prefix4_format(const struct prefix4 *p, char *buf, size_t size);
+/* Address dotted quad into @buf of at least 16 bytes. Return: @buf. */
+char *addr4_format(uint32_t addr, char *buf, size_t size);
+uint32_t prefix4_mask(uint8_t len);
+bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b);
+
+/**
+ * pool_pick_subnet() - first /24 of @pool that overlaps none of @used
+ * @pool:	where subnets come from; must be /24 or wider
+ * @used:	prefixes already in use (host addresses, routes, our networks)
+ * @ret:	the subnet, with the host bits zero
+ *
+ * Return: 0, POOL_E_EXHAUSTED, or -EINVAL when @pool is narrower than /24.
+ */
+int pool_pick_subnet(const struct prefix4 *pool, const struct prefix4 *used, size_t n_used,
+		     struct prefix4 *ret);
+
+/*
+ * Host addresses of one /24 network: .1 is the gateway, .2-.254 go to ports.
+ * A bit set in @used means taken.
+ */
+struct host_map {
+	uint64_t used[4];
+	unsigned int last; /* last host handed out, for next-fit */
+};
+
+/*
+ * Next-fit, so a released address is the last to be handed out again:
+ * dnsmasq keeps a released guest's lease until it expires and will not
+ * give that address to another MAC before then.
+ * Return: 0 with *ret the host number (2..254), or POOL_E_EXHAUSTED.
+ */
+int host_map_take(struct host_map *m, unsigned int *ret);
+/* Return: 0, or POOL_E_EXHAUSTED when @host is already taken or out of range. */
+int host_map_take_exact(struct host_map *m, unsigned int host);
+void host_map_put(struct host_map *m, unsigned int host);
+
+#endif

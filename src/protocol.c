@@ -1,0 +1,349 @@
+/* protocol.c - protocol version 1: request parsing, reply helpers, names (pure, no I/O) */
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol.h"
+#include "util.h"
+
+static const char *const command_names[] = {
+	[REQUEST_ACQUIRE] = "acquire",
+	[REQUEST_STATUS] = "status",
+	[REQUEST_NETWORKS] = "networks",
+};
+static_assert(ELEMENTSOF(command_names) == _REQUEST_COMMAND_MAX, "command names");
+
+static const char *const port_kind_names[] = {
+	[PORT_TAP] = "tap",
+	[PORT_NETNS] = "netns",
+	[PORT_NAMED_TAP] = "named_tap",
+	[PORT_NONE] = "none",
+};
+static_assert(ELEMENTSOF(port_kind_names) == _PORT_KIND_MAX, "port kind names");
+
+static const struct {
+	const char *name;
+	const char *text;
+} statuses[] = {
+	{ "VMNET_BROKER_SUCCESS", "success" },
+	{ "VMNET_BROKER_CONNECTION_FAILURE", "cannot connect to the vmnet-broker daemon" },
+	{ "VMNET_BROKER_INVALID_REPLY", "the daemon's reply is malformed" },
+	{ "VMNET_BROKER_NOT_ALLOWED", "not allowed to use this network" },
+	{ "VMNET_BROKER_INVALID_REQUEST", "invalid request" },
+	{ "VMNET_BROKER_NOT_FOUND", "no such network" },
+	{ "VMNET_BROKER_CREATE_FAILURE", "failed to create the network or port" },
+	{ "VMNET_BROKER_INTERNAL_ERROR", "internal error in the daemon" },
+	{ "VMNET_BROKER_LIMIT_EXCEEDED", "limit exceeded" },
+	{ "VMNET_BROKER_CONFLICT", "address, MAC or port already in use" },
+};
+static_assert(ELEMENTSOF(statuses) == VMNET_BROKER_CONFLICT + 1, "status table");
+
+const char *status_to_name(int status)
+{
+	if (status < 0 || (size_t)status >= ELEMENTSOF(statuses))
+		return "VMNET_BROKER_UNKNOWN";
+	return statuses[status].name;
+}
+
+const char *status_to_string(int status)
+{
+	if (status < 0 || (size_t)status >= ELEMENTSOF(statuses))
+		return "unknown status code";
+	return statuses[status].text;
+}
+
+const char *request_command_to_string(enum request_command c)
+{
+	return c < _REQUEST_COMMAND_MAX ? command_names[c] : NULL;
+}
+
+const char *port_kind_to_string(enum port_kind k)
+{
+	return k < _PORT_KIND_MAX ? port_kind_names[k] : NULL;
+}
+
+int port_kind_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(port_kind_names); i++)
+		if (streq(s, port_kind_names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+/*
+ * Network names become file names (NAME.json) and appear in logs and
+ * interface aliases, so keep them to a portable, unambiguous alphabet.
+ */
+bool network_name_is_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > NETWORK_NAME_MAX)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') ||
+	      (name[0] >= '0' && name[0] <= '9')))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return strstr(name, "..") == NULL;
+}
+
+/* The kernel's dev_valid_name(), minus what confuses ip(8) and sysfs. */
+bool ifname_is_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= IFNAMSIZ || streq(name, ".") || streq(name, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '%')
+			return false;
+	}
+	return true;
+}
+
+/* Labels go into interface aliases and logs: printable, no control bytes. */
+bool label_is_valid(const char *label)
+{
+	size_t n = strlen(label);
+
+	if (n > LABEL_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)label[i];
+		if (c < ' ' || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int mac_parse(const char *s, uint8_t ret[6])
+{
+	uint8_t mac[6];
+	bool zero = true;
+
+	if (strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		unsigned int v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = s[i * 3 + j];
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return -EINVAL;
+		}
+		if (i < 5 && s[i * 3 + 2] != ':')
+			return -EINVAL;
+		mac[i] = (uint8_t)v;
+		zero = zero && v == 0;
+	}
+	/* A guest cannot own a multicast or the all-zero address. */
+	if (zero || (mac[0] & 1))
+		return -EINVAL;
+	memcpy(ret, mac, 6);
+	return 0;
+}
+
+char *mac_format(const uint8_t mac[6], char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+	return buf;
+}
+
+_printf_(2, 3) static int fail(char *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, PROTOCOL_ERROR_MAX, fmt, ap);
+	va_end(ap);
+	return PROTOCOL_E_INVALID;
+}
+
+/* String member @key of @obj, borrowed, or NULL when absent. */
+static int get_string(json_t *obj, const char *key, const char **ret, char *err)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+
+	*ret = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return fail(err, "'%s' must be a string", key);
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return fail(err, "'%s' must not contain NUL bytes", key);
+	*ret = s;
+	return 0;
+}
+
+static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
+{
+	const char *s;
+	json_t *v;
+	int r;
+
+	r = get_string(obj, "network_name", &s, err);
+	if (r)
+		return r;
+	if (!s)
+		return fail(err, "'network_name' is required for 'acquire'");
+	if (!network_name_is_valid(s))
+		return fail(err,
+			    "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
+			    "starting with a letter or digit, without '..'",
+			    NETWORK_NAME_MAX);
+	strcpy(req->network_name, s);
+
+	r = get_string(obj, "port", &s, err);
+	if (r)
+		return r;
+	if (s) {
+		r = port_kind_from_string(s);
+		if (r < 0)
+			return fail(err, "unknown port kind (want tap, netns, named_tap or none)");
+		req->port = (enum port_kind)r;
+	}
+
+	r = get_string(obj, "mac", &s, err);
+	if (r)
+		return r;
+	if (s) {
+		if (mac_parse(s, req->mac) < 0)
+			return fail(err, "'mac' must be a unicast MAC address like 52:54:00:12:34:56");
+		req->has_mac = true;
+	}
+
+	r = get_string(obj, "label", &s, err);
+	if (r)
+		return r;
+	if (s) {
+		if (!label_is_valid(s))
+			return fail(err, "'label' must be at most %d printable characters", LABEL_MAX);
+		strcpy(req->label, s);
+	}
+
+	r = get_string(obj, "ifname", &s, err);
+	if (r)
+		return r;
+	if (s) {
+		if (!ifname_is_valid(s))
+			return fail(err, "'ifname' is not a valid interface name");
+		if (req->port != PORT_NETNS)
+			return fail(err, "'ifname' applies only to port 'netns'");
+		strcpy(req->ifname, s);
+	}
+
+	v = json_object_get(obj, "vnet_hdr");
+	if (v) {
+		if (!json_is_boolean(v))
+			return fail(err, "'vnet_hdr' must be true or false");
+		req->vnet_hdr = json_is_true(v);
+	}
+
+	v = json_object_get(obj, "multi_queue");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > QUEUES_MAX)
+			return fail(err, "'multi_queue' must be a queue count from 1 to %d",
+				    QUEUES_MAX);
+		req->queues = (unsigned int)json_integer_value(v);
+	}
+	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP &&
+	    req->port != PORT_NAMED_TAP)
+		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
+
+	if (json_object_get(obj, "port_forwards"))
+		return fail(err, "'port_forwards' on a request is not supported by this daemon yet");
+	return 0;
+}
+
+static bool key_allowed(enum request_command c, const char *key)
+{
+	static const char *const acquire_keys[] = {
+		"command", "network_name", "port", "mac", "label",
+		"ifname", "vnet_hdr", "multi_queue", "port_forwards",
+	};
+
+	if (c != REQUEST_ACQUIRE)
+		return streq(key, "command");
+	for (size_t i = 0; i < ELEMENTSOF(acquire_keys); i++)
+		if (streq(key, acquire_keys[i]))
+			return true;
+	return false;
+}
+
+int request_parse(const char *buf, size_t len, struct request *ret, char *err)
+{
+	struct request req = { .port = PORT_TAP, .queues = 1 };
+	json_t *obj = NULL, *v;
+	json_error_t jerr;
+	const char *key, *s;
+	int r;
+
+	if (len > PROTOCOL_MESSAGE_MAX)
+		return fail(err, "message larger than %d bytes", PROTOCOL_MESSAGE_MAX);
+	/* Duplicate keys are rejected: two values for one key is ambiguous. */
+	obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!obj)
+		return fail(err, "not valid JSON: %s", jerr.text);
+	if (!json_is_object(obj)) {
+		r = fail(err, "a request must be a JSON object");
+		goto out;
+	}
+
+	r = get_string(obj, "command", &s, err);
+	if (r)
+		goto out;
+	if (!s) {
+		r = fail(err, "'command' is required");
+		goto out;
+	}
+	r = fail(err, "unknown command (want acquire, status or networks)");
+	for (int c = 0; c < _REQUEST_COMMAND_MAX; c++)
+		if (streq(s, command_names[c])) {
+			req.command = (enum request_command)c;
+			r = 0;
+		}
+	if (r)
+		goto out;
+
+	json_object_foreach(obj, key, v) {
+		if (!key_allowed(req.command, key)) {
+			r = fail(err, "unknown key '%.64s' for command '%s'", key,
+				 command_names[req.command]);
+			goto out;
+		}
+	}
+
+	if (req.command == REQUEST_ACQUIRE) {
+		r = parse_acquire_keys(obj, &req, err);
+		if (r)
+			goto out;
+	}
+	*ret = req;
+	r = 0;
+out:
+	json_decref(obj);
+	return r;
+}
+
+json_t *reply_error_new(int status, const char *message)
+{
+	return json_pack("{s:i, s:s}", "error", status, "message", message);
+}

@@ -1,0 +1,85 @@
+/* protocol.h - protocol version 1: request parsing, reply helpers, names (pure, no I/O) */
+#ifndef VMNET_PROTOCOL_H
+#define VMNET_PROTOCOL_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmnet-broker.h"
+
+#define PROTOCOL_VERSION 1
+#define PROTOCOL_MESSAGE_MAX (64 * 1024) /* bytes of JSON in one message */
+#define PROTOCOL_FDS_MAX 16              /* fds accepted or sent with one message */
+#define NETWORK_NAME_MAX 64
+#define LABEL_MAX 64
+#define QUEUES_MAX 16
+#define PROTOCOL_ERROR_MAX 256 /* room for a parse error message */
+
+enum request_command {
+	REQUEST_ACQUIRE,
+	REQUEST_STATUS,
+	REQUEST_NETWORKS,
+	_REQUEST_COMMAND_MAX,
+};
+
+enum port_kind {
+	PORT_TAP,
+	PORT_NETNS,
+	PORT_NAMED_TAP,
+	PORT_NONE,
+	_PORT_KIND_MAX,
+};
+
+struct request {
+	enum request_command command;
+	char network_name[NETWORK_NAME_MAX + 1];
+	enum port_kind port;
+	bool has_mac;
+	uint8_t mac[6];
+	char label[LABEL_MAX + 1];
+	char ifname[IFNAMSIZ]; /* "" when not given */
+	bool vnet_hdr;
+	unsigned int queues; /* 1, or the `multi_queue` count */
+};
+
+/* Positive results of protocol functions. */
+enum {
+	PROTOCOL_E_INVALID = 1, /* the input breaks the protocol; message says how */
+};
+
+/**
+ * request_parse() - decode and validate one request message
+ * @buf, @len:	message bytes (not NUL-terminated)
+ * @ret:	filled on success only
+ * @err:	PROTOCOL_ERROR_MAX bytes for the reason, on failure
+ *
+ * Return: 0, or PROTOCOL_E_INVALID with @err set for the peer.
+ */
+int request_parse(const char *buf, size_t len, struct request *ret, char *err);
+
+/* Validators, true when acceptable; shared by config parsing and the client. */
+bool network_name_is_valid(const char *name);
+bool ifname_is_valid(const char *name);
+bool label_is_valid(const char *label);
+/* Parse "52:54:00:12:34:56": a unicast, non-zero MAC. Return: 0 or -EINVAL. */
+int mac_parse(const char *s, uint8_t ret[6]);
+/* @buf needs 18 bytes. Return: @buf. */
+char *mac_format(const uint8_t mac[6], char *buf);
+
+const char *request_command_to_string(enum request_command c);
+const char *port_kind_to_string(enum port_kind k);
+/* Return: the kind, or -EINVAL. */
+int port_kind_from_string(const char *s);
+
+/* "VMNET_BROKER_NOT_FOUND" for 5; "VMNET_BROKER_UNKNOWN" out of range. */
+const char *status_to_name(int status);
+/* A sentence for a person. */
+const char *status_to_string(int status);
+
+/* {"error": status, "message": message}; NULL on OOM. */
+json_t *reply_error_new(int status, const char *message);
+
+#endif

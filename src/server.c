@@ -1,0 +1,335 @@
+/* server.c - the SOCK_SEQPACKET listener and its connections (transport only)
+ *
+ * Theory of operation. SOCK_SEQPACKET keeps message boundaries, so one
+ * recvmsg() is one request and there is no framing to get wrong. Each
+ * message is read into one buffer one byte larger than the limit: a
+ * message that fills it was truncated (MSG_TRUNC) and is refused whole.
+ *
+ * Fd rules: every fd arrives with MSG_CMSG_CLOEXEC, so none leaks into
+ * dnsmasq; the control buffer has room for PROTOCOL_FDS_MAX, and when a
+ * peer sends more the kernel sets MSG_CTRUNC and closes the rest itself.
+ * Received fds are handed to the request callback, which owns them from
+ * then on. Replies are sent with MSG_NOSIGNAL: a peer that hung up gets
+ * EPIPE, never a SIGPIPE that would kill the daemon.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "protocol.h"
+#include "server.h"
+#include "util.h"
+
+struct connection {
+	TAILQ_ENTRY(connection) link;
+	struct server *server;
+	int fd;
+	sd_event_source *io;
+	struct ucred peer;
+	void *data;
+};
+
+struct server {
+	sd_event *event;
+	int fd;
+	char *path; /* NULL when socket-activated: systemd owns the path */
+	sd_event_source *io;
+	TAILQ_HEAD(, connection) conns;
+	size_t n_conns;
+	server_request_fn on_request;
+	server_disconnect_fn on_disconnect;
+	void *userdata;
+	char buf[PROTOCOL_MESSAGE_MAX + 1];
+};
+
+const struct ucred *connection_peer(const struct connection *c)
+{
+	return &c->peer;
+}
+
+void *connection_get_data(const struct connection *c)
+{
+	return c->data;
+}
+
+void connection_set_data(struct connection *c, void *data)
+{
+	c->data = data;
+}
+
+size_t server_connection_count(const struct server *s)
+{
+	return s->n_conns;
+}
+
+static void connection_free(struct connection *c)
+{
+	struct server *s = c->server;
+
+	if (s->on_disconnect)
+		s->on_disconnect(s->userdata, c);
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->n_conns--;
+	sd_event_source_disable_unref(c->io);
+	safe_close(c->fd);
+	free(c);
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		safe_close(fds[i]);
+}
+
+/* Collect SCM_RIGHTS fds from @msg into @fds. Return: how many. */
+static size_t take_fds(struct msghdr *msg, int *fds)
+{
+	size_t n = 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n < PROTOCOL_FDS_MAX)
+				fds[n++] = fd;
+			else
+				safe_close(fd);
+		}
+	}
+	return n;
+}
+
+static void reply_transport_error(struct connection *c, const char *message)
+{
+	_cleanup_(json_decrefp) json_t *reply = reply_error_new(VMNET_BROKER_INVALID_REQUEST, message);
+
+	if (reply)
+		(void)connection_reply(c, reply, NULL, 0);
+}
+
+/* Return: 0 to keep the connection, negative to close it. */
+static int connection_read(struct connection *c)
+{
+	struct server *s = c->server;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * PROTOCOL_FDS_MAX)];
+	} control;
+	struct iovec iov = { .iov_base = s->buf, .iov_len = sizeof(s->buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = &control,
+		.msg_controllen = sizeof(control),
+	};
+	int fds[PROTOCOL_FDS_MAX];
+	size_t n_fds;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return log_debug_errno(-errno, "Failed to read from peer %d: %m", (int)c->peer.pid);
+	}
+	n_fds = take_fds(&msg, fds);
+	if (n == 0) {
+		/* End of stream (an empty SEQPACKET message reads the same; no
+		 * valid request is empty, so treating it as a hang-up is fine). */
+		close_fds(fds, n_fds);
+		return -ECONNRESET;
+	}
+	if (msg.msg_flags & MSG_TRUNC || (size_t)n > PROTOCOL_MESSAGE_MAX) {
+		close_fds(fds, n_fds);
+		reply_transport_error(c, "message larger than 65536 bytes");
+		return 0;
+	}
+	if (msg.msg_flags & MSG_CTRUNC) {
+		close_fds(fds, n_fds);
+		reply_transport_error(c, "too many file descriptors on one message");
+		return 0;
+	}
+	s->on_request(s->userdata, c, s->buf, (size_t)n, fds, n_fds);
+	return 0;
+}
+
+static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct connection *c = userdata;
+
+	/* Read before honouring a hang-up: a peer may send and close at once. */
+	if (revents & EPOLLIN) {
+		if (connection_read(c) < 0) {
+			connection_free(c);
+			return 0;
+		}
+		return 0;
+	}
+	if (revents & (EPOLLHUP | EPOLLERR))
+		connection_free(c);
+	return 0;
+}
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+	_cleanup_close_ int cfd = -EBADF;
+	struct connection *c;
+	socklen_t len = sizeof(struct ucred);
+	int r;
+
+	cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warning("Failed to accept connection: %m");
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_error("Failed to accept connection: out of memory");
+		return 0;
+	}
+	/* Identity is what the kernel saw at connect(), not what the peer claims. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
+		log_warning("Failed to read peer credentials: %m");
+		free(c);
+		return 0;
+	}
+	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to watch connection: %m");
+		free(c);
+		return 0;
+	}
+	c->fd = TAKE_FD(cfd);
+	c->server = s;
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->n_conns++;
+	log_debug("[peer %d uid %u] connected", (int)c->peer.pid, (unsigned)c->peer.uid);
+	return 0;
+}
+
+int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds)
+{
+	_cleanup_free_ char *text = json_dumps(reply, JSON_COMPACT);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * PROTOCOL_FDS_MAX)];
+	} control;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (!text)
+		return -ENOMEM;
+	if (n_fds > PROTOCOL_FDS_MAX)
+		return -E2BIG;
+	iov = (struct iovec){ .iov_base = text, .iov_len = strlen(text) };
+	if (n_fds > 0) {
+		struct cmsghdr *cm;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = &control;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	}
+	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return log_debug_errno(-errno, "[peer %d] Failed to send reply: %m", (int)c->peer.pid);
+	return 0;
+}
+
+static int listen_on_path(const char *path, gid_t gid, int *ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t mode = gid == (gid_t)-1 ? 0666 : 0660;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a crashed daemon would make bind() fail. */
+	(void)unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (gid != (gid_t)-1 && chown(path, 0, gid) < 0)
+		return -errno;
+	if (chmod(path, mode) < 0)
+		return -errno;
+	if (listen(fd, SOMAXCONN) < 0)
+		return -errno;
+	*ret = TAKE_FD(fd);
+	return 0;
+}
+
+int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
+	       server_request_fn on_request, server_disconnect_fn on_disconnect, void *userdata,
+	       struct server **ret)
+{
+	struct server *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -EBADF;
+	s->event = event;
+	s->on_request = on_request;
+	s->on_disconnect = on_disconnect;
+	s->userdata = userdata;
+	TAILQ_INIT(&s->conns);
+	if (listen_fd >= 0) {
+		s->fd = listen_fd;
+	} else {
+		s->path = strdup(path);
+		if (!s->path) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		r = listen_on_path(path, gid, &s->fd);
+		if (r < 0)
+			goto fail;
+	}
+	r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, on_accept, s);
+	if (r < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	server_free(s);
+	return r;
+}
+
+struct server *server_free(struct server *s)
+{
+	struct connection *c;
+
+	if (!s)
+		return NULL;
+	while ((c = TAILQ_FIRST(&s->conns)))
+		connection_free(c);
+	sd_event_source_disable_unref(s->io);
+	safe_close(s->fd);
+	if (s->path)
+		(void)unlink(s->path);
+	free(s->path);
+	free(s);
+	return NULL;
+}

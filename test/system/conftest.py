@@ -1,0 +1,640 @@
+"""Shared fixtures for the vmnet-broker system tests.
+
+Every test builds its own little world out of network namespaces and never
+touches the machine's own namespace:
+
+    upstream ns (203.0.113.2) --veth-- daemon ns (203.0.113.1, vmnet-brokerd,
+                                                  bridges, dnsmasq, nftables)
+                                         |  vmveth<N> / vmtap<N>
+                                       guest namespaces (eth0 from the broker)
+
+The uplink uses TEST-NET-3 (RFC 5737), so no packet can leave for a real
+address. Namespaces are named "vmbt-<pytest pid>-<n>-<role>"; a run first
+removes the leftovers of runs whose pytest is gone. Each test's daemon log
+is attached to the report when the test fails.
+"""
+import sys
+
+# Keep the checkout clean: no __pycache__ for the test modules or helpers.
+sys.dont_write_bytecode = True
+
+import ipaddress  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import select  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmbt_proto as proto  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("VMNET_BUILD") or os.path.join(REPO, "build")
+DAEMON = os.path.join(BUILD, "vmnet-brokerd")
+CLI = os.path.join(BUILD, "vmnet-broker")
+LIBRARY = os.path.join(BUILD, "libvmnet-broker.so")
+PYTHON = "/usr/bin/python3"
+
+PREFIX = "vmbt-"
+RUN = "%s%d-" % (PREFIX, os.getpid())
+
+NOBODY_UID = 65534
+# Run a command as an unprivileged user that need not exist in /etc/passwd.
+def as_user(uid):
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"]
+
+
+AS_NOBODY = as_user(NOBODY_UID)
+
+UPLINK_DAEMON = "203.0.113.1"
+UPLINK_UPSTREAM = "203.0.113.2"
+DEFAULT_POOL = "192.168.64.0/18"
+
+_ns_counter = itertools.count()
+TOPO_KEY = pytest.StashKey()
+
+
+# ----------------------------------------------------------------- helpers
+
+def run(cmd, check=True, timeout=30, input=None, env=None, pass_fds=()):
+    """Run @cmd, capture text output; on failure with @check raise with it."""
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL if input is None else None,
+                       input=input, capture_output=True, text=True, timeout=timeout,
+                       env=env, pass_fds=pass_fds)
+    if check and p.returncode != 0:
+        raise AssertionError("command failed (%d): %s\nstdout: %s\nstderr: %s"
+                             % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
+    return p
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Poll @pred until it returns something true; return that, or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def pid_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def kill_pids(pids, timeout=3.0):
+    """SIGTERM the given pids, then SIGKILL what is left."""
+    pids = [p for p in pids if p != os.getpid()]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pids:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
+            time.sleep(0.02)
+        pids = [p for p in pids if pid_alive(p)]
+        if not pids:
+            return
+
+
+def ns_list():
+    out = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def ns_pids(ns):
+    out = run(["ip", "netns", "pids", ns], check=False).stdout
+    return [int(x) for x in out.split()]
+
+
+def ns_delete(ns):
+    """Kill everything inside @ns (only processes we started live there), delete it."""
+    kill_pids(ns_pids(ns))
+    run(["ip", "netns", "del", ns], check=False)
+
+
+def ns_exists(ns):
+    return os.path.exists("/run/netns/" + ns)
+
+
+def _owner_is_live_run(pid):
+    if pid == os.getpid():
+        return True
+    if not pid_alive(pid):
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"pytest" in f.read()
+    except OSError:
+        return False
+
+
+def sweep_leftovers():
+    """Remove namespaces and temp dirs of earlier test runs that are gone."""
+    for ns in ns_list():
+        if not ns.startswith(PREFIX):
+            continue
+        try:
+            owner = int(ns.split("-")[1])
+        except (IndexError, ValueError):
+            owner = -1
+        if not _owner_is_live_run(owner):
+            ns_delete(ns)
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if not name.startswith(PREFIX):
+            continue
+        try:
+            owner = int(name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if not _owner_is_live_run(owner):
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+
+
+def ip_json(ns, *args):
+    out = run(["ip", "-n", ns, "-j", *args], check=False)
+    if out.returncode != 0 or not out.stdout.strip():
+        return []
+    return json.loads(out.stdout)
+
+
+# ----------------------------------------------------------------- guests
+
+DHCP_SCRIPT = r"""#!/bin/sh
+# udhcpc event script of the system tests: apply the lease, record it.
+case "$1" in
+deconfig)
+	ip link set dev "$interface" up
+	ip -4 addr flush dev "$interface"
+	;;
+bound|renew)
+	ip -4 addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	if [ -n "$router" ]; then
+		set -- $router
+		ip route replace default via "$1" dev "$interface"
+	fi
+	printf '{"ip": "%s", "mask": "%s", "router": "%s", "dns": "%s"}\n' \
+		"$ip" "$mask" "$router" "$dns" > "$VMBT_LEASE_FILE"
+	;;
+esac
+exit 0
+"""
+
+TCP_LISTENER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print("ready", flush=True)
+while True:
+    c, a = s.accept()
+    try:
+        c.sendall((a[0] + "\n").encode())
+    finally:
+        c.close()
+"""
+
+TCP_CLIENT = r"""
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+    print(s.recv(100).decode().strip())
+except OSError as e:
+    print("error: %s" % e, file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+class Guest:
+    """A namespace standing in for a VM: the broker puts a veth end in it."""
+
+    def __init__(self, topo, ns):
+        self.topo = topo
+        self.ns = ns
+        self.path = "/run/netns/" + ns
+
+    def __repr__(self):
+        return "Guest(%s)" % self.ns
+
+    def exec(self, *cmd, check=True, timeout=30):
+        return run(["ip", "netns", "exec", self.ns, *cmd], check=check, timeout=timeout)
+
+    def link(self, ifname="eth0"):
+        links = ip_json(self.ns, "-d", "link", "show", "dev", ifname)
+        return links[0] if links else None
+
+    def ipv4(self, ifname="eth0"):
+        out = []
+        for link in ip_json(self.ns, "-4", "addr", "show", "dev", ifname):
+            out += [a["local"] for a in link.get("addr_info", [])]
+        return out
+
+    def dhcp(self, ifname="eth0", tries=6, expect=True):
+        """Run busybox udhcpc once; return the lease dict, or None."""
+        lease_file = os.path.join(self.topo.tmp, "lease-%s-%s" % (self.ns, ifname))
+        if os.path.exists(lease_file):
+            os.unlink(lease_file)
+        env = dict(os.environ, VMBT_LEASE_FILE=lease_file)
+        self.exec("ip", "link", "set", "dev", ifname, "up")
+        p = run(["ip", "netns", "exec", self.ns, "udhcpc", "-f", "-q", "-n",
+                 "-t", str(tries), "-T", "1", "-i", ifname, "-s", self.topo.dhcp_script],
+                check=False, timeout=tries * 2 + 10, env=env)
+        lease = None
+        if os.path.exists(lease_file):
+            with open(lease_file) as f:
+                lease = json.load(f)
+        if expect and (p.returncode != 0 or lease is None):
+            raise AssertionError("udhcpc in %s got no lease (rc %d)\n%s%s"
+                                 % (self.ns, p.returncode, p.stdout, p.stderr))
+        return lease
+
+    def ping(self, addr, timeout=6.0):
+        """True once @addr answers a ping, False if it never does in @timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.exec("ping", "-n", "-c", "1", "-W", "1", addr, check=False, timeout=10)
+            if p.returncode == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    def ping_fails(self, addr):
+        """True when three pings to @addr get no answer at all."""
+        p = self.exec("ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", addr,
+                      check=False, timeout=15)
+        return p.returncode != 0
+
+    def default_route(self, gateway, ifname="eth0"):
+        self.exec("ip", "route", "replace", "default", "via", gateway, "dev", ifname)
+
+    def tcp_peer(self, addr, port, timeout=3.0):
+        """Connect to a TCP_LISTENER: the source address it saw, or None."""
+        p = self.exec(PYTHON, "-B", "-c", TCP_CLIENT, addr, str(port), str(timeout),
+                      check=False, timeout=timeout + 10)
+        return p.stdout.strip() if p.returncode == 0 else None
+
+
+# ----------------------------------------------------------------- daemon
+
+class Broker:
+    """One vmnet-brokerd running in a namespace of the test."""
+
+    def __init__(self, topo, ns, idle_timeout=2, subnet_pool=None, extra_args=()):
+        self.topo = topo
+        self.ns = ns
+        self.dir = tempfile.mkdtemp(prefix="broker-", dir=topo.tmp)
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, "sock")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.config_dir = os.path.join(self.dir, "config")
+        self.resolv = os.path.join(self.dir, "resolv.conf")
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        os.mkdir(self.state_dir)
+        os.mkdir(self.config_dir)
+        open(self.resolv, "w").close()
+        self.idle_timeout = idle_timeout
+        self.subnet_pool = subnet_pool
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.final_log = None
+        self.returncode = None
+
+    def argv(self):
+        a = [DAEMON, "--socket", self.socket, "--state-dir", self.state_dir,
+             "--config-dir", self.config_dir, "--idle-timeout", str(self.idle_timeout),
+             "--resolv-file", self.resolv, "--log-level", "debug"]
+        if self.subnet_pool:
+            a += ["--subnet-pool", self.subnet_pool]
+        return a + self.extra_args
+
+    def start(self, timeout=15.0):
+        self.final_log = None
+        self.returncode = None
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *self.argv()],
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("vmnet-brokerd exited with %d at start:\n%s"
+                                     % (self.proc.returncode, self.log()))
+            if not os.path.exists(self.socket):
+                return False
+            try:
+                reply = proto.request_nofds(self.socket, {"command": "status"}, timeout=2)
+            except (OSError, proto.Closed):
+                return False
+            return "networks" in reply
+        wait_until(ready, timeout, what="vmnet-brokerd to answer on %s" % self.socket)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stop the daemon; return its exit status (negative: killed by a signal)."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.returncode = self.proc.returncode
+        self.proc = None
+        self.final_log = self.log()
+        return self.returncode
+
+    def log(self):
+        if self.final_log is not None:
+            return self.final_log
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def sanitizer_errors(self):
+        text = self.log()
+        return [line for line in text.splitlines()
+                if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line
+                or "runtime error:" in line]
+
+    # -- protocol
+    def request(self, req, fds=(), timeout=10.0):
+        """One request on a fresh connection; fds of the reply are closed."""
+        return proto.request_nofds(self.socket, req, fds, timeout)
+
+    def request_fds(self, req, fds=(), timeout=10.0):
+        return proto.request(self.socket, req, fds, timeout)
+
+    def status(self):
+        reply = self.request({"command": "status"})
+        assert "error" not in reply, reply
+        return reply
+
+    def network(self, name):
+        for n in self.status().get("networks", []):
+            if n.get("name") == name:
+                return n
+        return None
+
+    def leases(self, name=None):
+        out = []
+        for n in self.status().get("networks", []):
+            if name is None or n.get("name") == name:
+                out += n.get("leases", [])
+        return out
+
+    def lease_by_mac(self, mac):
+        for lease in self.leases():
+            if lease.get("mac", "").lower() == mac.lower():
+                return lease
+        return None
+
+    def acquire_tap(self, network="shared", **keys):
+        """Acquire a TAP over the raw protocol: (reply, [fds]); the fds are ours."""
+        req = {"command": "acquire", "network_name": network, "port": "tap", **keys}
+        reply, fds = self.request_fds(req)
+        assert "error" not in reply, reply
+        return reply, fds
+
+    # -- command line
+    def cli(self, *args, user=None, check=True, timeout=30, pass_fds=()):
+        cmd = ([] if user is None else as_user(user)) + [CLI, "--socket", self.socket, *args]
+        return run(cmd, check=check, timeout=timeout, pass_fds=pass_fds)
+
+    def cli_json(self, *args, user=None):
+        p = self.cli(*args, user=user)
+        try:
+            return json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError("not JSON from vmnet-broker %s:\n%s" % (" ".join(args), p.stdout))
+
+    def acquire_netns(self, guest, network="shared", mac=None, label=None, ifname=None):
+        """Acquire a netns port for @guest with the CLI; return the reply."""
+        args = ["acquire", network, "--port", "netns", "--netns", guest.path, "--json"]
+        if mac:
+            args += ["--mac", mac]
+        if label:
+            args += ["--label", label]
+        if ifname:
+            args += ["--ifname", ifname]
+        reply = self.cli_json(*args)
+        assert "network" in reply, reply
+        return reply
+
+    # -- what the daemon made in its namespace
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def dnsmasq_pids(self):
+        return sorted(p for p in ns_pids(self.ns) if pid_comm(p) == "dnsmasq")
+
+    def links(self):
+        return ip_json(self.ns, "-d", "link", "show")
+
+    def link_names(self):
+        return sorted(link["ifname"] for link in self.links())
+
+    def link(self, ifname):
+        links = ip_json(self.ns, "-d", "link", "show", "dev", ifname)
+        return links[0] if links else None
+
+    def ip(self, *args, check=True):
+        return run(["ip", "-n", self.ns, *args], check=check)
+
+    def nft_ruleset(self):
+        p = run(["ip", "netns", "exec", self.ns, "nft", "-j", "list", "ruleset"])
+        return json.loads(p.stdout)["nftables"] if p.stdout.strip() else []
+
+    def nft_table_exists(self):
+        return any("table" in o and o["table"]["name"] == "vmnet_broker"
+                   and o["table"]["family"] == "inet" for o in self.nft_ruleset())
+
+    def nft_text(self):
+        return run(["ip", "netns", "exec", self.ns, "nft", "list", "ruleset"]).stdout
+
+
+# ----------------------------------------------------------------- topology
+
+class Topology:
+    """Namespaces, processes and daemons of one test; cleanup() removes all."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.namespaces = []
+        self.procs = []
+        self.brokers = []
+        self.dhcp_script = os.path.join(tmp, "udhcpc.script")
+        with open(self.dhcp_script, "w") as f:
+            f.write(DHCP_SCRIPT)
+        os.chmod(self.dhcp_script, 0o755)
+
+    def netns(self, role):
+        name = "%s%d-%s" % (RUN, next(_ns_counter), role)
+        run(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        run(["ip", "-n", name, "link", "set", "lo", "up"])
+        return name
+
+    def uplinked_pair(self):
+        """A daemon namespace and an upstream one joined by a TEST-NET-3 veth."""
+        d = self.netns("d")
+        u = self.netns("u")
+        # Created inside d; the peer goes straight into u. Nothing in the host's namespace.
+        run(["ip", "-n", d, "link", "add", "uplink0", "type", "veth",
+             "peer", "name", "uplink0", "netns", u])
+        run(["ip", "-n", d, "addr", "add", UPLINK_DAEMON + "/24", "dev", "uplink0"])
+        run(["ip", "-n", u, "addr", "add", UPLINK_UPSTREAM + "/24", "dev", "uplink0"])
+        run(["ip", "-n", d, "link", "set", "uplink0", "up"])
+        run(["ip", "-n", u, "link", "set", "uplink0", "up"])
+        run(["ip", "-n", d, "route", "add", "default", "via", UPLINK_UPSTREAM])
+        return d, u
+
+    def guest(self, role="g"):
+        return Guest(self, self.netns(role))
+
+    def broker(self, ns, start=True, **opts):
+        b = Broker(self, ns, **opts)
+        self.brokers.append(b)
+        if start:
+            b.start()
+        return b
+
+    def spawn(self, cmd, **kw):
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+        self.procs.append(p)
+        return p
+
+    def tcp_listener(self, ns, addr, port):
+        """A TCP server in @ns that tells each client the source address it saw."""
+        p = self.spawn(["ip", "netns", "exec", ns, PYTHON, "-B", "-c", TCP_LISTENER,
+                        addr, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r, _, _ = select.select([p.stdout], [], [], 10)
+        line = p.stdout.readline() if r else b""
+        if line.strip() != b"ready":
+            raise AssertionError("TCP listener in %s did not start: %s %s"
+                                 % (ns, line, p.stderr.read() if p.poll() is not None else ""))
+        return p
+
+    def cleanup(self):
+        errors = []
+        for b in self.brokers:
+            b.stop()
+            bad = b.sanitizer_errors()
+            if bad:
+                errors.append("sanitizer errors in vmnet-brokerd:\n" + "\n".join(bad))
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            for s in (p.stdout, p.stderr):
+                if s:
+                    s.close()
+        for ns in reversed(self.namespaces):
+            ns_delete(ns)
+        return errors
+
+
+# ----------------------------------------------------------------- pytest glue
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "broker(**opts): options of the `broker` fixture's daemon "
+        "(idle_timeout, subnet_pool, extra_args)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed:
+        return
+    topo = item.stash.get(TOPO_KEY, None)
+    if topo is None:
+        return
+    for b in topo.brokers:
+        lines = b.log().splitlines()
+        if len(lines) > 400:
+            lines = ["... (%d lines cut)" % (len(lines) - 400)] + lines[-400:]
+        rep.sections.append(("vmnet-brokerd log (%s, %s)" % (b.ns, rep.when), "\n".join(lines)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment():
+    if os.geteuid() != 0:
+        pytest.skip("the system tests need root to make network namespaces")
+    for path in (DAEMON, CLI):
+        if not os.access(path, os.X_OK):
+            pytest.fail("%s is not built (run make)" % path, pytrace=False)
+    sweep_leftovers()
+    yield
+
+
+@pytest.fixture
+def topo(request):
+    tmp = tempfile.mkdtemp(prefix=RUN)
+    os.chmod(tmp, 0o755)  # unprivileged clients must reach the socket in it
+    t = Topology(tmp)
+    request.node.stash[TOPO_KEY] = t
+    try:
+        yield t
+    finally:
+        errors = t.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def broker(request, topo):
+    """A daemon in a fresh namespace with an uplink to an upstream namespace."""
+    opts = {}
+    marker = request.node.get_closest_marker("broker")
+    if marker:
+        opts.update(marker.kwargs)
+    d, u = topo.uplinked_pair()
+    b = topo.broker(d, **opts)
+    b.upstream = u
+    return b
+
+
+def subnet_of(reply_or_network):
+    """The IPv4 network of an acquire reply or a status entry."""
+    n = reply_or_network.get("network", reply_or_network)
+    return ipaddress.IPv4Network("%s/%s" % (n["subnet"], n["mask"]), strict=False)

@@ -1,0 +1,88 @@
+"""DHCP: guests get the address reserved for their port, and only that."""
+import ipaddress
+
+from conftest import subnet_of
+
+
+def test_two_shared_guests_get_reserved_addresses_and_reach_each_other(broker, topo):
+    g1, g2 = topo.guest("g1"), topo.guest("g2")
+    r1 = broker.acquire_netns(g1, label="g1")
+    r2 = broker.acquire_netns(g2, label="g2")
+    n1, n2 = r1["network"], r2["network"]
+    assert n1["name"] == n2["name"] == "shared"
+    assert n1["bridge"] == n2["bridge"]
+    a1, a2 = n1["port"]["address"], n2["port"]["address"]
+    assert a1 != a2
+    net = subnet_of(r1)
+    assert ipaddress.IPv4Address(a1) in net and ipaddress.IPv4Address(a2) in net
+    assert a1 != n1["subnet"] and a2 != n1["subnet"]
+
+    l1, l2 = g1.dhcp(), g2.dhcp()
+    assert l1["ip"] == a1
+    assert l2["ip"] == a2
+    assert g1.ipv4() == [a1]
+    assert g2.ipv4() == [a2]
+
+    gateway = n1["subnet"]
+    assert g1.ping(a2), "g1 cannot ping g2"
+    assert g2.ping(a1), "g2 cannot ping g1"
+    assert g1.ping(gateway), "g1 cannot ping the gateway"
+    assert g2.ping(gateway), "g2 cannot ping the gateway"
+
+
+def test_dhcp_offers_gateway_as_router_and_dns(broker, topo):
+    g = topo.guest("g")
+    reply = broker.acquire_netns(g)
+    lease = g.dhcp()
+    gateway = reply["network"]["subnet"]
+    assert lease["router"].split()[0] == gateway
+    assert gateway in lease["dns"].split()
+    assert int(lease["mask"]) == subnet_of(reply).prefixlen
+
+
+def test_host_guest_gets_address_and_reaches_gateway(broker, topo):
+    g = topo.guest("g")
+    reply = broker.acquire_netns(g, network="host")
+    net = reply["network"]
+    assert net["name"] == "host"
+    assert net["mode"] == "host"
+    lease = g.dhcp()
+    assert lease["ip"] == net["port"]["address"]
+    assert g.ping(net["subnet"])
+
+
+def test_requested_mac_is_the_guest_mac_and_gets_the_lease(broker, topo):
+    g = topo.guest("g")
+    mac = "52:54:00:12:34:56"
+    reply = broker.acquire_netns(g, mac=mac)
+    port = reply["network"]["port"]
+    assert port["mac"] == mac
+    assert port["kind"] == "netns"
+    assert g.link("eth0")["address"] == mac
+    assert g.dhcp()["ip"] == port["address"]
+
+
+def test_generated_mac_is_locally_administered_unicast(broker, topo):
+    g = topo.guest("g")
+    port = broker.acquire_netns(g)["network"]["port"]
+    first = int(port["mac"].split(":")[0], 16)
+    assert first & 0x02, port["mac"]
+    assert not first & 0x01, port["mac"]
+    assert g.link("eth0")["address"] == port["mac"]
+
+
+def test_requested_ifname_inside_the_namespace(broker, topo):
+    g = topo.guest("g")
+    reply = broker.acquire_netns(g, ifname="ens5")
+    assert g.link("ens5") is not None
+    assert g.link("eth0") is None
+    assert g.dhcp("ens5")["ip"] == reply["network"]["port"]["address"]
+
+
+def test_unreserved_mac_gets_no_address(broker, topo):
+    """dnsmasq runs in static mode: a MAC without a reservation is ignored."""
+    g = topo.guest("g")
+    broker.acquire_netns(g)
+    g.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:de:ad:01")
+    assert g.dhcp(tries=2, expect=False) is None
+    assert g.ipv4() == []
