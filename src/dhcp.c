@@ -5,7 +5,9 @@
  * so it opens the lease file before that and rereads the hosts file as
  * that user: the state directory must be world-traversable.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -23,6 +25,10 @@
 
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
 #define STOP_GRACE_MS 2000
+#define ARGV_MAX 48
+#define RESTART_MIN_USEC (250 * 1000ULL)
+#define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
+#define RESTART_STABLE_USEC (60 * 1000 * 1000ULL) /* up this long: not crashing in a row */
 
 extern char **environ;
 
@@ -33,6 +39,10 @@ struct dhcp_server {
 	sd_event *event;
 	sd_event_source *child;
 	sd_event_source *reload_timer; /* armed while a SIGHUP waits for the handler */
+	sd_event_source *restart_timer; /* armed while dnsmasq is down, for the backoff */
+	char **argv;
+	uint64_t started_usec;  /* CLOCK_MONOTONIC at the last spawn */
+	unsigned int restarts; /* in a row, for the backoff */
 	dhcp_exit_fn on_exit;
 	void *userdata;
 };
@@ -63,6 +73,60 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
 		(void)unlink(tmp);
 		return r;
 	}
+	return 0;
+}
+
+/* One lease file line: "EXPIRY MAC ADDRESS HOSTNAME CLIENTID". */
+static bool parse_lease_line(const char *line, time_t now, struct dhcp_host *ret)
+{
+	char mac[32], ip[32];
+	long long expiry;
+	struct in_addr a;
+
+	if (sscanf(line, "%lld %31s %31s", &expiry, mac, ip) != 3)
+		return false; /* e.g. the "duid" line of DHCPv6 */
+	if (expiry != 0 && expiry < (long long)now)
+		return false;
+	if (mac_parse(mac, ret->mac) < 0 || inet_pton(AF_INET, ip, &a) != 1)
+		return false;
+	ret->address = ntohl(a.s_addr);
+	return true;
+}
+
+int dhcp_server_leases(const struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct dhcp_host *v = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0, cap = 0, len = 0;
+	time_t now = time(NULL);
+	FILE *f;
+
+	*ret = NULL;
+	*ret_n = 0;
+	f = fopen(s->leases_path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (getline(&line, &len, f) > 0) {
+		struct dhcp_host h;
+
+		if (!parse_lease_line(line, now, &h))
+			continue;
+		if (n == cap) {
+			struct dhcp_host *g;
+
+			cap = cap ? cap * 2 : 16;
+			g = realloc(v, cap * sizeof(*v));
+			if (!g) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			v = g;
+		}
+		v[n++] = h;
+	}
+	fclose(f);
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
 	return 0;
 }
 
@@ -142,73 +206,24 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
 	return request_reload(s);
 }
 
-static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
+
+/* Append one printf-formatted argument to NULL-terminated @argv (room for ARGV_MAX). */
+_printf_(3, 4) static int argv_add(char **argv, size_t *n, const char *fmt, ...)
 {
-	struct dhcp_server *s = userdata;
+	va_list ap;
+	int r;
 
-	s->child = sd_event_source_unref(s->child);
-	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
-	s->pid = 0;
-	if (s->on_exit)
-		s->on_exit(s, si, s->userdata);
-	return 0;
-}
-
-/* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
-static char **build_argv(const struct dhcp_server *s, const struct dhcp_params *p)
-{
-	char gw[16], net[16], **argv;
-	size_t n = 0;
-
-	argv = calloc(32, sizeof(char *));
-	if (!argv)
-		return NULL;
-#define ARG(...) (void)(asprintf(&argv[n++], __VA_ARGS__) < 0 ? (argv[n - 1] = NULL) : 0)
-	addr4_format(p->gateway, gw, sizeof(gw));
-	addr4_format(p->gateway & prefix4_mask(24), net, sizeof(net));
-	ARG(DNSMASQ_PATH);
-	ARG("--keep-in-foreground");
-	ARG("--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
-	ARG("--pid-file=");
-	/* Only this bridge, and never lo: several dnsmasqs live side by side. */
-	ARG("--bind-dynamic");
-	ARG("--interface=%s", p->bridge);
-	ARG("--except-interface=lo");
-	ARG("--no-hosts"); /* the host's /etc/hosts is not the guests' business */
-	ARG("--log-facility=-");
-	ARG("--quiet-dhcp");
-	ARG("--quiet-dhcp6");
-	ARG("--quiet-ra");
-	/* Static mode: only MACs the broker reserved get an address, so a
-	 * guest never holds an address the broker did not hand out. */
-	ARG("--dhcp-range=%s,static,255.255.255.0,1h", net);
-	ARG("--dhcp-hostsfile=%s", s->hosts_path);
-	ARG("--dhcp-leasefile=%s", s->leases_path);
-	ARG("--dhcp-authoritative");
-	ARG("--dhcp-no-override");
-	ARG("--dhcp-option=option:mtu,%u", p->mtu);
-	if (p->router)
-		ARG("--dhcp-option=option:router,%s", gw);
-	else
-		ARG("--dhcp-option=option:router"); /* none: host-only */
-	ARG("--dhcp-option=option:dns-server,%s", gw);
-	if (!p->dns_upstream)
-		ARG("--no-resolv");
-	else if (p->resolv_file)
-		ARG("--resolv-file=%s", p->resolv_file);
-	if (p->ula) {
-		ARG("--enable-ra");
-		ARG("--dhcp-range=::,constructor:%s,ra-only,64", p->bridge);
+	if (*n + 1 >= ARGV_MAX)
+		return -E2BIG;
+	va_start(ap, fmt);
+	r = vasprintf(&argv[*n], fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		argv[*n] = NULL;
+		return -ENOMEM;
 	}
-#undef ARG
-	for (size_t i = 0; i < n; i++)
-		if (!argv[i]) {
-			for (size_t j = 0; j < n; j++)
-				free(argv[j]);
-			free(argv);
-			return NULL;
-		}
-	return argv;
+	(*n)++;
+	return 0;
 }
 
 static void strv_free(char **v)
@@ -216,6 +231,60 @@ static void strv_free(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
+static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, char ***ret)
+{
+	char gw[16], net[16], **argv;
+	size_t n = 0;
+	int r = 0;
+
+	argv = calloc(ARGV_MAX, sizeof(char *));
+	if (!argv)
+		return -ENOMEM;
+	addr4_format(p->gateway, gw, sizeof(gw));
+	addr4_format(p->gateway & prefix4_mask(24), net, sizeof(net));
+	r |= argv_add(argv, &n, DNSMASQ_PATH);
+	r |= argv_add(argv, &n, "--keep-in-foreground");
+	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
+	r |= argv_add(argv, &n, "--pid-file=");
+	/* Only this bridge, and never lo: several dnsmasqs live side by side. */
+	r |= argv_add(argv, &n, "--bind-dynamic");
+	r |= argv_add(argv, &n, "--interface=%s", p->bridge);
+	r |= argv_add(argv, &n, "--except-interface=lo");
+	r |= argv_add(argv, &n, "--no-hosts"); /* the host's /etc/hosts is not the guests' */
+	r |= argv_add(argv, &n, "--log-facility=-");
+	r |= argv_add(argv, &n, "--quiet-dhcp");
+	r |= argv_add(argv, &n, "--quiet-dhcp6");
+	r |= argv_add(argv, &n, "--quiet-ra");
+	/* Static mode: only MACs the broker reserved get an address, so a
+	 * guest never holds an address the broker did not hand out. */
+	r |= argv_add(argv, &n, "--dhcp-range=%s,static,255.255.255.0,1h", net);
+	r |= argv_add(argv, &n, "--dhcp-hostsfile=%s", s->hosts_path);
+	r |= argv_add(argv, &n, "--dhcp-leasefile=%s", s->leases_path);
+	r |= argv_add(argv, &n, "--dhcp-authoritative");
+	r |= argv_add(argv, &n, "--dhcp-no-override");
+	r |= argv_add(argv, &n, "--dhcp-option=option:mtu,%u", p->mtu);
+	if (p->router)
+		r |= argv_add(argv, &n, "--dhcp-option=option:router,%s", gw);
+	else
+		r |= argv_add(argv, &n, "--dhcp-option=option:router"); /* none: host-only */
+	r |= argv_add(argv, &n, "--dhcp-option=option:dns-server,%s", gw);
+	if (!p->dns_upstream)
+		r |= argv_add(argv, &n, "--no-resolv");
+	else if (p->resolv_file)
+		r |= argv_add(argv, &n, "--resolv-file=%s", p->resolv_file);
+	if (p->ula) {
+		r |= argv_add(argv, &n, "--enable-ra");
+		r |= argv_add(argv, &n, "--dhcp-range=::,constructor:%s,ra-only,64", p->bridge);
+	}
+	if (r) {
+		strv_free(argv);
+		return -ENOMEM;
+	}
+	*ret = argv;
+	return 0;
 }
 
 static int spawn(char **argv, pid_t *ret)
@@ -242,11 +311,77 @@ static int spawn(char **argv, pid_t *ret)
 	return r;
 }
 
+static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata);
+static int on_child_gone(struct dhcp_server *s, const siginfo_t *si);
+
+static int start(struct dhcp_server *s)
+{
+	int r;
+
+	r = spawn(s->argv, &s->pid);
+	if (r < 0)
+		return r;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->started_usec);
+	r = sd_event_add_child(s->event, &s->child, s->pid, WEXITED, on_child, s);
+	if (r < 0) {
+		/* Never leave a dnsmasq nobody watches. */
+		(void)kill(s->pid, SIGKILL);
+		(void)waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	return r;
+}
+
+static int on_restart_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+	int r;
+
+	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+	r = start(s);
+	if (r < 0)
+		/* Try again later: the exit callback has told the policy layer. */
+		return on_child_gone(s, NULL);
+	return 0;
+}
+
+/*
+ * dnsmasq went away: restart it after a delay that doubles with each
+ * crash in a row (250 ms up to 30 s), so a dnsmasq that cannot start
+ * does not spin. Its lease and hosts files stay, so guests keep their
+ * addresses across the restart.
+ */
+static int on_child_gone(struct dhcp_server *s, const siginfo_t *si)
+{
+	uint64_t now = 0, delay;
+
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	if (now - s->started_usec > RESTART_STABLE_USEC)
+		s->restarts = 0;
+	delay = RESTART_MIN_USEC << (s->restarts < 7 ? s->restarts : 7);
+	if (delay > RESTART_MAX_USEC)
+		delay = RESTART_MAX_USEC;
+	s->restarts++;
+	if (s->on_exit)
+		s->on_exit(s, si, delay, s->userdata);
+	return sd_event_add_time_relative(s->event, &s->restart_timer, CLOCK_MONOTONIC, delay, 0,
+					  on_restart_timer, s);
+}
+
+static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+
+	s->child = sd_event_source_unref(s->child);
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->pid = 0;
+	return on_child_gone(s, si);
+}
+
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn on_exit,
 		    void *userdata, struct dhcp_server **ret)
 {
 	struct dhcp_server *s;
-	char **argv = NULL;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -264,22 +399,15 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn o
 	r = dhcp_server_set_hosts(s, NULL, 0);
 	if (r < 0)
 		goto fail;
-	argv = build_argv(s, p);
-	if (!argv) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = spawn(argv, &s->pid);
+	r = build_argv(s, p, &s->argv);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_child(event, &s->child, s->pid, WEXITED, on_child, s);
+	r = start(s);
 	if (r < 0)
 		goto fail;
-	strv_free(argv);
 	*ret = s;
 	return 0;
 fail:
-	strv_free(argv);
 	dhcp_server_free(s);
 	return r;
 }
@@ -303,6 +431,7 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 	/* Drop the child source first so sd-event does not reap behind us. */
 	s->child = sd_event_source_disable_unref(s->child);
 	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
 	if (s->pid > 0) {
 		(void)kill(s->pid, SIGTERM);
 		if (!reap_within(s->pid, STOP_GRACE_MS)) {
@@ -317,6 +446,7 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 		(void)unlink(s->leases_path);
 	free(s->hosts_path);
 	free(s->leases_path);
+	strv_free(s->argv);
 	free(s);
 	return NULL;
 }

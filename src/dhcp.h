@@ -27,8 +27,12 @@ struct dhcp_host {
 
 struct dhcp_server;
 
-/* Called when dnsmasq exits on its own (not through dhcp_server_free()). */
-typedef void (*dhcp_exit_fn)(struct dhcp_server *s, const siginfo_t *si, void *userdata);
+/*
+ * Called when dnsmasq exits on its own (not through dhcp_server_free()), or
+ * a restart failed (@si NULL); it is started again after @restart_usec.
+ */
+typedef void (*dhcp_exit_fn)(struct dhcp_server *s, const siginfo_t *si, uint64_t restart_usec,
+			     void *userdata);
 
 /**
  * dhcp_server_new() - write an empty hosts file and start dnsmasq for @p
@@ -47,6 +51,16 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
  * Return: 0 or negative errno.
  */
 int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, size_t n);
+/* dnsmasq's pid, 0 while it is down. */
 pid_t dhcp_server_pid(const struct dhcp_server *s);
+
+/**
+ * dhcp_server_leases() - the unexpired IPv4 leases dnsmasq holds (its lease file)
+ *
+ * dnsmasq keeps a lease after its port is gone, until it expires, and
+ * will not give that address to another MAC before then.
+ * Return: 0 with a malloc'ed array in *@ret (may be NULL when empty), or negative errno.
+ */
+int dhcp_server_leases(const struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n);
 
 #endif

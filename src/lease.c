@@ -152,7 +152,7 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 			r = LEASE_E_MAC_TAKEN;
 			goto fail;
 		}
-		if (n->config.dhcp && host_map_take(&n->hosts, &l->host) != 0) {
+		if (n->config.dhcp && network_take_address(n, l->mac, &l->host) != 0) {
 			r = LEASE_E_NO_ADDRESS;
 			goto fail;
 		}
@@ -189,10 +189,15 @@ static void remove_port(struct lease *l)
 
 	if (l->ifindex <= 0)
 		return;
-	if (l->kind == PORT_NETNS)
+	if (l->kind == PORT_NETNS) {
 		r = netlink_link_del(b->nl, l->ifindex);
-	else if (l->kind == PORT_NAMED_TAP)
-		r = port_remove_persistent_tap(l->ifname);
+	} else if (l->kind == PORT_NAMED_TAP) {
+		/* A VM may still hold it open, and then it outlives persistence:
+		 * take it off the network first so it cannot keep talking there. */
+		r = netlink_port_detach(b->nl, l->ifindex);
+		if (r >= 0)
+			r = port_remove_persistent_tap(l->ifname);
+	}
 	/* A plain TAP belongs to whoever holds its fds: never ours to remove. */
 	if (r < 0 && r != -ENODEV && r != -ENOENT)
 		log_warning_errno(r, "[network %s] Failed to remove port %s, ignoring: %m",
@@ -211,7 +216,7 @@ struct lease *lease_free(struct lease *l)
 	linked = l->network_link.tqe_prev != NULL;
 	remove_port(l);
 	if (l->host)
-		host_map_put(&n->hosts, l->host);
+		network_put_address(n, l->host);
 	if (l->client)
 		TAILQ_REMOVE(&l->client->leases, l, client_link);
 	if (linked) {

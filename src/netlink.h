@@ -32,6 +32,8 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer, int
 /* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
 			unsigned int mtu);
+/* Take @ifindex off its bridge and set it down. */
+int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
 /* Return: 1 when a link with @ifindex exists, 0 when not, negative errno on failure. */
 int netlink_link_exists(struct netlink *nl, int ifindex);

@@ -12,7 +12,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -66,19 +68,70 @@ static int apply_firewall(struct broker *b)
 	return r;
 }
 
-/* Routing for NAT. This is our namespace's sysctl, set once and left on:
- * turning it off later could cut traffic that other software routes. */
+static int write_sysctl(const char *path, const char *value)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(value);
+
+	if (fd < 0)
+		return -errno;
+	return write(fd, value, len) == (ssize_t)len ? 0 : -errno;
+}
+
+static int write_link_sysctl(const char *ifname, const char *key, const char *value)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
+	return write_sysctl(path, value);
+}
+
+/*
+ * With IPv6 forwarding on, the kernel ignores router advertisements on
+ * interfaces with accept_ra=1, and an uplink configured by RA would lose
+ * its default route. accept_ra=2 keeps taking them while forwarding.
+ */
+static void keep_router_advertisements(void)
+{
+	_cleanup_(closedirp) DIR *d = opendir("/proc/sys/net/ipv6/conf");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX], v[4] = "";
+		_cleanup_close_ int fd = -EBADF;
+
+		if (de->d_name[0] == '.' || streq(de->d_name, "all") || streq(de->d_name, "lo"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, v, sizeof(v) - 1) <= 0 || v[0] != '1')
+			continue;
+		if (write_sysctl(path, "2") == 0)
+			log_notice("Set accept_ra=2 on '%s' so it keeps router advertisements with forwarding on",
+				   de->d_name);
+	}
+}
+
+/* Routing for NAT: our namespace's sysctls, set once and left on, since
+ * turning them off later could cut traffic that other software routes. */
 static int enable_forwarding(struct broker *b)
 {
-	_cleanup_close_ int fd = -EBADF;
+	int r;
 
 	if (b->forwarding_on)
 		return 0;
-	fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1\n", 2) != 2)
-		return log_error_errno(-errno, "Failed to enable IPv4 forwarding: %m");
+	r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+	if (r < 0)
+		return log_error_errno(r, "Failed to enable IPv4 forwarding: %m");
+	keep_router_advertisements();
+	r = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+	if (r < 0)
+		/* IPv4 NAT works without it; only NAT66 is lost. */
+		log_warning_errno(r, "Failed to enable IPv6 forwarding, IPv6 stays inside networks: %m");
 	b->forwarding_on = true;
-	log_info("Enabled IPv4 forwarding for NAT networks");
+	log_info("Enabled IP forwarding for NAT networks");
 	return 0;
 }
 
@@ -157,13 +210,18 @@ static int arm_idle_timer(struct network *n)
 					  b->opt.idle_timeout_usec, 0, on_idle, n);
 }
 
-static void on_dnsmasq_exit(struct dhcp_server *s, const siginfo_t *si, void *userdata)
+static void on_dnsmasq_exit(struct dhcp_server *s, const siginfo_t *si, uint64_t restart_usec,
+			    void *userdata)
 {
 	struct network *n = userdata;
 
-	/* Restart with backoff: issue #5. Guests keep their leases until expiry. */
-	log_error("[network %s] dnsmasq exited unexpectedly (%s %d); DHCP and DNS are down",
-		  n->config.name, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+	if (!si)
+		log_error("[network %s] Failed to restart dnsmasq; trying again in %.1f s",
+			  n->config.name, (double)restart_usec / 1e6);
+	else
+		log_error("[network %s] dnsmasq exited (%s %d); DHCP and DNS down, restarting in %.1f s",
+			  n->config.name, si->si_code == CLD_EXITED ? "status" : "signal",
+			  si->si_status, (double)restart_usec / 1e6);
 }
 
 static int start_dhcp(struct network *n)
@@ -198,6 +256,9 @@ static int create_bridge(struct network *n)
 	r = netlink_bridge_add(b->nl, n->bridge, n->config.mtu, n->bridge_mac, &n->bridge_ifindex);
 	if (r < 0)
 		return r;
+	/* The bridge sends the network's router advertisements; it must not
+	 * configure itself from them. */
+	(void)write_link_sysctl(n->bridge, "accept_ra", "0");
 	gw[0] = (uint8_t)(g >> 24);
 	gw[1] = (uint8_t)(g >> 16);
 	gw[2] = (uint8_t)(g >> 8);
@@ -335,6 +396,43 @@ void network_lease_removed(struct network *n, struct lease *l)
 		if (r < 0)
 			log_error_errno(r, "[network %s] Failed to start idle timer: %m", n->config.name);
 	}
+}
+
+int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host)
+{
+	_cleanup_free_ struct dhcp_host *leases = NULL;
+	struct host_map avoid = n->hosts;
+	size_t n_leases = 0;
+	unsigned int h;
+
+	/* Without dnsmasq's view (no DHCP, unreadable file) plain next-fit is all we have. */
+	if (n->dhcp && dhcp_server_leases(n->dhcp, &leases, &n_leases) < 0)
+		n_leases = 0;
+	for (size_t i = 0; i < n_leases; i++) {
+		uint32_t a = leases[i].address;
+
+		if ((a & prefix4_mask(n->subnet.len)) != n->subnet.addr)
+			continue;
+		h = a - n->subnet.addr;
+		if (memcmp(leases[i].mac, mac, 6) == 0 && host_map_take_exact(&n->hosts, h) == 0) {
+			*ret_host = h;
+			return 0;
+		}
+		(void)host_map_take_exact(&avoid, h);
+	}
+	if (host_map_take(&avoid, &h) == 0) {
+		(void)host_map_take_exact(&n->hosts, h);
+		n->hosts.last = h;
+	} else if (host_map_take(&n->hosts, &h) != 0) {
+		return NETWORK_E_NO_ADDRESS;
+	}
+	*ret_host = h;
+	return 0;
+}
+
+void network_put_address(struct network *n, unsigned int host)
+{
+	host_map_put(&n->hosts, host);
 }
 
 int network_sync_dhcp(struct network *n)

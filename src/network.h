@@ -31,6 +31,7 @@ struct network {
 
 enum {
 	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
+	NETWORK_E_NO_ADDRESS,         /* every host address of the subnet is taken */
 };
 
 /**
@@ -50,6 +51,16 @@ struct network *network_free(struct network *n);
 /* Leases call these so the network knows when it is idle. */
 void network_lease_added(struct network *n, struct lease *l);
 void network_lease_removed(struct network *n, struct lease *l);
+/**
+ * network_take_address() - reserve a host address for @mac
+ *
+ * Prefers the address dnsmasq still has leased to @mac (a VM coming back
+ * gets its address again) and avoids addresses dnsmasq has leased to
+ * other MACs, which it would refuse to hand out until they expire.
+ * Return: 0 with *@ret_host set, or NETWORK_E_NO_ADDRESS.
+ */
+int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host);
+void network_put_address(struct network *n, unsigned int host);
 /* Push the current reservations to dnsmasq. Return: 0 or negative errno. */
 int network_sync_dhcp(struct network *n);
 

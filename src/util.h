@@ -2,6 +2,7 @@
 #ifndef VMNET_UTIL_H
 #define VMNET_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,6 +19,12 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 /* Close @fd if it is open; always returns -EBADF, the "not open" value. */
 static inline int safe_close(int fd)
