@@ -17,6 +17,7 @@
  * QEMU holds that fd; the helper itself keeps nothing and exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -59,7 +60,7 @@ static void help(void)
 	       "QEMU's bridge helper, backed by vmnet-brokerd: acquire a TAP port on\n"
 	       "broker network NETWORK and pass its fd to QEMU over the unix socket N.\n"
 	       "QEMU runs it for\n\n"
-	       "  -netdev bridge,id=n0,br=shared,helper=" PROGRAM "\n\n"
+	       "  -netdev bridge,id=n0,br=shared,helper=" HELPER_PATH "\n\n"
 	       "Options:\n"
 	       "  --fd=N          the socket QEMU waits on for the TAP fd\n"
 	       "  --br=NETWORK    the broker network's name (not a bridge)\n"
@@ -74,7 +75,7 @@ static void help(void)
 	       "  -h, --help      show this help\n"
 	       "  -V, --version   show the version\n\n"
 	       "Our own options reach the helper when QEMU's helper= string holds a\n"
-	       "blank, e.g. helper=\"" PROGRAM " --mac=52:54:00:12:34:56\".\n"
+	       "blank, e.g. helper=\"" HELPER_PATH " --mac=52:54:00:12:34:56\".\n"
 	       "The lease ends when QEMU closes the TAP, i.e. when the VM exits.\n"
 	       "Errors print the status code's name and a message, and exit with 1;\n"
 	       "usage errors exit with 2.\n");
@@ -177,6 +178,54 @@ static int parse_args(int argc, char **argv, struct helper_args *a)
 	return -1;
 }
 
+/* The ppid field of /proc/@pid/stat; -1 when it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+	int ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE PPID ...": COMM may hold anything, even ") ". */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/*
+ * The QEMU that runs us: our parent, or its parent when QEMU went through
+ * "sh -c" (a helper= string with a blank, net/tap.c), as dash forks the
+ * command instead of replacing itself with it.
+ */
+static pid_t qemu_pid(void)
+{
+	pid_t ppid = getppid();
+	char path[64], comm[32] = "";
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)ppid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (n = read(fd, comm, sizeof(comm) - 1)) > 0)
+		comm[n] = '\0';
+	if (streq(comm, "sh\n")) {
+		pid_t grand = parent_of(ppid);
+
+		if (grand > 1)
+			return grand;
+	}
+	return ppid;
+}
+
 /* Fill @o from @a; Return: 0, or the exit status after saying why. */
 static int options_fill(struct vmnet_broker_options *o, const struct helper_args *a)
 {
@@ -184,7 +233,7 @@ static int options_fill(struct vmnet_broker_options *o, const struct helper_args
 	vmnet_broker_return_t s;
 
 	if (!a->label)
-		snprintf(label, sizeof(label), "qemu-helper pid %d", (int)getppid());
+		snprintf(label, sizeof(label), "qemu-helper pid %d", (int)qemu_pid());
 	s = vmnet_broker_options_set_port(o, "tap");
 	if (s == VMNET_BROKER_SUCCESS)
 		s = vmnet_broker_options_set_vnet_hdr(o, a->vnet_hdr);

@@ -1,4 +1,4 @@
-/* run.c - `vmnet-broker run`: acquire TAP ports, hand them to a command as fds 3, 4, ..., exec it */
+/* run.c - `vmnet-broker run`: pass TAP ports to a command as fds 3, 4, ... and exec it */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,6 +67,12 @@ static char *next_item(char **cursor)
 	return start;
 }
 
+static int out_of_memory(void)
+{
+	fputs(PROGRAM ": run: out of memory\n", stderr);
+	return EXIT_FAILURE;
+}
+
 static int parse_bool(const char *s, bool *ret)
 {
 	static const char *const yes[] = { "on", "yes", "true", "1" };
@@ -121,7 +127,7 @@ static int run_network_key(const struct command *c, struct run_network *rn, char
 	return 0;
 }
 
-/* Add the network of "NAME[,KEY=VALUE]..." to @a; Return: 0, or EXIT_USAGE after saying why. */
+/* Add the network of "NAME[,KEY=VALUE]..." to @a; Return: 0, or the exit status after saying so. */
 static int run_network_add(const struct command *c, struct run_args *a, const char *spec)
 {
 	struct run_network *rn, *more;
@@ -130,13 +136,13 @@ static int run_network_add(const struct command *c, struct run_args *a, const ch
 
 	more = realloc(a->networks, (a->n_networks + 1) * sizeof(*more));
 	if (!more)
-		return usage_error(c, "out of memory");
+		return out_of_memory();
 	a->networks = more;
 	rn = &a->networks[a->n_networks];
 	*rn = (struct run_network){ .spec = strdup(spec), .opts = vmnet_broker_options_new() };
 	a->n_networks++; /* counted at once, so run_args_done() frees it whatever happens */
 	if (!rn->spec || !rn->opts)
-		return usage_error(c, "out of memory");
+		return out_of_memory();
 
 	cursor = rn->spec;
 	rn->name = next_item(&cursor);
@@ -161,15 +167,15 @@ static int run_parse(const struct command *c, struct globals *g, int argc, char 
 		{ "socket", required_argument, NULL, 'S' },
 		{},
 	};
-	int opt, done = -1;
+	int opt, r, done = -1;
 
 	/* "+": the options end at CMD (or "--"); CMD's own are not ours. */
 	while (done < 0 && (opt = getopt_long(argc, argv, "+hn:v", options, NULL)) >= 0) {
 		opt = common_option(g, c, opt, &done);
 		if (opt == 'v')
 			a->verbose = true;
-		if (opt == 'n' && run_network_add(c, a, optarg) != 0)
-			done = EXIT_USAGE;
+		if (opt == 'n' && (r = run_network_add(c, a, optarg)) != 0)
+			done = r;
 	}
 	if (done >= 0)
 		return done;
@@ -193,8 +199,11 @@ static int run_acquire(struct globals *g, struct run_args *a, const char *cmd, s
 		struct run_network *rn = &a->networks[i];
 		vmnet_broker_return_t s;
 
-		if (g->socket && vmnet_broker_options_set_socket(rn->opts, g->socket) != 0)
-			return broker_error(VMNET_BROKER_INVALID_REQUEST);
+		if (g->socket) {
+			s = vmnet_broker_options_set_socket(rn->opts, g->socket);
+			if (s != VMNET_BROKER_SUCCESS)
+				return broker_error(s);
+		}
 		/* Where it fails (a label too odd for the protocol), there is just no label. */
 		if (!rn->has_label)
 			(void)vmnet_broker_options_set_label(rn->opts, label);
@@ -330,7 +339,8 @@ int cmd_run(const struct command *c, struct globals *g, int argc, char **argv)
 	}
 	fflush(stdout);
 	execvp(argv[optind], argv + optind);
-	/* As env(1) and the shells: 127 when CMD is not there, 126 when it cannot run. */
+	r = errno;
 	fprintf(stderr, PROGRAM ": run: cannot run '%s': %m\n", argv[optind]);
-	return errno == ENOENT ? 127 : 126;
+	/* As env(1) and the shells: 127 when CMD is not there, 126 when it cannot run. */
+	return r == ENOENT ? 127 : 126;
 }

@@ -488,7 +488,7 @@ static const struct command commands[] = {
 		.name = "run",
 		.args = "--network NAME[,KEY=VALUE...] [--network ...] [--verbose]\n"
 			"       [--] CMD [ARGS...]",
-		.summary = "acquire TAP ports and run CMD with them as fds 3, 4, ...",
+		.summary = "run CMD with a TAP port on each network, as fds 3, 4 and on",
 		.help = "  -n, --network NAME[,mac=MAC][,label=L][,vnet_hdr=on][,queues=N]\n"
 			"                  a TAP port on network NAME; repeat for more networks.\n"
 			"                  mac: the guest's MAC (DHCP serves only this one)\n"
@@ -502,8 +502,8 @@ static const struct command commands[] = {
 			 "listed in its environment:\n"
 			 "  VMNET_BROKER_FDS        \"3,4,...\", every fd passed\n"
 			 "  VMNET_BROKER_MACS       each network's port MAC, in order\n"
-			 "  VMNET_BROKER_ADDRESSES  each network's reserved IPv4 address, in order\n"
-			 "                          (empty where the network has no DHCP)\n"
+			 "  VMNET_BROKER_ADDRESSES  each network's reserved IPv4 address, in\n"
+			 "                          order (empty where the network has no DHCP)\n"
 			 "Then " PROGRAM " execs CMD, so CMD holds the TAPs and each lease lives\n"
 			 "until CMD (and whatever it passed them to) closes them. E.g.\n"
 			 "  " PROGRAM " run --network shared,mac=52:54:00:12:34:56 -- \\\n"

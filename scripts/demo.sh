@@ -36,8 +36,13 @@ NAMESPACES=()
 DAEMON_PID=
 TMP=
 
+if [ -t 1 ]; then
+	BOLD=$(printf '\033[1m') PLAIN=$(printf '\033[0m')
+else
+	BOLD='' PLAIN=''
+fi
 heading() {
-	printf '\n\033[1m== %s\033[0m\n' "$*"
+	printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"
 }
 
 # Kill what runs inside namespace $1 (only what this demo started), delete it.
@@ -117,7 +122,7 @@ ip -n "$UP" addr add "$UPLINK_UPSTREAM/24" dev uplink0
 ip -n "$D" link set uplink0 up
 ip -n "$UP" link set uplink0 up
 ip -n "$D" route add default via "$UPLINK_UPSTREAM"
-ip netns list | grep "^$RUN" | awk '{print "  " $1}'
+printf '  %s\n' "${NAMESPACES[@]}"
 
 heading "Starting vmnet-brokerd in $D"
 ip netns exec "$D" "$DAEMON" --socket "$SOCK" --state-dir "$TMP/state" \
@@ -195,6 +200,7 @@ fi
 echo "no reply: the networks are isolated"
 
 heading "g1 reaches upstream ($UPLINK_UPSTREAM) through NAT; g3 does not"
+# Upstream has no route to the guests' subnets: only a masqueraded ping gets an answer.
 ip netns exec "$G1" ping -n -c 1 -W 2 "$UPLINK_UPSTREAM" | sed -n 2p
 if ip netns exec "$G3" ping -n -c 1 -W 1 "$UPLINK_UPSTREAM" >/dev/null 2>&1; then
 	echo "UNEXPECTED: host-only g3 reached upstream" >&2
@@ -205,5 +211,10 @@ echo "g3: no reply (host-only network)"
 heading "vmnet-broker networks"
 broker networks
 
-heading "vmnet-broker status"
+heading "g2's namespace goes away (the VM exited): its lease ends"
+ns_remove "$G2"
+for _ in $(seq 50); do
+	broker status | grep -q demo-g2 || break
+	sleep 0.1
+done
 broker status

@@ -3,10 +3,13 @@
 # only when one of them is missing (so a ready machine makes no apt call).
 set -eu
 
+# qemu-system-x86 and cpio: test_qemu.py boots guests, whose kernel and
+# busybox-static it fetches itself with `apt-get download` (busybox-static
+# would replace the busybox package if installed).
 PKGS="meson ninja-build pkg-config gcc
 libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
 libcmocka-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
-python3 python3-pytest procps util-linux"
+python3 python3-pytest procps util-linux qemu-system-x86 cpio"
 
 missing=""
 for p in $PKGS; do

@@ -141,15 +141,12 @@ def ns_exists(ns):
 
 
 def _owner_is_live_run(pid):
-    if pid == os.getpid():
-        return True
-    if not pid_alive(pid):
-        return False
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return b"pytest" in f.read()
-    except OSError:
-        return False
+    """Whether the run that named things after @pid may still be using them.
+
+    Any live process counts (a reused pid only delays the sweep), so a
+    script driving these helpers outside pytest is not swept from under.
+    """
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def sweep_leftovers():
@@ -163,7 +160,30 @@ def sweep_leftovers():
             owner = -1
         if not _owner_is_live_run(owner):
             ns_delete(ns)
+    # Daemons (and their dnsmasq) of a dead run whose namespace is already
+    # gone: they still name that run's temp dir on their command line.
     tmp = tempfile.gettempdir()
+    stray = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or pid_comm(int(entry)) not in ("vmnet-brokerd", "dnsmasq"):
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        for arg in args:
+            i = arg.find(os.path.join(tmp, PREFIX))
+            if i < 0:
+                continue
+            try:
+                owner = int(arg[i + len(os.path.join(tmp, PREFIX)):].split("-")[0])
+            except ValueError:
+                continue
+            if not _owner_is_live_run(owner):
+                stray.append(int(entry))
+            break
+    kill_pids(stray)
     for name in os.listdir(tmp):
         if not name.startswith(PREFIX):
             continue
@@ -207,7 +227,7 @@ exit 0
 
 TCP_LISTENER = r"""
 import socket, sys
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(16)

@@ -250,6 +250,33 @@ def test_netns_with_several_fds(quiet, topo):
     base.check()
 
 
+@pytest.mark.parametrize("count", [2, 16, 40])
+def test_netns_with_too_many_fds(quiet, count):
+    """More fds than a request may carry; past 16 the daemon's cmsg buffer is
+    truncated (MSG_CTRUNC) and it must still close the ones it got."""
+    broker, base = quiet
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(count)]
+    try:
+        reply = broker.request(acquire(port="netns"), fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert reply.get("error") == INVALID, reply
+    base.check()
+
+
+def test_fds_on_a_message_that_is_not_json(quiet):
+    broker, base = quiet
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(3)]
+    try:
+        reply = broker.request(b"garbage", fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert reply.get("error") == INVALID, reply
+    base.check()
+
+
 @pytest.mark.parametrize("req", [{"command": "status"}, {"command": "networks"},
                                  acquire(port="tap"), acquire(port="none")],
                          ids=["status", "networks", "tap", "none"])

@@ -1,7 +1,10 @@
 """DHCP: guests get the address reserved for their port, and only that."""
 import ipaddress
+import os
 
-from conftest import subnet_of
+import pytest
+
+from conftest import PYTHON, ns_delete, subnet_of, wait_until
 
 
 def test_two_shared_guests_get_reserved_addresses_and_reach_each_other(broker, topo):
@@ -86,3 +89,62 @@ def test_unreserved_mac_gets_no_address(broker, topo):
     g.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:de:ad:01")
     assert g.dhcp(tries=2, expect=False) is None
     assert g.ipv4() == []
+
+
+# A DNS query for "gateway." (id 0x1234, recursion desired), sent to the
+# gateway; any well-formed answer with our id shows dnsmasq serves DNS there.
+DNS_QUERY = r"""
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07gateway\x00" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, (sys.argv[1], 53))
+data, peer = s.recvfrom(512)
+print(struct.unpack(">H", data[:2])[0] == 0x1234 and data[2] & 0x80 and peer[0] == sys.argv[1])
+"""
+
+
+def test_dns_answers_on_the_gateway(broker, topo):
+    g = topo.guest("g")
+    reply = broker.acquire_netns(g)
+    g.dhcp()
+    out = g.exec(PYTHON, "-B", "-c", DNS_QUERY, reply["network"]["subnet"]).stdout
+    assert out.strip() == "True"
+
+
+@pytest.mark.broker(idle_timeout=600)
+def test_address_still_leased_by_dnsmasq_is_not_reused_for_another_mac(broker, topo):
+    """dnsmasq keeps a gone guest's lease until it expires and will not hand
+    that address to another MAC; the broker must not reserve it for one."""
+    g1 = topo.guest("g1")
+    r1 = broker.acquire_netns(g1, mac="52:54:00:00:01:01")
+    first = r1["network"]["port"]["address"]
+    assert g1.dhcp()["ip"] == first
+    ns_delete(g1.ns)
+    wait_until(lambda: not broker.leases("shared"), what="g1's lease to end")
+    # Wrap the next-fit cursor all the way round the /24.
+    for _ in range(253):
+        _, fds = broker.acquire_tap("shared")
+        for fd in fds:
+            os.close(fd)
+    g2 = topo.guest("g2")
+    r2 = broker.acquire_netns(g2, mac="52:54:00:00:01:02")
+    assert r2["network"]["port"]["address"] != first
+    assert g2.dhcp()["ip"] == r2["network"]["port"]["address"]
+
+
+@pytest.mark.broker(idle_timeout=600)
+def test_returning_mac_gets_its_address_back(broker, topo):
+    g1 = topo.guest("g1")
+    mac = "52:54:00:00:02:01"
+    first = broker.acquire_netns(g1, mac=mac)["network"]["port"]["address"]
+    assert g1.dhcp()["ip"] == first
+    ns_delete(g1.ns)
+    wait_until(lambda: not broker.leases("shared"), what="g1's lease to end")
+    _, fds = broker.acquire_tap("shared")  # moves the next-fit cursor past it
+    for fd in fds:
+        os.close(fd)
+    g2 = topo.guest("g2")
+    again = broker.acquire_netns(g2, mac=mac)["network"]["port"]["address"]
+    assert again == first
+    assert g2.dhcp()["ip"] == first

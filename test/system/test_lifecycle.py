@@ -3,13 +3,12 @@ import fcntl
 import ipaddress
 import json
 import os
-import signal
 import struct
 import time
 
 import pytest
 
-from conftest import DEFAULT_POOL, ns_delete, pid_alive, run, subnet_of, wait_until
+from conftest import DEFAULT_POOL, UPLINK_UPSTREAM, ns_delete, pid_alive, run, subnet_of, wait_until
 
 TUNGETIFF = 0x800454D2
 
@@ -207,10 +206,16 @@ def test_unknown_network_is_not_found(broker):
     assert broker.status()["networks"] == []
 
 
-def test_pool_skips_a_subnet_already_in_use(broker):
-    broker.ip("link", "add", "dummy0", "type", "dummy")
-    broker.ip("addr", "add", "192.168.64.254/24", "dev", "dummy0")
-    broker.ip("link", "set", "dummy0", "up")
+@pytest.mark.parametrize("how", ["address", "route"])
+def test_pool_skips_a_subnet_already_in_use(broker, how):
+    if how == "address":
+        # 192.168.64.0/24 on an interface of the daemon's namespace (a veth
+        # pair: this kernel may lack the dummy driver).
+        broker.ip("link", "add", "used0", "type", "veth", "peer", "name", "used1")
+        broker.ip("addr", "add", "192.168.64.254/24", "dev", "used0")
+        broker.ip("link", "set", "used0", "up")
+    else:
+        broker.ip("route", "add", "192.168.64.0/24", "via", UPLINK_UPSTREAM)
     reply, fds = broker.acquire_tap()
     close_all(fds)
     assert reply["network"]["subnet"] == "192.168.65.1"
@@ -250,16 +255,6 @@ def test_bridge_has_gateway_and_ula(broker):
     v6 = [ipaddress.IPv6Address(a["local"]) for a in info
           if a["family"] == "inet6" and a.get("scope") == "global"]
     assert any(a in prefix for a in v6), info
-
-
-def test_sigterm_exits_cleanly_and_guests_keep_talking(broker, topo):
-    g1, g2 = topo.guest("g1"), topo.guest("g2")
-    broker.acquire_netns(g1)
-    r2 = broker.acquire_netns(g2)
-    g1.dhcp()
-    g2.dhcp()
-    assert broker.stop(signal.SIGTERM) == 0
-    assert g1.ping(r2["network"]["port"]["address"])
 
 
 def test_ip_forward_enabled_only_in_the_daemon_namespace(broker):

@@ -18,6 +18,7 @@ on the serial console and then obeys one command per console line:
 
     ping ADDR     -> "VMBT-PASS ping ADDR" or "VMBT-FAIL ping ADDR"
     noping ADDR   -> "VMBT-PASS noping ADDR" when ADDR never answers
+    route ADDR    -> a default route via ADDR, "VMBT-PASS route ADDR"
     poweroff      -> powers the guest off (QEMU exits)
 
 so a test can first learn every guest's address and then tell each whom to
@@ -133,22 +134,20 @@ def _run(cmd, cwd=None, timeout=600):
     return p.stdout
 
 
-def _kernel_package():
-    """linux-image-<abi>-amd64: what linux-image-amd64 depends on, per the apt lists."""
-    def ask():
-        p = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True,
-                           text=True, stdin=subprocess.DEVNULL)
-        m = re.search(r"Depends:\s*(linux-image-\S+-amd64)\b", p.stdout)
-        return m.group(1) if m else None
-    if not shutil.which("apt-cache"):
-        return None
-    pkg = ask()
-    if pkg is None and os.geteuid() == 0:
-        # A fresh machine may have no package lists yet.
+def _apt_update():
+    if os.geteuid() == 0 and shutil.which("apt-get"):
         subprocess.run(["apt-get", "update", "-q"], capture_output=True,
                        stdin=subprocess.DEVNULL, timeout=300)
-        pkg = ask()
-    return pkg
+
+
+def _kernel_package():
+    """linux-image-<abi>-amd64: what linux-image-amd64 depends on, per the apt lists."""
+    if not shutil.which("apt-cache"):
+        return None
+    p = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL)
+    m = re.search(r"Depends:\s*(linux-image-\S+-amd64)\b", p.stdout)
+    return m.group(1) if m else None
 
 
 def _modinfo_depends(path):
@@ -259,6 +258,33 @@ def _build_initrd(base, path):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _base():
+    """The cache directory of the current kernel package, built if need be."""
+    error = None
+    for attempt in range(2):
+        if attempt:
+            # No lists yet (a fresh machine), or old ones naming a package
+            # the archive has replaced since.
+            _apt_update()
+        pkg = _kernel_package()
+        if pkg is None:
+            error = Unavailable("apt knows no linux-image-amd64 package to build a guest from")
+            continue
+        base = os.path.join(CACHE, pkg)
+        if os.path.exists(os.path.join(base, "vmlinuz")):
+            return base
+        try:
+            _build_base(pkg, base)
+            return base
+        except Unavailable as e:
+            error = e
+    # Offline: any kernel built before will do.
+    have = sorted(glob.glob(os.path.join(CACHE, "linux-image-*", "vmlinuz")))
+    if have:
+        return os.path.dirname(have[-1])
+    raise error
+
+
 def build():
     """Return (kernel, initrd) paths, building them first where needed.
 
@@ -269,17 +295,7 @@ def build():
     with open(os.path.join(CACHE, ".lock"), "w") as lock:
         # Two test runs at once build it once.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        pkg = _kernel_package()
-        if pkg is None:
-            # No package lists to ask: any kernel built before will do.
-            have = sorted(glob.glob(os.path.join(CACHE, "linux-image-*", "vmlinuz")))
-            if not have:
-                raise Unavailable("apt knows no linux-image-amd64 package to build a guest from")
-            base = os.path.dirname(have[-1])
-        else:
-            base = os.path.join(CACHE, pkg)
-            if not os.path.exists(os.path.join(base, "vmlinuz")):
-                _build_base(pkg, base)
+        base = _base()
         digest = hashlib.sha256((INIT + DHCP_SCRIPT).encode()).hexdigest()[:16]
         initrd = os.path.join(base, "initrd-%s.img" % digest)
         if not os.path.exists(initrd):
