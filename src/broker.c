@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "broker.h"
+#include "adopt.h"
 #include "config.h"
 #include "lease.h"
 #include "log.h"
@@ -225,12 +226,19 @@ out:
 
 static void on_disconnect(void *userdata, struct connection *c)
 {
+	struct broker *b = userdata;
 	struct client *cl = connection_get_data(c);
 	struct lease *l;
 
 	if (!cl)
 		return;
 	while ((l = TAILQ_FIRST(&cl->leases))) {
+		if (b->stopping && l->kind == PORT_NAMED_TAP) {
+			/* The daemon goes, not the client: keep the VM's TAP. */
+			TAILQ_REMOVE(&cl->leases, l, client_link);
+			l->client = NULL;
+			continue;
+		}
 		log_info("[network %s] uid %u pid %d: %s lease %s ended: connection closed",
 			 l->network->config.name, (unsigned)l->uid, (int)l->pid,
 			 port_kind_to_string(l->kind), l->kind == PORT_NONE ? "-" : l->ifname);
@@ -322,10 +330,19 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 	}
 	r = server_new(event, opt->socket_path, opt->listen_fd, socket_group(), on_request,
 		       on_disconnect, b, &b->server);
+	if (r == -EADDRINUSE) {
+		log_error("Another vmnet-brokerd is already serving on '%s'", opt->socket_path);
+		goto fail;
+	}
 	if (r < 0) {
 		log_error_errno(r, "Failed to listen on '%s': %m", opt->socket_path);
 		goto fail;
 	}
+	/* After listen(), which proves no other daemon runs; before the loop,
+	 * so clients wait in the backlog until adoption is done. */
+	r = broker_adopt(b);
+	if (r < 0)
+		goto fail;
 	*ret = b;
 	return 0;
 fail:
@@ -335,16 +352,46 @@ fail:
 
 struct broker *broker_free(struct broker *b)
 {
-	struct network *n;
+	struct network *n, *next;
 
 	if (!b)
 		return NULL;
+	/*
+	 * Stopping must never cut a running VM: networks with leases stay up,
+	 * recorded for the next daemon; only unused ones are removed. (Removing
+	 * everything on purpose is broker_remove_all().)
+	 */
+	b->stopping = true;
 	b->server = server_free(b->server);
-	while ((n = TAILQ_FIRST(&b->networks)))
-		network_free(n);
+	for (n = TAILQ_FIRST(&b->networks); n; n = next) {
+		next = TAILQ_NEXT(n, link);
+		if (n->n_leases == 0)
+			network_free(n);
+	}
+	while ((n = TAILQ_FIRST(&b->networks))) {
+		log_info("[network %s] Left running for its %zu lease(s)", n->config.name,
+			 n->n_leases);
+		network_abandon(n);
+	}
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);
 	sd_event_unref(b->event);
 	free(b);
 	return NULL;
+}
+
+void broker_remove_all(struct broker *b)
+{
+	struct network *n;
+
+	while ((n = TAILQ_FIRST(&b->networks))) {
+		log_notice("[network %s] Removing, with its %zu lease(s), as asked", n->config.name,
+			   n->n_leases);
+		network_free(n);
+	}
+}
+
+bool broker_is_idle(const struct broker *b)
+{
+	return b->n_networks == 0 && server_connection_count(b->server) == 0;
 }

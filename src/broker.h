@@ -32,6 +32,7 @@ struct broker {
 	size_t n_networks;
 	unsigned int next_port; /* vmtapN / vmvethN numbering */
 	bool forwarding_on;     /* we set net.ipv4.ip_forward */
+	bool stopping;          /* in broker_free(): leases stay for the next daemon */
 };
 
 /**
@@ -39,7 +40,14 @@ struct broker {
  * Return: 0 or negative errno (logged).
  */
 int broker_new(sd_event *event, const struct broker_options *opt, struct broker **ret);
-/* Remove every network and close every connection. */
+/*
+ * Close every connection and stop. Networks with leases keep running and
+ * are recorded for the next daemon to adopt; unused ones are removed.
+ */
 struct broker *broker_free(struct broker *b);
+/* Remove every network with all its ports, in use or not (vmnet-brokerd --remove-all). */
+void broker_remove_all(struct broker *b);
+/* No network (in use or idle) and no client connection: vmnet-brokerd --exit-idle may stop. */
+bool broker_is_idle(const struct broker *b);
 
 #endif

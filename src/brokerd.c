@@ -1,6 +1,7 @@
 /* brokerd.c - vmnet-brokerd: options, setup, and the sd-event loop */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 #define DEFAULT_POOL "192.168.64.0/18"
 #define DEFAULT_IDLE_TIMEOUT 120
 
+static bool remove_all; /* --remove-all: a one-shot mode of main(), not broker state */
+static uint64_t exit_idle_usec; /* --exit-idle: how main() ends under socket activation */
+
 static void help(void)
 {
 	printf("Usage: vmnet-brokerd [OPTIONS]\n"
@@ -33,11 +37,16 @@ static void help(void)
 	       "  --subnet-pool CIDR      dynamic /24 subnets come from here (default " DEFAULT_POOL ")\n"
 	       "  --resolv-file PATH      upstream DNS servers for dnsmasq (default /etc/resolv.conf)\n"
 	       "  --log-level LEVEL       err, warning, notice, info (default) or debug\n"
+	       "  --exit-idle SECONDS     with a socket from systemd: exit after this long with\n"
+	       "                          no network and no client (default 0: never)\n"
+	       "  --remove-all            adopt what an earlier daemon left, then remove every\n"
+	       "                          network and port, in use or not, and exit\n"
 	       "  -h --help               show this help\n"
 	       "     --version            show the version\n"
 	       "\n"
 	       "Runs in the foreground and logs to stderr. Started by systemd with a\n"
-	       "socket unit, it serves the socket it is given instead of --socket.\n",
+	       "socket unit, it serves the socket it is given instead of --socket, and\n"
+	       "the socket unit starts it again after an --exit-idle exit.\n",
 	       DEFAULT_IDLE_TIMEOUT);
 }
 
@@ -57,7 +66,7 @@ static int parse_seconds(const char *s, uint64_t *ret_usec)
 static int parse_args(int argc, char **argv, struct broker_options *o)
 {
 	enum { ARG_SOCKET = 256, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_POOL, ARG_RESOLV, ARG_LOG,
-	       ARG_VERSION };
+	       ARG_VERSION, ARG_REMOVE_ALL, ARG_EXIT_IDLE };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, ARG_SOCKET },
 		{ "config-dir", required_argument, NULL, ARG_CONFIG },
@@ -66,6 +75,8 @@ static int parse_args(int argc, char **argv, struct broker_options *o)
 		{ "subnet-pool", required_argument, NULL, ARG_POOL },
 		{ "resolv-file", required_argument, NULL, ARG_RESOLV },
 		{ "log-level", required_argument, NULL, ARG_LOG },
+		{ "remove-all", no_argument, NULL, ARG_REMOVE_ALL },
+		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{}
@@ -103,6 +114,13 @@ static int parse_args(int argc, char **argv, struct broker_options *o)
 				return log_error_errno(r, "Invalid --log-level '%s'", optarg);
 			log_max_level = r;
 			break;
+		case ARG_REMOVE_ALL:
+			remove_all = true;
+			break;
+		case ARG_EXIT_IDLE:
+			if (parse_seconds(optarg, &exit_idle_usec) < 0)
+				return log_error_errno(-EINVAL, "Invalid --exit-idle '%s'", optarg);
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -134,6 +152,44 @@ static int take_activation_socket(int *ret_fd)
 	return 0;
 }
 
+/*
+ * --exit-idle. A check every quarter of the timeout (1 s to 60 s) notes when
+ * the broker was first seen idle and stops the loop once it has stayed so
+ * for the whole timeout. Polling keeps broker.c free of exit logic; a
+ * connection that came and went between two checks is of no consequence,
+ * since systemd keeps the listening socket: a client that connects after
+ * the last check waits in its backlog and makes systemd start us again.
+ */
+struct idle_exit {
+	struct broker *broker;
+	uint64_t timeout_usec;
+	uint64_t period_usec;
+	uint64_t idle_since; /* CLOCK_MONOTONIC; 0: busy at the last check */
+};
+
+static int on_exit_idle_check(sd_event_source *s, uint64_t now, void *userdata)
+{
+	struct idle_exit *ie = userdata;
+	int r;
+
+	if (!broker_is_idle(ie->broker)) {
+		ie->idle_since = 0;
+	} else if (ie->idle_since == 0) {
+		ie->idle_since = now;
+	} else if (now - ie->idle_since >= ie->timeout_usec) {
+		log_info("No network and no client for %" PRIu64 " s, exiting; the socket unit starts "
+			 "the daemon again on the next connection",
+			 (now - ie->idle_since) / 1000000);
+		return sd_event_exit(sd_event_source_get_event(s), 0);
+	}
+	r = sd_event_source_set_time_relative(s, ie->period_usec);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_warning_errno(r, "Failed to re-arm the --exit-idle check, staying up: %m");
+	return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	log_info("Received %s, shutting down", strsignal((int)si->ssi_signo));
@@ -143,6 +199,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int run(struct broker_options *o)
 {
 	_cleanup_(sd_event_unrefp) sd_event *event = NULL;
+	_cleanup_(sd_event_source_unrefp) sd_event_source *idle_check = NULL;
+	struct idle_exit ie = {};
 	struct broker *b = NULL;
 	sigset_t mask;
 	int r;
@@ -170,8 +228,30 @@ static int run(struct broker_options *o)
 	r = broker_new(event, o, &b);
 	if (r < 0)
 		return r;
+	if (remove_all) {
+		broker_remove_all(b);
+		broker_free(b);
+		log_info("Removed every network");
+		return 0;
+	}
 	log_info("vmnet-brokerd %s serving on %s", VMNET_VERSION,
 		 o->listen_fd >= 0 ? "the socket from systemd" : o->socket_path);
+	if (exit_idle_usec > 0 && o->listen_fd < 0) {
+		/* Nothing would start us again: the socket would just vanish. */
+		log_notice("Ignoring --exit-idle: it needs a socket from systemd");
+	} else if (exit_idle_usec > 0) {
+		ie.broker = b;
+		ie.timeout_usec = exit_idle_usec;
+		ie.period_usec = exit_idle_usec / 4;
+		if (ie.period_usec < 1000000)
+			ie.period_usec = 1000000;
+		if (ie.period_usec > 60000000)
+			ie.period_usec = 60000000;
+		r = sd_event_add_time_relative(event, &idle_check, CLOCK_MONOTONIC, ie.period_usec, 0,
+					       on_exit_idle_check, &ie);
+		if (r < 0)
+			log_warning_errno(r, "Failed to start the --exit-idle check, staying up: %m");
+	}
 	(void)sd_notify(0, "READY=1");
 	r = sd_event_loop(event);
 	(void)sd_notify(0, "STOPPING=1");

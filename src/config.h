@@ -1,10 +1,26 @@
-/* config.h - what a network should be: the built-in networks and (issue #4) NAME.json files (pure) */
+/* config.h - what a network should be: the built-in networks and NAME.json files (pure) */
 #ifndef VMNET_CONFIG_H
 #define VMNET_CONFIG_H
 
+#include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "protocol.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of one NAME.json */
+#define CONFIG_DESCRIPTION_MAX 256     /* bytes */
+#define CONFIG_MTU_MIN 1280            /* every network has IPv6, which needs 1280 */
+#define CONFIG_MTU_MAX 65535
+#define CONFIG_MASK_MIN 16             /* widest static subnet: /16 */
+#define CONFIG_MASK_MAX 30             /* narrowest: /30, the gateway and one guest */
+#define CONFIG_PREFIX6_MIN 16
+#define CONFIG_PREFIX6_MAX 64          /* SLAAC needs exactly /64 */
+#define CONFIG_LIST_MAX 1024           /* entries of one array key */
+#define CONFIG_ACCOUNT_MAX 32          /* bytes of a user or group name */
 
 enum network_mode {
 	MODE_SHARED, /* NAT to the outside through the host */
@@ -12,29 +28,124 @@ enum network_mode {
 	_MODE_MAX,
 };
 
+struct dhcp_reservation {
+	uint8_t mac[6];
+	uint32_t address; /* host byte order */
+};
+
+/* Which version of a file a configuration was read from: any change is a change. */
+struct config_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/*
+ * What a network should be. It owns the memory its pointers reach:
+ * moving it by value is fine, copying needs network_config_copy(), and
+ * network_config_clear() frees it. A built-in has every pointer NULL.
+ */
 struct network_config {
 	char name[NETWORK_NAME_MAX + 1];
 	enum network_mode mode;
-	const char *source; /* "builtin", or the file it came from */
+	char *source;               /* the file it came from; NULL for a built-in */
+	struct config_stamp stamp;  /* of that file when it was read */
+	char *description;          /* NULL when not given */
+	bool has_subnet;            /* `subnet` and `mask` given; else a /24 from the pool */
+	uint32_t gateway;           /* `subnet`: the host's address, host byte order */
+	uint8_t prefix_len;         /* `mask` as a prefix length */
+	bool has_ipv6_prefix;       /* `ipv6_prefix` given; else a random ULA /64 */
+	uint8_t ipv6_prefix[16];
+	uint8_t ipv6_prefix_len;
 	bool dhcp;
 	bool dns_proxy;
+	bool nat44;
+	bool nat66;
+	bool router_advertisement;
+	bool persistent;
 	unsigned int mtu;
+	char external_interface[IFNAMSIZ]; /* "": NAT out of any interface */
+	struct port_forward *forwards;
+	size_t n_forwards;
+	struct dhcp_reservation *reservations;
+	size_t n_reservations;
+	bool restricted;            /* allowed_users or allowed_groups given: only those, and root */
+	char **allowed_users;       /* names or decimal uids */
+	size_t n_allowed_users;
+	char **allowed_groups;      /* names or decimal gids */
+	size_t n_allowed_groups;
+};
+
+/* One problem with one file: "FILE: KEY: REASON" for a person. */
+struct config_error {
+	char *file;
+	char *key;    /* "port_forwards[1].external_port"; "" for the file as a whole */
+	char *reason;
+};
+
+struct config_errors {
+	struct config_error *v;
+	size_t n;
 };
 
 enum {
 	CONFIG_E_NOT_FOUND = 1, /* no built-in network and no file of that name */
+	CONFIG_E_INVALID,       /* the file has errors; they say which */
 };
 
+const char *network_mode_to_string(enum network_mode m);
+
+/* The built-in network @name, or NULL. */
+const struct network_config *config_builtin(const char *name);
+/* The built-ins, in name order; *@ret_n of them. */
+const struct network_config *config_builtins(size_t *ret_n);
+
+void network_config_clear(struct network_config *c);
+/* Deep copy of @src into @dst (whose old contents are not freed). Return: 0 or -ENOMEM. */
+int network_config_copy(struct network_config *dst, const struct network_config *src);
+/* The subnet of a config with `subnet`/`mask`: the prefix, host bits zero. */
+void network_config_subnet(const struct network_config *c, uint32_t *ret_addr, uint8_t *ret_len);
+
+_printf_(4, 5) int config_errors_add(struct config_errors *e, const char *file, const char *key,
+				     const char *fmt, ...);
+/* Append copies of every error of @src. Return: 0 or -ENOMEM. */
+int config_errors_append(struct config_errors *dst, const struct config_errors *src);
+void config_errors_clear(struct config_errors *e);
+
 /**
- * config_lookup() - the configuration of network @name
- * @config_dir: where NAME.json files live (read from issue #4 on)
- * Return: 0, or CONFIG_E_NOT_FOUND.
+ * config_parse() - one network file's text into a configuration and its errors
+ * @name:	the network's name: the file name without ".json"
+ * @path:	the file, for the errors and `source`
+ * @ret:	filled as far as the file allows, even when it has errors (so
+ *		`networks` can show its mode); the caller clears it either way
+ * @errors:	every problem found is appended here, as data; nothing is printed
+ *
+ * Checks the file alone: names, types, ranges, the subnet against the
+ * private ranges, reservations and forwards against the subnet. What two
+ * files cannot both have is config_check_files().
+ * Return: 0, CONFIG_E_INVALID when errors were appended, or -ENOMEM.
+ */
+int config_parse(const char *name, const char *path, const char *text, size_t len,
+		 struct network_config *ret, struct config_errors *errors);
+
+/**
+ * config_check_files() - what valid files cannot have together
+ * @v:		@n configurations, each valid on its own
+ * @errors:	@n error lists, one per configuration, appended to
+ *
+ * Overlapping subnets or IPv6 prefixes, and one external port forwarded
+ * by two files. Each file involved gets an error naming the other.
+ * Return: 0 or -ENOMEM.
+ */
+int config_check_files(const struct network_config *const *v, size_t n,
+		       struct config_errors *errors);
+
+/**
+ * config_lookup() - the configuration of network @name, read from @config_dir now
+ * @ret:	the caller's to clear with network_config_clear()
+ * Return: 0, CONFIG_E_NOT_FOUND (also for a file with errors), or negative errno.
  */
 int config_lookup(const char *config_dir, const char *name, struct network_config *ret);
-
-/* Every network config_lookup() could return, in name order; *@ret_n of them. */
-int config_list(const char *config_dir, struct network_config **ret, size_t *ret_n);
-
-const char *network_mode_to_string(enum network_mode m);
 
 #endif

@@ -378,8 +378,8 @@ static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
 	return on_child_gone(s, si);
 }
 
-int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn on_exit,
-		    void *userdata, struct dhcp_server **ret)
+int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
+		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
 	struct dhcp_server *s;
 	int r;
@@ -396,7 +396,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn o
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = dhcp_server_set_hosts(s, NULL, 0);
+	r = dhcp_server_set_hosts(s, hosts, n_hosts);
 	if (r < 0)
 		goto fail;
 	r = build_argv(s, p, &s->argv);
@@ -411,6 +411,8 @@ fail:
 	dhcp_server_free(s);
 	return r;
 }
+
+static void dhcp_server_release(struct dhcp_server *s);
 
 /* Wait up to @ms for @pid to exit; Return: true when reaped. */
 static bool reap_within(pid_t pid, int ms)
@@ -444,9 +446,66 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 		(void)unlink(s->hosts_path);
 	if (s->leases_path)
 		(void)unlink(s->leases_path);
+	dhcp_server_release(s);
+	return NULL;
+}
+
+static void dhcp_server_release(struct dhcp_server *s)
+{
 	free(s->hosts_path);
 	free(s->leases_path);
 	strv_free(s->argv);
 	free(s);
+}
+
+struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
+{
+	if (!s)
+		return NULL;
+	/* Unref without killing: sd-event leaves the child alone, and it
+	 * becomes init's once we exit. */
+	s->child = sd_event_source_disable_unref(s->child);
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+	dhcp_server_release(s);
 	return NULL;
+}
+
+/* Return: true when /proc/@pid/cmdline has the argument @want. */
+static bool cmdline_has(pid_t pid, const char *want)
+{
+	char path[64], buf[8192];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
+		if (streq(a, want))
+			return true;
+	return false;
+}
+
+void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
+{
+	_cleanup_free_ char *want = NULL;
+
+	if (pid <= 0 || asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
+		return;
+	if (!cmdline_has(pid, want))
+		return;
+	(void)kill(pid, SIGTERM);
+	/* Not our child: poll for it to go, then insist. */
+	for (int waited = 0; waited < STOP_GRACE_MS; waited += 10) {
+		if (kill(pid, 0) < 0 || !cmdline_has(pid, want))
+			return;
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	(void)kill(pid, SIGKILL);
 }

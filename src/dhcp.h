@@ -35,13 +35,22 @@ typedef void (*dhcp_exit_fn)(struct dhcp_server *s, const siginfo_t *si, uint64_
 			     void *userdata);
 
 /**
- * dhcp_server_new() - write an empty hosts file and start dnsmasq for @p
+ * dhcp_server_new() - write the hosts file with @hosts and start dnsmasq for @p
  * Return: 0 or negative errno.
  */
-int dhcp_server_new(sd_event *event, const struct dhcp_params *p, dhcp_exit_fn on_exit,
-		    void *userdata, struct dhcp_server **ret);
+int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
+		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret);
 /* Stop dnsmasq (SIGTERM, then SIGKILL after a grace period), reap it, remove its files. */
 struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
+/* Forget dnsmasq but leave it serving, with its files: the daemon stops, guests stay. */
+struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s);
+/**
+ * dhcp_stop_stale() - stop the dnsmasq an earlier daemon left for network @name
+ *
+ * Only a process whose command line names this state dir's hosts file,
+ * so a reused pid is never hit.
+ */
+void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name);
 
 /**
  * dhcp_server_set_hosts() - serve exactly @hosts as reservations

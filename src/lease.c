@@ -6,7 +6,14 @@
  * last TAP fd closed, the veth's namespace died: see broker.c's link
  * monitor) or, for `none` and `named_tap`, when the client's connection
  * closes. The broker keeps no fd of a `tap` port, so the VM alone decides
- * how long that lease lives. (Adoption after a restart: issue #5.)
+ * how long that lease lives.
+ *
+ * Adoption. Every lease is recorded in the state dir (network_save())
+ * before its reply is sent, and its port's alias names the holder. When
+ * the daemon stops, ports stay; the next daemon (adopt.c) takes back each
+ * recorded lease whose port is still on its bridge and ends the others.
+ * A `named_tap` lease outlives its connection then: it ends when its TAP
+ * is deleted. A `none` lease is only a hold and ends with the daemon.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +25,7 @@
 #include "netlink.h"
 #include "network.h"
 #include "port.h"
+#include "state.h"
 #include "util.h"
 
 const char *lease_error_to_string(int code)
@@ -110,7 +118,7 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 	default:
 		return -EINVAL;
 	}
-	snprintf(alias, sizeof(alias), "vmnet-broker net=%s uid=%u pid=%d label=%s",
+	snprintf(alias, sizeof(alias), LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=%s",
 		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
 	r = netlink_port_attach(b->nl, l->ifindex, n->bridge_ifindex, alias, n->config.mtu);
 	if (r < 0 && l->kind == PORT_TAP)
@@ -261,4 +269,43 @@ json_t *lease_to_json(const struct lease *l, bool full)
 	json_object_set_new(o, "pid", json_integer(l->pid));
 	json_object_set_new(o, "label", json_string(l->label));
 	return o;
+}
+
+struct lease *lease_abandon(struct lease *l)
+{
+	if (!l)
+		return NULL;
+	if (l->client)
+		TAILQ_REMOVE(&l->client->leases, l, client_link);
+	free(l);
+	return NULL;
+}
+
+int lease_adopt(struct network *n, const struct state_lease *rec, struct lease **ret)
+{
+	struct lease *l;
+
+	if (rec->kind != PORT_NONE && mac_taken(n, rec->mac))
+		return LEASE_E_MAC_TAKEN;
+	if (rec->host && network_take_exact_address(n, rec->host) != 0)
+		return LEASE_E_NO_ADDRESS;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		if (rec->host)
+			network_put_address(n, rec->host);
+		return -ENOMEM;
+	}
+	l->network = n;
+	l->kind = rec->kind;
+	memcpy(l->ifname, rec->ifname, sizeof(l->ifname));
+	l->ifindex = rec->ifindex;
+	memcpy(l->mac, rec->mac, 6);
+	l->host = rec->host;
+	l->uid = rec->uid;
+	l->pid = rec->pid;
+	memcpy(l->label, rec->label, sizeof(l->label));
+	TAILQ_INSERT_TAIL(&n->leases, l, network_link);
+	network_lease_added(n, l);
+	*ret = l;
+	return 0;
 }

@@ -10,6 +10,9 @@
 
 #include "protocol.h"
 
+/* Port alias: LEASE_ALIAS_PREFIX "NAME uid=U pid=P label=L" marks a port as the broker's. */
+#define LEASE_ALIAS_PREFIX "vmnet-broker net="
+
 struct network;
 struct lease;
 
@@ -53,6 +56,16 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 	      int netns_fd, struct lease **ret, int *fds);
 /* End the lease: remove its port if it is still ours, release its address. */
 struct lease *lease_free(struct lease *l);
+/* Forget the lease and leave its port (the daemon stops; the caller unlinked it). */
+struct lease *lease_abandon(struct lease *l);
+struct state_lease;
+/**
+ * lease_adopt() - take over a lease an earlier daemon recorded, whose port
+ * the caller found still on the network's bridge
+ * Return: 0, LEASE_E_MAC_TAKEN or LEASE_E_NO_ADDRESS when the record
+ * clashes with one adopted already, or negative errno.
+ */
+int lease_adopt(struct network *n, const struct state_lease *rec, struct lease **ret);
 const char *lease_error_to_string(int code);
 
 /* {"uid", "pid", "kind", "ifname", "mac", "address", "label"} */

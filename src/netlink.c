@@ -8,14 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <linux/if.h>
+#include <net/if.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -204,8 +206,20 @@ static int set_mac(struct rtnl_link *link, const uint8_t mac[6])
 	return 0;
 }
 
+static int set_alias(struct netlink *nl, int ifindex, const char *alias)
+{
+	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+
+	if (!orig || !change)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_ifalias(change, alias);
+	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+}
+
 int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
-		       int *ret_ifindex)
+		       const char *alias, int *ret_ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();
 	_cleanup_(link_putp) struct rtnl_link *got = NULL;
@@ -229,7 +243,8 @@ int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, c
 	if (r < 0)
 		return r;
 	*ret_ifindex = rtnl_link_get_ifindex(got);
-	return 0;
+	/* The kernel ignores IFLA_IFALIAS when creating a link: set it after. */
+	return set_alias(nl, *ret_ifindex, alias);
 }
 
 /*
@@ -436,6 +451,44 @@ int netlink_ipv4_in_use(struct netlink *nl, struct prefix4 **ret, size_t *ret_n)
 			return r;
 	}
 	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+static void link_info_fill(struct rtnl_link *l, struct link_info *ret)
+{
+	struct nl_addr *a = rtnl_link_get_addr(l);
+	const char *s;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->ifindex = rtnl_link_get_ifindex(l);
+	ret->master = rtnl_link_get_master(l);
+	s = rtnl_link_get_name(l);
+	snprintf(ret->name, sizeof(ret->name), "%s", s ? s : "");
+	s = rtnl_link_get_type(l);
+	snprintf(ret->kind, sizeof(ret->kind), "%s", s ? s : "");
+	s = rtnl_link_get_ifalias(l);
+	snprintf(ret->alias, sizeof(ret->alias), "%s", s ? s : "");
+	if (a && nl_addr_get_len(a) == 6)
+		memcpy(ret->mac, nl_addr_get_binary_addr(a), 6);
+}
+
+int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n)
+{
+	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	struct link_info *v;
+	size_t n = 0;
+	int r;
+
+	r = errno_from_nl(rtnl_link_alloc_cache(nl->cmd, AF_UNSPEC, &cache));
+	if (r < 0)
+		return r;
+	v = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+		link_info_fill((struct rtnl_link *)o, &v[n++]);
+	*ret = v;
 	*ret_n = n;
 	return 0;
 }

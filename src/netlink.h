@@ -2,6 +2,7 @@
 #ifndef VMNET_NETLINK_H
 #define VMNET_NETLINK_H
 
+#include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -23,9 +24,25 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn re
 		void *userdata, struct netlink **ret);
 struct netlink *netlink_free(struct netlink *nl);
 
-/* Create bridge @name, up, with a fixed @mac (so it does not follow its ports). */
+/* Create bridge @name, up, with a fixed @mac (so it does not follow its ports) and @alias. */
 int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
-		       int *ret_ifindex);
+		       const char *alias, int *ret_ifindex);
+
+/* What adoption needs to know of an existing link. */
+struct link_info {
+	int ifindex;
+	int master; /* 0: none */
+	char name[IFNAMSIZ];
+	char kind[16]; /* "bridge", "veth", "tun", "" */
+	uint8_t mac[6];
+	char alias[256];
+};
+
+/**
+ * netlink_links() - every link of this namespace
+ * Return: 0 with a malloc'ed array in *@ret, or negative errno.
+ */
+int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n);
 /* Create a veth pair: @name here, @peer (with @peer_mac, up) inside the netns @netns_fd. */
 int netlink_veth_add(struct netlink *nl, const char *name, const char *peer, int netns_fd,
 		     const uint8_t peer_mac[6], unsigned int mtu, int *ret_ifindex);

@@ -25,6 +25,7 @@
 #include "netlink.h"
 #include "network.h"
 #include "nft.h"
+#include "state.h"
 #include "util.h"
 
 uint32_t network_gateway(const struct network *n)
@@ -43,7 +44,7 @@ struct network *network_find(struct broker *b, const char *name)
 }
 
 /* Rewrite the broker's nftables table for the networks in b->networks. */
-static int apply_firewall(struct broker *b)
+int network_apply_firewall(struct broker *b)
 {
 	_cleanup_free_ struct nft_network *v = NULL;
 	_cleanup_free_ char *err = NULL;
@@ -224,6 +225,26 @@ static void on_dnsmasq_exit(struct dhcp_server *s, const siginfo_t *si, uint64_t
 			  si->si_status, (double)restart_usec / 1e6);
 }
 
+/* The reservations of every lease with an address. */
+static int collect_hosts(const struct network *n, struct dhcp_host **ret, size_t *ret_n)
+{
+	struct dhcp_host *hosts = calloc(n->n_leases + 1, sizeof(*hosts));
+	const struct lease *l;
+	size_t i = 0;
+
+	if (!hosts)
+		return -ENOMEM;
+	TAILQ_FOREACH(l, &n->leases, network_link)
+		if (l->host) {
+			memcpy(hosts[i].mac, l->mac, 6);
+			hosts[i].address = n->subnet.addr + l->host;
+			i++;
+		}
+	*ret = hosts;
+	*ret_n = i;
+	return 0;
+}
+
 static int start_dhcp(struct network *n)
 {
 	struct broker *b = n->broker;
@@ -240,7 +261,14 @@ static int start_dhcp(struct network *n)
 		.mtu = n->config.mtu,
 	};
 
-	return dhcp_server_new(b->event, &p, on_dnsmasq_exit, n, &n->dhcp);
+	_cleanup_free_ struct dhcp_host *hosts = NULL;
+	size_t count;
+	int r;
+
+	r = collect_hosts(n, &hosts, &count);
+	if (r < 0)
+		return r;
+	return dhcp_server_new(b->event, &p, hosts, count, on_dnsmasq_exit, n, &n->dhcp);
 }
 
 static int create_bridge(struct network *n)
@@ -248,12 +276,15 @@ static int create_bridge(struct network *n)
 	struct broker *b = n->broker;
 	uint8_t gw[4], gw6[16];
 	uint32_t g = network_gateway(n);
+	char alias[128];
 	int r;
 
 	r = pick_bridge_name(b, n->bridge);
 	if (r < 0)
 		return r;
-	r = netlink_bridge_add(b->nl, n->bridge, n->config.mtu, n->bridge_mac, &n->bridge_ifindex);
+	snprintf(alias, sizeof(alias), NETWORK_ALIAS_PREFIX "%s", n->config.name);
+	r = netlink_bridge_add(b->nl, n->bridge, n->config.mtu, n->bridge_mac, alias,
+			       &n->bridge_ifindex);
 	if (r < 0)
 		return r;
 	/* The bridge sends the network's router advertisements; it must not
@@ -305,7 +336,7 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 		if (r < 0)
 			goto fail;
 	}
-	r = apply_firewall(b);
+	r = network_apply_firewall(b);
 	if (r < 0)
 		goto fail;
 	if (n->config.dhcp) {
@@ -360,7 +391,8 @@ struct network *network_free(struct network *n)
 	}
 	TAILQ_REMOVE(&b->networks, n, link);
 	b->n_networks--;
-	(void)apply_firewall(b);
+	state_forget(b->opt.state_dir, n->config.name);
+	(void)network_apply_firewall(b);
 	if (n->bridge_ifindex > 0) {
 		r = netlink_link_del(b->nl, n->bridge_ifindex);
 		if (r < 0)
@@ -374,6 +406,7 @@ struct network *network_free(struct network *n)
 void network_lease_added(struct network *n, struct lease *l)
 {
 	n->n_leases++;
+	(void)network_save(n);
 	if (n->idle_timer && n->ever_used)
 		log_info("[network %s] In use again, removal cancelled", n->config.name);
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
@@ -385,6 +418,7 @@ void network_lease_removed(struct network *n, struct lease *l)
 	int r;
 
 	n->n_leases--;
+	(void)network_save(n);
 	if (l->host) {
 		r = network_sync_dhcp(n);
 		if (r < 0)
@@ -430,6 +464,11 @@ int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *
 	return 0;
 }
 
+int network_take_exact_address(struct network *n, unsigned int host)
+{
+	return host_map_take_exact(&n->hosts, host) == 0 ? 0 : NETWORK_E_NO_ADDRESS;
+}
+
 void network_put_address(struct network *n, unsigned int host)
 {
 	host_map_put(&n->hosts, host);
@@ -438,21 +477,15 @@ void network_put_address(struct network *n, unsigned int host)
 int network_sync_dhcp(struct network *n)
 {
 	_cleanup_free_ struct dhcp_host *hosts = NULL;
-	struct lease *l;
-	size_t i = 0;
+	size_t count;
+	int r;
 
 	if (!n->dhcp)
 		return 0;
-	hosts = calloc(n->n_leases + 1, sizeof(*hosts));
-	if (!hosts)
-		return -ENOMEM;
-	TAILQ_FOREACH(l, &n->leases, network_link)
-		if (l->host) {
-			memcpy(hosts[i].mac, l->mac, 6);
-			hosts[i].address = n->subnet.addr + l->host;
-			i++;
-		}
-	return dhcp_server_set_hosts(n->dhcp, hosts, i);
+	r = collect_hosts(n, &hosts, &count);
+	if (r < 0)
+		return r;
+	return dhcp_server_set_hosts(n->dhcp, hosts, count);
 }
 
 
@@ -488,4 +521,129 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 	if (n->dhcp)
 		json_object_set_new(o, "dnsmasq_pid", json_integer(dhcp_server_pid(n->dhcp)));
 	return o;
+}
+
+static json_t *state_json(const struct network *n)
+{
+	char sub[32], ula[INET6_ADDRSTRLEN], mac[18];
+	const struct lease *l;
+	json_t *o, *leases = json_array();
+
+	TAILQ_FOREACH(l, &n->leases, network_link) {
+		json_t *e = lease_to_json(l, true);
+
+		if (e) {
+			json_object_set_new(e, "ifindex", json_integer(l->ifindex));
+			json_object_set_new(e, "host", json_integer(l->host));
+		}
+		json_array_append_new(leases, e);
+	}
+	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
+	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:o}", "version",
+		      STATE_VERSION, "name", n->config.name, "mode",
+		      network_mode_to_string(n->config.mode), "bridge", n->bridge, "bridge_ifindex",
+		      n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
+		      prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
+		      (int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
+		      n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "leases", leases);
+	return o;
+}
+
+int network_save(struct network *n)
+{
+	json_t *doc;
+	int r;
+
+	if (n->bridge_ifindex <= 0)
+		return 0; /* nothing in the kernel yet: nothing to adopt */
+	doc = state_json(n);
+	if (!doc)
+		return log_error_errno(-ENOMEM, "[network %s] Failed to record state: %m",
+				       n->config.name);
+	r = state_save(n->broker->opt.state_dir, n->config.name, doc);
+	json_decref(doc);
+	if (r < 0)
+		log_error_errno(r, "[network %s] Failed to record state: %m", n->config.name);
+	return r;
+}
+
+struct network *network_abandon(struct network *n)
+{
+	struct broker *b;
+	struct lease *l;
+
+	if (!n)
+		return NULL;
+	b = n->broker;
+	(void)network_save(n);
+	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
+	n->dhcp = dhcp_server_abandon(n->dhcp);
+	while ((l = TAILQ_FIRST(&n->leases))) {
+		TAILQ_REMOVE(&n->leases, l, network_link);
+		lease_abandon(l);
+	}
+	TAILQ_REMOVE(&b->networks, n, link);
+	b->n_networks--;
+	free(n);
+	return NULL;
+}
+
+int network_adopt(struct broker *b, const struct state_network *rec, struct network **ret)
+{
+	struct network_config c;
+	struct network *n;
+
+	/* The record says what runs; the configuration only fills the rest. */
+	if (config_lookup(b->opt.config_dir, rec->name, &c) != 0)
+		return -ENOENT;
+	c.mode = rec->mode;
+	c.mtu = rec->mtu;
+	c.dhcp = rec->dhcp;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->broker = b;
+	n->config = c;
+	TAILQ_INIT(&n->leases);
+	memcpy(n->bridge, rec->bridge, sizeof(n->bridge));
+	n->bridge_ifindex = rec->bridge_ifindex;
+	memcpy(n->bridge_mac, rec->bridge_mac, 6);
+	n->subnet = rec->subnet;
+	memcpy(n->ula, rec->ula, 16);
+	TAILQ_INSERT_TAIL(&b->networks, n, link);
+	b->n_networks++;
+	*ret = n;
+	return 0;
+}
+
+int network_adopt_done(struct network *n, pid_t stale_dnsmasq)
+{
+	struct broker *b = n->broker;
+	char sub[32];
+	int r;
+
+	if (n->config.mode == MODE_SHARED) {
+		r = enable_forwarding(b);
+		if (r < 0)
+			return r;
+	}
+	/* The old dnsmasq is not our child and cannot be watched: replace it.
+	 * It keeps the lease file, so guests keep their addresses; a guest
+	 * asking in the few milliseconds between simply asks again. */
+	dhcp_stop_stale(stale_dnsmasq, b->opt.state_dir, n->config.name);
+	if (n->config.dhcp) {
+		r = start_dhcp(n);
+		if (r < 0)
+			return r;
+	}
+	if (n->n_leases == 0) {
+		r = arm_idle_timer(n);
+		if (r < 0)
+			return r;
+	}
+	n->ever_used = true;
+	(void)network_save(n);
+	log_info("[network %s] Adopted: bridge %s, subnet %s, %zu lease(s)", n->config.name,
+		 n->bridge, prefix4_format(&n->subnet, sub, sizeof(sub)), n->n_leases);
+	return 0;
 }

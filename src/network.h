@@ -29,6 +29,11 @@ struct network {
 	struct dhcp_server *dhcp;
 };
 
+/* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */
+#define NETWORK_ALIAS_PREFIX "vmnet-broker network "
+
+struct state_network;
+
 enum {
 	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
 	NETWORK_E_NO_ADDRESS,         /* every host address of the subnet is taken */
@@ -47,6 +52,24 @@ int network_acquire(struct broker *b, const struct network_config *c, struct net
 struct network *network_find(struct broker *b, const char *name);
 /* Tear down: dnsmasq, leases and their ports, rules, bridge. */
 struct network *network_free(struct network *n);
+/*
+ * The daemon stops but guests stay: forget @n and leave its bridge, ports,
+ * rules and dnsmasq running, its state file on disk for the next daemon.
+ */
+struct network *network_abandon(struct network *n);
+/**
+ * network_adopt() - take over a network an earlier daemon left, from its record
+ *
+ * The bridge must exist (the caller checked). Leases are adopted by the
+ * caller afterwards; then network_adopt_done() starts dnsmasq.
+ * Return: 0 or negative errno.
+ */
+int network_adopt(struct broker *b, const struct state_network *rec, struct network **ret);
+int network_adopt_done(struct network *n, pid_t stale_dnsmasq);
+/* Record @n in the state dir. Return: 0 or negative errno (logged). */
+int network_save(struct network *n);
+/* Rewrite the nftables table for every network of @b. */
+int network_apply_firewall(struct broker *b);
 
 /* Leases call these so the network knows when it is idle. */
 void network_lease_added(struct network *n, struct lease *l);
@@ -61,6 +84,8 @@ void network_lease_removed(struct network *n, struct lease *l);
  */
 int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host);
 void network_put_address(struct network *n, unsigned int host);
+/* Return: 0, or NETWORK_E_NO_ADDRESS when @host is taken or out of range. */
+int network_take_exact_address(struct network *n, unsigned int host);
 /* Push the current reservations to dnsmasq. Return: 0 or negative errno. */
 int network_sync_dhcp(struct network *n);
 

@@ -23,6 +23,12 @@ static const char *const port_kind_names[] = {
 };
 static_assert(ELEMENTSOF(port_kind_names) == _PORT_KIND_MAX, "port kind names");
 
+static const char *const forward_protocol_names[] = {
+	[FORWARD_TCP] = "tcp",
+	[FORWARD_UDP] = "udp",
+};
+static_assert(ELEMENTSOF(forward_protocol_names) == _FORWARD_PROTOCOL_MAX, "protocol names");
+
 static const struct {
 	const char *name;
 	const char *text;
@@ -68,6 +74,19 @@ int port_kind_from_string(const char *s)
 {
 	for (size_t i = 0; i < ELEMENTSOF(port_kind_names); i++)
 		if (streq(s, port_kind_names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *forward_protocol_to_string(enum forward_protocol p)
+{
+	return p < _FORWARD_PROTOCOL_MAX ? forward_protocol_names[p] : NULL;
+}
+
+int forward_protocol_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(forward_protocol_names); i++)
+		if (streq(s, forward_protocol_names[i]))
 			return (int)i;
 	return -EINVAL;
 }
@@ -192,6 +211,75 @@ static int get_string(json_t *obj, const char *key, const char **ret, char *err)
 	return 0;
 }
 
+/* A TCP or UDP port number, 1-65535. */
+static int get_port(json_t *obj, const char *key, unsigned int i, uint16_t *ret, char *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return fail(err, "'port_forwards[%u].%s' is required", i, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		return fail(err, "'port_forwards[%u].%s' must be a port number from 1 to 65535", i,
+			    key);
+	*ret = (uint16_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, char *err)
+{
+	const char *key;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(o))
+		return fail(err, "'port_forwards[%u]' must be an object", i);
+	json_object_foreach(o, key, v) {
+		if (streq(key, "internal_address"))
+			return fail(err, "'port_forwards[%u].internal_address' is not taken on a request: "
+				    "the port's own address is meant", i);
+		if (!streq(key, "protocol") && !streq(key, "external_port") &&
+		    !streq(key, "internal_port"))
+			return fail(err, "unknown key '%.64s' in 'port_forwards[%u]'", key, i);
+	}
+	v = json_object_get(o, "protocol");
+	if (!json_is_string(v) || (r = forward_protocol_from_string(json_string_value(v))) < 0)
+		return fail(err, "'port_forwards[%u].protocol' must be \"tcp\" or \"udp\"", i);
+	ret->protocol = (enum forward_protocol)r;
+	r = get_port(o, "external_port", i, &ret->external_port, err);
+	if (r)
+		return r;
+	return get_port(o, "internal_port", i, &ret->internal_port, err);
+}
+
+/* "port_forwards": [{"protocol", "external_port", "internal_port"}, ...] */
+static int parse_forwards(json_t *v, struct request *req, char *err)
+{
+	size_t i;
+	json_t *o;
+	int r;
+
+	if (!json_is_array(v))
+		return fail(err, "'port_forwards' must be an array");
+	if (json_array_size(v) > REQUEST_FORWARDS_MAX)
+		return fail(err, "at most %d 'port_forwards' on one acquire", REQUEST_FORWARDS_MAX);
+	if (json_array_size(v) > 0 && req->port == PORT_NONE)
+		return fail(err, "'port_forwards' need a port with an address, not port 'none'");
+	json_array_foreach(v, i, o) {
+		struct port_forward *f = &req->forwards[i];
+
+		r = parse_forward(o, (unsigned int)i, f, err);
+		if (r)
+			return r;
+		for (size_t j = 0; j < i; j++)
+			if (req->forwards[j].protocol == f->protocol &&
+			    req->forwards[j].external_port == f->external_port)
+				return fail(err, "'port_forwards' name %s port %u twice",
+					    forward_protocol_names[f->protocol], f->external_port);
+	}
+	req->n_forwards = (unsigned int)json_array_size(v);
+	return 0;
+}
+
 static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 {
 	const char *s;
@@ -268,8 +356,9 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 	    req->port != PORT_NAMED_TAP)
 		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
 
-	if (json_object_get(obj, "port_forwards"))
-		return fail(err, "'port_forwards' on a request is not supported by this daemon yet");
+	v = json_object_get(obj, "port_forwards");
+	if (v)
+		return parse_forwards(v, req, err);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #define LABEL_MAX 64
 #define QUEUES_MAX 16
 #define PROTOCOL_ERROR_MAX 256 /* room for a parse error message */
+#define REQUEST_FORWARDS_MAX 16 /* port_forwards of one acquire */
 
 enum request_command {
 	REQUEST_ACQUIRE,
@@ -33,6 +34,20 @@ enum port_kind {
 	_PORT_KIND_MAX,
 };
 
+enum forward_protocol {
+	FORWARD_TCP,
+	FORWARD_UDP,
+	_FORWARD_PROTOCOL_MAX,
+};
+
+/* A host port forwarded to a guest: from a network file, or one acquire. */
+struct port_forward {
+	enum forward_protocol protocol;
+	uint16_t external_port;
+	uint16_t internal_port;
+	uint32_t internal_address; /* host byte order; 0 on a request: the port's own address */
+};
+
 struct request {
 	enum request_command command;
 	char network_name[NETWORK_NAME_MAX + 1];
@@ -43,6 +58,8 @@ struct request {
 	char ifname[IFNAMSIZ]; /* "" when not given */
 	bool vnet_hdr;
 	unsigned int queues; /* 1, or the `multi_queue` count */
+	struct port_forward forwards[REQUEST_FORWARDS_MAX];
+	unsigned int n_forwards;
 };
 
 /* Positive results of protocol functions. */
@@ -73,6 +90,9 @@ const char *request_command_to_string(enum request_command c);
 const char *port_kind_to_string(enum port_kind k);
 /* Return: the kind, or -EINVAL. */
 int port_kind_from_string(const char *s);
+const char *forward_protocol_to_string(enum forward_protocol p);
+/* Return: the protocol, or -EINVAL. */
+int forward_protocol_from_string(const char *s);
 
 /* "VMNET_BROKER_NOT_FOUND" for 5; "VMNET_BROKER_UNKNOWN" out of range. */
 const char *status_to_name(int status);

@@ -265,7 +265,15 @@ static int listen_on_path(const char *path, gid_t gid, int *ret)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* A stale socket from a crashed daemon would make bind() fail. */
+	/* A stale socket from a crashed daemon would make bind() fail; a live
+	 * one belongs to a running daemon, and taking it over would split the
+	 * world in two. connect() tells them apart. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return -EADDRINUSE;
+	safe_close(fd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
 	(void)unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
@@ -298,14 +306,15 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 	if (listen_fd >= 0) {
 		s->fd = listen_fd;
 	} else {
+		r = listen_on_path(path, gid, &s->fd);
+		if (r < 0)
+			goto fail;
+		/* Only now is the path ours to unlink at exit. */
 		s->path = strdup(path);
 		if (!s->path) {
 			r = -ENOMEM;
 			goto fail;
 		}
-		r = listen_on_path(path, gid, &s->fd);
-		if (r < 0)
-			goto fail;
 	}
 	r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, on_accept, s);
 	if (r < 0)

@@ -1,0 +1,58 @@
+/* config-dir.h - the NAME.json files of one directory, reread only when they change */
+#ifndef VMNET_CONFIG_DIR_H
+#define VMNET_CONFIG_DIR_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* One file of the directory, valid or not. */
+struct config_entry {
+	char name[NAME_MAX + 1];      /* the file name without ".json" */
+	char *path;
+	struct config_stamp stamp;
+	struct network_config config; /* as far as the file allows, even when invalid */
+	struct config_errors own;     /* the file's own errors */
+	struct config_errors errors;  /* own ones, then those with other files: what to show */
+};
+
+struct config_dir {
+	char *path;
+	struct config_entry *v; /* sorted by name */
+	size_t n;
+};
+
+int config_dir_new(const char *path, struct config_dir **ret);
+struct config_dir *config_dir_free(struct config_dir *d);
+
+/**
+ * config_dir_refresh() - bring the entries up to date with the directory
+ *
+ * A file whose inode, size and modification time are unchanged is not
+ * read again; a new or changed one is parsed, a removed one dropped. Then
+ * the files are checked against each other. A missing directory simply
+ * has no files.
+ * Return: 0, or negative errno when the directory cannot be read (the
+ * entries then stay as they were).
+ */
+int config_dir_refresh(struct config_dir *d);
+
+static inline bool config_entry_valid(const struct config_entry *e)
+{
+	return e->errors.n == 0;
+}
+
+const struct config_entry *config_dir_find(const struct config_dir *d, const char *name);
+
+/**
+ * config_dir_lookup() - the configuration of network @name: a built-in or a valid file
+ * @ret:	borrowed; valid until the next refresh
+ * @ret_entry:	the file, when there is one (also when it has errors); may be NULL
+ * Return: 0, CONFIG_E_NOT_FOUND, or CONFIG_E_INVALID (*@ret_entry says why).
+ */
+int config_dir_lookup(const struct config_dir *d, const char *name,
+		      const struct network_config **ret, const struct config_entry **ret_entry);
+
+#endif
