@@ -1,0 +1,796 @@
+/* vmnet-bench.c - the C side of `make bench`: port latency and scale, timed in-process
+ *
+ * bench/bench.py runs this inside the daemon's network namespace (never the
+ * machine's own) and reads the JSON it prints on stdout.
+ *
+ *   vmnet-bench ports --socket S [--network shared] [--n 400] [--batch 10]
+ *               [--settle-us 3000] [--helper PATH] [--qbh PATH] [--script PATH]
+ *               [--methods library,helper,qbh,script,floor]
+ *
+ *     Time getting a TAP attached to the network's bridge, up, with its fd
+ *     in hand, N times per method, interleaved in rounds of --batch so
+ *     that noise from the rest of the machine falls on every method alike:
+ *
+ *       library  vmnet_broker_acquire_network_with_options() in this process
+ *       helper   vmnet-broker-qemu-helper spawned as QEMU spawns it
+ *                (socketpair, --use-vnet --fd=N --br=NETWORK, recvmsg, waitpid)
+ *       qbh      QEMU's qemu-bridge-helper, the same way, on the same bridge
+ *       script   `sh SCRIPT add NAME BRIDGE` (ip tuntap add; ip link set
+ *                master up), then TUNSETIFF to open it as QEMU's ifname= does
+ *       floor    the bare kernel work: open /dev/net/tun + TUNSETIFF,
+ *                SIOCBRADDIF, SIOCSIFFLAGS up
+ *
+ *     "release" is what ends the port: close() of the TAP fd (the kernel
+ *     destroys it), and for the script also `sh SCRIPT del NAME`.
+ *
+ *   vmnet-bench scale --socket S --network NAME [--ports 1000] [--cycles 100]
+ *               [--networks-file FILE] [--status-n 50] [--daemon-pid PID]
+ *
+ *     Hold --ports TAPs on NAME and one TAP on every network named in FILE
+ *     (created cold, one by one), and report acquire latency at the start
+ *     and at the end, the daemon's memory (and its dnsmasq children's) at
+ *     each stage, and how long `status` takes on the full daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmnet-broker.h"
+
+extern char **environ;
+
+#define die(...)                                                                              \
+	do {                                                                                  \
+		fprintf(stderr, "vmnet-bench: " __VA_ARGS__);                                 \
+		fputc('\n', stderr);                                                          \
+		exit(1);                                                                      \
+	} while (0)
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------------ samples */
+
+struct samples {
+	double *v;
+	size_t n, cap;
+};
+
+static void samples_add(struct samples *s, double x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->v = realloc(s->v, s->cap * sizeof(double));
+		if (!s->v)
+			die("out of memory");
+	}
+	s->v[s->n++] = x;
+}
+
+static void samples_print(FILE *f, const char *key, const struct samples *s)
+{
+	fprintf(f, "\"%s\": [", key);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "%s%.1f", i ? "," : "", s->v[i]);
+	fputs("]", f);
+}
+
+/* ------------------------------------------------------------------ kernel floor */
+
+static int ctl_sock(void)
+{
+	static int fd = -1;
+
+	if (fd < 0) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket: %m");
+	}
+	return fd;
+}
+
+/* open /dev/net/tun and TUNSETIFF @name (may hold %d); Return: fd, name filled in. */
+static int tap_open(char name[IFNAMSIZ], bool vnet_hdr)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0) };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open /dev/net/tun: %m");
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		die("TUNSETIFF %s: %m", name);
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	return fd;
+}
+
+static void floor_attach(const char *name, int bridge_ifindex)
+{
+	struct ifreq ifr = { 0 };
+	int ifindex = (int)if_nametoindex(name);
+
+	if (ifindex == 0)
+		die("if_nametoindex %s: %m", name);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(ctl_sock(), SIOCGIFFLAGS, &ifr) < 0)
+		die("SIOCGIFFLAGS: %m");
+	{
+		struct ifreq br = { .ifr_ifindex = ifindex };
+		if (!if_indextoname((unsigned)bridge_ifindex, br.ifr_name))
+			die("bridge %d: %m", bridge_ifindex);
+		if (ioctl(ctl_sock(), SIOCBRADDIF, &br) < 0)
+			die("SIOCBRADDIF: %m");
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(ctl_sock(), SIOCSIFFLAGS, &ifr) < 0)
+		die("SIOCSIFFLAGS: %m");
+}
+
+/* The TAP's name, from its fd. */
+static void tap_name(int fd, char name[IFNAMSIZ])
+{
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		die("TUNGETIFF: %m");
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+}
+
+static void wait_gone(const char *name)
+{
+	for (int i = 0; if_nametoindex(name) != 0; i++) {
+		if (i > 200000)
+			die("%s never went away", name);
+		sleep_us(50);
+	}
+}
+
+/* ------------------------------------------------------------------ spawning helpers */
+
+static pid_t spawn(char *const argv[], int child_fd3)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (child_fd3 >= 0)
+		posix_spawn_file_actions_adddup2(&fa, child_fd3, 3);
+	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		errno = r;
+		die("spawn %s: %m", argv[0]);
+	}
+	return pid;
+}
+
+static void wait_ok(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid: %m");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("%s failed (status 0x%x)", what, st);
+}
+
+static int recv_fd(int sock)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* QEMU's net_bridge_run_helper(): socketpair, run HELPER --use-vnet --fd=N --br=BR, recv, wait. */
+static int run_bridge_helper(const char *helper, const char *br)
+{
+	char fdarg[] = "--fd=3", brarg[64];
+	char *argv[] = { (char *)helper, "--use-vnet", fdarg, brarg, NULL };
+	int sv[2], fd;
+	pid_t pid;
+
+	snprintf(brarg, sizeof(brarg), "--br=%s", br);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %m");
+	pid = spawn(argv, sv[1]);
+	close(sv[1]);
+	fd = recv_fd(sv[0]);
+	close(sv[0]);
+	wait_ok(pid, helper);
+	if (fd < 0)
+		die("%s passed no fd", helper);
+	return fd;
+}
+
+static void run_script(const char *script, const char *action, const char *name, const char *br)
+{
+	char *argv[] = { "/bin/sh", (char *)script, (char *)action, (char *)name, (char *)br, NULL };
+
+	wait_ok(spawn(argv, -1), script);
+}
+
+/* ------------------------------------------------------------------ library */
+
+static const char *sock_path;
+
+static struct vmnet_broker_options *tap_options(void)
+{
+	struct vmnet_broker_options *o = vmnet_broker_options_new();
+
+	if (!o || vmnet_broker_options_set_socket(o, sock_path) ||
+	    vmnet_broker_options_set_port(o, "tap") || vmnet_broker_options_set_vnet_hdr(o, true) ||
+	    vmnet_broker_options_set_label(o, "vmnet-bench"))
+		die("options");
+	return o;
+}
+
+/* Acquire a TAP on @network; Return: its fd (the handle is released). */
+static int lib_acquire(const char *network, const struct vmnet_broker_options *o, char *bridge,
+		       vmnet_broker_return_t *ret_status)
+{
+	vmnet_broker_return_t s;
+	struct vmnet_broker_network *net = vmnet_broker_acquire_network_with_options(network, o, &s);
+	int fd;
+
+	if (!net) {
+		if (ret_status) {
+			*ret_status = s;
+			return -1;
+		}
+		die("acquire %s: %s: %s", network, vmnet_broker_status_name(s),
+		    vmnet_broker_last_error_message());
+	}
+	if (bridge)
+		snprintf(bridge, IFNAMSIZ, "%s", vmnet_broker_network_bridge(net));
+	fd = vmnet_broker_network_take_fd(net, 0);
+	vmnet_broker_network_release(net);
+	if (fd < 0)
+		die("no TAP fd in the reply");
+	return fd;
+}
+
+/* ------------------------------------------------------------------ ports */
+
+enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, _M_MAX };
+static const char *const method_names[] = { "library", "helper", "qbh", "script", "floor" };
+
+struct ports_args {
+	const char *network, *helper, *qbh, *script;
+	bool on[_M_MAX];
+	unsigned int n, batch;
+	long settle_us, hold_us;
+};
+
+static void one_port(enum method m, const struct ports_args *a, const struct vmnet_broker_options *o,
+		     const char *bridge, int bridge_ifindex, double *acq, double *rel)
+{
+	char name[IFNAMSIZ];
+	double t0, t1, t1b, t2;
+	int fd;
+
+	t0 = now_us();
+	switch (m) {
+	case M_LIBRARY:
+		fd = lib_acquire(a->network, o, NULL, NULL);
+		break;
+	case M_HELPER:
+		fd = run_bridge_helper(a->helper, a->network);
+		break;
+	case M_QBH:
+		fd = run_bridge_helper(a->qbh, bridge);
+		break;
+	case M_SCRIPT:
+		snprintf(name, sizeof(name), "vmbsc%d", (int)getpid() % 10000);
+		run_script(a->script, "add", name, bridge);
+		fd = tap_open(name, true); /* what QEMU's -netdev tap,ifname= does */
+		break;
+	case M_FLOOR:
+		snprintf(name, sizeof(name), "vmbfl%%d");
+		fd = tap_open(name, true);
+		floor_attach(name, bridge_ifindex);
+		break;
+	default:
+		abort();
+	}
+	t1 = now_us();
+	tap_name(fd, name);
+	/* A VM holds its TAP a while: never closes it within microseconds. */
+	sleep_us(a->hold_us);
+	t1b = now_us();
+	close(fd);
+	if (m == M_SCRIPT)
+		run_script(a->script, "del", name, bridge);
+	/* Whoever closes the TAP last pays for its destruction: the daemon,
+	 * when its copy outlived ours. Release ends when the TAP is gone. */
+	wait_gone(name);
+	t2 = now_us();
+	*acq = t1 - t0;
+	*rel = t2 - t1b;
+}
+
+static int cmd_ports(const struct ports_args *a)
+{
+	struct vmnet_broker_options *o = tap_options();
+	struct samples acq[_M_MAX] = { 0 }, rel[_M_MAX] = { 0 };
+	enum method order[_M_MAX];
+	unsigned int n_on = 0, rounds;
+	char bridge[IFNAMSIZ];
+	int keeper, bridge_ifindex;
+	double start = now_us();
+
+	/* One lease held all along keeps the network up whatever --idle-timeout says. */
+	keeper = lib_acquire(a->network, o, bridge, NULL);
+	bridge_ifindex = (int)if_nametoindex(bridge);
+	if (bridge_ifindex == 0)
+		die("bridge %s not in this namespace: run me in the daemon's", bridge);
+
+	for (int m = 0; m < _M_MAX; m++)
+		if (a->on[m])
+			order[n_on++] = (enum method)m;
+	/* Warm up every method (page cache, dynamic linking), untimed. */
+	for (unsigned int i = 0; i < n_on; i++) {
+		double x, y;
+		for (int k = 0; k < 3; k++)
+			one_port(order[i], a, o, bridge, bridge_ifindex, &x, &y);
+	}
+	rounds = (a->n + a->batch - 1) / a->batch;
+	for (unsigned int r = 0; r < rounds; r++) {
+		/* Rotate who goes first, so no method always follows the same one. */
+		for (unsigned int i = 0; i < n_on; i++) {
+			enum method m = order[(i + r) % n_on];
+			for (unsigned int k = 0; k < a->batch; k++) {
+				double x, y;
+				one_port(m, a, o, bridge, bridge_ifindex, &x, &y);
+				samples_add(&acq[m], x);
+				samples_add(&rel[m], y);
+				sleep_us(a->settle_us);
+			}
+		}
+	}
+	close(keeper);
+	vmnet_broker_options_free(o);
+
+	printf("{\"bridge\": \"%s\", \"network\": \"%s\", \"n\": %u, \"batch\": %u, "
+	       "\"settle_us\": %ld, \"hold_us\": %ld, \"seconds\": %.1f, \"methods\": {",
+	       bridge, a->network, a->n, a->batch, a->settle_us, a->hold_us,
+	       (now_us() - start) / 1e6);
+	for (unsigned int i = 0; i < n_on; i++) {
+		enum method m = order[i];
+		printf("%s\"%s\": {", i ? ", " : "", method_names[m]);
+		samples_print(stdout, "acquire_us", &acq[m]);
+		fputs(", ", stdout);
+		samples_print(stdout, "release_us", &rel[m]);
+		fputs("}", stdout);
+	}
+	puts("}}");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ memory */
+
+struct mem {
+	long rss_kb, pss_kb;
+};
+
+static struct mem mem_of(pid_t pid)
+{
+	char path[64], line[256];
+	struct mem m = { -1, -1 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return m;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Rss: %ld kB", &m.rss_kb);
+		sscanf(line, "Pss: %ld kB", &m.pss_kb);
+	}
+	fclose(f);
+	return m;
+}
+
+/* Sum over the daemon's dnsmasq children; *@count of them. */
+static struct mem children_mem(pid_t parent, int *count)
+{
+	struct mem sum = { 0, 0 };
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	*count = 0;
+	if (!d)
+		return sum;
+	while ((de = readdir(d))) {
+		char path[300], buf[512], *p;
+		int ppid;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != parent ||
+		    !strstr(buf, "(dnsmasq)"))
+			continue;
+		{
+			struct mem m = mem_of(atoi(de->d_name));
+			if (m.pss_kb >= 0) {
+				sum.rss_kb += m.rss_kb;
+				sum.pss_kb += m.pss_kb;
+				(*count)++;
+			}
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+static void print_mem(const char *key, pid_t daemon, unsigned int ports, unsigned int networks)
+{
+	int n;
+	struct mem d = mem_of(daemon), c = children_mem(daemon, &n);
+
+	printf("\"%s\": {\"ports\": %u, \"networks\": %u, \"daemon_rss_kb\": %ld, "
+	       "\"daemon_pss_kb\": %ld, \"dnsmasq_count\": %d, \"dnsmasq_rss_kb\": %ld, "
+	       "\"dnsmasq_pss_kb\": %ld}",
+	       key, ports, networks, d.rss_kb, d.pss_kb, n, c.rss_kb, c.pss_kb);
+}
+
+/* ------------------------------------------------------------------ scale */
+
+struct scale_args {
+	const char *network, *networks_file;
+	unsigned int ports, cycles, status_n;
+	long settle_us;
+	pid_t daemon;
+	bool wait_stdin;
+};
+
+static void cycles(const char *network, const struct vmnet_broker_options *o, unsigned int n,
+		   long settle_us, struct samples *s)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		double t0 = now_us();
+		int fd = lib_acquire(network, o, NULL, NULL);
+		char name[IFNAMSIZ];
+
+		samples_add(s, now_us() - t0);
+		tap_name(fd, name);
+		close(fd);
+		wait_gone(name);
+		sleep_us(settle_us);
+	}
+}
+
+/* The kernel floor on the same bridge, for comparison at the same scale. */
+static void floor_cycles(int bridge_ifindex, unsigned int n, long settle_us, struct samples *s)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		char name[IFNAMSIZ] = "vmbfl%d";
+		double t0 = now_us();
+		int fd = tap_open(name, true);
+
+		floor_attach(name, bridge_ifindex);
+		samples_add(s, now_us() - t0);
+		close(fd);
+		wait_gone(name);
+		sleep_us(settle_us);
+	}
+}
+
+/* Time @n status queries; Return: NULL, or the name of the failure that stopped them. */
+static const char *status_times(unsigned int n, struct samples *s, size_t *ret_len)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		char *json = NULL;
+		double t0 = now_us();
+		vmnet_broker_return_t st = vmnet_broker_query(sock_path, "status", &json);
+
+		if (st != VMNET_BROKER_SUCCESS) {
+			fprintf(stderr, "vmnet-bench: status: %s: %s\n", vmnet_broker_status_name(st),
+				vmnet_broker_last_error_message());
+			return vmnet_broker_status_name(st);
+		}
+		samples_add(s, now_us() - t0);
+		*ret_len = strlen(json);
+		free(json);
+	}
+	return NULL;
+}
+
+static int cmd_scale(const struct scale_args *a)
+{
+	struct vmnet_broker_options *o = tap_options();
+	struct samples start = { 0 }, end = { 0 }, fill = { 0 }, st_ports = { 0 }, st_full = { 0 },
+		       create = { 0 }, warm_first = { 0 }, warm_last = { 0 }, floor_start = { 0 },
+		       floor_end = { 0 }, st_one = { 0 };
+	const char *st_one_err, *st_ports_err, *st_full_err;
+	size_t st_one_len = 0;
+	char bridge[IFNAMSIZ];
+	int bridge_ifindex;
+	size_t st_ports_len = 0, st_full_len = 0;
+	unsigned int held = 0, nets = 0, n_names = 0;
+	char **names = NULL, line[256];
+	int *fds;
+	double t_start = now_us();
+	const char *pending = NULL;
+	struct rlimit rl = { 65536, 65536 };
+
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	fds = calloc(a->ports + 4096, sizeof(int));
+	if (!fds)
+		die("out of memory");
+	if (a->networks_file) {
+		FILE *f = fopen(a->networks_file, "re");
+		if (!f)
+			die("%s: %m", a->networks_file);
+		while (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = 0;
+			if (!*line)
+				continue;
+			names = realloc(names, (n_names + 1) * sizeof(char *));
+			names[n_names++] = strdup(line);
+		}
+		fclose(f);
+	}
+
+	printf("{\"network\": \"%s\", ", a->network);
+	fds[held++] = lib_acquire(a->network, o, bridge, NULL); /* creates it, keeps it */
+	nets = 1;
+	bridge_ifindex = (int)if_nametoindex(bridge);
+	if (bridge_ifindex == 0)
+		die("bridge %s not in this namespace: run me in the daemon's", bridge);
+	sleep_us(200000);
+	print_mem("mem_one_port", a->daemon, held, nets);
+	fputs(", ", stdout);
+	st_one_err = status_times(a->status_n, &st_one, &st_one_len);
+	cycles(a->network, o, a->cycles, a->settle_us, &start);
+	floor_cycles(bridge_ifindex, a->cycles, a->settle_us, &floor_start);
+	for (unsigned int i = 1; i < a->ports; i++) {
+		double t0 = now_us();
+		vmnet_broker_return_t s;
+		int fd = lib_acquire(a->network, o, NULL, &s);
+
+		if (fd < 0) {
+			fprintf(stderr, "vmnet-bench: port %u on %s: %s: %s\n", i + 1, a->network,
+				vmnet_broker_status_name(s), vmnet_broker_last_error_message());
+			break;
+		}
+		samples_add(&fill, now_us() - t0);
+		fds[held++] = fd;
+	}
+	sleep_us(500000); /* let the link monitor and dnsmasq settle */
+	print_mem("mem_ports", a->daemon, held, nets);
+	fputs(", ", stdout);
+	cycles(a->network, o, a->cycles, a->settle_us, &end);
+	floor_cycles(bridge_ifindex, a->cycles, a->settle_us, &floor_end);
+	st_ports_err = status_times(a->status_n, &st_ports, &st_ports_len);
+
+	/* Networks: one TAP each, every acquire creating its network cold. */
+	for (unsigned int i = 0; i < n_names; i++) {
+		double t0 = now_us();
+		vmnet_broker_return_t s;
+		int fd = lib_acquire(names[i], o, NULL, &s);
+
+		if (fd < 0) {
+			fprintf(stderr, "vmnet-bench: network %s: %s: %s\n", names[i],
+				vmnet_broker_status_name(s), vmnet_broker_last_error_message());
+			pending = vmnet_broker_status_name(s);
+			break;
+		}
+		samples_add(&create, now_us() - t0);
+		fds[held++] = fd;
+		nets++;
+		if (i == 0)
+			cycles(names[0], o, a->cycles, a->settle_us, &warm_first);
+	}
+	if (nets > 2)
+		cycles(names[nets - 2], o, a->cycles, a->settle_us, &warm_last);
+	sleep_us(500000);
+	print_mem("mem_full", a->daemon, held, nets);
+	fputs(", ", stdout);
+	st_full_err = status_times(a->status_n, &st_full, &st_full_len);
+
+	printf("\"ports_held\": %u, \"networks_held\": %u, \"networks_wanted\": %u, ", held - (nets - 1),
+	       nets, n_names + 1);
+	if (pending)
+		printf("\"networks_error\": \"%s\", ", pending);
+	samples_print(stdout, "acquire_start_us", &start);
+	fputs(", ", stdout);
+	samples_print(stdout, "acquire_end_us", &end);
+	fputs(", ", stdout);
+	samples_print(stdout, "floor_start_us", &floor_start);
+	fputs(", ", stdout);
+	samples_print(stdout, "floor_end_us", &floor_end);
+	fputs(", ", stdout);
+	samples_print(stdout, "fill_us", &fill);
+	fputs(", ", stdout);
+	samples_print(stdout, "create_us", &create);
+	fputs(", ", stdout);
+	samples_print(stdout, "warm_first_net_us", &warm_first);
+	fputs(", ", stdout);
+	samples_print(stdout, "warm_last_net_us", &warm_last);
+	fputs(", ", stdout);
+	samples_print(stdout, "status_one_us", &st_one);
+	printf(", \"status_one_bytes\": %zu, ", st_one_len);
+	if (st_one_err)
+		printf("\"status_one_error\": \"%s\", ", st_one_err);
+	if (st_ports_err)
+		printf("\"status_ports_error\": \"%s\", ", st_ports_err);
+	if (st_full_err)
+		printf("\"status_full_error\": \"%s\", ", st_full_err);
+	samples_print(stdout, "status_ports_us", &st_ports);
+	printf(", \"status_ports_bytes\": %zu, ", st_ports_len);
+	samples_print(stdout, "status_full_us", &st_full);
+	printf(", \"status_full_bytes\": %zu, \"seconds\": %.1f}\n", st_full_len,
+	       (now_us() - t_start) / 1e6);
+	fflush(stdout);
+	/* Hold everything until told (the driver first stops the daemon and its
+	 * dnsmasqs, so that they do not churn through a thousand lease ends). */
+	if (a->wait_stdin)
+		while (fgets(line, sizeof(line), stdin))
+			if (strcmp(line, "close\n") == 0)
+				break;
+	for (unsigned int i = 0; i < held; i++)
+		close(fds[i]);
+	vmnet_broker_options_free(o);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(void)
+{
+	fputs("Usage: vmnet-bench ports --socket S [--network N] [--n N] [--batch B] [--settle-us US]\n"
+	      "                   [--helper PATH] [--qbh PATH] [--script PATH] [--methods LIST]\n"
+	      "       vmnet-bench scale --socket S --network N [--ports N] [--cycles N]\n"
+	      "                   [--networks-file F] [--status-n N] [--daemon-pid PID] [--wait]\n"
+	      "Meant to be run by bench/bench.py, inside the daemon's network namespace.\n",
+	      stderr);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_SOCKET = 0x100, O_NETWORK, O_N, O_BATCH, O_SETTLE, O_HELPER, O_QBH, O_SCRIPT,
+	       O_METHODS, O_HOLD, O_PORTS, O_CYCLES, O_NETFILE, O_STATUS_N, O_DAEMON, O_WAIT };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "network", required_argument, NULL, O_NETWORK },
+		{ "n", required_argument, NULL, O_N },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "settle-us", required_argument, NULL, O_SETTLE },
+		{ "helper", required_argument, NULL, O_HELPER },
+		{ "qbh", required_argument, NULL, O_QBH },
+		{ "script", required_argument, NULL, O_SCRIPT },
+		{ "methods", required_argument, NULL, O_METHODS },
+		{ "hold-us", required_argument, NULL, O_HOLD },
+		{ "ports", required_argument, NULL, O_PORTS },
+		{ "cycles", required_argument, NULL, O_CYCLES },
+		{ "networks-file", required_argument, NULL, O_NETFILE },
+		{ "status-n", required_argument, NULL, O_STATUS_N },
+		{ "daemon-pid", required_argument, NULL, O_DAEMON },
+		{ "wait", no_argument, NULL, O_WAIT },
+		{},
+	};
+	struct ports_args pa = { .network = "shared", .n = 400, .batch = 10, .settle_us = 3000,
+				 .hold_us = 2000 };
+	struct scale_args sa = { .network = "shared", .ports = 1000, .cycles = 100, .status_n = 50,
+				 .settle_us = 3000 };
+	const char *methods = "library,helper,qbh,script,floor";
+	const char *cmd;
+	int opt;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (opt) {
+		case O_SOCKET: sock_path = optarg; break;
+		case O_NETWORK: pa.network = sa.network = optarg; break;
+		case O_N: pa.n = (unsigned)atoi(optarg); break;
+		case O_BATCH: pa.batch = (unsigned)atoi(optarg); break;
+		case O_SETTLE: pa.settle_us = sa.settle_us = atol(optarg); break;
+		case O_HELPER: pa.helper = optarg; break;
+		case O_QBH: pa.qbh = optarg; break;
+		case O_SCRIPT: pa.script = optarg; break;
+		case O_METHODS: methods = optarg; break;
+		case O_HOLD: pa.hold_us = atol(optarg); break;
+		case O_PORTS: sa.ports = (unsigned)atoi(optarg); break;
+		case O_CYCLES: sa.cycles = (unsigned)atoi(optarg); break;
+		case O_NETFILE: sa.networks_file = optarg; break;
+		case O_STATUS_N: sa.status_n = (unsigned)atoi(optarg); break;
+		case O_DAEMON: sa.daemon = atoi(optarg); break;
+		case O_WAIT: sa.wait_stdin = true; break;
+		default: usage();
+		}
+	}
+	if (!sock_path)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(cmd, "ports") == 0) {
+		char *list = strdup(methods), *save = NULL;
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			int m;
+			for (m = 0; m < _M_MAX; m++)
+				if (strcmp(t, method_names[m]) == 0)
+					break;
+			if (m == _M_MAX)
+				die("unknown method '%s'", t);
+			pa.on[m] = true;
+		}
+		free(list);
+		if ((pa.on[M_HELPER] && !pa.helper) || (pa.on[M_QBH] && !pa.qbh) ||
+		    (pa.on[M_SCRIPT] && !pa.script))
+			die("--helper, --qbh and --script are needed for their methods");
+		if (pa.batch == 0 || pa.n == 0)
+			usage();
+		return cmd_ports(&pa);
+	}
+	if (strcmp(cmd, "scale") == 0)
+		return cmd_scale(&sa);
+	usage();
+}
