@@ -9,6 +9,7 @@
 
 #define PROGRAM "vmnet-broker"
 #define EXIT_USAGE 2
+#define VMNET_BROKER_DEFAULT_CONFIG_DIR "/etc/vmnet-broker.d" /* the daemon's --config-dir */
 #define SOCKET_HELP                                                                \
 	"  --socket PATH   the daemon's socket (default $" VMNET_BROKER_SOCKET_ENV \
 	",\n                  else " VMNET_BROKER_DEFAULT_SOCKET ")\n"
@@ -48,6 +49,12 @@ int broker_error(vmnet_broker_return_t status);
  * Return: -1 when @opt was one of them and handled, else @opt.
  */
 int common_option(struct globals *g, const struct command *c, int opt, int *done);
+
+/**
+ * add_forward() - "tcp:2222:22" (PROTOCOL:HOST_PORT:GUEST_PORT) onto @o's port_forwards
+ * Return: VMNET_BROKER_SUCCESS, or VMNET_BROKER_INVALID_REQUEST with the library's message.
+ */
+vmnet_broker_return_t add_forward(struct vmnet_broker_options *o, const char *spec);
 
 /* `run`, in run.c. Return: the exit status; on success it does not return. */
 int cmd_run(const struct command *c, struct globals *g, int argc, char **argv);

@@ -117,9 +117,11 @@ static int run_network_key(const struct command *c, struct run_network *rn, char
 			return usage_error(c, "--network %s: queues is a number, not '%s'",
 					   rn->name, value);
 		s = vmnet_broker_options_set_multi_queue(rn->opts, (unsigned int)n);
+	} else if (streq(item, "forward")) {
+		s = add_forward(rn->opts, value);
 	} else {
 		return usage_error(c, "--network %s: unknown key '%s' (want mac, label, "
-				      "vnet_hdr or queues)", rn->name, item);
+				      "vnet_hdr, queues or forward)", rn->name, item);
 	}
 	if (s != VMNET_BROKER_SUCCESS)
 		return usage_error(c, "--network %s: invalid %s: %s", rn->name, item,

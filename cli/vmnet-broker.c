@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "config-dir.h"
 #include "util.h"
 #include "vmnet-broker.h"
 
@@ -155,7 +157,7 @@ static void print_status(json_t *root)
 	}
 }
 
-/* "  errors: A; B" for a network's validation errors; nothing when there are none. */
+/* "    error: KEY: REASON", one line each, under the network's line. */
 static void print_errors(json_t *errors)
 {
 	size_t i;
@@ -163,13 +165,31 @@ static void print_errors(json_t *errors)
 
 	json_array_foreach(errors, i, e) {
 		_cleanup_free_ char *text = NULL;
+		const char *key = json_string_value(json_object_get(e, "key"));
+		const char *reason = json_string_value(json_object_get(e, "reason"));
 
-		/* Strings as they are, anything else a later daemon may send as JSON. */
-		text = json_is_string(e) ? NULL : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!json_is_string(e) && !text)
-			continue;
-		printf("%s%s", i ? "; " : "  errors: ", text ? text : json_string_value(e));
+		if (json_is_string(e)) {
+			printf("    error: %s\n", json_string_value(e));
+		} else if (reason) {
+			printf("    error: %s%s%s\n", key ? key : "", key && *key ? ": " : "", reason);
+		} else {
+			/* Whatever a later daemon may send, as JSON. */
+			text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (text)
+				printf("    error: %s\n", text);
+		}
 	}
+}
+
+static const char *network_state(json_t *net)
+{
+	bool active = json_is_true(json_object_get(net, "active"));
+
+	if (json_array_size(json_object_get(net, "errors")))
+		return active ? "active, file broken" : "broken";
+	if (json_is_true(json_object_get(net, "pending_change")))
+		return active ? "active, changed, applies when next created" : "changed";
+	return active ? "active" : "inactive";
 }
 
 static void print_networks(json_t *root)
@@ -181,15 +201,13 @@ static void print_networks(json_t *root)
 
 	printf("%-*s  %-*s  %-*s  %s\n", wn, "NETWORK", wm, "MODE", ws, "SOURCE", "STATE");
 	json_array_foreach(networks, i, net) {
-		json_t *errors = json_object_get(net, "errors");
+		const char *desc = json_string_value(json_object_get(net, "description"));
 
-		/* Padded only when errors follow, so no line ends in blanks. */
-		printf("%-*s  %-*s  %-*s  %-*s", wn, str_or_dash(net, "name"), wm,
-		       str_or_dash(net, "mode"), ws, str_or_dash(net, "source"),
-		       json_array_size(errors) ? 8 : 0,
-		       json_is_true(json_object_get(net, "active")) ? "active" : "inactive");
-		print_errors(errors);
-		putchar('\n');
+		printf("%-*s  %-*s  %-*s  %s\n", wn, str_or_dash(net, "name"), wm,
+		       str_or_dash(net, "mode"), ws, str_or_dash(net, "source"), network_state(net));
+		if (desc && *desc)
+			printf("    %s\n", desc);
+		print_errors(json_object_get(net, "errors"));
 	}
 }
 
@@ -276,6 +294,36 @@ static int cmd_networks(const struct command *c, struct globals *g, int argc, ch
 	return query_command(c, g, argc, argv, print_networks);
 }
 
+/* A port number 1-65535 from @s up to @end; Return: it, or 0. */
+static unsigned int port_number(const char *s, const char *end)
+{
+	unsigned long v = 0;
+
+	if (s == end || end - s > 5)
+		return 0;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	return v <= 65535 ? (unsigned int)v : 0;
+}
+
+vmnet_broker_return_t add_forward(struct vmnet_broker_options *o, const char *spec)
+{
+	const char *a = strchr(spec, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+	char proto[8];
+
+	if (!a || !b || (size_t)(a - spec) >= sizeof(proto)) {
+		/* Let the library say it, so the message is in one place. */
+		return vmnet_broker_options_add_port_forward(o, NULL, 0, 0);
+	}
+	memcpy(proto, spec, (size_t)(a - spec));
+	proto[a - spec] = '\0';
+	return vmnet_broker_options_add_port_forward(o, proto, port_number(a + 1, b),
+						     port_number(b + 1, b + strlen(b)));
+}
+
 struct acquire_args {
 	const char *name;
 	const char *netns;
@@ -307,6 +355,10 @@ static int acquire_option(const struct command *c, struct vmnet_broker_options *
 		what = "--ifname";
 		s = vmnet_broker_options_set_ifname(o, optarg);
 		break;
+	case 'f':
+		what = "--forward";
+		s = add_forward(o, optarg);
+		break;
 	case 'n':
 		a->netns = optarg;
 		return 0;
@@ -334,6 +386,7 @@ static int acquire_parse(const struct command *c, struct globals *g, int argc, c
 		{ "mac", required_argument, NULL, 'm' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "ifname", required_argument, NULL, 'i' },
+		{ "forward", required_argument, NULL, 'f' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hold", no_argument, NULL, 'H' },
@@ -450,6 +503,61 @@ static int cmd_acquire(const struct command *c, struct globals *g, int argc, cha
 	return EXIT_SUCCESS;
 }
 
+/* "FILE: KEY: REASON" for each problem of each file; "-" for a file-wide problem. */
+static size_t print_config_errors(const struct config_dir *d)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t j = 0; j < d->v[i].errors.n; j++) {
+			const struct config_error *e = &d->v[i].errors.v[j];
+
+			printf("%s: %s: %s\n", e->file, *e->key ? e->key : "-", e->reason);
+			count++;
+		}
+	return count;
+}
+
+static int cmd_check_config(const struct command *c, struct globals *g, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct config_dir *d = NULL;
+	const char *dir = VMNET_BROKER_DEFAULT_CONFIG_DIR;
+	struct stat st;
+	int opt, done = -1, r;
+	size_t bad;
+
+	while (done < 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+		(void)common_option(g, c, opt, &done);
+	if (done >= 0)
+		return done;
+	if (optind + 1 < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+	if (optind < argc)
+		dir = argv[optind];
+	/* A named directory must be there; the default may be missing (no files). */
+	if (stat(dir, &st) < 0 && (optind < argc || errno != ENOENT)) {
+		fprintf(stderr, PROGRAM ": %s: %m\n", dir);
+		return EXIT_FAILURE;
+	}
+	r = config_dir_new(dir, &d);
+	if (r >= 0)
+		r = config_dir_refresh(d);
+	if (r < 0) {
+		fprintf(stderr, PROGRAM ": %s: %s\n", dir, strerror(-r));
+		config_dir_free(d);
+		return EXIT_FAILURE;
+	}
+	bad = print_config_errors(d);
+	if (bad == 0)
+		printf("%zu network%s OK\n", d->n, d->n == 1 ? "" : "s");
+	config_dir_free(d);
+	return bad ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static const struct command commands[] = {
 	{
 		.name = "status",
@@ -468,7 +576,7 @@ static const struct command commands[] = {
 	{
 		.name = "acquire",
 		.args = "NAME [--port KIND] [--mac MAC] [--label L]\n"
-			"       [--ifname IF] [--netns PATH] [--json] [--hold]",
+			"       [--ifname IF] [--netns PATH] [--forward P:HOST:GUEST]... [--json] [--hold]",
 		.summary = "acquire a port on network NAME and print it (for scripts and tests)",
 		.help = "  --port KIND     tap (default), netns, named_tap or none\n"
 			"  --mac MAC       the port's MAC address, e.g. 52:54:00:12:34:56\n"
@@ -476,6 +584,9 @@ static const struct command commands[] = {
 			"  --ifname IF     for netns: the interface name inside it (default eth0)\n"
 			"  --netns PATH    put a veth end into this namespace (/run/netns/NAME,\n"
 			"                  /proc/PID/ns/net); implies --port netns\n"
+			"  --forward tcp:2222:22\n"
+			"                  forward host port 2222 to port 22 of this port's\n"
+			"                  address while the lease lives (tcp or udp; repeat)\n"
 			"  --json          print the daemon's reply as JSON\n"
 			"  --hold          keep the connection and any TAP open until SIGINT or\n"
 			"                  SIGTERM, which keeps a tap, named_tap or none lease\n",
@@ -495,6 +606,8 @@ static const struct command commands[] = {
 			"                  label: shown in status (default \"run CMD\")\n"
 			"                  vnet_hdr=on: IFF_VNET_HDR, for vhost and offloads\n"
 			"                  queues=N: a multi-queue TAP, N fds (1-16)\n"
+			"                  forward=tcp:2222:22: host port 2222 to the guest's\n"
+			"                  port 22 while it runs (tcp or udp; repeat the key)\n"
 			"                  A comma inside a value is written ',,'.\n"
 			"  -v, --verbose   print each port acquired to stderr\n",
 		.notes = "The TAP fds are given to CMD as fds 3, 4, ... in the order of the\n"
@@ -512,7 +625,16 @@ static const struct command commands[] = {
 			 "CMD's exit status is the command's; 126 or 127 when CMD cannot run.\n",
 		.run = cmd_run,
 	},
-	/* `check-config` slots in here. */
+	{
+		.name = "check-config",
+		.args = "[DIR]",
+		.summary = "check the network files DIR/NAME.json (default " VMNET_BROKER_DEFAULT_CONFIG_DIR ")",
+		.help = "",
+		.notes = "Prints every problem as FILE: KEY: REASON and exits with 1 if there is\n"
+			 "any, else prints \"N networks OK\". Reads the files only; the daemon\n"
+			 "need not run. See also '" PROGRAM " networks'.\n",
+		.run = cmd_check_config,
+	},
 };
 
 static const struct command *command_find(const char *name)

@@ -110,6 +110,15 @@ VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_vnet_hdr(struct 
 /* For "tap": number of queues; above 1 sets IFF_MULTI_QUEUE and returns one fd per queue. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_multi_queue(struct vmnet_broker_options *opts,
 									    unsigned int queues);
+/*
+ * Forward host port @external_port (@protocol "tcp" or "udp") to @internal_port
+ * at the port's own address, for as long as the lease lives; up to 16 per acquire.
+ * The daemon answers VMNET_BROKER_CONFLICT when the host port is forwarded already.
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_add_port_forward(struct vmnet_broker_options *opts,
+									     const char *protocol,
+									     unsigned int external_port,
+									     unsigned int internal_port);
 
 /* Accessors. Strings belong to the handle; NULL where the reply had none. */
 VMNET_BROKER_API const char *vmnet_broker_network_name(const struct vmnet_broker_network *net);

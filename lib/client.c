@@ -29,6 +29,8 @@ struct vmnet_broker_options {
 	int netns_fd; /* borrowed; -EBADF when unset */
 	bool vnet_hdr;
 	unsigned int queues; /* 0: not sent */
+	struct port_forward forwards[REQUEST_FORWARDS_MAX]; /* internal_address unused */
+	unsigned int n_forwards;
 };
 
 struct vmnet_broker_network {
@@ -188,16 +190,27 @@ static vmnet_broker_return_t receive_reply(int fd, struct message *m)
 	} control;
 	struct iovec iov;
 	struct msghdr mh;
+	size_t size;
 	ssize_t n;
 
 	/*
-	 * One byte more than a message may hold, so an oversized reply shows
-	 * even where MSG_TRUNC would not be reported.
+	 * A status of a busy daemon may exceed the 64 KiB of a request:
+	 * learn the reply's size first (MSG_PEEK|MSG_TRUNC gives a datagram's
+	 * real length), then read it whole, plus one byte so that a reply
+	 * that grew past the limit still shows as oversized.
 	 */
-	m->buf = malloc(PROTOCOL_MESSAGE_MAX + 1);
+	do
+		n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return fail(VMNET_BROKER_CONNECTION_FAILURE, "receive reply: %m");
+	size = n > PROTOCOL_MESSAGE_MAX ? (size_t)n : PROTOCOL_MESSAGE_MAX;
+	if (size > PROTOCOL_REPLY_MAX)
+		size = PROTOCOL_REPLY_MAX;
+	m->buf = malloc(size + 1);
 	if (!m->buf)
 		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	iov = (struct iovec){ .iov_base = m->buf, .iov_len = PROTOCOL_MESSAGE_MAX + 1 };
+	iov = (struct iovec){ .iov_base = m->buf, .iov_len = size + 1 };
 	mh = (struct msghdr){
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -220,9 +233,9 @@ static vmnet_broker_return_t receive_reply(int fd, struct message *m)
 	if (mh.msg_flags & MSG_CTRUNC)
 		return fail(VMNET_BROKER_INVALID_REPLY, "reply carries more than %d fds",
 			    PROTOCOL_FDS_MAX);
-	if ((mh.msg_flags & MSG_TRUNC) || n > PROTOCOL_MESSAGE_MAX)
+	if ((mh.msg_flags & MSG_TRUNC) || (size_t)n > size)
 		return fail(VMNET_BROKER_INVALID_REPLY, "reply larger than %d bytes",
-			    PROTOCOL_MESSAGE_MAX);
+			    PROTOCOL_REPLY_MAX);
 	m->len = (size_t)n;
 	m->buf[n] = '\0';
 	return VMNET_BROKER_SUCCESS;
@@ -315,6 +328,19 @@ static json_t *acquire_request_new(const char *name, const struct vmnet_broker_o
 		return NULL;
 	if (o->queues > 0 && json_object_set_new(req, "multi_queue", json_integer(o->queues)) < 0)
 		return NULL;
+	if (o->n_forwards > 0) {
+		json_t *a = json_array();
+
+		if (json_object_set_new(req, "port_forwards", a) < 0)
+			return NULL;
+		for (unsigned int i = 0; i < o->n_forwards; i++)
+			if (json_array_append_new(
+				    a, json_pack("{s:s, s:i, s:i}", "protocol",
+						 forward_protocol_to_string(o->forwards[i].protocol),
+						 "external_port", o->forwards[i].external_port,
+						 "internal_port", o->forwards[i].internal_port)) < 0)
+				return NULL;
+	}
 	return TAKE_PTR(req);
 }
 
@@ -639,6 +665,37 @@ vmnet_broker_return_t vmnet_broker_options_set_multi_queue(struct vmnet_broker_o
 		return fail(VMNET_BROKER_INVALID_REQUEST, "the queue count must be from 1 to %d",
 			    QUEUES_MAX);
 	opts->queues = queues;
+	return VMNET_BROKER_SUCCESS;
+}
+
+vmnet_broker_return_t vmnet_broker_options_add_port_forward(struct vmnet_broker_options *opts,
+							    const char *protocol,
+							    unsigned int external_port,
+							    unsigned int internal_port)
+{
+	int p;
+
+	if (!opts)
+		return no_options();
+	p = protocol ? forward_protocol_from_string(protocol) : -EINVAL;
+	if (p < 0)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "the protocol must be \"tcp\" or \"udp\"");
+	if (external_port < 1 || external_port > 65535 || internal_port < 1 ||
+	    internal_port > 65535)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "ports must be from 1 to 65535");
+	for (unsigned int i = 0; i < opts->n_forwards; i++)
+		if ((int)opts->forwards[i].protocol == p &&
+		    opts->forwards[i].external_port == external_port)
+			return fail(VMNET_BROKER_INVALID_REQUEST, "%s port %u is forwarded already",
+				    protocol, external_port);
+	if (opts->n_forwards >= REQUEST_FORWARDS_MAX)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "at most %d port forwards on one acquire",
+			    REQUEST_FORWARDS_MAX);
+	opts->forwards[opts->n_forwards++] = (struct port_forward){
+		.protocol = (enum forward_protocol)p,
+		.external_port = (uint16_t)external_port,
+		.internal_port = (uint16_t)internal_port,
+	};
 	return VMNET_BROKER_SUCCESS;
 }
 

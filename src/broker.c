@@ -12,8 +12,11 @@
 #include <stdlib.h>
 
 #include "broker.h"
+#include "access.h"
 #include "adopt.h"
+#include "config-dir.h"
 #include "config.h"
+#include "forward.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
@@ -21,6 +24,7 @@
 #include "nft.h"
 #include "protocol.h"
 #include "server.h"
+#include "subnet.h"
 #include "util.h"
 
 #define SOCKET_GROUP "vmnet-broker"
@@ -61,9 +65,14 @@ static int status_from_lease_e(int r)
 		return VMNET_BROKER_NOT_ALLOWED;
 	case LEASE_E_MAC_TAKEN:
 	case LEASE_E_IFNAME_TAKEN:
+	case LEASE_E_ADDRESS_TAKEN:
+	case LEASE_E_FORWARD_TAKEN:
 		return VMNET_BROKER_CONFLICT;
 	case LEASE_E_NO_ADDRESS:
 		return VMNET_BROKER_LIMIT_EXCEEDED;
+	case LEASE_E_FORWARD_HOST_ONLY:
+	case LEASE_E_FORWARD_NO_ADDRESS:
+		return VMNET_BROKER_INVALID_REQUEST;
 	default:
 		return VMNET_BROKER_INTERNAL_ERROR;
 	}
@@ -84,34 +93,211 @@ static struct client *client_get(struct connection *c)
 	return cl;
 }
 
+static size_t ports_of_user(struct broker *b, uid_t uid)
+{
+	const struct network *n;
+	const struct lease *l;
+	size_t count = 0;
+
+	TAILQ_FOREACH(n, &b->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			count += l->uid == uid && l->kind != PORT_NONE;
+	return count;
+}
+
+static size_t holds_of(const struct client *cl)
+{
+	const struct lease *l;
+	size_t count = 0;
+
+	if (cl)
+		TAILQ_FOREACH(l, &cl->leases, client_link)
+			count++;
+	return count;
+}
+
+/*
+ * Every resource a client can make the daemon create has a limit.
+ * Return: 0, or the status to answer with, after replying.
+ */
+static int check_limits(struct broker *b, struct connection *c, const struct request *req)
+{
+	const struct ucred *peer = connection_peer(c);
+	struct network *n = network_find(b, req->network_name);
+	size_t count;
+
+	if (!n && b->n_networks >= b->opt.max_networks) {
+		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
+			    "network '%s': the daemon already runs %zu networks, its limit",
+			    req->network_name, b->n_networks);
+		return VMNET_BROKER_LIMIT_EXCEEDED;
+	}
+	if (n && req->port != PORT_NONE && n->n_leases >= BROKER_MAX_PORTS_PER_NETWORK) {
+		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
+			    "network '%s' has %d ports, the most a bridge takes",
+			    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
+		return VMNET_BROKER_LIMIT_EXCEEDED;
+	}
+	if (peer->uid != 0 && req->port != PORT_NONE &&
+	    (count = ports_of_user(b, peer->uid)) >= b->opt.max_ports_per_user) {
+		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED, "uid %u already holds %zu ports, its limit",
+			    (unsigned)peer->uid, count);
+		return VMNET_BROKER_LIMIT_EXCEEDED;
+	}
+	if ((req->port == PORT_NONE || req->port == PORT_NAMED_TAP) &&
+	    holds_of(connection_get_data(c)) >= BROKER_MAX_HOLDS_PER_CONNECTION) {
+		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
+			    "this connection already holds %d leases, its limit (open another)",
+			    BROKER_MAX_HOLDS_PER_CONNECTION);
+		return VMNET_BROKER_LIMIT_EXCEEDED;
+	}
+	return 0;
+}
+
+/* Reread what changed in the network files; on failure, the last view stays. */
+static void refresh_configs(struct broker *b)
+{
+	int r = config_dir_refresh(b->configs);
+
+	if (r < 0)
+		log_warning_errno(r, "Failed to read network files in '%s', using what was read before: %m",
+				  b->opt.config_dir);
+}
+
+/*
+ * The configuration to create or join @name with: the running network's
+ * own, or the built-in or valid file. *@ret_access is what decides who
+ * may use it: the file as it is now, so taking someone off a list counts
+ * at once, or the running network's when the file is gone or broken.
+ * Return: 0, or the status after replying.
+ */
+static int find_config(struct broker *b, struct connection *c, const char *name,
+		       const struct network_config **ret, const struct network_config **ret_access)
+{
+	struct network *n = network_find(b, name);
+	const struct config_entry *e = NULL;
+	const struct network_config *cfg = NULL;
+	int r;
+
+	refresh_configs(b);
+	r = config_dir_lookup(b->configs, name, &cfg, &e);
+	*ret = n ? &n->config : cfg;
+	*ret_access = r == 0 ? cfg : *ret;
+	if (n || r == 0)
+		return 0;
+	if (r == CONFIG_E_INVALID) {
+		reply_error(c, VMNET_BROKER_NOT_FOUND, "network '%s': %s has errors: %s%s%s%s",
+			    name, e->path, e->errors.v[0].key, *e->errors.v[0].key ? ": " : "",
+			    e->errors.v[0].reason,
+			    e->errors.n > 1 ? " (and more: see 'vmnet-broker networks')" : "");
+		return VMNET_BROKER_NOT_FOUND;
+	}
+	reply_error(c, VMNET_BROKER_NOT_FOUND,
+		    "no network named '%s' (no built-in network and no file %s/%s.json)", name,
+		    b->opt.config_dir, name);
+	return VMNET_BROKER_NOT_FOUND;
+}
+
+static int check_access(struct connection *c, const struct network_config *cfg)
+{
+	const struct ucred *peer = connection_peer(c);
+	struct access_peer p = { .uid = peer->uid, .gid = peer->gid };
+
+	p.groups = connection_peer_groups(c, &p.n_groups);
+	if (access_check(cfg, &p) == 0)
+		return 0;
+	reply_error(c, VMNET_BROKER_NOT_ALLOWED,
+		    "network '%s': uid %u is not in allowed_users, nor in a group of allowed_groups, of %s",
+		    cfg->name, (unsigned)peer->uid, cfg->source ? cfg->source : "its configuration");
+	return VMNET_BROKER_NOT_ALLOWED;
+}
+
+/* The first of @v (@n of them) that another network forwards already, in words. */
+static void describe_taken_forward(struct broker *b, const struct port_forward *v, size_t n,
+				   char *buf, size_t size)
+{
+	snprintf(buf, size, "a requested port");
+	for (size_t i = 0; i < n; i++) {
+		struct network *o = forward_owner(b, v[i].protocol, v[i].external_port);
+
+		if (o) {
+			snprintf(buf, size, "%s port %u is already forwarded, by network '%s'",
+				 forward_protocol_to_string(v[i].protocol), v[i].external_port,
+				 o->config.name);
+			return;
+		}
+	}
+}
+
+/* Answer a positive NETWORK_E_* of network_acquire() for @cfg. */
+static void reply_network_e(struct broker *b, struct connection *c,
+			    const struct network_config *cfg, int r)
+{
+	char pool[32], sub[32], why[160];
+	struct prefix4 p;
+	struct network *o;
+
+	if (cfg->has_subnet) {
+		network_config_subnet(cfg, &p.addr, &p.len);
+		prefix4_format(&p, sub, sizeof(sub));
+	}
+	switch (r) {
+	case NETWORK_E_POOL_EXHAUSTED:
+		return reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
+				   "network '%s': no free /24 left in the subnet pool %s (each "
+				   "overlaps an address or route of the host, a running network or "
+				   "a network file's subnet)",
+				   cfg->name, prefix4_format(&b->opt.pool, pool, sizeof(pool)));
+	case NETWORK_E_SUBNET_IN_USE:
+		return reply_error(c, VMNET_BROKER_CONFLICT,
+				   "network '%s': subnet %s overlaps an address or route of the host",
+				   cfg->name, sub);
+	case NETWORK_E_SUBNET_TAKEN:
+		o = subnet_find_overlap(b, &p);
+		return reply_error(c, VMNET_BROKER_CONFLICT,
+				   "network '%s': subnet %s overlaps running network '%s'", cfg->name,
+				   sub, o ? o->config.name : "?");
+	case NETWORK_E_PREFIX_TAKEN:
+		return reply_error(c, VMNET_BROKER_CONFLICT,
+				   "network '%s': ipv6_prefix overlaps that of a running network",
+				   cfg->name);
+	case NETWORK_E_FORWARD_TAKEN:
+		describe_taken_forward(b, cfg->forwards, cfg->n_forwards, why, sizeof(why));
+		return reply_error(c, VMNET_BROKER_CONFLICT, "network '%s': %s", cfg->name, why);
+	default:
+		return reply_error(c, VMNET_BROKER_INTERNAL_ERROR, "network '%s': unexpected result %d",
+				   cfg->name, r);
+	}
+}
+
 static void handle_acquire(struct broker *b, struct connection *c, const struct request *req,
 			   int netns_fd)
 {
 	const struct ucred *peer = connection_peer(c);
-	struct network_config config;
+	const struct network_config *config, *access;
 	struct network *n;
 	struct lease *l;
 	struct client *cl = NULL;
 	int fds[QUEUES_MAX];
 	size_t n_fds = 0;
 	json_t *reply;
-	char mac[18];
+	char mac[18], why[160];
 	int r;
 
-	if (config_lookup(b->opt.config_dir, req->network_name, &config) != 0)
-		return reply_error(c, VMNET_BROKER_NOT_FOUND, "no network named '%s'",
-				   req->network_name);
+	if (find_config(b, c, req->network_name, &config, &access) != 0 ||
+	    check_access(c, access) != 0)
+		return;
 	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
 		cl = client_get(c);
 		if (!cl)
 			return reply_error(c, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
 	}
 
-	r = network_acquire(b, &config, &n);
-	if (r == NETWORK_E_POOL_EXHAUSTED)
-		return reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
-				   "network '%s': no free /24 left in the subnet pool",
-				   req->network_name);
+	if (check_limits(b, c, req) != 0)
+		return;
+	r = network_acquire(b, config, &n);
+	if (r > 0)
+		return reply_network_e(b, c, config, r);
 	if (r < 0) {
 		log_error_errno(r, "[network %s] Failed to create network: %m", req->network_name);
 		return reply_error(c, VMNET_BROKER_CREATE_FAILURE,
@@ -120,6 +306,11 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	}
 
 	r = lease_new(n, req, peer, netns_fd, &l, fds);
+	if (r == LEASE_E_FORWARD_TAKEN) {
+		describe_taken_forward(b, req->forwards, req->n_forwards, why, sizeof(why));
+		return reply_error(c, VMNET_BROKER_CONFLICT, "network '%s': %s", req->network_name,
+				   why);
+	}
 	if (r > 0)
 		return reply_error(c, status_from_lease_e(r), "network '%s': %s", req->network_name,
 				   lease_error_to_string(r));
@@ -166,23 +357,52 @@ static void handle_status(struct broker *b, struct connection *c)
 		   0);
 }
 
+/*
+ * One entry of `networks`: the configuration with its errors, whether it
+ * runs, and whether what runs differs from the file (it applies when the
+ * network is next created).
+ */
+static json_t *network_entry_json(struct broker *b, const struct network_config *cfg,
+				  const struct config_errors *errors)
+{
+	struct network *n = network_find(b, cfg->name);
+	const struct network_config *run = n ? &n->config : NULL;
+	bool pending = false;
+	json_t *o = config_json(cfg, errors);
+
+	if (run && cfg->source)
+		pending = !run->source || !streq(run->source, cfg->source) ||
+			  !config_stamp_equal(&run->stamp, &cfg->stamp);
+	if (o) {
+		json_object_set_new(o, "active", json_boolean(n != NULL));
+		json_object_set_new(o, "pending_change", json_boolean(pending));
+	}
+	return o;
+}
+
 static void handle_networks(struct broker *b, struct connection *c)
 {
-	_cleanup_free_ struct network_config *v = NULL;
-	json_t *nets;
-	size_t n;
-	int r;
+	const struct network_config *builtins;
+	json_t *nets = json_array();
+	struct network *n;
+	size_t count;
 
-	r = config_list(b->opt.config_dir, &v, &n);
-	if (r < 0)
-		return reply_error(c, VMNET_BROKER_INTERNAL_ERROR, "failed to list networks: %s",
-				   strerror(-r));
-	nets = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(
-			nets, json_pack("{s:s, s:s, s:s, s:b, s:[]}", "name", v[i].name, "mode",
-					network_mode_to_string(v[i].mode), "source", v[i].source,
-					"active", network_find(b, v[i].name) != NULL, "errors"));
+	refresh_configs(b);
+	builtins = config_builtins(&count);
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(nets, network_entry_json(b, &builtins[i], NULL));
+	for (size_t i = 0; i < b->configs->n; i++)
+		json_array_append_new(nets, network_entry_json(b, &b->configs->v[i].config,
+							       &b->configs->v[i].errors));
+	/* Running, but its file is gone: it stays until it is removed. */
+	TAILQ_FOREACH(n, &b->networks, link)
+		if (n->config.source && !config_dir_find(b->configs, n->config.name)) {
+			json_t *o = config_json(&n->config, NULL);
+
+			json_object_set_new(o, "active", json_true());
+			json_object_set_new(o, "pending_change", json_true());
+			json_array_append_new(nets, o);
+		}
 	reply_json(c, json_pack("{s:o}", "networks", nets), NULL, 0);
 }
 
@@ -306,6 +526,20 @@ static gid_t socket_group(void)
 	return g->gr_gid;
 }
 
+/* At start: say once what is wrong with which file. */
+static void log_config_errors(struct broker *b)
+{
+	refresh_configs(b);
+	for (size_t i = 0; i < b->configs->n; i++) {
+		const struct config_errors *e = &b->configs->v[i].errors;
+
+		for (size_t j = 0; j < e->n; j++)
+			log_warning("%s: %s%s%s", e->v[j].file, e->v[j].key, *e->v[j].key ? ": " : "",
+				    e->v[j].reason);
+	}
+	log_info("Read %zu network file(s) from '%s'", b->configs->n, b->opt.config_dir);
+}
+
 int broker_new(sd_event *event, const struct broker_options *opt, struct broker **ret)
 {
 	struct broker *b;
@@ -317,6 +551,10 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 	b->event = sd_event_ref(event);
 	b->opt = *opt;
 	TAILQ_INIT(&b->networks);
+	r = config_dir_new(opt->config_dir, &b->configs);
+	if (r < 0)
+		goto fail;
+	log_config_errors(b);
 
 	r = netlink_new(event, on_link_gone, on_link_resync, b, &b->nl);
 	if (r < 0) {
@@ -338,6 +576,8 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 		log_error_errno(r, "Failed to listen on '%s': %m", opt->socket_path);
 		goto fail;
 	}
+	server_set_max_connections(b->server, opt->max_connections);
+	server_set_silence_timeout(b->server, opt->silence_timeout_usec);
 	/* After listen(), which proves no other daemon runs; before the loop,
 	 * so clients wait in the backlog until adoption is done. */
 	r = broker_adopt(b);
@@ -375,6 +615,7 @@ struct broker *broker_free(struct broker *b)
 	}
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);
+	b->configs = config_dir_free(b->configs);
 	sd_event_unref(b->event);
 	free(b);
 	return NULL;
@@ -394,4 +635,26 @@ void broker_remove_all(struct broker *b)
 bool broker_is_idle(const struct broker *b)
 {
 	return b->n_networks == 0 && server_connection_count(b->server) == 0;
+}
+
+void broker_start_persistent(struct broker *b)
+{
+	refresh_configs(b);
+	for (size_t i = 0; i < b->configs->n; i++) {
+		const struct config_entry *e = &b->configs->v[i];
+		struct network *n;
+		int r;
+
+		if (!config_entry_valid(e) || !e->config.persistent || network_find(b, e->name))
+			continue;
+		r = network_acquire(b, &e->config, &n);
+		if (r < 0)
+			log_error_errno(r, "[network %s] Failed to create persistent network: %m", e->name);
+		else if (r > 0)
+			log_error("[network %s] Failed to create persistent network: %s", e->name,
+				  r == NETWORK_E_POOL_EXHAUSTED ? "no free subnet in the pool"
+								: "its subnet, ipv6_prefix or a forwarded port is taken");
+		else
+			log_info("[network %s] Persistent: up until the daemon stops", e->name);
+	}
 }

@@ -10,6 +10,7 @@
 #include "pool.h"
 
 struct network;
+struct config_dir;
 struct lease;
 
 struct broker_options {
@@ -20,7 +21,17 @@ struct broker_options {
 	const char *resolv_file; /* for dnsmasq; NULL: its default */
 	uint64_t idle_timeout_usec;
 	struct prefix4 pool;
+	/* Limits; hitting one answers LIMIT_EXCEEDED. Root is exempt from the per-user one. */
+	size_t max_ports_per_user;
+	size_t max_networks;
+	size_t max_connections;
+	uint64_t silence_timeout_usec;
 };
+
+#define BROKER_MAX_PORTS_PER_USER 64
+#define BROKER_MAX_NETWORKS 64
+#define BROKER_MAX_HOLDS_PER_CONNECTION 8 /* as the macOS broker's MAX_PEER_NETWORKS */
+#define BROKER_MAX_PORTS_PER_NETWORK 1024 /* the kernel bridge's BR_MAX_PORTS */
 
 struct broker {
 	sd_event *event;
@@ -33,6 +44,7 @@ struct broker {
 	unsigned int next_port; /* vmtapN / vmvethN numbering */
 	bool forwarding_on;     /* we set net.ipv4.ip_forward */
 	bool stopping;          /* in broker_free(): leases stay for the next daemon */
+	struct config_dir *configs; /* the network files, reread on each acquire */
 };
 
 /**
@@ -47,6 +59,8 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 struct broker *broker_free(struct broker *b);
 /* Remove every network with all its ports, in use or not (vmnet-brokerd --remove-all). */
 void broker_remove_all(struct broker *b);
+/* Create every network whose file says "persistent": true; failures are logged. */
+void broker_start_persistent(struct broker *b);
 /* No network (in use or idle) and no client connection: vmnet-brokerd --exit-idle may stop. */
 bool broker_is_idle(const struct broker *b);
 

@@ -1,4 +1,5 @@
 /* brokerd.c - vmnet-brokerd: options, setup, and the sd-event loop */
+#include <cap-ng.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "server.h"
 #include "pool.h"
 #include "util.h"
 
@@ -39,6 +41,10 @@ static void help(void)
 	       "  --log-level LEVEL       err, warning, notice, info (default) or debug\n"
 	       "  --exit-idle SECONDS     with a socket from systemd: exit after this long with\n"
 	       "                          no network and no client (default 0: never)\n"
+	       "  --max-ports-per-user N  ports one non-root user may hold (default %d)\n"
+	       "  --max-networks N        networks at once (default %d)\n"
+	       "  --max-connections N     client connections at once (default %d)\n"
+	       "  --client-timeout SECONDS  drop a client that sends nothing this long (default %d)\n"
 	       "  --remove-all            adopt what an earlier daemon left, then remove every\n"
 	       "                          network and port, in use or not, and exit\n"
 	       "  -h --help               show this help\n"
@@ -47,7 +53,8 @@ static void help(void)
 	       "Runs in the foreground and logs to stderr. Started by systemd with a\n"
 	       "socket unit, it serves the socket it is given instead of --socket, and\n"
 	       "the socket unit starts it again after an --exit-idle exit.\n",
-	       DEFAULT_IDLE_TIMEOUT);
+	       DEFAULT_IDLE_TIMEOUT, BROKER_MAX_PORTS_PER_USER, BROKER_MAX_NETWORKS,
+	       SERVER_MAX_CONNECTIONS, SERVER_SILENCE_TIMEOUT_SEC);
 }
 
 static int parse_seconds(const char *s, uint64_t *ret_usec)
@@ -63,10 +70,24 @@ static int parse_seconds(const char *s, uint64_t *ret_usec)
 	return 0;
 }
 
+/* A limit: 1 to 1000000. */
+static int parse_count(const char *s, size_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > 1000000)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct broker_options *o)
 {
 	enum { ARG_SOCKET = 256, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_POOL, ARG_RESOLV, ARG_LOG,
-	       ARG_VERSION, ARG_REMOVE_ALL, ARG_EXIT_IDLE };
+	       ARG_VERSION, ARG_REMOVE_ALL, ARG_MAX_PORTS, ARG_MAX_NETWORKS, ARG_MAX_CONNS, ARG_CLIENT_TIMEOUT, ARG_EXIT_IDLE };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, ARG_SOCKET },
 		{ "config-dir", required_argument, NULL, ARG_CONFIG },
@@ -76,6 +97,10 @@ static int parse_args(int argc, char **argv, struct broker_options *o)
 		{ "resolv-file", required_argument, NULL, ARG_RESOLV },
 		{ "log-level", required_argument, NULL, ARG_LOG },
 		{ "remove-all", no_argument, NULL, ARG_REMOVE_ALL },
+		{ "max-ports-per-user", required_argument, NULL, ARG_MAX_PORTS },
+		{ "max-networks", required_argument, NULL, ARG_MAX_NETWORKS },
+		{ "max-connections", required_argument, NULL, ARG_MAX_CONNS },
+		{ "client-timeout", required_argument, NULL, ARG_CLIENT_TIMEOUT },
 		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -113,6 +138,26 @@ static int parse_args(int argc, char **argv, struct broker_options *o)
 			if (r < 0)
 				return log_error_errno(r, "Invalid --log-level '%s'", optarg);
 			log_max_level = r;
+			break;
+		case ARG_MAX_PORTS:
+			r = parse_count(optarg, &o->max_ports_per_user);
+			if (r < 0)
+				return log_error_errno(r, "Invalid --max-ports-per-user '%s'", optarg);
+			break;
+		case ARG_MAX_NETWORKS:
+			r = parse_count(optarg, &o->max_networks);
+			if (r < 0)
+				return log_error_errno(r, "Invalid --max-networks '%s'", optarg);
+			break;
+		case ARG_MAX_CONNS:
+			r = parse_count(optarg, &o->max_connections);
+			if (r < 0)
+				return log_error_errno(r, "Invalid --max-connections '%s'", optarg);
+			break;
+		case ARG_CLIENT_TIMEOUT:
+			if (parse_seconds(optarg, &o->silence_timeout_usec) < 0 ||
+			    o->silence_timeout_usec == 0)
+				return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'", optarg);
 			break;
 		case ARG_REMOVE_ALL:
 			remove_all = true;
@@ -190,6 +235,46 @@ static int on_exit_idle_check(sd_event_source *s, uint64_t now, void *userdata)
 	return 0;
 }
 
+/*
+ * Setup is done (socket bound and chowned, netlink and nft open, earlier
+ * networks adopted): keep only what serving needs. CAP_NET_ADMIN for
+ * links, nft, TAPs and sysctls; CAP_SYS_ADMIN for setns() into a
+ * client's namespace; CAP_KILL to signal dnsmasq once it runs as its own
+ * user. The bounding set also keeps what dnsmasq, started as root, needs
+ * before it drops to that user; nothing else can ever come back.
+ */
+static int drop_privileges(void)
+{
+	if (geteuid() != 0)
+		return 0;
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN,
+			  CAP_SYS_ADMIN, CAP_KILL, -1) < 0 ||
+	    capng_updatev(CAPNG_ADD, CAPNG_BOUNDING_SET, CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_KILL,
+			  CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, -1) < 0)
+		return -EINVAL;
+	if (capng_apply(CAPNG_SELECT_ALL) < 0)
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * systemd sets $JOURNAL_STREAM to "DEV:INODE" of the stream it connected
+ * to stderr. A child that inherited the variable but whose stderr was
+ * redirected (say, a daemon started by hand from a shell of a service)
+ * must not prefix "<N>" to lines a person or a file reads, so compare.
+ */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	log_info("Received %s, shutting down", strsignal((int)si->ssi_signo));
@@ -234,6 +319,12 @@ static int run(struct broker_options *o)
 		log_info("Removed every network");
 		return 0;
 	}
+	broker_start_persistent(b);
+	r = drop_privileges();
+	if (r < 0) {
+		broker_free(b);
+		return log_error_errno(r, "Failed to drop capabilities: %m");
+	}
 	log_info("vmnet-brokerd %s serving on %s", VMNET_VERSION,
 		 o->listen_fd >= 0 ? "the socket from systemd" : o->socket_path);
 	if (exit_idle_usec > 0 && o->listen_fd < 0) {
@@ -267,11 +358,14 @@ int main(int argc, char **argv)
 		.config_dir = DEFAULT_CONFIG_DIR,
 		.state_dir = DEFAULT_STATE_DIR,
 		.idle_timeout_usec = (uint64_t)DEFAULT_IDLE_TIMEOUT * 1000000,
+		.max_ports_per_user = BROKER_MAX_PORTS_PER_USER,
+		.max_networks = BROKER_MAX_NETWORKS,
+		.max_connections = SERVER_MAX_CONNECTIONS,
+		.silence_timeout_usec = SERVER_SILENCE_TIMEOUT_SEC * 1000000ULL,
 	};
 	int r;
 
-	if (getenv("JOURNAL_STREAM"))
-		log_set_journal_prefix(true);
+	log_set_journal_prefix(stderr_is_journal());
 	(void)prefix4_parse(DEFAULT_POOL, &o.pool);
 	r = parse_args(argc, argv, &o);
 	if (r <= 0)

@@ -60,7 +60,7 @@ static void stamp_of(const struct stat *st, struct config_stamp *ret)
 				      .mtime = st->st_mtim };
 }
 
-static bool stamp_equal(const struct config_stamp *a, const struct config_stamp *b)
+bool config_stamp_equal(const struct config_stamp *a, const struct config_stamp *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
@@ -97,7 +97,7 @@ static int entry_load(struct config_entry *e)
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *text = NULL;
 	struct stat st;
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -236,7 +236,7 @@ int config_dir_refresh(struct config_dir *d)
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%s" SUFFIX, d->path, names[i]);
-		if (old && stat(path, &st) == 0 && (stamp_of(&st, &now), stamp_equal(&now, &old->stamp))) {
+		if (old && stat(path, &st) == 0 && (stamp_of(&st, &now), config_stamp_equal(&now, &old->stamp))) {
 			v[n++] = *old;
 			memset(old, 0, sizeof(*old)); /* moved: path NULL marks it taken */
 			continue;

@@ -44,6 +44,9 @@ static inline bool config_entry_valid(const struct config_entry *e)
 	return e->errors.n == 0;
 }
 
+/* Same file, same size, same modification time: unchanged, as far as we care. */
+bool config_stamp_equal(const struct config_stamp *a, const struct config_stamp *b);
+
 const struct config_entry *config_dir_find(const struct config_dir *d, const char *name);
 
 /**

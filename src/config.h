@@ -9,7 +9,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "protocol.h"
+#include "util.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of one NAME.json */
 #define CONFIG_DESCRIPTION_MAX 256     /* bytes */
@@ -140,6 +143,11 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
  */
 int config_check_files(const struct network_config *const *v, size_t n,
 		       struct config_errors *errors);
+
+/* [{"file", "key", "reason"}, ...]; NULL on OOM. */
+json_t *config_errors_json(const struct config_errors *e);
+/* {"name", "mode", "source", "description", "persistent", "errors"}, as `networks` shows it. */
+json_t *config_json(const struct network_config *c, const struct config_errors *errors);
 
 /**
  * config_lookup() - the configuration of network @name, read from @config_dir now

@@ -25,6 +25,7 @@
 
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
 #define STOP_GRACE_MS 2000
+#define STARTUP_USEC (1000 * 1000ULL) /* dnsmasq's start-up is over by then */
 #define ARGV_MAX 48
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
@@ -42,6 +43,7 @@ struct dhcp_server {
 	sd_event_source *restart_timer; /* armed while dnsmasq is down, for the backoff */
 	char **argv;
 	uint64_t started_usec;  /* CLOCK_MONOTONIC at the last spawn */
+	sd_event_source *settle_timer; /* one more SIGHUP once start-up is over */
 	unsigned int restarts; /* in a row, for the backoff */
 	dhcp_exit_fn on_exit;
 	void *userdata;
@@ -157,19 +159,41 @@ static bool hup_handler_installed(pid_t pid)
 
 static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata);
 
+static int on_settle_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+
+	s->settle_timer = sd_event_source_disable_unref(s->settle_timer);
+	if (s->pid > 0)
+		(void)kill(s->pid, SIGHUP);
+	return 0;
+}
+
 /*
  * SIGHUP makes dnsmasq reread the hosts file, but a dnsmasq that has not
  * yet installed its handler dies of it (its default action). Right after
  * spawn that window is real, so until the handler is there, retry soon.
+ * Even with the handler in place, dnsmasq ignores every signal but
+ * SIGTERM until its start-up is done (sig_handler() while its pid is
+ * unset), so a reservation signalled in its first moments could be lost:
+ * signal once more when start-up is surely over.
  */
 static int request_reload(struct dhcp_server *s)
 {
+	uint64_t now = 0;
+
 	if (s->pid <= 0 || s->reload_timer)
 		return 0;
-	if (hup_handler_installed(s->pid))
-		return kill(s->pid, SIGHUP) < 0 ? -errno : 0;
-	return sd_event_add_time_relative(s->event, &s->reload_timer, CLOCK_MONOTONIC, 10 * 1000,
-					  0, on_reload_timer, s);
+	if (!hup_handler_installed(s->pid))
+		return sd_event_add_time_relative(s->event, &s->reload_timer, CLOCK_MONOTONIC,
+						  10 * 1000, 0, on_reload_timer, s);
+	if (kill(s->pid, SIGHUP) < 0)
+		return -errno;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	if (now - s->started_usec < STARTUP_USEC && !s->settle_timer)
+		return sd_event_add_time(s->event, &s->settle_timer, CLOCK_MONOTONIC,
+					 s->started_usec + STARTUP_USEC, 0, on_settle_timer, s);
+	return 0;
 }
 
 static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -236,7 +260,8 @@ static void strv_free(char **v)
 /* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
 static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, char ***ret)
 {
-	char gw[16], net[16], **argv;
+	uint8_t len = p->prefix_len ? p->prefix_len : 24;
+	char gw[16], net[16], mask[16], **argv;
 	size_t n = 0;
 	int r = 0;
 
@@ -244,7 +269,8 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	if (!argv)
 		return -ENOMEM;
 	addr4_format(p->gateway, gw, sizeof(gw));
-	addr4_format(p->gateway & prefix4_mask(24), net, sizeof(net));
+	addr4_format(p->gateway & prefix4_mask(len), net, sizeof(net));
+	addr4_format(prefix4_mask(len), mask, sizeof(mask));
 	r |= argv_add(argv, &n, DNSMASQ_PATH);
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
@@ -260,7 +286,9 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, "--quiet-ra");
 	/* Static mode: only MACs the broker reserved get an address, so a
 	 * guest never holds an address the broker did not hand out. */
-	r |= argv_add(argv, &n, "--dhcp-range=%s,static,255.255.255.0,1h", net);
+	if (!p->no_dhcp4)
+		r |= argv_add(argv, &n, "--dhcp-range=%s,static,%s,1h", net, mask);
+	/* Even without DHCP: the file names this dnsmasq as the network's. */
 	r |= argv_add(argv, &n, "--dhcp-hostsfile=%s", s->hosts_path);
 	r |= argv_add(argv, &n, "--dhcp-leasefile=%s", s->leases_path);
 	r |= argv_add(argv, &n, "--dhcp-authoritative");
@@ -270,7 +298,10 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 		r |= argv_add(argv, &n, "--dhcp-option=option:router,%s", gw);
 	else
 		r |= argv_add(argv, &n, "--dhcp-option=option:router"); /* none: host-only */
-	r |= argv_add(argv, &n, "--dhcp-option=option:dns-server,%s", gw);
+	if (p->no_dns)
+		r |= argv_add(argv, &n, "--port=0"); /* and so no DNS server is offered */
+	else
+		r |= argv_add(argv, &n, "--dhcp-option=option:dns-server,%s", gw);
 	if (!p->dns_upstream)
 		r |= argv_add(argv, &n, "--no-resolv");
 	else if (p->resolv_file)
@@ -374,6 +405,7 @@ static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
 
 	s->child = sd_event_source_unref(s->child);
 	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->settle_timer = sd_event_source_disable_unref(s->settle_timer);
 	s->pid = 0;
 	return on_child_gone(s, si);
 }
@@ -414,6 +446,15 @@ fail:
 
 static void dhcp_server_release(struct dhcp_server *s);
 
+/* Stop watching: unref'ing a child source neither kills nor reaps. */
+static void drop_sources(struct dhcp_server *s)
+{
+	s->child = sd_event_source_disable_unref(s->child);
+	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
+	s->settle_timer = sd_event_source_disable_unref(s->settle_timer);
+	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+}
+
 /* Wait up to @ms for @pid to exit; Return: true when reaped. */
 static bool reap_within(pid_t pid, int ms)
 {
@@ -431,9 +472,7 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 	if (!s)
 		return NULL;
 	/* Drop the child source first so sd-event does not reap behind us. */
-	s->child = sd_event_source_disable_unref(s->child);
-	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
-	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+	drop_sources(s);
 	if (s->pid > 0) {
 		(void)kill(s->pid, SIGTERM);
 		if (!reap_within(s->pid, STOP_GRACE_MS)) {
@@ -464,9 +503,7 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 		return NULL;
 	/* Unref without killing: sd-event leaves the child alone, and it
 	 * becomes init's once we exit. */
-	s->child = sd_event_source_disable_unref(s->child);
-	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
-	s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+	drop_sources(s);
 	dhcp_server_release(s);
 	return NULL;
 }

@@ -14,9 +14,12 @@ struct dhcp_params {
 	const char *state_dir;   /* NAME.hosts and NAME.leases go here */
 	const char *resolv_file; /* upstream DNS servers; NULL: dnsmasq's default */
 	uint32_t gateway;        /* host byte order; the /24's .1 */
+	uint8_t prefix_len;      /* of the IPv4 subnet; 0 means 24 */
 	bool router;             /* advertise the gateway as default route */
 	bool dns_upstream;       /* forward DNS queries beyond local names */
-	const uint8_t *ula;      /* 16 bytes, /64 to advertise; NULL for none */
+	bool no_dhcp4;           /* serve no IPv4 addresses (`dhcp`: false) */
+	bool no_dns;             /* no DNS at all (`dns_proxy`: false): --port=0 */
+	const uint8_t *ula;      /* 16 bytes, /64 to advertise; NULL for no RA */
 	unsigned int mtu;
 };
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
+#include "forward.h"
 #include "port.h"
 #include "state.h"
 #include "util.h"
@@ -41,6 +42,14 @@ const char *lease_error_to_string(int code)
 		return "that interface name already exists in the namespace";
 	case LEASE_E_NO_ADDRESS:
 		return "no free address left on this network";
+	case LEASE_E_ADDRESS_TAKEN:
+		return "the address reserved for that MAC is held by another port";
+	case LEASE_E_FORWARD_TAKEN:
+		return "a requested host port is already forwarded";
+	case LEASE_E_FORWARD_HOST_ONLY:
+		return "port_forwards need a shared network: a host network has no way in or out";
+	case LEASE_E_FORWARD_NO_ADDRESS:
+		return "port_forwards need an address to forward to, and this network has DHCP off";
 	default:
 		return "unknown lease error";
 	}
@@ -118,6 +127,9 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 	default:
 		return -EINVAL;
 	}
+	/* Our end is a bridge port, not a host: without IPv6 it gets no
+	 * link-local address, whose events would wake every dnsmasq. */
+	port_disable_ipv6(l->ifname);
 	snprintf(alias, sizeof(alias), LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=%s",
 		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
 	r = netlink_port_attach(b->nl, l->ifindex, n->bridge_ifindex, alias, n->config.mtu);
@@ -126,6 +138,31 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 		for (unsigned int i = 0; i < req->queues; i++)
 			fds[i] = safe_close(fds[i]);
 	return r;
+}
+
+/* The acquire's port_forwards, to the lease's own address. */
+static int take_forwards(struct lease *l, const struct request *req)
+{
+	struct network *n = l->network;
+
+	if (req->n_forwards == 0)
+		return 0;
+	if (n->config.mode != MODE_SHARED)
+		return LEASE_E_FORWARD_HOST_ONLY;
+	if (!l->host)
+		return LEASE_E_FORWARD_NO_ADDRESS;
+	for (unsigned int i = 0; i < req->n_forwards; i++)
+		if (forward_owner(n->broker, req->forwards[i].protocol, req->forwards[i].external_port))
+			return LEASE_E_FORWARD_TAKEN;
+	l->forwards = calloc(req->n_forwards, sizeof(*l->forwards));
+	if (!l->forwards)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < req->n_forwards; i++) {
+		l->forwards[i] = req->forwards[i];
+		l->forwards[i].internal_address = n->subnet.addr + l->host;
+	}
+	l->n_forwards = req->n_forwards;
+	return 0;
 }
 
 int lease_new(struct network *n, const struct request *req, const struct ucred *peer,
@@ -160,10 +197,18 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 			r = LEASE_E_MAC_TAKEN;
 			goto fail;
 		}
-		if (n->config.dhcp && network_take_address(n, l->mac, &l->host) != 0) {
-			r = LEASE_E_NO_ADDRESS;
-			goto fail;
+		if (n->config.dhcp) {
+			r = network_take_address(n, l->mac, &l->host);
+			if (r) {
+				r = r == NETWORK_E_ADDRESS_TAKEN ? LEASE_E_ADDRESS_TAKEN
+								 : LEASE_E_NO_ADDRESS;
+				goto fail;
+			}
 		}
+		/* Before the port exists: a refused forward leaves nothing to undo. */
+		r = take_forwards(l, req);
+		if (r)
+			goto fail;
 		r = create_port(l, n, req, netns_fd, fds);
 		if (r)
 			goto fail;
@@ -177,6 +222,11 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 					  n->config.name);
 			goto fail_close;
 		}
+	}
+	if (l->n_forwards) {
+		r = network_apply_firewall(n->broker);
+		if (r < 0)
+			goto fail_close;
 	}
 	*ret = l;
 	return 0;
@@ -231,6 +281,7 @@ struct lease *lease_free(struct lease *l)
 		TAILQ_REMOVE(&n->leases, l, network_link);
 		network_lease_removed(n, l);
 	}
+	free(l->forwards);
 	free(l);
 	return NULL;
 }
@@ -249,6 +300,8 @@ json_t *lease_port_json(const struct lease *l)
 		json_object_set_new(o, "address",
 				    json_string(addr4_format(l->network->subnet.addr + l->host, ip,
 							     sizeof(ip))));
+	if (l->n_forwards)
+		json_object_set_new(o, "port_forwards", forward_list_json(l->forwards, l->n_forwards));
 	return o;
 }
 
@@ -262,6 +315,7 @@ json_t *lease_to_json(const struct lease *l, bool full)
 		/* Another user's lease: that it exists, not whose or where. */
 		json_object_del(o, "mac");
 		json_object_del(o, "address");
+		json_object_del(o, "port_forwards");
 		json_object_set_new(o, "hidden", json_true());
 		return o;
 	}
@@ -277,6 +331,7 @@ struct lease *lease_abandon(struct lease *l)
 		return NULL;
 	if (l->client)
 		TAILQ_REMOVE(&l->client->leases, l, client_link);
+	free(l->forwards);
 	free(l);
 	return NULL;
 }

@@ -35,6 +35,8 @@ struct lease {
 	uid_t uid;
 	pid_t pid;
 	char label[LABEL_MAX + 1];
+	struct port_forward *forwards; /* the acquire's port_forwards, to this lease's address */
+	size_t n_forwards;
 };
 
 enum {
@@ -43,6 +45,10 @@ enum {
 	LEASE_E_MAC_TAKEN,     /* another port on the network has that MAC */
 	LEASE_E_IFNAME_TAKEN,  /* the namespace already has that interface */
 	LEASE_E_NO_ADDRESS,    /* every address of the subnet is reserved */
+	LEASE_E_ADDRESS_TAKEN, /* the MAC's reserved address is held by another port */
+	LEASE_E_FORWARD_TAKEN, /* a requested host port is already forwarded */
+	LEASE_E_FORWARD_HOST_ONLY, /* port_forwards on a host-only network */
+	LEASE_E_FORWARD_NO_ADDRESS, /* port_forwards, but the port gets no address (no DHCP) */
 };
 
 /**

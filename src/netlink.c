@@ -218,11 +218,26 @@ static int set_alias(struct netlink *nl, int ifindex, const char *alias)
 	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
+/* Create @link (named @name) and learn the index the kernel gave it. */
+static int add_link(struct netlink *nl, struct rtnl_link *link, const char *name, int *ret_ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *got = NULL;
+	int r;
+
+	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	if (r < 0)
+		return r;
+	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
+	if (r < 0)
+		return r;
+	*ret_ifindex = rtnl_link_get_ifindex(got);
+	return 0;
+}
+
 int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
 		       const char *alias, int *ret_ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();
-	_cleanup_(link_putp) struct rtnl_link *got = NULL;
 	int r;
 
 	if (!link)
@@ -236,13 +251,9 @@ int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, c
 	r = set_mac(link, mac);
 	if (r < 0)
 		return r;
-	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	r = add_link(nl, link, name, ret_ifindex);
 	if (r < 0)
 		return r;
-	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
-	if (r < 0)
-		return r;
-	*ret_ifindex = rtnl_link_get_ifindex(got);
 	/* The kernel ignores IFLA_IFALIAS when creating a link: set it after. */
 	return set_alias(nl, *ret_ifindex, alias);
 }
@@ -292,7 +303,6 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 {
 	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_veth_alloc();
 	_cleanup_(link_putp) struct rtnl_link *peer = NULL;
-	_cleanup_(link_putp) struct rtnl_link *got = NULL;
 	int r;
 
 	if (!link)
@@ -308,13 +318,9 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 	r = set_mac(peer, peer_mac);
 	if (r < 0)
 		return r;
-	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	r = add_link(nl, link, name, ret_ifindex);
 	if (r < 0)
 		return r;
-	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
-	if (r < 0)
-		return r;
-	*ret_ifindex = rtnl_link_get_ifindex(got);
 	/* The guest end comes up ready for DHCP. */
 	r = link_up_in_netns(nl, netns_fd, peer_name);
 	if (r < 0) {

@@ -19,18 +19,32 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "config-dir.h"
 #include "dhcp.h"
+#include "forward.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
 #include "nft.h"
 #include "state.h"
+#include "subnet.h"
 #include "util.h"
 
 uint32_t network_gateway(const struct network *n)
 {
-	return n->subnet.addr + 1;
+	return n->gateway ? n->gateway : n->subnet.addr + 1;
+}
+
+unsigned int network_prefix6_len(const struct network *n)
+{
+	return n->ula_len ? n->ula_len : 64;
+}
+
+/* dnsmasq serves DHCP, DNS and router advertisements: any of them needs it. */
+static bool wants_dnsmasq(const struct network *n)
+{
+	return n->config.dhcp || n->config.dns_proxy || n->config.router_advertisement;
 }
 
 struct network *network_find(struct broker *b, const char *name)
@@ -43,6 +57,31 @@ struct network *network_find(struct broker *b, const char *name)
 	return NULL;
 }
 
+/* What nft.c needs of @n; ret->forwards is malloc'ed. */
+static int nft_network_of(const struct network *n, struct nft_network *ret)
+{
+	struct port_forward *fw;
+	size_t n_fw;
+	int r;
+
+	r = forward_collect(n, &fw, &n_fw);
+	if (r < 0)
+		return r;
+	*ret = (struct nft_network){
+		.bridge = n->bridge,
+		.subnet = n->subnet,
+		.ula = n->ula,
+		.ula_len = (uint8_t)network_prefix6_len(n),
+		.nat = n->config.mode == MODE_SHARED,
+		.routed4 = !n->config.nat44,
+		.routed6 = !n->config.nat66,
+		.external_interface = n->config.external_interface,
+		.forwards = fw,
+		.n_forwards = n_fw,
+	};
+	return 0;
+}
+
 /* Rewrite the broker's nftables table for the networks in b->networks. */
 int network_apply_firewall(struct broker *b)
 {
@@ -50,22 +89,21 @@ int network_apply_firewall(struct broker *b)
 	_cleanup_free_ char *err = NULL;
 	struct network *n;
 	size_t i = 0;
-	int r;
+	int r = 0;
 
 	v = calloc(b->n_networks + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	TAILQ_FOREACH(n, &b->networks, link)
-		if (n->bridge_ifindex > 0)
-			v[i++] = (struct nft_network){
-				.bridge = n->bridge,
-				.subnet = n->subnet,
-				.ula = n->ula,
-				.nat = n->config.mode == MODE_SHARED,
-			};
-	r = nft_apply(b->nft, v, i, &err);
-	if (r < 0)
-		log_error("Failed to apply nftables rules: %s", err ? err : "unknown error");
+		if (n->bridge_ifindex > 0 && r >= 0 && (r = nft_network_of(n, &v[i])) >= 0)
+			i++;
+	if (r >= 0) {
+		r = nft_apply(b->nft, v, i, &err);
+		if (r < 0)
+			log_error("Failed to apply nftables rules: %s", err ? err : "unknown error");
+	}
+	for (size_t j = 0; j < i; j++)
+		free((void *)v[j].forwards);
 	return r;
 }
 
@@ -136,28 +174,6 @@ static int enable_forwarding(struct broker *b)
 	return 0;
 }
 
-static int pick_subnet(struct broker *b, struct prefix4 *ret)
-{
-	_cleanup_free_ struct prefix4 *used = NULL;
-	struct prefix4 *grown;
-	struct network *n;
-	size_t n_used = 0;
-	int r;
-
-	r = netlink_ipv4_in_use(b->nl, &used, &n_used);
-	if (r < 0)
-		return r;
-	/* Our own networks count even before their bridge has an address. */
-	grown = realloc(used, (n_used + b->n_networks + 1) * sizeof(*used));
-	if (!grown)
-		return -ENOMEM;
-	used = grown;
-	TAILQ_FOREACH(n, &b->networks, link)
-		used[n_used++] = n->subnet;
-	r = pool_pick_subnet(&b->opt.pool, used, n_used, ret);
-	return r == POOL_E_EXHAUSTED ? NETWORK_E_POOL_EXHAUSTED : r;
-}
-
 static bool bridge_taken(struct broker *b, const char *name)
 {
 	struct network *n;
@@ -182,16 +198,6 @@ static int pick_bridge_name(struct broker *b, char ret[IFNAMSIZ])
 	return -ENOSPC;
 }
 
-/* A random RFC 4193 ULA /64: fd00::/8, 40 random bits of global ID, subnet 0. */
-static int make_ula(uint8_t ula[16])
-{
-	memset(ula, 0, 16);
-	ula[0] = 0xfd;
-	if (getrandom(ula + 1, 5, 0) != 5)
-		return -errno;
-	return 0;
-}
-
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct network *n = userdata;
@@ -205,7 +211,8 @@ static int arm_idle_timer(struct network *n)
 {
 	struct broker *b = n->broker;
 
-	if (n->idle_timer)
+	/* A persistent network is never removed for idleness. */
+	if (n->idle_timer || n->config.persistent)
 		return 0;
 	return sd_event_add_time_relative(b->event, &n->idle_timer, CLOCK_MONOTONIC,
 					  b->opt.idle_timeout_usec, 0, on_idle, n);
@@ -225,10 +232,15 @@ static void on_dnsmasq_exit(struct dhcp_server *s, const siginfo_t *si, uint64_t
 			  si->si_status, (double)restart_usec / 1e6);
 }
 
-/* The reservations of every lease with an address. */
+/*
+ * The reservations of every lease with an address, and the file's
+ * dhcp_reservations: a guest with a reserved MAC gets its address even
+ * on a TAP whose lease was made with another MAC.
+ */
 static int collect_hosts(const struct network *n, struct dhcp_host **ret, size_t *ret_n)
 {
-	struct dhcp_host *hosts = calloc(n->n_leases + 1, sizeof(*hosts));
+	const struct network_config *c = &n->config;
+	struct dhcp_host *hosts = calloc(n->n_leases + c->n_reservations + 1, sizeof(*hosts));
 	const struct lease *l;
 	size_t i = 0;
 
@@ -240,6 +252,17 @@ static int collect_hosts(const struct network *n, struct dhcp_host **ret, size_t
 			hosts[i].address = n->subnet.addr + l->host;
 			i++;
 		}
+	for (size_t j = 0; j < c->n_reservations; j++) {
+		bool dup = false;
+
+		/* A lease of that MAC has the same address: one line is enough. */
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = memcmp(hosts[k].mac, c->reservations[j].mac, 6) == 0;
+		if (dup)
+			continue;
+		memcpy(hosts[i].mac, c->reservations[j].mac, 6);
+		hosts[i++].address = c->reservations[j].address;
+	}
 	*ret = hosts;
 	*ret_n = i;
 	return 0;
@@ -254,10 +277,13 @@ static int start_dhcp(struct network *n)
 		.state_dir = b->opt.state_dir,
 		.resolv_file = b->opt.resolv_file,
 		.gateway = network_gateway(n),
+		.prefix_len = n->subnet.len,
 		.router = n->config.mode == MODE_SHARED,
 		/* A host-only network must not reach out, not even by DNS. */
 		.dns_upstream = n->config.mode == MODE_SHARED && n->config.dns_proxy,
-		.ula = n->ula,
+		.no_dhcp4 = !n->config.dhcp,
+		.no_dns = !n->config.dns_proxy,
+		.ula = n->config.router_advertisement ? n->ula : NULL,
 		.mtu = n->config.mtu,
 	};
 
@@ -294,12 +320,12 @@ static int create_bridge(struct network *n)
 	gw[1] = (uint8_t)(g >> 16);
 	gw[2] = (uint8_t)(g >> 8);
 	gw[3] = (uint8_t)g;
-	r = netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET, gw, POOL_SUBNET_LEN);
+	r = netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET, gw, n->subnet.len);
 	if (r < 0)
 		return r;
 	memcpy(gw6, n->ula, 16);
 	gw6[15] = 1;
-	return netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET6, gw6, 64);
+	return netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET6, gw6, network_prefix6_len(n));
 }
 
 static int network_create(struct broker *b, const struct network_config *c, struct network **ret)
@@ -312,15 +338,22 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 	if (!n)
 		return -ENOMEM;
 	n->broker = b;
-	n->config = *c;
 	TAILQ_INIT(&n->leases);
+	r = network_config_copy(&n->config, c);
+	if (r < 0) {
+		free(n);
+		return r;
+	}
 
-	r = pick_subnet(b, &n->subnet);
+	r = subnet_choose(n);
 	if (r)
 		goto fail_unlinked;
-	r = make_ula(n->ula);
-	if (r < 0)
-		goto fail_unlinked;
+	host_map_init(&n->hosts, n->subnet.len, network_gateway(n) - n->subnet.addr);
+	for (size_t i = 0; i < c->n_forwards; i++)
+		if (forward_owner(b, c->forwards[i].protocol, c->forwards[i].external_port)) {
+			r = NETWORK_E_FORWARD_TAKEN;
+			goto fail_unlinked;
+		}
 	r = getrandom(n->bridge_mac, 6, 0) == 6 ? 0 : -errno;
 	if (r < 0)
 		goto fail_unlinked;
@@ -339,7 +372,7 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 	r = network_apply_firewall(b);
 	if (r < 0)
 		goto fail;
-	if (n->config.dhcp) {
+	if (wants_dnsmasq(n)) {
 		r = start_dhcp(n);
 		if (r < 0)
 			goto fail;
@@ -355,6 +388,7 @@ fail:
 	network_free(n);
 	return r;
 fail_unlinked:
+	network_config_clear(&n->config);
 	free(n);
 	return r;
 }
@@ -399,6 +433,7 @@ struct network *network_free(struct network *n)
 			log_warning_errno(r, "[network %s] Failed to remove bridge %s, ignoring: %m",
 					  n->config.name, n->bridge);
 	}
+	network_config_clear(&n->config);
 	free(n);
 	return NULL;
 }
@@ -419,6 +454,9 @@ void network_lease_removed(struct network *n, struct lease *l)
 
 	n->n_leases--;
 	(void)network_save(n);
+	if (l->n_forwards)
+		/* Its forwards go with it; a failure was logged. */
+		(void)network_apply_firewall(n->broker);
 	if (l->host) {
 		r = network_sync_dhcp(n);
 		if (r < 0)
@@ -432,13 +470,44 @@ void network_lease_removed(struct network *n, struct lease *l)
 	}
 }
 
+static const struct dhcp_reservation *find_reservation(const struct network_config *c,
+							const uint8_t mac[6])
+{
+	for (size_t i = 0; i < c->n_reservations; i++)
+		if (memcmp(c->reservations[i].mac, mac, 6) == 0)
+			return &c->reservations[i];
+	return NULL;
+}
+
+/* Mark the file's fixed addresses in @m: reservations and forward targets. */
+static void mark_fixed(const struct network *n, struct host_map *m)
+{
+	const struct network_config *c = &n->config;
+
+	for (size_t i = 0; i < c->n_reservations; i++)
+		(void)host_map_take_exact(m, c->reservations[i].address - n->subnet.addr);
+	for (size_t i = 0; i < c->n_forwards; i++)
+		(void)host_map_take_exact(m, c->forwards[i].internal_address - n->subnet.addr);
+}
+
 int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host)
 {
+	const struct dhcp_reservation *res = find_reservation(&n->config, mac);
 	_cleanup_free_ struct dhcp_host *leases = NULL;
-	struct host_map avoid = n->hosts;
+	struct host_map base, avoid;
 	size_t n_leases = 0;
 	unsigned int h;
 
+	if (res) {
+		h = res->address - n->subnet.addr;
+		if (host_map_take_exact(&n->hosts, h) != 0)
+			return NETWORK_E_ADDRESS_TAKEN;
+		*ret_host = h;
+		return 0;
+	}
+	base = n->hosts;
+	mark_fixed(n, &base);
+	avoid = base;
 	/* Without dnsmasq's view (no DHCP, unreadable file) plain next-fit is all we have. */
 	if (n->dhcp && dhcp_server_leases(n->dhcp, &leases, &n_leases) < 0)
 		n_leases = 0;
@@ -448,18 +517,17 @@ int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *
 		if ((a & prefix4_mask(n->subnet.len)) != n->subnet.addr)
 			continue;
 		h = a - n->subnet.addr;
-		if (memcmp(leases[i].mac, mac, 6) == 0 && host_map_take_exact(&n->hosts, h) == 0) {
+		if (memcmp(leases[i].mac, mac, 6) == 0 && host_map_take_exact(&base, h) == 0) {
+			(void)host_map_take_exact(&n->hosts, h);
 			*ret_host = h;
 			return 0;
 		}
 		(void)host_map_take_exact(&avoid, h);
 	}
-	if (host_map_take(&avoid, &h) == 0) {
-		(void)host_map_take_exact(&n->hosts, h);
-		n->hosts.last = h;
-	} else if (host_map_take(&n->hosts, &h) != 0) {
+	if (host_map_take(&avoid, &h) != 0 && host_map_take(&base, &h) != 0)
 		return NETWORK_E_NO_ADDRESS;
-	}
+	(void)host_map_take_exact(&n->hosts, h);
+	n->hosts.last = h;
 	*ret_host = h;
 	return 0;
 }
@@ -492,13 +560,17 @@ int network_sync_dhcp(struct network *n)
 json_t *network_to_json(const struct network *n)
 {
 	char gw[16], mask[16], ula[INET6_ADDRSTRLEN];
+	json_t *o;
 
 	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "name", n->config.name, "mode",
-			 network_mode_to_string(n->config.mode), "bridge", n->bridge, "subnet",
-			 addr4_format(network_gateway(n), gw, sizeof(gw)), "mask",
-			 addr4_format(prefix4_mask(n->subnet.len), mask, sizeof(mask)),
-			 "ipv6_prefix", ula, "prefix_len", 64, "mtu", (int)n->config.mtu);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "name", n->config.name, "mode",
+		      network_mode_to_string(n->config.mode), "bridge", n->bridge, "subnet",
+		      addr4_format(network_gateway(n), gw, sizeof(gw)), "mask",
+		      addr4_format(prefix4_mask(n->subnet.len), mask, sizeof(mask)), "ipv6_prefix",
+		      ula, "prefix_len", (int)network_prefix6_len(n), "mtu", (int)n->config.mtu);
+	if (o && n->config.description)
+		json_object_set_new(o, "description", json_string(n->config.description));
+	return o;
 }
 
 json_t *network_status_json(const struct network *n, uid_t uid)
@@ -584,8 +656,31 @@ struct network *network_abandon(struct network *n)
 	}
 	TAILQ_REMOVE(&b->networks, n, link);
 	b->n_networks--;
+	network_config_clear(&n->config);
 	free(n);
 	return NULL;
+}
+
+/*
+ * What the record does not say: the gateway and the IPv6 prefix length
+ * come from the file, while it still has the subnet and prefix that run
+ * (else the defaults of a pool network, .1 and /64), and the host map
+ * is sized for the subnet.
+ */
+static void adopt_addressing(struct network *n)
+{
+	const struct network_config *c = &n->config;
+	uint32_t addr;
+	uint8_t len;
+
+	if (c->has_subnet) {
+		network_config_subnet(c, &addr, &len);
+		if (addr == n->subnet.addr && len == n->subnet.len)
+			n->gateway = c->gateway;
+	}
+	if (c->has_ipv6_prefix && memcmp(c->ipv6_prefix, n->ula, 16) == 0)
+		n->ula_len = c->ipv6_prefix_len;
+	host_map_init(&n->hosts, n->subnet.len, network_gateway(n) - n->subnet.addr);
 }
 
 int network_adopt(struct broker *b, const struct state_network *rec, struct network **ret)
@@ -600,8 +695,10 @@ int network_adopt(struct broker *b, const struct state_network *rec, struct netw
 	c.mtu = rec->mtu;
 	c.dhcp = rec->dhcp;
 	n = calloc(1, sizeof(*n));
-	if (!n)
+	if (!n) {
+		network_config_clear(&c);
 		return -ENOMEM;
+	}
 	n->broker = b;
 	n->config = c;
 	TAILQ_INIT(&n->leases);
@@ -610,6 +707,7 @@ int network_adopt(struct broker *b, const struct state_network *rec, struct netw
 	memcpy(n->bridge_mac, rec->bridge_mac, 6);
 	n->subnet = rec->subnet;
 	memcpy(n->ula, rec->ula, 16);
+	adopt_addressing(n);
 	TAILQ_INSERT_TAIL(&b->networks, n, link);
 	b->n_networks++;
 	*ret = n;
@@ -631,7 +729,7 @@ int network_adopt_done(struct network *n, pid_t stale_dnsmasq)
 	 * It keeps the lease file, so guests keep their addresses; a guest
 	 * asking in the few milliseconds between simply asks again. */
 	dhcp_stop_stale(stale_dnsmasq, b->opt.state_dir, n->config.name);
-	if (n->config.dhcp) {
+	if (wants_dnsmasq(n)) {
 		r = start_dhcp(n);
 		if (r < 0)
 			return r;

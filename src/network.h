@@ -18,8 +18,10 @@ struct network {
 	struct network_config config;
 	char bridge[IFNAMSIZ];
 	int bridge_ifindex; /* 0 until the bridge exists */
-	struct prefix4 subnet; /* the /24, host bits zero; gateway is .1 */
-	uint8_t ula[16];       /* IPv6 /64 prefix, RFC 4193 */
+	struct prefix4 subnet; /* host bits zero: the file's, or a /24 from the pool */
+	uint32_t gateway;      /* host byte order; 0: the subnet's .1, as on every pool subnet */
+	uint8_t ula[16];       /* IPv6 prefix: the file's, or a random RFC 4193 /64 */
+	uint8_t ula_len;       /* its length; 0 means 64 */
 	uint8_t bridge_mac[6];
 	struct host_map hosts;
 	TAILQ_HEAD(, lease) leases;
@@ -37,6 +39,11 @@ struct state_network;
 enum {
 	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
 	NETWORK_E_NO_ADDRESS,         /* every host address of the subnet is taken */
+	NETWORK_E_ADDRESS_TAKEN,      /* the MAC's reserved address is held by another port */
+	NETWORK_E_SUBNET_IN_USE,      /* the file's subnet overlaps an address or route of the host */
+	NETWORK_E_SUBNET_TAKEN,       /* ... or another running network */
+	NETWORK_E_PREFIX_TAKEN,       /* the file's ipv6_prefix overlaps another running network */
+	NETWORK_E_FORWARD_TAKEN,      /* a port the file forwards is forwarded already */
 };
 
 /**
@@ -44,9 +51,13 @@ enum {
  *
  * The network has its idle timer armed until a lease is added (a new one,
  * or one whose last lease ended): the caller adds a lease, or lets the
- * timer remove it, so a failed port never leaves a network behind.
- * Return: 0, NETWORK_E_POOL_EXHAUSTED, or negative errno (creation failed,
- * nothing left behind).
+ * timer remove it, so a failed port never leaves a network behind. A
+ * persistent network has no idle timer. A running network is returned
+ * as it is, even when its file changed since: that applies when it is
+ * next created. @c is copied.
+ * Return: 0, NETWORK_E_POOL_EXHAUSTED, NETWORK_E_SUBNET_IN_USE,
+ * NETWORK_E_SUBNET_TAKEN, NETWORK_E_PREFIX_TAKEN, NETWORK_E_FORWARD_TAKEN,
+ * or negative errno (creation failed, nothing left behind).
  */
 int network_acquire(struct broker *b, const struct network_config *c, struct network **ret);
 struct network *network_find(struct broker *b, const char *name);
@@ -77,10 +88,13 @@ void network_lease_removed(struct network *n, struct lease *l);
 /**
  * network_take_address() - reserve a host address for @mac
  *
- * Prefers the address dnsmasq still has leased to @mac (a VM coming back
- * gets its address again) and avoids addresses dnsmasq has leased to
- * other MACs, which it would refuse to hand out until they expire.
- * Return: 0 with *@ret_host set, or NETWORK_E_NO_ADDRESS.
+ * A MAC with a dhcp_reservations entry gets that address. Others never
+ * get a reserved address or a port forward's internal_address. Prefers
+ * the address dnsmasq still has leased to @mac (a VM coming back gets its
+ * address again) and avoids addresses dnsmasq has leased to other MACs,
+ * which it would refuse to hand out until they expire.
+ * Return: 0 with *@ret_host set, NETWORK_E_NO_ADDRESS, or
+ * NETWORK_E_ADDRESS_TAKEN (@mac's reserved address is held).
  */
 int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host);
 void network_put_address(struct network *n, unsigned int host);
@@ -91,6 +105,8 @@ int network_sync_dhcp(struct network *n);
 
 /* Gateway address, host byte order. */
 uint32_t network_gateway(const struct network *n);
+/* The IPv6 prefix length (ula_len, 64 when unset). */
+unsigned int network_prefix6_len(const struct network *n);
 /* {"name", "mode", "bridge", "subnet", "mask", "ipv6_prefix", "prefix_len", "mtu"} */
 json_t *network_to_json(const struct network *n);
 /* network_to_json() plus state and leases, as `status` shows them to @uid. */

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,11 +60,139 @@ static void put_set(FILE *f, const char *name, const struct nft_network *nets, s
 	fprintf(f, "%s  }\n", first ? "" : " }\n");
 }
 
-static void put_ula(FILE *f, const uint8_t *u)
+static void put_ula(FILE *f, const struct nft_network *n)
 {
 	char buf[INET6_ADDRSTRLEN];
 
-	fprintf(f, "%s/64", inet_ntop(AF_INET6, u, buf, sizeof(buf)));
+	fprintf(f, "%s/%u", inet_ntop(AF_INET6, n->ula, buf, sizeof(buf)),
+		n->ula_len ? n->ula_len : 64);
+}
+
+static bool has_ext(const struct nft_network *n)
+{
+	return n->external_interface && n->external_interface[0];
+}
+
+/* "iifname "eth0" " when traffic may come in only there; else nothing. */
+static void put_iif_ext(FILE *f, const struct nft_network *n)
+{
+	if (has_ext(n))
+		fprintf(f, "iifname \"%s\" ", n->external_interface);
+}
+
+static bool any_forwards(const struct nft_network *nets, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (nets[i].nat && nets[i].n_forwards)
+			return true;
+	return false;
+}
+
+static void put_forward_chain(FILE *f, const struct nft_network *nets, size_t count)
+{
+	fprintf(f, "  chain forward {\n"
+		   "    type filter hook forward priority filter; policy accept;\n");
+	/*
+	 * Guest to guest on one network is bridged and never reaches this
+	 * hook, unless br_netfilter is loaded (Docker loads it): then it does,
+	 * with the bridge as both input and output. Let it through first.
+	 */
+	for (size_t i = 0; i < count; i++)
+		fprintf(f, "    iifname \"%s\" oifname \"%s\" accept\n", nets[i].bridge,
+			nets[i].bridge);
+	fprintf(f, "    oifname @nat_bridges ct state established,related accept\n"
+		   "    iifname @bridges oifname @bridges drop comment \"networks are isolated\"\n");
+	if (any_forwards(nets, count))
+		fprintf(f, "    oifname @nat_bridges ct status dnat accept comment \"port forwards\"\n");
+	for (size_t i = 0; i < count; i++) {
+		const struct nft_network *n = &nets[i];
+		char p[32];
+
+		if (!n->nat)
+			continue;
+		/* A routed network is reachable from outside, like any routed subnet. */
+		if (n->routed4) {
+			fprintf(f, "    ");
+			put_iif_ext(f, n);
+			fprintf(f, "oifname \"%s\" ip daddr %s accept comment \"routed\"\n", n->bridge,
+				prefix4_format(&n->subnet, p, sizeof(p)));
+		}
+		if (n->routed6 && n->ula) {
+			fprintf(f, "    ");
+			put_iif_ext(f, n);
+			fprintf(f, "oifname \"%s\" ip6 daddr ", n->bridge);
+			put_ula(f, n);
+			fprintf(f, " accept comment \"routed\"\n");
+		}
+		if (has_ext(n))
+			fprintf(f, "    iifname \"%s\" oifname != \"%s\" drop comment \"out only through %s\"\n",
+				n->bridge, n->external_interface, n->external_interface);
+	}
+	fprintf(f, "    iifname @nat_bridges accept\n"
+		   "    iifname @bridges drop comment \"host-only: no way out\"\n"
+		   "    oifname @bridges drop comment \"nothing unasked comes in\"\n"
+		   "  }\n");
+}
+
+/*
+ * Port forwards: a host port on one of the host's own addresses (fib
+ * daddr type local), arriving from outside the broker's networks, goes to
+ * the guest. Guests reach each other directly, and hairpinning through
+ * the host would need a masquerade that hides who is talking.
+ */
+static void put_prerouting_chain(FILE *f, const struct nft_network *nets, size_t count)
+{
+	if (!any_forwards(nets, count))
+		return;
+	fprintf(f, "  chain prerouting {\n"
+		   "    type nat hook prerouting priority dstnat; policy accept;\n");
+	for (size_t i = 0; i < count; i++) {
+		const struct nft_network *n = &nets[i];
+
+		for (size_t j = 0; n->nat && j < n->n_forwards; j++) {
+			const struct port_forward *fw = &n->forwards[j];
+			const char *proto = forward_protocol_to_string(fw->protocol);
+			char a[16];
+
+			fprintf(f, "    ");
+			if (has_ext(n))
+				put_iif_ext(f, n);
+			else
+				fprintf(f, "iifname != @bridges ");
+			fprintf(f, "meta nfproto ipv4 fib daddr type local %s dport %u dnat ip to %s:%u\n",
+				proto, fw->external_port,
+				addr4_format(fw->internal_address, a, sizeof(a)), fw->internal_port);
+		}
+	}
+	fprintf(f, "  }\n");
+}
+
+static void put_postrouting_chain(FILE *f, const struct nft_network *nets, size_t count)
+{
+	fprintf(f, "  chain postrouting {\n"
+		   "    type nat hook postrouting priority srcnat; policy accept;\n");
+	for (size_t i = 0; i < count; i++) {
+		const struct nft_network *n = &nets[i];
+		char p[32], oif[IFNAMSIZ + 16];
+
+		if (!n->nat)
+			continue;
+		if (has_ext(n))
+			snprintf(oif, sizeof(oif), "\"%s\"", n->external_interface);
+		else
+			snprintf(oif, sizeof(oif), "!= @bridges");
+		prefix4_format(&n->subnet, p, sizeof(p));
+		if (!n->routed4)
+			fprintf(f, "    ip saddr %s ip daddr != %s oifname %s masquerade\n", p, p, oif);
+		if (n->ula && !n->routed6) {
+			fprintf(f, "    ip6 saddr ");
+			put_ula(f, n);
+			fprintf(f, " ip6 daddr != ");
+			put_ula(f, n);
+			fprintf(f, " oifname %s masquerade\n", oif);
+		}
+	}
+	fprintf(f, "  }\n");
 }
 
 char *nft_render(const struct nft_network *nets, size_t count)
@@ -76,47 +205,15 @@ char *nft_render(const struct nft_network *nets, size_t count)
 		return NULL;
 	/* "add" first so "delete" never fails on a missing table. */
 	fprintf(f, "add table inet " NFT_TABLE "\ndelete table inet " NFT_TABLE "\n");
-	if (count == 0)
-		goto out;
-
-	fprintf(f, "table inet " NFT_TABLE " {\n");
-	put_set(f, "bridges", nets, count, -1);
-	put_set(f, "nat_bridges", nets, count, 1);
-	fprintf(f, "  chain forward {\n"
-		   "    type filter hook forward priority filter; policy accept;\n");
-	/*
-	 * Guest to guest on one network is bridged and never reaches this
-	 * hook, unless br_netfilter is loaded (Docker loads it): then it does,
-	 * with the bridge as both input and output. Let it through first.
-	 */
-	for (size_t i = 0; i < count; i++)
-		fprintf(f, "    iifname \"%s\" oifname \"%s\" accept\n", nets[i].bridge,
-			nets[i].bridge);
-	fprintf(f, "    oifname @nat_bridges ct state established,related accept\n"
-		   "    iifname @bridges oifname @bridges drop comment \"networks are isolated\"\n"
-		   "    iifname @nat_bridges accept\n"
-		   "    iifname @bridges drop comment \"host-only: no way out\"\n"
-		   "    oifname @bridges drop comment \"nothing unasked comes in\"\n"
-		   "  }\n");
-	fprintf(f, "  chain postrouting {\n"
-		   "    type nat hook postrouting priority srcnat; policy accept;\n");
-	for (size_t i = 0; i < count; i++) {
-		char p[32];
-
-		if (!nets[i].nat)
-			continue;
-		prefix4_format(&nets[i].subnet, p, sizeof(p));
-		fprintf(f, "    ip saddr %s ip daddr != %s oifname != @bridges masquerade\n", p, p);
-		if (nets[i].ula) {
-			fprintf(f, "    ip6 saddr ");
-			put_ula(f, nets[i].ula);
-			fprintf(f, " ip6 daddr != ");
-			put_ula(f, nets[i].ula);
-			fprintf(f, " oifname != @bridges masquerade\n");
-		}
+	if (count > 0) {
+		fprintf(f, "table inet " NFT_TABLE " {\n");
+		put_set(f, "bridges", nets, count, -1);
+		put_set(f, "nat_bridges", nets, count, 1);
+		put_forward_chain(f, nets, count);
+		put_prerouting_chain(f, nets, count);
+		put_postrouting_chain(f, nets, count);
+		fprintf(f, "}\n");
 	}
-	fprintf(f, "  }\n}\n");
-out:
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

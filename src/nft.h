@@ -7,15 +7,22 @@
 #include <stdint.h>
 
 #include "pool.h"
+#include "protocol.h"
 
 #define NFT_TABLE "vmnet_broker" /* family inet */
 
-/* What the rules need to know of one network. */
+/* What the rules need to know of one network. Zeroed fields mean the defaults. */
 struct nft_network {
 	const char *bridge;
 	struct prefix4 subnet;
-	const uint8_t *ula; /* 16 bytes, a /64; NULL for none */
-	bool nat;           /* shared: masquerade to the outside; host: no way out */
+	const uint8_t *ula;     /* 16 bytes, the IPv6 prefix; NULL for none */
+	uint8_t ula_len;        /* its length; 0 means 64 */
+	bool nat;               /* shared: may go out (NAT or routed); host: no way out */
+	bool routed4;           /* shared without nat44: forward, don't masquerade, let in */
+	bool routed6;           /* the same for IPv6 (nat66 off) */
+	const char *external_interface; /* NULL or "": out through any interface */
+	const struct port_forward *forwards; /* host ports DNATed to guests */
+	size_t n_forwards;
 };
 
 struct nft;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "util.h"
 
 uint32_t prefix4_mask(uint8_t len)
 {
@@ -91,6 +92,24 @@ int pool_pick_subnet(const struct prefix4 *pool, const struct prefix4 *used, siz
 	return POOL_E_EXHAUSTED;
 }
 
+void host_map_init(struct host_map *m, uint8_t prefix_len, unsigned int gateway)
+{
+	memset(m, 0, sizeof(*m));
+	m->size = 1u << (32 - (prefix_len < HOST_MAP_PREFIX_MIN ? HOST_MAP_PREFIX_MIN : prefix_len));
+	(void)host_map_take_exact(m, gateway);
+}
+
+/* The range of host numbers that may go to ports (or the gateway). */
+static unsigned int first_host(const struct host_map *m)
+{
+	return m->size ? 1 : 2;
+}
+
+static unsigned int last_host(const struct host_map *m)
+{
+	return m->size ? m->size - 2 : 254;
+}
+
 static bool host_map_test(const struct host_map *m, unsigned int host)
 {
 	return m->used[host / 64] & ((uint64_t)1 << (host % 64));
@@ -98,7 +117,7 @@ static bool host_map_test(const struct host_map *m, unsigned int host)
 
 int host_map_take_exact(struct host_map *m, unsigned int host)
 {
-	if (host < 2 || host > 254 || host_map_test(m, host))
+	if (host < first_host(m) || host > last_host(m) || host_map_test(m, host))
 		return POOL_E_EXHAUSTED;
 	m->used[host / 64] |= (uint64_t)1 << (host % 64);
 	return 0;
@@ -106,10 +125,11 @@ int host_map_take_exact(struct host_map *m, unsigned int host)
 
 int host_map_take(struct host_map *m, unsigned int *ret)
 {
-	unsigned int start = m->last < 2 ? 2 : m->last + 1;
+	unsigned int lo = first_host(m), count = last_host(m) - lo + 1;
+	unsigned int start = m->last < lo || m->last >= last_host(m) ? lo : m->last + 1;
 
-	for (unsigned int i = 0; i < 253; i++) {
-		unsigned int h = 2 + (start - 2 + i) % 253;
+	for (unsigned int i = 0; i < count; i++) {
+		unsigned int h = lo + (start - lo + i) % count;
 
 		if (host_map_take_exact(m, h) == 0) {
 			m->last = h;
@@ -122,6 +142,6 @@ int host_map_take(struct host_map *m, unsigned int *ret)
 
 void host_map_put(struct host_map *m, unsigned int host)
 {
-	if (host < 256)
+	if (host < ELEMENTSOF(m->used) * 64)
 		m->used[host / 64] &= ~((uint64_t)1 << (host % 64));
 }

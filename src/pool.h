@@ -37,14 +37,22 @@ bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b);
 int pool_pick_subnet(const struct prefix4 *pool, const struct prefix4 *used, size_t n_used,
 		     struct prefix4 *ret);
 
+#define HOST_MAP_PREFIX_MIN 16 /* the widest subnet a host map covers */
+
 /*
- * Host addresses of one /24 network: .1 is the gateway, .2-.254 go to ports.
- * A bit set in @used means taken.
+ * Host addresses of one network, by host number (address - subnet). A bit
+ * set in @used means taken. Zeroed, it is a /24 whose gateway is .1, so
+ * .2-.254 go to ports; host_map_init() makes any other. The network and
+ * broadcast addresses are never handed out.
  */
 struct host_map {
-	uint64_t used[4];
+	uint64_t used[(1u << (32 - HOST_MAP_PREFIX_MIN)) / 64];
+	unsigned int size; /* addresses in the subnet; 0: a /24 with the gateway .1 */
 	unsigned int last; /* last host handed out, for next-fit */
 };
+
+/* An empty map of a /@prefix_len (HOST_MAP_PREFIX_MIN..30) with @gateway taken. */
+void host_map_init(struct host_map *m, uint8_t prefix_len, unsigned int gateway);
 
 /*
  * Next-fit, so a released address is the last to be handed out again:

@@ -5,6 +5,7 @@
 #include <linux/nsfs.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -102,4 +103,15 @@ int port_check_netns(int fd, uid_t uid)
 	if (ioctl(userns, NS_GET_OWNER_UID, &owner) < 0)
 		return -errno;
 	return owner == uid ? 0 : PORT_E_NOT_OWNER;
+}
+
+void port_disable_ipv6(const char *name)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)!write(fd, "1", 1);
 }

@@ -183,6 +183,48 @@ char *mac_format(const uint8_t mac[6], char *buf)
 	return buf;
 }
 
+/* Length of the valid UTF-8 sequence at @p (as jansson checks it), or 0. */
+static size_t utf8_sequence_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	cp = p[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also the terminating NUL */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0; /* overlong, beyond Unicode, or a surrogate */
+	return n;
+}
+
+void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_sequence_len(p);
+
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 _printf_(2, 3) static int fail(char *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -190,6 +232,13 @@ _printf_(2, 3) static int fail(char *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, PROTOCOL_ERROR_MAX, fmt, ap);
 	va_end(ap);
+	/*
+	 * The reason goes back in a JSON reply, which carries only UTF-8, and
+	 * it may quote the peer's bytes: a key cut at 64 bytes can end in half
+	 * a character, and jansson's "near '...'" repeats bytes it choked on.
+	 * Without this, reply_error_new() fails and the request gets no reply.
+	 */
+	utf8_sanitize(err);
 	return PROTOCOL_E_INVALID;
 }
 

@@ -11,7 +11,8 @@
 #include "vmnet-broker.h"
 
 #define PROTOCOL_VERSION 1
-#define PROTOCOL_MESSAGE_MAX (64 * 1024) /* bytes of JSON in one message */
+#define PROTOCOL_MESSAGE_MAX (64 * 1024) /* bytes of JSON in one request */
+#define PROTOCOL_REPLY_MAX (16 * 1024 * 1024) /* a reply: status of a big daemon may be long */
 #define PROTOCOL_FDS_MAX 16              /* fds accepted or sent with one message */
 #define NETWORK_NAME_MAX 64
 #define LABEL_MAX 64
@@ -85,6 +86,11 @@ bool label_is_valid(const char *label);
 int mac_parse(const char *s, uint8_t ret[6]);
 /* @buf needs 18 bytes. Return: @buf. */
 char *mac_format(const uint8_t mac[6], char *buf);
+/*
+ * Replace each byte of @s that starts no valid UTF-8 sequence with '?', so
+ * that a JSON reply can carry text that quotes a peer's or a file's bytes.
+ */
+void utf8_sanitize(char *s);
 
 const char *request_command_to_string(enum request_command c);
 const char *port_kind_to_string(enum port_kind k);

@@ -26,12 +26,16 @@
 #include "server.h"
 #include "util.h"
 
+
 struct connection {
 	TAILQ_ENTRY(connection) link;
 	struct server *server;
 	int fd;
 	sd_event_source *io;
 	struct ucred peer;
+	sd_event_source *silence_timer; /* until the first message: drop peers that never speak */
+	gid_t *groups; /* SO_PEERGROUPS: the peer's supplementary groups */
+	size_t n_groups;
 	void *data;
 };
 
@@ -45,12 +49,20 @@ struct server {
 	server_request_fn on_request;
 	server_disconnect_fn on_disconnect;
 	void *userdata;
+	size_t max_conns;
+	uint64_t silence_usec; /* a peer that never sends is dropped after this */
 	char buf[PROTOCOL_MESSAGE_MAX + 1];
 };
 
 const struct ucred *connection_peer(const struct connection *c)
 {
 	return &c->peer;
+}
+
+const gid_t *connection_peer_groups(const struct connection *c, size_t *ret_n)
+{
+	*ret_n = c->n_groups;
+	return c->groups;
 }
 
 void *connection_get_data(const struct connection *c)
@@ -61,6 +73,16 @@ void *connection_get_data(const struct connection *c)
 void connection_set_data(struct connection *c, void *data)
 {
 	c->data = data;
+}
+
+void server_set_max_connections(struct server *s, size_t max)
+{
+	s->max_conns = max;
+}
+
+void server_set_silence_timeout(struct server *s, uint64_t usec)
+{
+	s->silence_usec = usec;
 }
 
 size_t server_connection_count(const struct server *s)
@@ -77,7 +99,9 @@ static void connection_free(struct connection *c)
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->n_conns--;
 	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->silence_timer);
 	safe_close(c->fd);
+	free(c->groups);
 	free(c);
 }
 
@@ -161,8 +185,29 @@ static int connection_read(struct connection *c)
 		reply_transport_error(c, "too many file descriptors on one message");
 		return 0;
 	}
+	c->silence_timer = sd_event_source_disable_unref(c->silence_timer);
 	s->on_request(s->userdata, c, s->buf, (size_t)n, fds, n_fds);
 	return 0;
+}
+
+static int on_silence(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct connection *c = userdata;
+
+	log_info("[peer %d uid %u] sent nothing for %llu s, closing", (int)c->peer.pid,
+		 (unsigned)c->peer.uid, (unsigned long long)(c->server->silence_usec / 1000000));
+	connection_free(c);
+	return 0;
+}
+
+/* Refuse a connection over the limit with a reply that says so. */
+static void refuse(int fd, const char *message)
+{
+	_cleanup_(json_decrefp) json_t *reply = reply_error_new(VMNET_BROKER_LIMIT_EXCEEDED, message);
+	_cleanup_free_ char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	if (text)
+		(void)send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -182,6 +227,31 @@ static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void
 	return 0;
 }
 
+/*
+ * The supplementary groups the peer had at connect(), like SO_PEERCRED
+ * (Linux 4.13). The kernel says ERANGE with the size it needs when the
+ * buffer is short.
+ */
+static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n)
+{
+	socklen_t len = 32 * sizeof(gid_t);
+
+	for (int tries = 0; tries < 4; tries++) {
+		_cleanup_free_ gid_t *v = malloc(len ? len : sizeof(gid_t));
+
+		if (!v)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) == 0) {
+			*ret_n = len / sizeof(gid_t);
+			*ret = TAKE_PTR(v);
+			return 0;
+		}
+		if (errno != ERANGE)
+			return -errno;
+	}
+	return -ERANGE;
+}
+
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -196,6 +266,11 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 			log_warning("Failed to accept connection: %m");
 		return 0;
 	}
+	if (s->n_conns >= s->max_conns) {
+		log_warning("Refusing connection: %zu connections open, the limit", s->n_conns);
+		refuse(cfd, "too many connections to the daemon");
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		log_error("Failed to accept connection: out of memory");
@@ -207,9 +282,23 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		free(c);
 		return 0;
 	}
+	r = read_peer_groups(cfd, &c->groups, &c->n_groups);
+	if (r < 0)
+		/* Only allowed_groups needs them; such a peer just is in none. */
+		log_debug_errno(r, "Failed to read peer groups, ignoring: %m");
 	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
 	if (r < 0) {
 		log_warning_errno(r, "Failed to watch connection: %m");
+		free(c->groups);
+		free(c);
+		return 0;
+	}
+	r = sd_event_add_time_relative(s->event, &c->silence_timer, CLOCK_MONOTONIC,
+				       s->silence_usec, 0, on_silence, c);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to arm connection timer: %m");
+		sd_event_source_disable_unref(c->io);
+		free(c->groups);
 		free(c);
 		return 0;
 	}
@@ -247,6 +336,15 @@ int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	}
+	/* A long status reply needs a send buffer that holds it whole:
+	 * SEQPACKET never splits a message. */
+	if (iov.iov_len > PROTOCOL_MESSAGE_MAX) {
+		int size = (int)(iov.iov_len * 2 + 4096);
+
+		if (iov.iov_len > PROTOCOL_REPLY_MAX)
+			return -EMSGSIZE;
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	}
 	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		return log_debug_errno(-errno, "[peer %d] Failed to send reply: %m", (int)c->peer.pid);
@@ -299,6 +397,8 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 		return -ENOMEM;
 	s->fd = -EBADF;
 	s->event = event;
+	s->max_conns = SERVER_MAX_CONNECTIONS;
+	s->silence_usec = SERVER_SILENCE_TIMEOUT_SEC * 1000000ULL;
 	s->on_request = on_request;
 	s->on_disconnect = on_disconnect;
 	s->userdata = userdata;

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
@@ -30,9 +31,17 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 /* Close every connection (calling on_disconnect) and the listener; unlink the path. */
 struct server *server_free(struct server *s);
 size_t server_connection_count(const struct server *s);
+/* Further connections are refused with LIMIT_EXCEEDED (default SERVER_MAX_CONNECTIONS). */
+void server_set_max_connections(struct server *s, size_t max);
+#define SERVER_MAX_CONNECTIONS 1024
+/* A peer that connects and never sends holds a slot for nothing: drop it after this. */
+void server_set_silence_timeout(struct server *s, uint64_t usec);
+#define SERVER_SILENCE_TIMEOUT_SEC 30
 
 /* Credentials the kernel recorded at connect(): SO_PEERCRED. */
 const struct ucred *connection_peer(const struct connection *c);
+/* Its supplementary groups at connect(): SO_PEERGROUPS; *@ret_n of them. */
+const gid_t *connection_peer_groups(const struct connection *c, size_t *ret_n);
 /* Per-connection data of the server's user. */
 void *connection_get_data(const struct connection *c);
 void connection_set_data(struct connection *c, void *data);

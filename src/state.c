@@ -66,7 +66,8 @@ static int parse_lease(json_t *o, struct state_lease *l)
 			return -EINVAL;
 		l->ifindex = (int)v;
 	}
-	if (get_int(o, "host", 0, 254, &v) < 0)
+	/* Host numbers reach the widest subnet a file may have; lease_adopt() checks the range. */
+	if (get_int(o, "host", 0, (1 << (32 - CONFIG_MASK_MIN)) - 2, &v) < 0)
 		return -EINVAL;
 	l->host = (unsigned int)v;
 	if (get_int(o, "uid", 0, UINT32_MAX - 1, &v) < 0)
@@ -93,7 +94,8 @@ static int parse_network(json_t *o, struct state_network *n)
 	    get_str(o, "bridge", n->bridge, sizeof(n->bridge)) < 0 || !ifname_is_valid(n->bridge) ||
 	    get_mac(o, "bridge_mac", n->bridge_mac) < 0 ||
 	    get_str(o, "subnet", subnet, sizeof(subnet)) < 0 ||
-	    prefix4_parse(subnet, &n->subnet) < 0 || n->subnet.len != POOL_SUBNET_LEN ||
+	    prefix4_parse(subnet, &n->subnet) < 0 || n->subnet.len < CONFIG_MASK_MIN ||
+	    n->subnet.len > CONFIG_MASK_MAX ||
 	    get_str(o, "ula", ula, sizeof(ula)) < 0 || inet_pton(AF_INET6, ula, n->ula) != 1)
 		return -EINVAL;
 	if (streq(mode, "shared"))

@@ -155,7 +155,27 @@ BAD = [
     ("multi-queue-zero", acquire(multi_queue=0)),
     ("multi-queue-17", acquire(multi_queue=17)),
     ("multi-queue-string", acquire(multi_queue="2")),
-    ("port-forwards", acquire(port_forwards=[])),
+    # port_forwards: as in the network file, minus internal_address
+    ("forwards-object", acquire(port_forwards={"protocol": "tcp"})),
+    ("forwards-internal-address", acquire(port_forwards=[
+        {"protocol": "tcp", "external_port": 2222, "internal_port": 22,
+         "internal_address": "192.168.64.2"}])),
+    ("forwards-unknown-key", acquire(port_forwards=[
+        {"protocol": "tcp", "external_port": 2222, "internal_port": 22, "x": 1}])),
+    ("forwards-sctp", acquire(port_forwards=[
+        {"protocol": "sctp", "external_port": 2222, "internal_port": 22}])),
+    ("forwards-port-zero", acquire(port_forwards=[
+        {"protocol": "tcp", "external_port": 0, "internal_port": 22}])),
+    ("forwards-port-65536", acquire(port_forwards=[
+        {"protocol": "udp", "external_port": 2222, "internal_port": 65536}])),
+    ("forwards-missing-port", acquire(port_forwards=[{"protocol": "tcp", "external_port": 1}])),
+    ("forwards-twice", acquire(port_forwards=[
+        {"protocol": "tcp", "external_port": 2222, "internal_port": 22},
+        {"protocol": "tcp", "external_port": 2222, "internal_port": 23}])),
+    ("forwards-17", acquire(port_forwards=[
+        {"protocol": "tcp", "external_port": 2000 + i, "internal_port": 22} for i in range(17)])),
+    ("forwards-on-none", acquire(port="none", port_forwards=[
+        {"protocol": "tcp", "external_port": 2222, "internal_port": 22}])),
 ]
 
 

@@ -134,3 +134,24 @@ def test_status_idle_network(broker):
     net = wait_until(idle, timeout=5, what="the network to turn idle")
     assert net["leases"] == []
     assert 0 <= net["idle_remaining"] <= broker.idle_timeout
+
+
+def test_status_of_a_busy_daemon_exceeds_64k_and_still_arrives(broker):
+    """Requests are at most 64 KiB; a status reply of hundreds of leases is
+    longer, and the library reads it whole."""
+    with open(os.path.join(broker.config_dir, "big.json"), "w") as f:
+        json.dump({"mode": "host", "subnet": "10.99.0.1", "mask": "255.255.252.0"}, f)
+    held = []
+    try:
+        for i in range(450):
+            _, fds = broker.acquire_tap("big", label="vm-%03d-with-a-longer-label" % i)
+            held += fds
+        p = broker.cli("status", "--json")
+        assert len(p.stdout) > 65536
+        st = json.loads(p.stdout)
+        (big,) = [n for n in st["networks"] if n["name"] == "big"]
+        assert len(big["leases"]) == 450
+        assert len({le["address"] for le in big["leases"]}) == 450
+    finally:
+        for fd in held:
+            os.close(fd)

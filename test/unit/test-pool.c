@@ -255,6 +255,35 @@ static void test_host_map_sequence(void **state)
 	}
 }
 
+/* A map of another size: a /29 whose gateway is .6, the last host. */
+static void test_host_map_init(void **state)
+{
+	struct host_map m;
+	unsigned int h;
+
+	host_map_init(&m, 29, 6);
+	for (unsigned int want = 1; want <= 5; want++) {
+		assert_int_equal(host_map_take(&m, &h), 0);
+		assert_int_equal(h, want);
+	}
+	assert_int_equal(host_map_take(&m, &h), POOL_E_EXHAUSTED);
+	host_map_put(&m, 3);
+	assert_int_equal(host_map_take(&m, &h), 0);
+	assert_int_equal(h, 3);
+	/* Network, broadcast and gateway are never handed out. */
+	host_map_init(&m, 29, 6);
+	assert_int_equal(host_map_take_exact(&m, 0), POOL_E_EXHAUSTED);
+	assert_int_equal(host_map_take_exact(&m, 7), POOL_E_EXHAUSTED);
+	assert_int_equal(host_map_take_exact(&m, 6), POOL_E_EXHAUSTED);
+	assert_int_equal(host_map_take_exact(&m, 1), 0);
+	/* A /16 has 65534 hosts, the gateway among them. */
+	host_map_init(&m, 16, 1);
+	assert_int_equal(host_map_take_exact(&m, 65534), 0);
+	assert_int_equal(host_map_take_exact(&m, 65535), POOL_E_EXHAUSTED);
+	assert_int_equal(host_map_take(&m, &h), 0);
+	assert_int_equal(h, 2);
+}
+
 static void test_host_map_next_fit(void **state)
 {
 	struct host_map m = { 0 };
@@ -372,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_pick_narrow_pool),
 		cmocka_unit_test(test_host_map_sequence),
 		cmocka_unit_test(test_host_map_next_fit),
+		cmocka_unit_test(test_host_map_init),
 		cmocka_unit_test(test_host_map_take_exact),
 		cmocka_unit_test(test_host_map_exhaustion),
 		cmocka_unit_test(test_host_map_put_harmless),

@@ -484,11 +484,49 @@ static void test_bad_multi_queue(void **state)
 	acquire_with_invalid_all(bad, ELEMENTSOF(bad));
 }
 
-static void test_port_forwards_refused(void **state)
+#define FW(p, e, i) "{\"protocol\":\"" p "\",\"external_port\":" #e ",\"internal_port\":" #i "}"
+
+static void test_port_forwards(void **state)
 {
-	acquire_with_invalid("\"port_forwards\":[]");
-	acquire_with_invalid("\"port_forwards\":[{\"protocol\":\"tcp\",\"external_port\":2222,"
-			     "\"internal_port\":22}]");
+	static const char *const bad[] = {
+		"\"port_forwards\":{}",
+		"\"port_forwards\":[1]",
+		"\"port_forwards\":[" FW("sctp", 1, 1) "]",
+		"\"port_forwards\":[" FW("tcp", 0, 1) "]",
+		"\"port_forwards\":[" FW("tcp", 1, 65536) "]",
+		"\"port_forwards\":[" FW("tcp", 1, "1") "]",
+		"\"port_forwards\":[{\"protocol\":\"tcp\",\"external_port\":1}]",
+		"\"port_forwards\":[{\"protocol\":\"tcp\",\"external_port\":1,\"internal_port\":1,"
+		"\"internal_address\":\"10.0.0.2\"}]",
+		"\"port_forwards\":[{\"protocol\":\"tcp\",\"external_port\":1,\"internal_port\":1,"
+		"\"x\":1}]",
+		"\"port_forwards\":[" FW("udp", 53, 53) "," FW("udp", 53, 54) "]",
+		"\"port\":\"none\",\"port_forwards\":[" FW("tcp", 1, 1) "]",
+		"\"port_forwards\":[" FW("tcp", 1, 1) "," FW("tcp", 2, 1) "," FW("tcp", 3, 1) ","
+		FW("tcp", 4, 1) "," FW("tcp", 5, 1) "," FW("tcp", 6, 1) "," FW("tcp", 7, 1) ","
+		FW("tcp", 8, 1) "," FW("tcp", 9, 1) "," FW("tcp", 10, 1) "," FW("tcp", 11, 1) ","
+		FW("tcp", 12, 1) "," FW("tcp", 13, 1) "," FW("tcp", 14, 1) "," FW("tcp", 15, 1) ","
+		FW("tcp", 16, 1) "," FW("tcp", 17, 1) "]",
+	};
+	_cleanup_free_ char *none = acquire_with("\"port_forwards\":[]");
+	_cleanup_free_ char *two = acquire_with("\"port_forwards\":[" FW("tcp", 2222, 22) ","
+						FW("udp", 2222, 53) "]");
+	struct request req;
+
+	parse_ok(none, &req);
+	assert_int_equal(req.n_forwards, 0);
+	parse_ok(two, &req);
+	assert_int_equal(req.n_forwards, 2);
+	assert_int_equal(req.forwards[0].protocol, FORWARD_TCP);
+	assert_int_equal(req.forwards[0].external_port, 2222);
+	assert_int_equal(req.forwards[0].internal_port, 22);
+	assert_int_equal(req.forwards[0].internal_address, 0);
+	assert_int_equal(req.forwards[1].protocol, FORWARD_UDP);
+	assert_int_equal(req.forwards[1].internal_port, 53);
+	acquire_with_invalid_all(bad, ELEMENTSOF(bad));
+	assert_string_equal(forward_protocol_to_string(FORWARD_UDP), "udp");
+	assert_int_equal(forward_protocol_from_string("tcp"), FORWARD_TCP);
+	assert_int_equal(forward_protocol_from_string("TCP"), -EINVAL);
 }
 
 /* {"command":"status"} padded with blanks to exactly @len bytes. */
@@ -676,7 +714,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ifname),
 		cmocka_unit_test(test_bad_vnet_hdr),
 		cmocka_unit_test(test_bad_multi_queue),
-		cmocka_unit_test(test_port_forwards_refused),
+		cmocka_unit_test(test_port_forwards),
 		cmocka_unit_test(test_message_size),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_mac_round_trip),
