@@ -147,6 +147,11 @@ static int errors_push(struct config_errors *e, const char *file, const char *ke
 		free(reason);
 		return -ENOMEM;
 	}
+	/* Errors quote file names, keys and jansson's words about bytes it
+	 * stopped on: keep them UTF-8, or the JSON of `networks` drops them. */
+	utf8_sanitize(x->file);
+	utf8_sanitize(x->key);
+	utf8_sanitize(x->reason);
 	e->n++;
 	return 0;
 }
