@@ -529,6 +529,30 @@ static bool cmdline_has(pid_t pid, const char *want)
 	return false;
 }
 
+/*
+ * Return: true once @pid is gone or a zombie. Not "its cmdline is empty":
+ * the kernel drops a dying process's memory before its files, so its
+ * sockets (port 67, 53) may still be bound for a moment after that.
+ */
+static bool exited(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 {
 	_cleanup_free_ char *want = NULL;
@@ -540,9 +564,11 @@ void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 	(void)kill(pid, SIGTERM);
 	/* Not our child: poll for it to go, then insist. */
 	for (int waited = 0; waited < STOP_GRACE_MS; waited += 10) {
-		if (kill(pid, 0) < 0 || !cmdline_has(pid, want))
+		if (exited(pid))
 			return;
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 	}
 	(void)kill(pid, SIGKILL);
+	for (int waited = 0; waited < STOP_GRACE_MS && !exited(pid); waited += 10)
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 }
