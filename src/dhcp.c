@@ -508,21 +508,30 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 	return NULL;
 }
 
+/* Read /proc/@pid/@what into @buf, NUL-terminated. Return: bytes read, or <= 0. */
+static ssize_t proc_read(pid_t pid, const char *what, char *buf, size_t size)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
 /* Return: true when /proc/@pid/cmdline has the argument @want. */
 static bool cmdline_has(pid_t pid, const char *want)
 {
-	char path[64], buf[8192];
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t n;
+	char buf[8192];
+	ssize_t n = proc_read(pid, "cmdline", buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return false;
-	buf[n] = '\0';
 	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
 		if (streq(a, want))
 			return true;
@@ -536,18 +545,10 @@ static bool cmdline_has(pid_t pid, const char *want)
  */
 static bool exited(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	_cleanup_close_ int fd = -EBADF;
-	ssize_t n;
+	char buf[256], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
 		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
 	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
 	p = strrchr(buf, ')');
 	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
