@@ -127,17 +127,6 @@ static bool adopted_bridge(struct broker *b, int ifindex)
 	return false;
 }
 
-static bool adopted_port(struct broker *b, int ifindex)
-{
-	struct network *n;
-	struct lease *l;
-
-	TAILQ_FOREACH(n, &b->networks, link)
-		TAILQ_FOREACH(l, &n->leases, network_link)
-			if (l->ifindex == ifindex)
-				return true;
-	return false;
-}
 
 static void remove_orphan(struct broker *b, const struct link_info *li)
 {
@@ -166,7 +155,7 @@ static void remove_orphans(struct broker *b, const struct links *ls)
 		    streq(li->kind, "bridge") && !adopted_bridge(b, li->ifindex))
 			remove_orphan(b, li);
 		else if (!strncmp(li->alias, LEASE_ALIAS_PREFIX, strlen(LEASE_ALIAS_PREFIX)) &&
-			 !adopted_port(b, li->ifindex))
+			 !broker_find_lease(b, li->ifindex))
 			remove_orphan(b, li);
 	}
 }

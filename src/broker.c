@@ -468,7 +468,7 @@ static void on_disconnect(void *userdata, struct connection *c)
 	connection_set_data(c, NULL);
 }
 
-static struct lease *find_lease_by_ifindex(struct broker *b, int ifindex)
+struct lease *broker_find_lease(struct broker *b, int ifindex)
 {
 	struct network *n;
 	struct lease *l;
@@ -492,7 +492,7 @@ static void end_lease_port_gone(struct lease *l)
 
 static void on_link_gone(void *userdata, int ifindex)
 {
-	struct lease *l = find_lease_by_ifindex(userdata, ifindex);
+	struct lease *l = broker_find_lease(userdata, ifindex);
 
 	if (l)
 		end_lease_port_gone(l);

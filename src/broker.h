@@ -57,6 +57,8 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
  * are recorded for the next daemon to adopt; unused ones are removed.
  */
 struct broker *broker_free(struct broker *b);
+/* The lease whose port has @ifindex, or NULL. */
+struct lease *broker_find_lease(struct broker *b, int ifindex);
 /* Remove every network with all its ports, in use or not (vmnet-brokerd --remove-all). */
 void broker_remove_all(struct broker *b);
 /* Create every network whose file says "persistent": true; failures are logged. */
