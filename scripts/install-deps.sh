@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages that building, testing and the demo need,
-# only when one of them is missing (so a ready machine makes no apt call).
+# and any named as arguments, only when one of them is missing (so a ready
+# machine makes no apt call). Usage: install-deps.sh [PACKAGE...]
 set -eu
 
 # qemu-system-x86 and cpio: test_qemu.py boots guests, whose kernel and
@@ -19,6 +20,8 @@ scdoc"
 if [ "${VMNET_DEB_DEPS:-0}" = 1 ]; then
 	PKGS="$PKGS dpkg-dev debhelper systemd bash-completion systemd-container debootstrap"
 fi
+# Further packages a caller needs on top (bench/install-deps.sh, fuzz).
+PKGS="$PKGS $*"
 
 missing=""
 for p in $PKGS; do
