@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bgclose.h"
 #include "broker.h"
 #include "access.h"
 #include "adopt.h"
@@ -321,6 +322,19 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 				   "failed to create %s port on network '%s': %s",
 				   port_kind_to_string(req->port), req->network_name, strerror(-r));
 	}
+	r = network_start_dhcp(n);
+	if (r < 0) {
+		log_error_errno(r, "[network %s] Failed to start dnsmasq: %m", n->config.name);
+		for (size_t i = 0; l->kind == PORT_TAP && i < req->queues; i++)
+			bgclose(fds[i]);
+		lease_free(l);
+		/* Made for this acquire, most likely: nothing half-built stays. */
+		if (n->n_leases == 0 && !n->config.persistent)
+			network_free(n);
+		return reply_error(c, VMNET_BROKER_CREATE_FAILURE,
+				   "network '%s': failed to start dnsmasq: %s", req->network_name,
+				   strerror(-r));
+	}
 	if (cl) {
 		l->client = cl;
 		TAILQ_INSERT_TAIL(&cl->leases, l, client_link);
@@ -339,10 +353,11 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	}
 	reply_json(c, reply, fds, n_fds);
 	/* The TAP is the client's now; our copies would keep it alive forever.
-	 * If the send failed, this close is what removes it, and the link
-	 * monitor ends the lease. */
+	 * If the send failed, or the client has closed its copy already, this
+	 * close is what removes it (and the link monitor ends the lease):
+	 * slow, so not on the loop. */
 	for (size_t i = 0; i < n_fds; i++)
-		safe_close(fds[i]);
+		bgclose(fds[i]);
 }
 
 static void handle_status(struct broker *b, struct connection *c)
@@ -648,13 +663,20 @@ void broker_start_persistent(struct broker *b)
 		if (!config_entry_valid(e) || !e->config.persistent || network_find(b, e->name))
 			continue;
 		r = network_acquire(b, &e->config, &n);
-		if (r < 0)
+		if (r < 0) {
 			log_error_errno(r, "[network %s] Failed to create persistent network: %m", e->name);
-		else if (r > 0)
+			continue;
+		}
+		if (r > 0) {
 			log_error("[network %s] Failed to create persistent network: %s", e->name,
 				  r == NETWORK_E_POOL_EXHAUSTED ? "no free subnet in the pool"
 								: "its subnet, ipv6_prefix or a forwarded port is taken");
-		else
-			log_info("[network %s] Persistent: up until the daemon stops", e->name);
+			continue;
+		}
+		r = network_start_dhcp(n);
+		if (r < 0)
+			log_error_errno(r, "[network %s] Failed to start dnsmasq, trying again at the next acquire: %m",
+					e->name);
+		log_info("[network %s] Persistent: up until the daemon stops", e->name);
 	}
 }

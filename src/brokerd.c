@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "bgclose.h"
 #include "broker.h"
 #include "log.h"
 #include "server.h"
@@ -325,6 +326,9 @@ static int run(struct broker_options *o)
 		broker_free(b);
 		return log_error_errno(r, "Failed to drop capabilities: %m");
 	}
+	r = bgclose_start();
+	if (r < 0)
+		log_warning_errno(r, "Failed to start the closing thread, closing in place: %m");
 	log_info("vmnet-brokerd %s serving on %s", VMNET_VERSION,
 		 o->listen_fd >= 0 ? "the socket from systemd" : o->socket_path);
 	if (exit_idle_usec > 0 && o->listen_fd < 0) {
@@ -347,6 +351,7 @@ static int run(struct broker_options *o)
 	r = sd_event_loop(event);
 	(void)sd_notify(0, "STOPPING=1");
 	broker_free(b);
+	bgclose_stop();
 	return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;
 }
 

@@ -219,6 +219,7 @@ int config_dir_refresh(struct config_dir *d)
 	struct config_entry *v = NULL;
 	char **names = NULL;
 	size_t n_names = 0, n = 0;
+	bool changed;
 	int r;
 
 	r = list_names(d->path, &names, &n_names);
@@ -229,6 +230,7 @@ int config_dir_refresh(struct config_dir *d)
 		names_free(names, n_names);
 		return -ENOMEM;
 	}
+	changed = n_names != d->n;
 	for (size_t i = 0; i < n_names && r >= 0; i++) {
 		struct config_entry *old = take_old(d, names[i]);
 		char path[PATH_MAX];
@@ -243,6 +245,7 @@ int config_dir_refresh(struct config_dir *d)
 		}
 		r = entry_new(d->path, names[i], &v[n]);
 		n++;
+		changed = true;
 	}
 	names_free(names, n_names);
 	for (size_t i = 0; i < d->n; i++)
@@ -252,7 +255,8 @@ int config_dir_refresh(struct config_dir *d)
 	d->n = n;
 	if (r < 0)
 		return r;
-	return check_across(d);
+	/* The same files, unchanged: so are the errors between them. */
+	return changed ? check_across(d) : 0;
 }
 
 const struct config_entry *config_dir_find(const struct config_dir *d, const char *name)

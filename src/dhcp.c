@@ -13,6 +13,9 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +29,7 @@
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
 #define STOP_GRACE_MS 2000
 #define STARTUP_USEC (1000 * 1000ULL) /* dnsmasq's start-up is over by then */
+#define READY_TIMEOUT_MS 500 /* longest a new network waits for dnsmasq to listen */
 #define ARGV_MAX 48
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
@@ -36,6 +40,8 @@ extern char **environ;
 struct dhcp_server {
 	char *hosts_path;
 	char *leases_path;
+	char *pid_path;     /* dnsmasq writes it once its sockets are bound */
+	bool hup_ok;        /* dnsmasq (this pid) catches SIGHUP: no need to look again */
 	pid_t pid;
 	sd_event *event;
 	sd_event_source *child;
@@ -184,7 +190,9 @@ static int request_reload(struct dhcp_server *s)
 
 	if (s->pid <= 0 || s->reload_timer)
 		return 0;
-	if (!hup_handler_installed(s->pid))
+	if (!s->hup_ok)
+		s->hup_ok = hup_handler_installed(s->pid);
+	if (!s->hup_ok)
 		return sd_event_add_time_relative(s->event, &s->reload_timer, CLOCK_MONOTONIC,
 						  10 * 1000, 0, on_reload_timer, s);
 	if (kill(s->pid, SIGHUP) < 0)
@@ -274,7 +282,7 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, DNSMASQ_PATH);
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
-	r |= argv_add(argv, &n, "--pid-file=");
+	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
 	/* Only this bridge, and never lo: several dnsmasqs live side by side. */
 	r |= argv_add(argv, &n, "--bind-dynamic");
 	r |= argv_add(argv, &n, "--interface=%s", p->bridge);
@@ -349,6 +357,7 @@ static int start(struct dhcp_server *s)
 {
 	int r;
 
+	s->hup_ok = false;
 	r = spawn(s->argv, &s->pid);
 	if (r < 0)
 		return r;
@@ -410,6 +419,82 @@ static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata)
 	return on_child_gone(s, si);
 }
 
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Return: true when @ifd has reported a write of @name (the pid file). */
+static bool saw_file(int ifd, const char *name)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *e;
+	bool seen = false;
+	ssize_t n;
+
+	while ((n = read(ifd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n; p += sizeof(*e) + e->len) {
+			e = (const struct inotify_event *)p;
+			if (e->len && streq(e->name, name))
+				seen = true;
+		}
+	return seen;
+}
+
+/*
+ * Start dnsmasq and wait until it listens: the acquire that created the
+ * network answers only then, so the guest's first DHCPDISCOVER is not
+ * lost (a guest that asks too early retries only a second or more
+ * later). dnsmasq writes its pid file after binding its DHCP and DNS
+ * sockets, in the foreground too; the hosts file is in place before the
+ * spawn, and dnsmasq reads it once its start-up is done. Blocking the
+ * loop this long (5-20 ms) happens once per network creation, which is
+ * synchronous anyway. A dnsmasq that dies or dawdles is left to the
+ * supervision in on_child(): the network works without DHCP meanwhile.
+ */
+static int start_and_wait(struct dhcp_server *s)
+{
+	_cleanup_close_ int ifd = -EBADF, pfd = -EBADF;
+	const char *base = strrchr(s->pid_path, '/') + 1;
+	_cleanup_free_ char *dir = strndup(s->pid_path, (size_t)(base - s->pid_path));
+	uint64_t t0, deadline, now;
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	(void)unlink(s->pid_path);
+	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd >= 0 && inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+		ifd = safe_close(ifd);
+	r = start(s);
+	if (r < 0 || ifd < 0)
+		return r;
+	pfd = pidfd_open(s->pid, 0);
+	t0 = mono_usec();
+	deadline = t0 + READY_TIMEOUT_MS * 1000ULL;
+	while ((now = mono_usec()) < deadline) {
+		struct pollfd p[2] = { { .fd = ifd, .events = POLLIN },
+				       { .fd = pfd, .events = POLLIN } };
+
+		r = poll(p, pfd >= 0 ? 2 : 1, (int)((deadline - now + 999) / 1000));
+		if (r < 0 && errno != EINTR)
+			break;
+		if (p[0].revents && saw_file(ifd, base)) {
+			log_debug("dnsmasq %d listening after %llu us", (int)s->pid,
+				  (unsigned long long)(mono_usec() - t0));
+			return 0;
+		}
+		if (pfd >= 0 && p[1].revents)
+			return 0; /* it exited: on_child() logs it and starts it again */
+	}
+	log_warning("dnsmasq %d not listening after %d ms; DHCP may answer late", (int)s->pid,
+		    READY_TIMEOUT_MS);
+	return 0;
+}
+
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
@@ -423,8 +508,9 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	s->userdata = userdata;
 	s->event = event;
 	if (asprintf(&s->hosts_path, "%s/%s.hosts", p->state_dir, p->name) < 0 ||
-	    asprintf(&s->leases_path, "%s/%s.leases", p->state_dir, p->name) < 0) {
-		s->hosts_path = s->leases_path = NULL;
+	    asprintf(&s->leases_path, "%s/%s.leases", p->state_dir, p->name) < 0 ||
+	    asprintf(&s->pid_path, "%s/%s.pid", p->state_dir, p->name) < 0) {
+		s->hosts_path = s->leases_path = s->pid_path = NULL;
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -434,7 +520,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = build_argv(s, p, &s->argv);
 	if (r < 0)
 		goto fail;
-	r = start(s);
+	r = start_and_wait(s);
 	if (r < 0)
 		goto fail;
 	*ret = s;
@@ -485,6 +571,8 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 		(void)unlink(s->hosts_path);
 	if (s->leases_path)
 		(void)unlink(s->leases_path);
+	if (s->pid_path)
+		(void)unlink(s->pid_path);
 	dhcp_server_release(s);
 	return NULL;
 }
@@ -493,6 +581,7 @@ static void dhcp_server_release(struct dhcp_server *s)
 {
 	free(s->hosts_path);
 	free(s->leases_path);
+	free(s->pid_path);
 	strv_free(s->argv);
 	free(s);
 }
@@ -554,13 +643,30 @@ static bool exited(pid_t pid)
 	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
-void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
+/* The pid in dnsmasq's pid file, or 0. */
+static pid_t read_pid_file(const char *state_dir, const char *name)
 {
-	_cleanup_free_ char *want = NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	char buf[32];
+	ssize_t n;
+	int pid;
 
-	if (pid <= 0 || asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
-		return;
-	if (!cmdline_has(pid, want))
+	if (asprintf(&path, "%s/%s.pid", state_dir, name) < 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
+}
+
+static void stop_stale(pid_t pid, const char *want)
+{
+	if (pid <= 0 || !cmdline_has(pid, want))
 		return;
 	(void)kill(pid, SIGTERM);
 	/* Not our child: poll for it to go, then insist. */
@@ -572,4 +678,18 @@ void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 	(void)kill(pid, SIGKILL);
 	for (int waited = 0; waited < STOP_GRACE_MS && !exited(pid); waited += 10)
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+}
+
+void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
+{
+	_cleanup_free_ char *want = NULL;
+	pid_t current = read_pid_file(state_dir, name);
+
+	if (asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
+		return;
+	/* The record has the pid of the dnsmasq the network started with;
+	 * one restarted since then wrote its own to the pid file. */
+	stop_stale(pid, want);
+	if (current != pid)
+		stop_stale(current, want);
 }

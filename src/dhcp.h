@@ -50,8 +50,9 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s);
 /**
  * dhcp_stop_stale() - stop the dnsmasq an earlier daemon left for network @name
  *
- * Only a process whose command line names this state dir's hosts file,
- * so a reused pid is never hit.
+ * That is @pid (the record's) and the one in STATE/NAME.pid, but only a
+ * process whose command line names this state dir's hosts file, so a
+ * reused pid is never hit.
  */
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name);
 

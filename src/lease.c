@@ -20,6 +20,7 @@
 #include <sys/random.h>
 
 #include "broker.h"
+#include "bgclose.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
@@ -112,7 +113,7 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 			r = -errno;
 			if (l->kind == PORT_TAP)
 				for (unsigned int i = 0; i < req->queues; i++)
-					fds[i] = safe_close(fds[i]);
+					fds[i] = bgclose(fds[i]);
 			return r;
 		}
 		break;
@@ -133,10 +134,17 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 	snprintf(alias, sizeof(alias), LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=%s",
 		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
 	r = netlink_port_attach(b->nl, l->ifindex, n->bridge_ifindex, alias, n->config.mtu);
+	/* The guest end goes up last: with both ends up the carrier is on,
+	 * and syncing both makes the first frames go through (see
+	 * netlink_link_sync()); a TAP's carrier is on since TUNSETIFF. */
+	if (r >= 0 && l->kind == PORT_NETNS)
+		r = netlink_veth_peer_up(b->nl, netns_fd, req->ifname[0] ? req->ifname : "eth0");
+	if (r >= 0)
+		r = netlink_link_sync(b->nl, l->ifindex);
 	if (r < 0 && l->kind == PORT_TAP)
 		/* Closing the only fds is what removes a plain TAP. */
 		for (unsigned int i = 0; i < req->queues; i++)
-			fds[i] = safe_close(fds[i]);
+			fds[i] = bgclose(fds[i]);
 	return r;
 }
 
@@ -215,14 +223,8 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 	}
 	TAILQ_INSERT_TAIL(&n->leases, l, network_link);
 	network_lease_added(n, l);
-	if (l->host) {
-		r = network_sync_dhcp(n);
-		if (r < 0) {
-			log_warning_errno(r, "[network %s] Failed to update DHCP reservations: %m",
-					  n->config.name);
-			goto fail_close;
-		}
-	}
+	if (l->host)
+		network_schedule_dhcp_sync(n);
 	if (l->n_forwards) {
 		r = network_apply_firewall(n->broker);
 		if (r < 0)
@@ -233,7 +235,7 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 fail_close:
 	if (l->kind == PORT_TAP)
 		for (unsigned int i = 0; i < req->queues; i++)
-			fds[i] = safe_close(fds[i]);
+			fds[i] = bgclose(fds[i]);
 fail:
 	lease_free(l);
 	return r;

@@ -9,7 +9,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <net/if.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/rtnetlink.h>
+#include <stddef.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -115,6 +118,26 @@ static int mon_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
+/*
+ * Only RTM_DELLINK matters to the monitor, but RTNLGRP_LINK carries every
+ * RTM_NEWLINK of the namespace too: some 25 per port's life, 1-2 KB each,
+ * for every port and bridge, ours or not. A socket filter drops them in
+ * the kernel, before they are copied to us or parsed by libnl. Classic
+ * BPF loads are big-endian and nlmsg_type is in host order: hence htons().
+ */
+static int mon_attach_filter(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_type)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_DELLINK), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
 static int mon_open(struct netlink *nl, sd_event *event)
 {
 	int rcvbuf = 4 << 20;
@@ -129,6 +152,10 @@ static int mon_open(struct netlink *nl, sd_event *event)
 	r = nl_connect(nl->mon, NETLINK_ROUTE);
 	if (r < 0)
 		return errno_from_nl(r);
+	r = mon_attach_filter(nl_socket_get_fd(nl->mon));
+	if (r < 0)
+		/* Correct without it, only busier. */
+		log_debug_errno(r, "Failed to filter the link monitor: %m");
 	r = nl_socket_add_membership(nl->mon, RTNLGRP_LINK);
 	if (r < 0)
 		return errno_from_nl(r);
@@ -259,11 +286,32 @@ int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, c
 }
 
 /*
- * Set @name up inside namespace @netns_fd. A netlink socket stays in the
- * namespace it was created in, so enter it only for socket(): the daemon
- * is single-threaded and returns to its own namespace right away.
+ * Set @name up inside namespace @netns_fd, and sync it (see
+ * netlink_link_sync()). A netlink socket stays in the namespace it was
+ * created in, so enter it only for socket(): setns() moves just this
+ * thread, the event loop's, and it returns to its own namespace at once.
  */
-static int link_up_in_netns(struct netlink *nl, int netns_fd, const char *name)
+/*
+ * RTM_GETLINK runs the device's pending link-watch work at once (Linux
+ * 6.8 and later): until then a device whose carrier just came on keeps
+ * its noop qdisc (a new veth drops what it sends) and a new bridge port
+ * stays disabled (the bridge drops what arrives). The work is otherwise
+ * a kernel worker's, which waits for RTNL, or up to a second for a TAP,
+ * so a guest that asks for DHCP at once would lose its first DISCOVER.
+ */
+static int link_sync(struct nl_sock *sk, int ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+
+	return errno_from_nl(rtnl_link_get_kernel(sk, ifindex, NULL, &link));
+}
+
+int netlink_link_sync(struct netlink *nl, int ifindex)
+{
+	return link_sync(nl->cmd, ifindex);
+}
+
+int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name)
 {
 	_cleanup_(link_putp) struct rtnl_link *orig = NULL;
 	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
@@ -292,6 +340,8 @@ static int link_up_in_netns(struct netlink *nl, int netns_fd, const char *name)
 		goto out;
 	rtnl_link_set_flags(change, IFF_UP);
 	r = errno_from_nl(rtnl_link_change(sk, orig, change, 0));
+	if (r >= 0)
+		r = link_sync(sk, rtnl_link_get_ifindex(orig));
 out:
 	if (sk)
 		nl_socket_free(sk);
@@ -318,16 +368,7 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 	r = set_mac(peer, peer_mac);
 	if (r < 0)
 		return r;
-	r = add_link(nl, link, name, ret_ifindex);
-	if (r < 0)
-		return r;
-	/* The guest end comes up ready for DHCP. */
-	r = link_up_in_netns(nl, netns_fd, peer_name);
-	if (r < 0) {
-		(void)netlink_link_del(nl, *ret_ifindex);
-		return r;
-	}
-	return 0;
+	return add_link(nl, link, name, ret_ifindex);
 }
 
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,

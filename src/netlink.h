@@ -43,9 +43,20 @@ struct link_info {
  * Return: 0 with a malloc'ed array in *@ret, or negative errno.
  */
 int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n);
-/* Create a veth pair: @name here, @peer (with @peer_mac, up) inside the netns @netns_fd. */
+/* Create a veth pair, both ends down: @name here, @peer (with @peer_mac) inside the netns @netns_fd. */
 int netlink_veth_add(struct netlink *nl, const char *name, const char *peer, int netns_fd,
 		     const uint8_t peer_mac[6], unsigned int mtu, int *ret_ifindex);
+/* Bring the veth end @name inside the netns @netns_fd up, and sync it. */
+int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name);
+/**
+ * netlink_link_sync() - make a link's new carrier state take effect now
+ *
+ * A link that just came up forwards and transmits only once the kernel's
+ * link-watch work has run; RTM_GETLINK runs it (Linux >= 6.8; a no-op
+ * query before that).
+ * Return: 0 or negative errno.
+ */
+int netlink_link_sync(struct netlink *nl, int ifindex);
 /* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
 			unsigned int mtu);

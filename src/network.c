@@ -372,11 +372,7 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 	r = network_apply_firewall(b);
 	if (r < 0)
 		goto fail;
-	if (wants_dnsmasq(n)) {
-		r = start_dhcp(n);
-		if (r < 0)
-			goto fail;
-	}
+	/* dnsmasq comes with the first lease: network_start_dhcp(). */
 	r = arm_idle_timer(n);
 	if (r < 0)
 		goto fail;
@@ -415,6 +411,7 @@ struct network *network_free(struct network *n)
 		return NULL;
 	b = n->broker;
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
+	n->dhcp_sync = sd_event_source_disable_unref(n->dhcp_sync);
 	n->dhcp = dhcp_server_free(n->dhcp);
 	/* Leases go without telling dnsmasq (it is gone) or arming the timer. */
 	while ((l = TAILQ_FIRST(&n->leases))) {
@@ -457,12 +454,8 @@ void network_lease_removed(struct network *n, struct lease *l)
 	if (l->n_forwards)
 		/* Its forwards go with it; a failure was logged. */
 		(void)network_apply_firewall(n->broker);
-	if (l->host) {
-		r = network_sync_dhcp(n);
-		if (r < 0)
-			log_warning_errno(r, "[network %s] Failed to update DHCP reservations, ignoring: %m",
-					  n->config.name);
-	}
+	if (l->host)
+		network_schedule_dhcp_sync(n);
 	if (n->n_leases == 0) {
 		r = arm_idle_timer(n);
 		if (r < 0)
@@ -540,6 +533,48 @@ int network_take_exact_address(struct network *n, unsigned int host)
 void network_put_address(struct network *n, unsigned int host)
 {
 	host_map_put(&n->hosts, host);
+}
+
+int network_start_dhcp(struct network *n)
+{
+	int r;
+
+	if (n->dhcp || !wants_dnsmasq(n))
+		return 0;
+	r = start_dhcp(n);
+	if (r >= 0)
+		(void)network_save(n); /* its pid, for the next daemon */
+	return r;
+}
+
+static int on_dhcp_sync(sd_event_source *src, void *userdata)
+{
+	struct network *n = userdata;
+	int r;
+
+	n->dhcp_sync = sd_event_source_disable_unref(n->dhcp_sync);
+	r = network_sync_dhcp(n);
+	if (r < 0)
+		log_warning_errno(r, "[network %s] Failed to update DHCP reservations: %m",
+				  n->config.name);
+	return 0;
+}
+
+/*
+ * dnsmasq learns of reservations once the reply is out: rewriting the
+ * hosts file and signalling is no part of handing over a port, and a
+ * burst of changes (a client with many leases going away) is one
+ * rewrite. The guest asks for its address only after it has the port.
+ */
+void network_schedule_dhcp_sync(struct network *n)
+{
+	int r;
+
+	if (!n->dhcp || n->dhcp_sync)
+		return;
+	r = sd_event_add_defer(n->broker->event, &n->dhcp_sync, on_dhcp_sync, n);
+	if (r < 0)
+		(void)on_dhcp_sync(NULL, n); /* no memory for the event: do it now */
 }
 
 int network_sync_dhcp(struct network *n)
@@ -649,6 +684,8 @@ struct network *network_abandon(struct network *n)
 	b = n->broker;
 	(void)network_save(n);
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
+	if (n->dhcp_sync) /* the dnsmasq that stays serves what we promised */
+		(void)on_dhcp_sync(n->dhcp_sync, n);
 	n->dhcp = dhcp_server_abandon(n->dhcp);
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);

@@ -29,6 +29,7 @@ struct network {
 	sd_event_source *idle_timer; /* armed while n_leases == 0 */
 	bool ever_used;              /* had a lease: idle means "was in use" */
 	struct dhcp_server *dhcp;
+	sd_event_source *dhcp_sync; /* pending network_sync_dhcp() */
 };
 
 /* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */
@@ -102,6 +103,17 @@ void network_put_address(struct network *n, unsigned int host);
 int network_take_exact_address(struct network *n, unsigned int host);
 /* Push the current reservations to dnsmasq. Return: 0 or negative errno. */
 int network_sync_dhcp(struct network *n);
+/* The same, soon after the current request (failures are logged). */
+void network_schedule_dhcp_sync(struct network *n);
+/**
+ * network_start_dhcp() - start @n's dnsmasq if it wants one and has none
+ *
+ * Called once the first lease has its reservation, so dnsmasq starts
+ * with it in its hosts file and the first DHCPDISCOVER is answered;
+ * returns once dnsmasq listens (or gave up waiting, see dhcp.c).
+ * Return: 0 or negative errno.
+ */
+int network_start_dhcp(struct network *n);
 
 /* Gateway address, host byte order. */
 uint32_t network_gateway(const struct network *n);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "bgclose.h"
 #include "port.h"
 #include "util.h"
 
@@ -63,8 +64,8 @@ fail:
 
 int port_remove_persistent_tap(const char *name)
 {
-	_cleanup_close_ int fd = -EBADF;
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	int fd, r = 0;
 
 	/* Reattach once, clear persistence, and let close() destroy it. The
 	 * flags must match how it was made, or TUNSETIFF says EINVAL. */
@@ -75,11 +76,13 @@ int port_remove_persistent_tap(const char *name)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ifr.ifr_flags |= IFF_MULTI_QUEUE;
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-			return -errno;
+			r = -errno;
 	}
-	if (ioctl(fd, TUNSETPERSIST, 0UL) < 0)
-		return -errno;
-	return 0;
+	if (r == 0 && ioctl(fd, TUNSETPERSIST, 0UL) < 0)
+		r = -errno;
+	/* The destroying close waits for the kernel: off the loop. */
+	bgclose(fd);
+	return r;
 }
 
 int port_check_netns(int fd, uid_t uid)

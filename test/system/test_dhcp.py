@@ -33,6 +33,17 @@ def test_two_shared_guests_get_reserved_addresses_and_reach_each_other(broker, t
     assert g2.ping(gateway), "g2 cannot ping the gateway"
 
 
+@pytest.mark.parametrize("network", ["shared", "host"])
+def test_first_discover_on_a_new_network_is_answered(broker, topo, network):
+    """A guest that asks at once, on a network its acquire created, gets its
+    address from its first DHCPDISCOVER: dnsmasq listens and holds the
+    reservation before the reply, and the new port forwards already."""
+    g = topo.guest("g1")
+    r = broker.acquire_netns(g, network=network)
+    lease = g.dhcp(tries=1)  # one DISCOVER, no retry: none may be lost
+    assert lease["ip"] == r["network"]["port"]["address"]
+
+
 def test_dhcp_offers_gateway_as_router_and_dns(broker, topo):
     g = topo.guest("g")
     reply = broker.acquire_netns(g)
