@@ -569,6 +569,7 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 	r = config_dir_new(opt->config_dir, &b->configs);
 	if (r < 0)
 		goto fail;
+	config_dir_watch(b->configs);
 	log_config_errors(b);
 
 	r = netlink_new(event, on_link_gone, on_link_resync, b, &b->nl);

@@ -22,10 +22,23 @@ struct config_dir {
 	char *path;
 	struct config_entry *v; /* sorted by name */
 	size_t n;
+	int inotify_fd;  /* config_dir_watch(): -EBADF when not watching */
+	bool watching;   /* a watch is on the directory itself */
+	bool has_links;  /* some entry is (or may be) a symlink: inotify misses their edits */
+	bool refreshed;  /* at least once */
 };
 
 int config_dir_new(const char *path, struct config_dir **ret);
 struct config_dir *config_dir_free(struct config_dir *d);
+/**
+ * config_dir_watch() - let config_dir_refresh() skip a directory that did not change
+ *
+ * With an inotify watch on the directory, a refresh that finds no event
+ * queued (read at once, so an edit made before a request always counts)
+ * costs one read() instead of a readdir() and a stat() per file. Without a
+ * watch (no directory yet, symlinked files, no inotify), refreshes scan.
+ */
+void config_dir_watch(struct config_dir *d);
 
 /**
  * config_dir_refresh() - bring the entries up to date with the directory

@@ -180,6 +180,26 @@ def test_networks_shows_source_description_and_pending_change(broker, topo):
     assert st["mtu"] == 1500 and st["description"] == "Lab network"
 
 
+def test_edits_count_at_once_also_in_place_and_through_symlinks(broker, tmp_path):
+    """The daemon skips rescanning its config dir while inotify reports
+    nothing; edits in place, new files, removals and edits of a symlink's
+    target (which inotify on the dir cannot see) all still count at the
+    next request."""
+    path = write(broker, "lab", lab(description="one"))
+    assert networks(broker)["lab"]["description"] == "one"
+    with open(path, "w") as f:  # in place, no rename
+        f.write(json.dumps(lab(description="two")))
+    assert networks(broker)["lab"]["description"] == "two"
+    os.unlink(path)
+    assert "lab" not in networks(broker)
+    target = tmp_path / "elsewhere.json"
+    target.write_text(json.dumps(lab(description="three")))
+    os.symlink(str(target), os.path.join(broker.config_dir, "lab.json"))
+    assert networks(broker)["lab"]["description"] == "three"
+    target.write_text(json.dumps(lab(description="four!")))
+    assert networks(broker)["lab"]["description"] == "four!"
+
+
 def test_file_subnet_gateway_and_mask(broker, topo):
     # The gateway need not be .1, and the mask need not be /24.
     write(broker, "lab", {"mode": "shared", "subnet": "10.77.3.254", "mask": "255.255.252.0",
