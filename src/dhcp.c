@@ -51,6 +51,14 @@ struct dhcp_server {
 	uint64_t started_usec;  /* CLOCK_MONOTONIC at the last spawn */
 	sd_event_source *settle_timer; /* one more SIGHUP once start-up is over */
 	unsigned int restarts; /* in a row, for the backoff */
+	struct lease_cache {   /* the lease file as last read, while unchanged */
+		struct stat st;
+		struct cached_lease {
+			struct dhcp_host h;
+			long long expiry; /* 0: never */
+		} *v;
+		size_t n;
+	} leases;
 	dhcp_exit_fn on_exit;
 	void *userdata;
 };
@@ -85,42 +93,54 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
 }
 
 /* One lease file line: "EXPIRY MAC ADDRESS HOSTNAME CLIENTID". */
-static bool parse_lease_line(const char *line, time_t now, struct dhcp_host *ret)
+static bool parse_lease_line(const char *line, struct cached_lease *ret)
 {
 	char mac[32], ip[32];
-	long long expiry;
 	struct in_addr a;
 
-	if (sscanf(line, "%lld %31s %31s", &expiry, mac, ip) != 3)
+	if (sscanf(line, "%lld %31s %31s", &ret->expiry, mac, ip) != 3)
 		return false; /* e.g. the "duid" line of DHCPv6 */
-	if (expiry != 0 && expiry < (long long)now)
+	if (mac_parse(mac, ret->h.mac) < 0 || inet_pton(AF_INET, ip, &a) != 1)
 		return false;
-	if (mac_parse(mac, ret->mac) < 0 || inet_pton(AF_INET, ip, &a) != 1)
-		return false;
-	ret->address = ntohl(a.s_addr);
+	ret->h.address = ntohl(a.s_addr);
 	return true;
 }
 
-int dhcp_server_leases(const struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n)
+static bool same_file(const struct stat *a, const struct stat *b)
 {
-	_cleanup_free_ struct dhcp_host *v = NULL;
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reread the lease file into s->leases when it changed. */
+static int load_leases(struct dhcp_server *s)
+{
+	_cleanup_free_ struct cached_lease *v = NULL;
 	_cleanup_free_ char *line = NULL;
 	size_t n = 0, cap = 0, len = 0;
-	time_t now = time(NULL);
+	struct stat st;
 	FILE *f;
 
-	*ret = NULL;
-	*ret_n = 0;
+	/* Every acquire asks: one stat() when nothing changed. */
+	if (stat(s->leases_path, &st) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		st = (struct stat){ 0 };
+	}
+	/* A file rewritten within the timestamps' granularity (jiffies on
+	 * tmpfs) may look unchanged: trust only stamps a second old. */
+	if (s->leases.v && same_file(&st, &s->leases.st) && st.st_mtim.tv_sec + 1 < time(NULL))
+		return 0;
 	f = fopen(s->leases_path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	while (getline(&line, &len, f) > 0) {
-		struct dhcp_host h;
+	if (!f && errno != ENOENT)
+		return -errno;
+	while (f && getline(&line, &len, f) > 0) {
+		struct cached_lease c;
 
-		if (!parse_lease_line(line, now, &h))
+		if (!parse_lease_line(line, &c))
 			continue;
 		if (n == cap) {
-			struct dhcp_host *g;
+			struct cached_lease *g;
 
 			cap = cap ? cap * 2 : 16;
 			g = realloc(v, cap * sizeof(*v));
@@ -130,10 +150,38 @@ int dhcp_server_leases(const struct dhcp_server *s, struct dhcp_host **ret, size
 			}
 			v = g;
 		}
-		v[n++] = h;
+		v[n++] = c;
 	}
-	fclose(f);
-	*ret = TAKE_PTR(v);
+	if (f)
+		fclose(f);
+	if (!v && !(v = malloc(sizeof(*v)))) /* non-NULL: "read, empty" */
+		return -ENOMEM;
+	free(s->leases.v);
+	s->leases.v = TAKE_PTR(v);
+	s->leases.n = n;
+	s->leases.st = st;
+	return 0;
+}
+
+int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n)
+{
+	time_t now = time(NULL);
+	struct dhcp_host *v;
+	size_t n = 0;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	r = load_leases(s);
+	if (r < 0)
+		return r;
+	v = calloc(s->leases.n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->leases.n; i++)
+		if (s->leases.v[i].expiry == 0 || s->leases.v[i].expiry >= (long long)now)
+			v[n++] = s->leases.v[i].h;
+	*ret = v;
 	*ret_n = n;
 	return 0;
 }
@@ -582,6 +630,7 @@ static void dhcp_server_release(struct dhcp_server *s)
 	free(s->hosts_path);
 	free(s->leases_path);
 	free(s->pid_path);
+	free(s->leases.v);
 	strv_free(s->argv);
 	free(s);
 }

@@ -71,9 +71,11 @@ pid_t dhcp_server_pid(const struct dhcp_server *s);
  * dhcp_server_leases() - the unexpired IPv4 leases dnsmasq holds (its lease file)
  *
  * dnsmasq keeps a lease after its port is gone, until it expires, and
- * will not give that address to another MAC before then.
- * Return: 0 with a malloc'ed array in *@ret (may be NULL when empty), or negative errno.
+ * will not give that address to another MAC before then. The file is
+ * read again only when its inode, size or modification time changed, or
+ * when it was written within the last second.
+ * Return: 0 with a malloc'ed array in *@ret (free it; possibly empty), or negative errno.
  */
-int dhcp_server_leases(const struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n);
+int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n);
 
 #endif
