@@ -271,6 +271,19 @@ static void reply_network_e(struct broker *b, struct connection *c,
 	}
 }
 
+/* "tap vmtap3 mac 52:54:00:12:34:56 address 192.168.64.3", or "none", for the journal. */
+static const char *port_describe(const struct lease *l, char *buf, size_t size)
+{
+	char mac[18], ip[16];
+
+	if (l->kind == PORT_NONE)
+		return "none";
+	snprintf(buf, size, "%s %s mac %s%s%s", port_kind_to_string(l->kind), l->ifname,
+		 mac_format(l->mac, mac), l->host ? " address " : "",
+		 l->host ? addr4_format(l->network->subnet.addr + l->host, ip, sizeof(ip)) : "");
+	return buf;
+}
+
 static void handle_acquire(struct broker *b, struct connection *c, const struct request *req,
 			   int netns_fd)
 {
@@ -282,7 +295,7 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	int fds[QUEUES_MAX];
 	size_t n_fds = 0;
 	json_t *reply;
-	char mac[18], why[160];
+	char desc[96], why[160];
 	int r;
 
 	if (find_config(b, c, req->network_name, &config, &access) != 0 ||
@@ -342,10 +355,6 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	if (l->kind == PORT_TAP)
 		n_fds = req->queues;
 
-	log_info("[network %s] uid %u pid %d label '%s': %s port %s mac %s", n->config.name,
-		 (unsigned)l->uid, (int)l->pid, l->label, port_kind_to_string(l->kind),
-		 l->kind == PORT_NONE ? "-" : l->ifname,
-		 l->kind == PORT_NONE ? "-" : mac_format(l->mac, mac));
 	reply = network_to_json(n);
 	if (reply) {
 		json_object_set_new(reply, "port", lease_port_json(l));
@@ -358,6 +367,9 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	 * slow, so not on the loop. */
 	for (size_t i = 0; i < n_fds; i++)
 		bgclose(fds[i]);
+	/* After the reply: the journal is no part of handing over a port. */
+	log_info("[network %s] uid %u pid %d label '%s': lease begun: %s", n->config.name,
+		 (unsigned)l->uid, (int)l->pid, l->label, port_describe(l, desc, sizeof(desc)));
 }
 
 static void handle_status(struct broker *b, struct connection *c)
@@ -464,6 +476,7 @@ static void on_disconnect(void *userdata, struct connection *c)
 	struct broker *b = userdata;
 	struct client *cl = connection_get_data(c);
 	struct lease *l;
+	char desc[96];
 
 	if (!cl)
 		return;
@@ -474,9 +487,9 @@ static void on_disconnect(void *userdata, struct connection *c)
 			l->client = NULL;
 			continue;
 		}
-		log_info("[network %s] uid %u pid %d: %s lease %s ended: connection closed",
-			 l->network->config.name, (unsigned)l->uid, (int)l->pid,
-			 port_kind_to_string(l->kind), l->kind == PORT_NONE ? "-" : l->ifname);
+		log_info("[network %s] uid %u pid %d label '%s': lease ended (connection closed): %s",
+			 l->network->config.name, (unsigned)l->uid, (int)l->pid, l->label,
+			 port_describe(l, desc, sizeof(desc)));
 		lease_free(l);
 	}
 	free(cl);
@@ -497,9 +510,11 @@ struct lease *broker_find_lease(struct broker *b, int ifindex)
 
 static void end_lease_port_gone(struct lease *l)
 {
-	log_info("[network %s] uid %u pid %d label '%s': %s port %s gone, lease ended",
+	char desc[96];
+
+	log_info("[network %s] uid %u pid %d label '%s': lease ended (port gone): %s",
 		 l->network->config.name, (unsigned)l->uid, (int)l->pid, l->label,
-		 port_kind_to_string(l->kind), l->ifname);
+		 port_describe(l, desc, sizeof(desc)));
 	/* The kernel already removed it; don't try again by a reused index. */
 	l->ifindex = 0;
 	lease_free(l);
