@@ -592,13 +592,21 @@ static void drop_sources(struct dhcp_server *s)
 /* Wait up to @ms for @pid to exit; Return: true when reaped. */
 static bool reap_within(pid_t pid, int ms)
 {
-	for (int waited = 0; waited <= ms; waited += 10) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
+	_cleanup_close_ int pfd = pidfd_open(pid, 0);
+	pid_t r;
+
+	/* A pidfd polls readable once the child exits: dnsmasq takes about
+	 * a millisecond after SIGTERM, and the loop waits no longer. */
+	if (pfd >= 0)
+		(void)poll(&(struct pollfd){ .fd = pfd, .events = POLLIN }, 1, ms);
+	for (int waited = 0;; waited += 10) {
+		r = waitpid(pid, NULL, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD))
 			return true;
+		if (waited >= ms || pfd >= 0)
+			return false;
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 	}
-	return false;
 }
 
 struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
@@ -713,20 +721,43 @@ static pid_t read_pid_file(const char *state_dir, const char *name)
 	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
 }
 
-static void stop_stale(pid_t pid, const char *want)
+static int signal_process(pid_t pid, int pfd, int sig)
 {
-	if (pid <= 0 || !cmdline_has(pid, want))
-		return;
-	(void)kill(pid, SIGTERM);
-	/* Not our child: poll for it to go, then insist. */
-	for (int waited = 0; waited < STOP_GRACE_MS; waited += 10) {
-		if (exited(pid))
-			return;
+	if (pfd >= 0)
+		return pidfd_send_signal(pfd, sig, NULL, 0) < 0 ? -errno : 0;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}
+
+/* Wait up to @ms for @pid, not our child, to be gone or a zombie. */
+static bool gone_within(pid_t pid, int pfd, int ms)
+{
+	/* Its pidfd polls readable once it has exited, files closed. */
+	if (pfd >= 0)
+		(void)poll(&(struct pollfd){ .fd = pfd, .events = POLLIN }, 1, ms);
+	for (int waited = 0; !exited(pid); waited += 10) {
+		if (waited >= ms)
+			return false;
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
 	}
-	(void)kill(pid, SIGKILL);
-	for (int waited = 0; waited < STOP_GRACE_MS && !exited(pid); waited += 10)
-		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	return true;
+}
+
+static void stop_stale(pid_t pid, const char *want)
+{
+	_cleanup_close_ int pfd = -EBADF;
+
+	if (pid <= 0)
+		return;
+	/* The pidfd first, the check second: then the signals cannot hit
+	 * a process that took the pid over in between. */
+	pfd = pidfd_open(pid, 0);
+	if (!cmdline_has(pid, want))
+		return;
+	(void)signal_process(pid, pfd, SIGTERM);
+	if (!gone_within(pid, pfd, STOP_GRACE_MS)) {
+		(void)signal_process(pid, pfd, SIGKILL);
+		(void)gone_within(pid, pfd, STOP_GRACE_MS);
+	}
 }
 
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
