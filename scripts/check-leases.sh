@@ -24,9 +24,40 @@ if [ "${VMNET_BROKER_FORCE:-0}" = 1 ]; then
 	exit 0
 fi
 
-# Every lease in `status --json` and in a state record has one "kind".
+# Every lease in `status --json` has one "kind".
 count_leases() {
 	grep -o '"kind"' | wc -l
+}
+
+# The live leases of one record (state.c): those of the snapshot NAME.state
+# (one line), with the lease changes of NAME.journal replayed over them by
+# id. A snapshot lease without an id (an older daemon's) counts by its
+# "kind". A line cut short may count a lease too many: never one too few.
+count_record() {
+	journal="${1%.state}.journal"
+	{ cat "$1"; echo; [ ! -f "$journal" ] || cat "$journal"; } | awk '
+	NR == 1 {
+		anonymous = gsub(/"kind"/, "&")
+		s = $0
+		while (match(s, /"id":[0-9]+/)) {
+			live[substr(s, RSTART + 5, RLENGTH - 5)] = 1
+			anonymous--
+			s = substr(s, RSTART + RLENGTH)
+		}
+		next
+	}
+	/^\{"add":/ {
+		if (match($0, /"id":[0-9]+/))
+			live[substr($0, RSTART + 5, RLENGTH - 5)] = 1
+		next
+	}
+	/^\{"del":[0-9]+\}$/ { delete live[substr($0, 8, length($0) - 8)] }
+	END {
+		n = anonymous
+		for (id in live)
+			n++
+		print n
+	}'
 }
 
 # A socket whose service cannot start would keep the client waiting.
@@ -37,7 +68,7 @@ else
 	n=0
 	for f in "$state_dir"/*.state; do
 		[ -f "$f" ] || continue
-		n=$((n + $(count_leases < "$f")))
+		n=$((n + $(count_record "$f")))
 	done
 	where="the records in $state_dir (no daemon answered)"
 fi

@@ -92,6 +92,20 @@ static void forget_network(struct broker *b, const struct state_network *rec)
 	state_forget(b->opt.state_dir, rec->name);
 }
 
+/* What reading the journal lost; the record is adopted as far as it goes. */
+static void log_journal(const struct state_network *rec)
+{
+	if (rec->journal_error < 0)
+		log_warning_errno(rec->journal_error,
+				  "[network %s] Failed to read its state journal, adopting the "
+				  "snapshot alone; ports of leases since may be removed: %m",
+				  rec->name);
+	else if (rec->journal_skipped > 0)
+		/* One line cut short is a daemon killed while writing it. */
+		log_info("[network %s] Skipped %d incomplete or malformed line(s) of its state journal",
+			 rec->name, rec->journal_skipped);
+}
+
 static void adopt_network(struct broker *b, const struct state_network *rec,
 			  const struct links *ls)
 {
@@ -104,6 +118,7 @@ static void adopt_network(struct broker *b, const struct state_network *rec,
 	}
 	if (!bridge_matches(find_link(ls, rec->bridge_ifindex), rec))
 		return forget_network(b, rec);
+	log_journal(rec);
 	r = network_adopt(b, rec, &n);
 	if (r < 0) {
 		log_warning_errno(r, "[network %s] Failed to adopt network, leaving it as it is: %m",
@@ -160,6 +175,18 @@ static void remove_orphans(struct broker *b, const struct links *ls)
 	}
 }
 
+/*
+ * Lease ids go on above every id on record, adopted or not, so an id
+ * names one lease in the state dir's records, never two.
+ */
+static void continue_lease_ids(struct broker *b, const struct state_network *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < recs[i].n_leases; j++)
+			if (recs[i].leases[j].id >= b->next_lease_id)
+				b->next_lease_id = recs[i].leases[j].id + 1;
+}
+
 int broker_adopt(struct broker *b)
 {
 	struct state_network *recs = NULL;
@@ -171,6 +198,7 @@ int broker_adopt(struct broker *b)
 	if (r < 0)
 		return log_error_errno(r, "Failed to read state directory '%s': %m",
 				       b->opt.state_dir);
+	continue_lease_ids(b, recs, n_recs);
 	r = netlink_links(b->nl, &ls.v, &ls.n);
 	if (r < 0) {
 		log_error_errno(r, "Failed to list links: %m");

@@ -580,6 +580,7 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 		return -ENOMEM;
 	b->event = sd_event_ref(event);
 	b->opt = *opt;
+	b->next_lease_id = 1;
 	TAILQ_INIT(&b->networks);
 	r = config_dir_new(opt->config_dir, &b->configs);
 	if (r < 0)

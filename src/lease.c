@@ -8,10 +8,11 @@
  * closes. The broker keeps no fd of a `tap` port, so the VM alone decides
  * how long that lease lives.
  *
- * Adoption. Every lease is recorded in the state dir (network_save())
- * before its reply is sent, and its port's alias names the holder. When
- * the daemon stops, ports stay; the next daemon (adopt.c) takes back each
- * recorded lease whose port is still on its bridge and ends the others.
+ * Adoption. Every lease, its port_forwards included, is recorded in the
+ * state dir (network.c, record_lease()) before its reply is sent, and its
+ * port's alias names the holder. When the daemon stops, ports stay; the
+ * next daemon (adopt.c) takes back each recorded lease whose port is
+ * still on its bridge and ends the others.
  * A `named_tap` lease outlives its connection then: it ends when its TAP
  * is deleted. A `none` lease is only a hold and ends with the daemon.
  */
@@ -182,6 +183,7 @@ int lease_new(struct network *n, const struct request *req, const struct ucred *
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->id = n->broker->next_lease_id++;
 	l->kind = req->port;
 	l->uid = peer->uid;
 	l->pid = peer->pid;
@@ -338,9 +340,40 @@ struct lease *lease_abandon(struct lease *l)
 	return NULL;
 }
 
+/*
+ * The recorded port_forwards of @rec, unless a running network or an
+ * adopted lease forwards one of those host ports already (the files
+ * changed while no daemon ran): then the lease keeps its port, without
+ * forwards.
+ */
+static int adopt_forwards(struct lease *l, const struct state_lease *rec)
+{
+	struct network *n = l->network;
+	char what[64];
+
+	if (rec->n_forwards == 0)
+		return 0;
+	for (unsigned int i = 0; i < rec->n_forwards; i++)
+		if (n->config.mode != MODE_SHARED ||
+		    forward_owner(n->broker, rec->forwards[i].protocol, rec->forwards[i].external_port)) {
+			log_warning("[network %s] Port %s: forward %s is taken or the network is "
+				    "not shared, adopting the port without its forwards",
+				    n->config.name, l->ifname,
+				    forward_format(&rec->forwards[i], what, sizeof(what)));
+			return 0;
+		}
+	l->forwards = calloc(rec->n_forwards, sizeof(*l->forwards));
+	if (!l->forwards)
+		return -ENOMEM;
+	memcpy(l->forwards, rec->forwards, rec->n_forwards * sizeof(*l->forwards));
+	l->n_forwards = rec->n_forwards;
+	return 0;
+}
+
 int lease_adopt(struct network *n, const struct state_lease *rec, struct lease **ret)
 {
 	struct lease *l;
+	int r;
 
 	if (rec->kind != PORT_NONE && mac_taken(n, rec->mac))
 		return LEASE_E_MAC_TAKEN;
@@ -353,6 +386,9 @@ int lease_adopt(struct network *n, const struct state_lease *rec, struct lease *
 		return -ENOMEM;
 	}
 	l->network = n;
+	/* A record of a daemon of before ids gets one now; the snapshot at
+	 * the end of adoption records it. */
+	l->id = rec->id ? rec->id : n->broker->next_lease_id++;
 	l->kind = rec->kind;
 	memcpy(l->ifname, rec->ifname, sizeof(l->ifname));
 	l->ifindex = rec->ifindex;
@@ -361,6 +397,13 @@ int lease_adopt(struct network *n, const struct state_lease *rec, struct lease *
 	l->uid = rec->uid;
 	l->pid = rec->pid;
 	memcpy(l->label, rec->label, sizeof(l->label));
+	r = adopt_forwards(l, rec);
+	if (r < 0) {
+		if (l->host)
+			network_put_address(n, l->host);
+		free(l);
+		return r;
+	}
 	TAILQ_INSERT_TAIL(&n->leases, l, network_link);
 	network_lease_added(n, l);
 	*ret = l;

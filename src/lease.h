@@ -23,6 +23,7 @@ struct client {
 };
 
 struct lease {
+	uint64_t id; /* names it in the state journal: unique in the state dir */
 	TAILQ_ENTRY(lease) network_link;
 	TAILQ_ENTRY(lease) client_link;
 	struct network *network;

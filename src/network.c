@@ -338,6 +338,7 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 	if (!n)
 		return -ENOMEM;
 	n->broker = b;
+	n->journal_fd = -EBADF;
 	TAILQ_INIT(&n->leases);
 	r = network_config_copy(&n->config, c);
 	if (r < 0) {
@@ -422,6 +423,7 @@ struct network *network_free(struct network *n)
 	}
 	TAILQ_REMOVE(&b->networks, n, link);
 	b->n_networks--;
+	n->journal_fd = safe_close(n->journal_fd);
 	state_forget(b->opt.state_dir, n->config.name);
 	(void)network_apply_firewall(b);
 	if (n->bridge_ifindex > 0) {
@@ -435,10 +437,12 @@ struct network *network_free(struct network *n)
 	return NULL;
 }
 
+static int record_lease(struct network *n, const struct lease *l, bool added);
+
 void network_lease_added(struct network *n, struct lease *l)
 {
 	n->n_leases++;
-	(void)network_save(n);
+	(void)record_lease(n, l, true);
 	if (n->idle_timer && n->ever_used)
 		log_info("[network %s] In use again, removal cancelled", n->config.name);
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
@@ -450,7 +454,7 @@ void network_lease_removed(struct network *n, struct lease *l)
 	int r;
 
 	n->n_leases--;
-	(void)network_save(n);
+	(void)record_lease(n, l, false);
 	if (l->n_forwards)
 		/* Its forwards go with it; a failure was logged. */
 		(void)network_apply_firewall(n->broker);
@@ -630,21 +634,39 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 	return o;
 }
 
+static pid_t dnsmasq_pid(const struct network *n)
+{
+	return n->dhcp ? dhcp_server_pid(n->dhcp) : 0;
+}
+
+/* A lease as snapshot and journal record it: what status shows, and what adoption checks. */
+static json_t *lease_record_json(const struct lease *l)
+{
+	json_t *o = lease_to_json(l, true);
+
+	if (o && (json_object_set_new(o, "id", json_integer((json_int_t)l->id)) < 0 ||
+		  json_object_set_new(o, "ifindex", json_integer(l->ifindex)) < 0 ||
+		  json_object_set_new(o, "host", json_integer(l->host)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *state_json(const struct network *n)
 {
 	char sub[32], ula[INET6_ADDRSTRLEN], mac[18];
 	const struct lease *l;
 	json_t *o, *leases = json_array();
 
-	TAILQ_FOREACH(l, &n->leases, network_link) {
-		json_t *e = lease_to_json(l, true);
-
-		if (e) {
-			json_object_set_new(e, "ifindex", json_integer(l->ifindex));
-			json_object_set_new(e, "host", json_integer(l->host));
+	if (!leases)
+		return NULL;
+	TAILQ_FOREACH(l, &n->leases, network_link)
+		/* A lease missing from the snapshot would be lost: all or nothing. */
+		if (json_array_append_new(leases, lease_record_json(l)) < 0) {
+			json_decref(leases);
+			return NULL;
 		}
-		json_array_append_new(leases, e);
-	}
 	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:o}", "version",
 		      STATE_VERSION, "name", n->config.name, "mode",
@@ -652,8 +674,38 @@ static json_t *state_json(const struct network *n)
 		      n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
 		      prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
 		      (int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
-		      n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "leases", leases);
+		      (int)dnsmasq_pid(n), "leases", leases);
 	return o;
+}
+
+/*
+ * The snapshot now holds all the journal said: empty it, or open it for
+ * the first time. A journal that cannot be emptied is removed: its lines
+ * replayed over a newer snapshot could bring back a lease that ended
+ * since. Lease changes are then recorded as snapshots until it opens.
+ */
+static int reset_journal(struct network *n)
+{
+	const char *dir = n->broker->opt.state_dir;
+	int r;
+
+	n->journal_lines = 0;
+	if (n->journal_fd >= 0) {
+		r = state_journal_reset(n->journal_fd);
+	} else {
+		r = state_journal_open(dir, n->config.name);
+		if (r >= 0) {
+			n->journal_fd = r;
+			r = 0;
+		}
+	}
+	if (r < 0) {
+		n->journal_fd = safe_close(n->journal_fd);
+		state_journal_remove(dir, n->config.name);
+		log_warning_errno(r, "[network %s] Failed to reset the state journal, recording "
+				  "snapshots only: %m", n->config.name);
+	}
+	return r;
 }
 
 int network_save(struct network *n)
@@ -670,8 +722,65 @@ int network_save(struct network *n)
 	r = state_save(n->broker->opt.state_dir, n->config.name, doc);
 	json_decref(doc);
 	if (r < 0)
-		log_error_errno(r, "[network %s] Failed to record state: %m", n->config.name);
+		return log_error_errno(r, "[network %s] Failed to record state: %m", n->config.name);
+	n->saved_dnsmasq_pid = dnsmasq_pid(n);
+	/* Failing is fine: the snapshot has it all, later changes make snapshots. */
+	(void)reset_journal(n);
+	return 0;
+}
+
+/*
+ * A snapshot costs O(leases), a journal line O(1). One is due after this
+ * many lines, so a lease change costs O(1) amortised and the journal is
+ * never much longer than the snapshot.
+ */
+static size_t journal_limit(const struct network *n)
+{
+	return n->n_leases > 32 ? 2 * n->n_leases : 64;
+}
+
+static int journal_append(struct network *n, const struct lease *l, bool added)
+{
+	json_t *rec;
+	int r;
+
+	if (!added)
+		return state_journal_del(n->journal_fd, l->id);
+	rec = lease_record_json(l);
+	if (!rec)
+		return -ENOMEM;
+	r = state_journal_add(n->journal_fd, rec);
+	json_decref(rec);
 	return r;
+}
+
+/*
+ * Record that @l was added or removed, before the reply leaves: a line
+ * appended to the journal; a snapshot instead when there is no journal
+ * yet (a new network) or the line could not be written whole (lines
+ * after a torn one would be lost with it), and after the line when the
+ * journal is long or a field of the network changed (dnsmasq's pid).
+ */
+static int record_lease(struct network *n, const struct lease *l, bool added)
+{
+	int r;
+
+	if (n->adopting)
+		return 0; /* the earlier daemon's record holds it; network_adopt_done() */
+	if (n->journal_fd < 0)
+		return network_save(n);
+	r = journal_append(n, l, added);
+	if (r < 0) {
+		log_warning_errno(r, "[network %s] Failed to append to the state journal, writing "
+				  "a snapshot: %m", n->config.name);
+		/* Reopened (emptied) by the snapshot, or by the next one if it fails. */
+		n->journal_fd = safe_close(n->journal_fd);
+		return network_save(n);
+	}
+	n->journal_lines++;
+	if (n->journal_lines > journal_limit(n) || dnsmasq_pid(n) != n->saved_dnsmasq_pid)
+		(void)network_save(n); /* the change is on record already */
+	return 0;
 }
 
 struct network *network_abandon(struct network *n)
@@ -682,7 +791,10 @@ struct network *network_abandon(struct network *n)
 	if (!n)
 		return NULL;
 	b = n->broker;
+	/* The whole record in the snapshot, the journal empty: even a daemon
+	 * of before the journal adopts it all (docs/design.md, Downgrade). */
 	(void)network_save(n);
+	n->journal_fd = safe_close(n->journal_fd);
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
 	if (n->dhcp_sync) /* the dnsmasq that stays serves what we promised */
 		(void)on_dhcp_sync(n->dhcp_sync, n);
@@ -738,6 +850,8 @@ int network_adopt(struct broker *b, const struct state_network *rec, struct netw
 	}
 	n->broker = b;
 	n->config = c;
+	n->journal_fd = -EBADF;
+	n->adopting = true;
 	TAILQ_INIT(&n->leases);
 	memcpy(n->bridge, rec->bridge, sizeof(n->bridge));
 	n->bridge_ifindex = rec->bridge_ifindex;
@@ -757,6 +871,9 @@ int network_adopt_done(struct network *n, pid_t stale_dnsmasq)
 	char sub[32];
 	int r;
 
+	/* From here on changes are ours to record; the first write is a
+	 * snapshot (below, or at the next lease change if this fails). */
+	n->adopting = false;
 	if (n->config.mode == MODE_SHARED) {
 		r = enable_forwarding(b);
 		if (r < 0)

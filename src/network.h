@@ -30,6 +30,11 @@ struct network {
 	bool ever_used;              /* had a lease: idle means "was in use" */
 	struct dhcp_server *dhcp;
 	sd_event_source *dhcp_sync; /* pending network_sync_dhcp() */
+	/* The record in the state dir (network_save()): */
+	int journal_fd;          /* STATE/NAME.journal, open from the first snapshot on */
+	size_t journal_lines;    /* lease changes appended since that snapshot */
+	pid_t saved_dnsmasq_pid; /* as the snapshot says */
+	bool adopting;           /* the earlier daemon's record stands until network_adopt_done() */
 };
 
 /* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */
@@ -78,12 +83,16 @@ struct network *network_abandon(struct network *n);
  */
 int network_adopt(struct broker *b, const struct state_network *rec, struct network **ret);
 int network_adopt_done(struct network *n, pid_t stale_dnsmasq);
-/* Record @n in the state dir. Return: 0 or negative errno (logged). */
+/*
+ * Record @n in the state dir: a snapshot of it and all its leases, and
+ * an empty journal (network_lease_added() and network_lease_removed()
+ * append to it). Return: 0 or negative errno (logged).
+ */
 int network_save(struct network *n);
 /* Rewrite the nftables table for every network of @b. */
 int network_apply_firewall(struct broker *b);
 
-/* Leases call these so the network knows when it is idle. */
+/* Leases call these so the network knows when it is idle; both record the change. */
 void network_lease_added(struct network *n, struct lease *l);
 void network_lease_removed(struct network *n, struct lease *l);
 /**
