@@ -79,10 +79,13 @@ static int mac_generate(uint8_t mac[6])
 /* The next vmtapN / vmvethN that no link in this namespace has. */
 static int pick_ifname(struct broker *b, const char *prefix, char ret[IFNAMSIZ])
 {
+	int r;
+
 	for (unsigned int tries = 0; tries < 100000; tries++) {
 		snprintf(ret, IFNAMSIZ, "%s%u", prefix, b->next_port++ % 100000);
-		if (if_nametoindex(ret) == 0)
-			return 0;
+		r = netlink_ifindex(b->nl, ret);
+		if (r <= 0)
+			return r; /* 0: free; negative: cannot tell */
 	}
 	return -ENOSPC;
 }
@@ -109,9 +112,10 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 		if (l->kind == PORT_NAMED_TAP)
 			for (unsigned int i = 0; i < req->queues; i++)
 				safe_close(tmp[i]);
-		l->ifindex = (int)if_nametoindex(l->ifname);
-		if (l->ifindex == 0) {
-			r = -errno;
+		r = netlink_ifindex(b->nl, l->ifname);
+		l->ifindex = r > 0 ? r : 0;
+		if (r <= 0) {
+			r = r < 0 ? r : -ENODEV;
 			if (l->kind == PORT_TAP)
 				for (unsigned int i = 0; i < req->queues; i++)
 					fds[i] = bgclose(fds[i]);

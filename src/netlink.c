@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -31,7 +32,8 @@ struct netlink {
 	struct nl_sock *cmd;
 	struct nl_sock *mon;
 	struct nl_cb *mon_cb;
-	int own_netns; /* to come back after link_up_in_netns() */
+	int own_netns; /* to come back after netlink_veth_peer_up() */
+	int ioctl_fd;  /* for SIOCGIFINDEX: one socket, not one per lookup */
 	sd_event_source *mon_source;
 	netlink_link_gone_fn gone;
 	netlink_resync_fn resync;
@@ -183,8 +185,14 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn re
 	nl->gone = gone;
 	nl->resync = resync;
 	nl->userdata = userdata;
+	nl->ioctl_fd = -EBADF;
 	nl->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (nl->own_netns < 0) {
+		r = -errno;
+		goto fail;
+	}
+	nl->ioctl_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (nl->ioctl_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -219,6 +227,7 @@ struct netlink *netlink_free(struct netlink *nl)
 	if (nl->cmd)
 		nl_socket_free(nl->cmd);
 	safe_close(nl->own_netns);
+	safe_close(nl->ioctl_fd);
 	free(nl);
 	return NULL;
 }
@@ -408,6 +417,18 @@ int netlink_link_del(struct netlink *nl, int ifindex)
 		return -ENOMEM;
 	rtnl_link_set_ifindex(link, ifindex);
 	return errno_from_nl(rtnl_link_delete(nl->cmd, link));
+}
+
+int netlink_ifindex(struct netlink *nl, const char *name)
+{
+	struct ifreq ifr = {};
+
+	if (strlen(name) >= IFNAMSIZ)
+		return 0;
+	strcpy(ifr.ifr_name, name);
+	if (ioctl(nl->ioctl_fd, SIOCGIFINDEX, &ifr) < 0)
+		return errno == ENODEV ? 0 : -errno;
+	return ifr.ifr_ifindex;
 }
 
 int netlink_link_exists(struct netlink *nl, int ifindex)

@@ -57,6 +57,8 @@ int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name);
  * Return: 0 or negative errno.
  */
 int netlink_link_sync(struct netlink *nl, int ifindex);
+/* Return: the ifindex of @name in the daemon's namespace, 0 when there is none, or negative errno. */
+int netlink_ifindex(struct netlink *nl, const char *name);
 /* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
 			unsigned int mtu);
