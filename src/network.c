@@ -41,6 +41,12 @@ unsigned int network_prefix6_len(const struct network *n)
 	return n->ula_len ? n->ula_len : 64;
 }
 
+void network_gateway6(const struct network *n, uint8_t ret[16])
+{
+	memcpy(ret, n->ula, 16);
+	ret[15] = 1;
+}
+
 /* dnsmasq serves DHCP, DNS and router advertisements: any of them needs it. */
 static bool wants_dnsmasq(const struct network *n)
 {
@@ -69,7 +75,9 @@ static int nft_network_of(const struct network *n, struct nft_network *ret)
 		return r;
 	*ret = (struct nft_network){
 		.bridge = n->bridge,
+		.ifindex = n->bridge_ifindex,
 		.subnet = n->subnet,
+		.gateway = network_gateway(n),
 		.ula = n->ula,
 		.ula_len = (uint8_t)network_prefix6_len(n),
 		.nat = n->config.mode == MODE_SHARED,
@@ -79,6 +87,7 @@ static int nft_network_of(const struct network *n, struct nft_network *ret)
 		.forwards = fw,
 		.n_forwards = n_fw,
 	};
+	network_gateway6(n, ret->gateway6);
 	return 0;
 }
 
@@ -323,8 +332,7 @@ static int create_bridge(struct network *n)
 	r = netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET, gw, n->subnet.len);
 	if (r < 0)
 		return r;
-	memcpy(gw6, n->ula, 16);
-	gw6[15] = 1;
+	network_gateway6(n, gw6);
 	return netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET6, gw6, network_prefix6_len(n));
 }
 

@@ -128,6 +128,8 @@ int network_start_dhcp(struct network *n);
 uint32_t network_gateway(const struct network *n);
 /* The IPv6 prefix length (ula_len, 64 when unset). */
 unsigned int network_prefix6_len(const struct network *n);
+/* The bridge's IPv6 address: the prefix with ::1. */
+void network_gateway6(const struct network *n, uint8_t ret[16]);
 /* {"name", "mode", "bridge", "subnet", "mask", "ipv6_prefix", "prefix_len", "mtu"} */
 json_t *network_to_json(const struct network *n);
 /* network_to_json() plus state and leases, as `status` shows them to @uid. */

@@ -88,6 +88,69 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
 	return false;
 }
 
+/*
+ * "iif 7 " for the bridge: the index is one compare per packet, the name a
+ * string copy and a 16-byte compare. The table is rewritten whenever a
+ * bridge comes or goes, and ports are attached by the same index, so it
+ * never goes stale. The name when the index is unknown.
+ */
+static void put_bridge_match(FILE *f, const struct nft_network *n, const char *by_index,
+			     const char *by_name)
+{
+	if (n->ifindex > 0)
+		fprintf(f, "%s %d ", by_index, n->ifindex);
+	else
+		fprintf(f, "%s \"%s\" ", by_name, n->bridge);
+}
+
+/*
+ * Guest to guest on one network is bridged, but with br_netfilter loaded
+ * (Docker loads it) every such frame also passes the IP hooks, and
+ * conntrack would track each connection: the largest per-packet cost of
+ * ours on that path (docs/performance.md, 4). The sysctl that turns
+ * br_netfilter off is per namespace, and a bridge's own nf_call_iptables
+ * can only turn it on, so untrack what needs no tracking instead, before
+ * conntrack sees it (priority raw < conntrack): from the bridge to an
+ * address of the network that is not the gateway's or the broadcast
+ * address, i.e. to a guest. No rule of ours needs its state: the forward
+ * chain accepts bridge to same bridge first, and NAT only rewrites what
+ * leaves the subnet. What goes to the host and everything routed stay
+ * tracked. The source is not matched: it changes nothing above, and each
+ * match costs, in a chain every packet the host receives goes through.
+ *
+ * The prefix is written "& mask == net": for a /24, "ip daddr N/24" loads
+ * 3 bytes, which the kernel cannot evaluate inline; a masked 4-byte load
+ * it can.
+ */
+static void put_raw_chain(FILE *f, const struct nft_network *nets, size_t count)
+{
+	fprintf(f, "  chain raw {\n"
+		   "    type filter hook prerouting priority raw; policy accept;\n");
+	for (size_t i = 0; i < count; i++) {
+		const struct nft_network *n = &nets[i];
+		uint32_t mask = prefix4_mask(n->subnet.len), net = n->subnet.addr & mask;
+		uint32_t gw = n->gateway ? n->gateway : net + 1;
+		char m[16], a[16], g[16], b[16], g6[INET6_ADDRSTRLEN];
+
+		fprintf(f, "    ");
+		put_bridge_match(f, n, "iif", "iifname");
+		fprintf(f, "ip daddr & %s == %s ip daddr != %s ip daddr != %s "
+			   "notrack comment \"%s: guest to guest\"\n",
+			addr4_format(mask, m, sizeof(m)), addr4_format(net, a, sizeof(a)),
+			addr4_format(gw, g, sizeof(g)), addr4_format(net | ~mask, b, sizeof(b)),
+			n->bridge);
+		if (!n->ula)
+			continue;
+		fprintf(f, "    ");
+		put_bridge_match(f, n, "iif", "iifname");
+		fprintf(f, "ip6 daddr ");
+		put_ula(f, n);
+		fprintf(f, " ip6 daddr != %s notrack comment \"%s: guest to guest\"\n",
+			inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)), n->bridge);
+	}
+	fprintf(f, "  }\n");
+}
+
 static void put_forward_chain(FILE *f, const struct nft_network *nets, size_t count)
 {
 	fprintf(f, "  chain forward {\n"
@@ -209,6 +272,7 @@ char *nft_render(const struct nft_network *nets, size_t count)
 		fprintf(f, "table inet " NFT_TABLE " {\n");
 		put_set(f, "bridges", nets, count, -1);
 		put_set(f, "nat_bridges", nets, count, 1);
+		put_raw_chain(f, nets, count);
 		put_forward_chain(f, nets, count);
 		put_prerouting_chain(f, nets, count);
 		put_postrouting_chain(f, nets, count);
