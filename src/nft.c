@@ -159,10 +159,14 @@ static void put_forward_chain(FILE *f, const struct nft_network *nets, size_t co
 	 * Guest to guest on one network is bridged and never reaches this
 	 * hook, unless br_netfilter is loaded (Docker loads it): then it does,
 	 * with the bridge as both input and output. Let it through first.
+	 * By index, as in the raw chain: every such packet passes here.
 	 */
-	for (size_t i = 0; i < count; i++)
-		fprintf(f, "    iifname \"%s\" oifname \"%s\" accept\n", nets[i].bridge,
-			nets[i].bridge);
+	for (size_t i = 0; i < count; i++) {
+		fprintf(f, "    ");
+		put_bridge_match(f, &nets[i], "iif", "iifname");
+		put_bridge_match(f, &nets[i], "oif", "oifname");
+		fprintf(f, "accept\n");
+	}
 	fprintf(f, "    oifname @nat_bridges ct state established,related accept\n"
 		   "    iifname @bridges oifname @bridges drop comment \"networks are isolated\"\n");
 	if (any_forwards(nets, count))
