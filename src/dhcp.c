@@ -654,20 +654,27 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 	return NULL;
 }
 
-/* Read /proc/@pid/@what into @buf, NUL-terminated. Return: bytes read, or <= 0. */
-static ssize_t proc_read(pid_t pid, const char *what, char *buf, size_t size)
+/* Read the start of @path (opened with @flags added) into @buf, NUL-terminated.
+ * Return: bytes read, or <= 0. */
+static ssize_t read_text(const char *path, int flags, char *buf, size_t size)
 {
-	_cleanup_close_ int fd = -EBADF;
-	char path[64];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, size - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	return n;
+}
+
+/* The same for /proc/@pid/@what. */
+static ssize_t proc_read(pid_t pid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	return read_text(path, 0, buf, size);
 }
 
 /* Return: true when /proc/@pid/cmdline has the argument @want. */
@@ -704,20 +711,12 @@ static bool exited(pid_t pid)
 static pid_t read_pid_file(const char *state_dir, const char *name)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -EBADF;
 	char buf[32];
-	ssize_t n;
 	int pid;
 
-	if (asprintf(&path, "%s/%s.pid", state_dir, name) < 0)
+	if (asprintf(&path, "%s/%s.pid", state_dir, name) < 0 ||
+	    read_text(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
 }
 
