@@ -318,27 +318,6 @@ class Lib:
             os.close(fd)
             lib.vmnet_broker_options_free(o)
 
-    def acquire_tap(self, sock, network, label="vmnet-bench"):
-        """A TAP port on @network; Return: its fd (ours to close)."""
-        lib = self.lib
-        o = lib.vmnet_broker_options_new()
-        try:
-            lib.vmnet_broker_options_set_socket(o, sock.encode())
-            lib.vmnet_broker_options_set_port(o, b"tap")
-            lib.vmnet_broker_options_set_label(o, label.encode())
-            st = ctypes.c_int(0)
-            net = lib.vmnet_broker_acquire_network_with_options(network.encode(), o,
-                                                                ctypes.byref(st))
-            if not net:
-                raise RuntimeError("acquire %s: %s: %s" % (
-                    network, lib.vmnet_broker_status_name(st.value).decode(),
-                    lib.vmnet_broker_last_error_message().decode()))
-            fd = lib.vmnet_broker_network_take_fd(net, 0)
-            lib.vmnet_broker_network_release(net)
-            return fd
-        finally:
-            lib.vmnet_broker_options_free(o)
-
     def query(self, sock, command="status"):
         buf = ctypes.c_void_p()
         st = self.lib.vmnet_broker_query(sock.encode(), command.encode(), ctypes.byref(buf))
