@@ -442,32 +442,86 @@ int netlink_link_exists(struct netlink *nl, int ifindex)
 	return r < 0 ? r : 1;
 }
 
-int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,
-		     unsigned int prefixlen)
+/* An RTM_NEWADDR request for @a on @ifindex, sequence number and ACK flag set. */
+static int build_addr_add(struct nl_sock *sk, int ifindex, const struct netlink_addr *a,
+			  struct nl_msg **ret)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
-	_cleanup_(addr_putp) struct nl_addr *a = NULL;
+	_cleanup_(addr_putp) struct nl_addr *local = NULL;
 	int r;
 
 	if (!ra)
 		return -ENOMEM;
-	a = nl_addr_build(family, addr, family == AF_INET ? 4 : 16);
-	if (!a) {
+	local = nl_addr_build(a->family, a->addr, a->family == AF_INET ? 4 : 16);
+	if (!local) {
 		r = -ENOMEM;
 		goto out;
 	}
-	nl_addr_set_prefixlen(a, (int)prefixlen);
+	nl_addr_set_prefixlen(local, (int)a->prefixlen);
 	rtnl_addr_set_ifindex(ra, ifindex);
-	r = errno_from_nl(rtnl_addr_set_local(ra, a));
+	r = errno_from_nl(rtnl_addr_set_local(ra, local));
 	if (r < 0)
 		goto out;
-	/* No duplicate address detection on our own gateway address: it is
-	 * ours by construction, and DAD would delay dnsmasq's RA. */
-	if (family == AF_INET6)
+	/* No duplicate address detection on our own addresses: they are ours
+	 * by construction, and DAD would delay dnsmasq's RA. */
+	if (a->family == AF_INET6)
 		rtnl_addr_set_flags(ra, IFA_F_NODAD);
-	r = errno_from_nl(rtnl_addr_add(nl->cmd, ra, 0));
+	r = errno_from_nl(rtnl_addr_build_add_request(ra, 0, ret));
+	if (r == 0)
+		nl_complete_msg(sk, *ret);
 out:
 	rtnl_addr_put(ra);
+	return r;
+}
+
+int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr *v, size_t n)
+{
+	struct nl_msg *msgs[NETLINK_ADDRS_MAX] = { 0 };
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0, off = 0;
+	int r = 0;
+
+	if (n == 0 || n > NETLINK_ADDRS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		r = build_addr_add(nl->cmd, ifindex, &v[i], &msgs[i]);
+		if (r < 0)
+			goto out;
+		len += NLMSG_ALIGN(nlmsg_hdr(msgs[i])->nlmsg_len);
+	}
+	buf = calloc(1, len);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct nlmsghdr *h = nlmsg_hdr(msgs[i]);
+
+		memcpy(buf + off, h, h->nlmsg_len);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	/*
+	 * One datagram: the kernel adds them all within this one call, so a
+	 * listener that wakes sees them together. dnsmasq re-reads every
+	 * interface once per batch of address events it drains, and each
+	 * network has a dnsmasq: three separate adds cost every one of them
+	 * three full scans.
+	 */
+	r = nl_sendto(nl->cmd, buf, len);
+	if (r < 0) {
+		r = errno_from_nl(r);
+		goto out;
+	}
+	r = 0;
+	for (size_t i = 0; i < n; i++) { /* one ACK each, in order; keep the first error */
+		int e = errno_from_nl(nl_wait_for_ack(nl->cmd));
+
+		if (r == 0)
+			r = e;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		nlmsg_free(msgs[i]);
 	return r;
 }
 

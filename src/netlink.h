@@ -67,9 +67,21 @@ int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
 /* Return: 1 when a link with @ifindex exists, 0 when not, negative errno on failure. */
 int netlink_link_exists(struct netlink *nl, int ifindex);
-/* Add @addr/@prefixlen (@family AF_INET or AF_INET6, network byte order). */
-int netlink_addr_add(struct netlink *nl, int ifindex, int family, const void *addr,
-		     unsigned int prefixlen);
+struct netlink_addr {
+	int family;         /* AF_INET or AF_INET6 */
+	uint8_t addr[16];   /* network byte order; 4 bytes used for AF_INET */
+	unsigned int prefixlen;
+};
+
+#define NETLINK_ADDRS_MAX 4
+
+/**
+ * netlink_addrs_add() - add @n addresses to @ifindex in one request
+ *
+ * IPv6 ones without duplicate address detection. All are attempted.
+ * Return: 0, or the first failure's negative errno.
+ */
+int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr *v, size_t n);
 /**
  * netlink_ipv4_in_use() - every IPv4 address prefix and route of this namespace
  * Return: 0 with a malloc'ed array in *@ret, or negative errno.

@@ -199,7 +199,7 @@ static int pick_bridge_name(struct broker *b, char ret[IFNAMSIZ])
 
 	for (unsigned int i = 0; i < 10000; i++) {
 		snprintf(name, sizeof(name), "vmbr%u", i);
-		if (if_nametoindex(name) == 0 && !bridge_taken(b, name)) {
+		if (!bridge_taken(b, name) && netlink_ifindex(b->nl, name) == 0) {
 			memcpy(ret, name, IFNAMSIZ);
 			return 0;
 		}
@@ -306,11 +306,52 @@ static int start_dhcp(struct network *n)
 	return dhcp_server_new(b->event, &p, hosts, count, on_dnsmasq_exit, n, &n->dhcp);
 }
 
+/* fe80::/64 with the EUI-64 of @mac: what the kernel would have made. */
+static void link_local(const uint8_t mac[6], uint8_t ret[16])
+{
+	memset(ret, 0, 16);
+	ret[0] = 0xfe;
+	ret[1] = 0x80;
+	ret[8] = mac[0] ^ 0x02;
+	ret[9] = mac[1];
+	ret[10] = mac[2];
+	ret[11] = 0xff;
+	ret[12] = 0xfe;
+	ret[13] = mac[3];
+	ret[14] = mac[4];
+	ret[15] = mac[5];
+}
+
+/*
+ * The bridge's three addresses: the gateway, its IPv6 twin, and the
+ * link-local address router advertisements are sent from. The kernel
+ * would make the last itself, but only when the first port brings the
+ * carrier, and then once more when its duplicate address detection ends.
+ * Each address event wakes every network's dnsmasq to re-read all
+ * interfaces (O(networks) each, so O(networks^2) per new network); added
+ * here together, in one request, they cost one such wake-up instead of four.
+ */
+static int add_bridge_addresses(struct network *n)
+{
+	uint32_t g = network_gateway(n);
+	struct netlink_addr a[3] = {
+		{ .family = AF_INET, .prefixlen = n->subnet.len },
+		{ .family = AF_INET6, .prefixlen = network_prefix6_len(n) },
+		{ .family = AF_INET6, .prefixlen = 64 },
+	};
+
+	a[0].addr[0] = (uint8_t)(g >> 24);
+	a[0].addr[1] = (uint8_t)(g >> 16);
+	a[0].addr[2] = (uint8_t)(g >> 8);
+	a[0].addr[3] = (uint8_t)g;
+	network_gateway6(n, a[1].addr);
+	link_local(n->bridge_mac, a[2].addr);
+	return netlink_addrs_add(n->broker->nl, n->bridge_ifindex, a, 3);
+}
+
 static int create_bridge(struct network *n)
 {
 	struct broker *b = n->broker;
-	uint8_t gw[4], gw6[16];
-	uint32_t g = network_gateway(n);
 	char alias[128];
 	int r;
 
@@ -325,15 +366,11 @@ static int create_bridge(struct network *n)
 	/* The bridge sends the network's router advertisements; it must not
 	 * configure itself from them. */
 	(void)write_link_sysctl(n->bridge, "accept_ra", "0");
-	gw[0] = (uint8_t)(g >> 24);
-	gw[1] = (uint8_t)(g >> 16);
-	gw[2] = (uint8_t)(g >> 8);
-	gw[3] = (uint8_t)g;
-	r = netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET, gw, n->subnet.len);
-	if (r < 0)
-		return r;
-	network_gateway6(n, gw6);
-	return netlink_addr_add(b->nl, n->bridge_ifindex, AF_INET6, gw6, network_prefix6_len(n));
+	/* Its link-local address comes from add_bridge_addresses(). The
+	 * bridge has no carrier before its first port, so the kernel has not
+	 * made one yet. */
+	(void)write_link_sysctl(n->bridge, "addr_gen_mode", "1");
+	return add_bridge_addresses(n);
 }
 
 static int network_create(struct broker *b, const struct network_config *c, struct network **ret)

@@ -108,3 +108,27 @@ def test_host_guest_cannot_reach_upstream_over_ipv6(broker, topo, upstream6):
     g.exec("ip", "-6", "route", "replace", "default", "via", gateway6(broker, r), "dev", "eth0")
     assert g.tcp_peer(UP6_UPSTREAM, PORT) is None
     assert g.ping_fails(UP6_UPSTREAM)
+
+
+def test_bridge_addresses_are_in_place_before_the_first_port(broker, topo):
+    """The bridge's three addresses come together, in one request, when it
+    is made (every address event sends each network's dnsmasq to re-read
+    all interfaces): the gateway, its ULA twin and the link-local address
+    from the bridge's MAC, none waiting for duplicate address detection.
+    The kernel makes no link-local address of its own, and ports have no
+    IPv6 at all."""
+    r = broker.acquire_netns(topo.guest("g1"))
+    n = r["network"]
+    mac = bytes.fromhex(broker.link(n["bridge"])["address"].replace(":", ""))
+    eui = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+    link_local = ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui)
+    addrs = json.loads(broker.ip("-j", "addr", "show", "dev", n["bridge"]).stdout)[0]["addr_info"]
+    got = {(a["family"], a["local"], a["prefixlen"]) for a in addrs}
+    assert got == {("inet", n["subnet"], 24), ("inet6", gateway6(broker, r), 64),
+                   ("inet6", str(link_local), 64)}, addrs
+    assert not any(a.get("tentative") for a in addrs), addrs
+    mode = run(["ip", "netns", "exec", broker.ns, "cat",
+                "/proc/sys/net/ipv6/conf/%s/addr_gen_mode" % n["bridge"]]).stdout
+    assert mode.strip() == "1"
+    port = json.loads(broker.ip("-j", "-6", "addr", "show", "dev", n["port"]["ifname"]).stdout)
+    assert not port or not port[0].get("addr_info"), port
