@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "bgclose.h"
 #include "dhcp.h"
 #include "log.h"
 #include "pool.h"
@@ -503,9 +504,18 @@ static bool saw_file(int ifd, const char *name)
  * synchronous anyway. A dnsmasq that dies or dawdles is left to the
  * supervision in on_child(): the network works without DHCP meanwhile.
  */
+/* Freeing an inotify instance waits for an SRCU grace period: 20 ms and
+ * more on a busy machine, too long for the loop, on every new network. */
+static void bgclosep(int *fd)
+{
+	if (*fd >= 0)
+		bgclose(*fd);
+}
+
 static int start_and_wait(struct dhcp_server *s)
 {
-	_cleanup_close_ int ifd = -EBADF, pfd = -EBADF;
+	_cleanup_(bgclosep) int ifd = -EBADF;
+	_cleanup_close_ int pfd = -EBADF;
 	const char *base = strrchr(s->pid_path, '/') + 1;
 	_cleanup_free_ char *dir = strndup(s->pid_path, (size_t)(base - s->pid_path));
 	uint64_t t0, deadline, now;
