@@ -493,6 +493,14 @@ static bool saw_file(int ifd, const char *name)
 	return seen;
 }
 
+/* Freeing an inotify instance waits for an SRCU grace period: 20 ms and
+ * more on a busy machine, too long for the loop, on every new network. */
+static void bgclosep(int *fd)
+{
+	if (*fd >= 0)
+		bgclose(*fd);
+}
+
 /*
  * Start dnsmasq and wait until it listens: the acquire that created the
  * network answers only then, so the guest's first DHCPDISCOVER is not
@@ -504,14 +512,6 @@ static bool saw_file(int ifd, const char *name)
  * synchronous anyway. A dnsmasq that dies or dawdles is left to the
  * supervision in on_child(): the network works without DHCP meanwhile.
  */
-/* Freeing an inotify instance waits for an SRCU grace period: 20 ms and
- * more on a busy machine, too long for the loop, on every new network. */
-static void bgclosep(int *fd)
-{
-	if (*fd >= 0)
-		bgclose(*fd);
-}
-
 static int start_and_wait(struct dhcp_server *s)
 {
 	_cleanup_(bgclosep) int ifd = -EBADF;
