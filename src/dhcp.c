@@ -493,8 +493,8 @@ static bool saw_file(int ifd, const char *name)
 	return seen;
 }
 
-/* Freeing an inotify instance waits for an SRCU grace period: 20 ms and
- * more on a busy machine, too long for the loop, on every new network. */
+/* Freeing an inotify instance waits for an SRCU grace period: ~20 ms at
+ * 150 networks, too long for the loop, on every new network. */
 static void bgclosep(int *fd)
 {
 	if (*fd >= 0)
@@ -508,7 +508,7 @@ static void bgclosep(int *fd)
  * later). dnsmasq writes its pid file after binding its DHCP and DNS
  * sockets, in the foreground too; the hosts file is in place before the
  * spawn, and dnsmasq reads it once its start-up is done. Blocking the
- * loop this long (5-20 ms) happens once per network creation, which is
+ * loop this long (3-20 ms) happens once per network creation, which is
  * synchronous anyway. A dnsmasq that dies or dawdles is left to the
  * supervision in on_child(): the network works without DHCP meanwhile.
  */

@@ -264,8 +264,12 @@ static int add_link(struct netlink *nl, struct rtnl_link *link, const char *name
 	if (r < 0)
 		return r;
 	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
-	if (r < 0)
+	if (r < 0) {
+		/* Without its index the caller cannot remove it: do it here,
+		 * by the name @link carries. */
+		(void)rtnl_link_delete(nl->cmd, link);
 		return r;
+	}
 	*ret_ifindex = rtnl_link_get_ifindex(got);
 	return 0;
 }
@@ -442,9 +446,14 @@ int netlink_link_exists(struct netlink *nl, int ifindex)
 	return r < 0 ? r : 1;
 }
 
-/* An RTM_NEWADDR request for @a on @ifindex, sequence number and ACK flag set. */
-static int build_addr_add(struct nl_sock *sk, int ifindex, const struct netlink_addr *a,
-			  struct nl_msg **ret)
+/*
+ * An RTM_NEWADDR request for @a on @ifindex with the ACK flag set. Its
+ * sequence number is left for the caller to take with nl_complete_msg()
+ * only once the request is sure to be sent: a number taken and not sent
+ * leaves libnl expecting an ACK that never comes, and every later request
+ * on the socket would fail with NLE_SEQ_MISMATCH.
+ */
+static int build_addr_add(int ifindex, const struct netlink_addr *a, struct nl_msg **ret)
 {
 	struct rtnl_addr *ra = rtnl_addr_alloc();
 	_cleanup_(addr_putp) struct nl_addr *local = NULL;
@@ -466,9 +475,7 @@ static int build_addr_add(struct nl_sock *sk, int ifindex, const struct netlink_
 	 * by construction, and DAD would delay dnsmasq's RA. */
 	if (a->family == AF_INET6)
 		rtnl_addr_set_flags(ra, IFA_F_NODAD);
-	r = errno_from_nl(rtnl_addr_build_add_request(ra, 0, ret));
-	if (r == 0)
-		nl_complete_msg(sk, *ret);
+	r = errno_from_nl(rtnl_addr_build_add_request(ra, NLM_F_ACK, ret));
 out:
 	rtnl_addr_put(ra);
 	return r;
@@ -484,7 +491,7 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
 	if (n == 0 || n > NETLINK_ADDRS_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		r = build_addr_add(nl->cmd, ifindex, &v[i], &msgs[i]);
+		r = build_addr_add(ifindex, &v[i], &msgs[i]);
 		if (r < 0)
 			goto out;
 		len += NLMSG_ALIGN(nlmsg_hdr(msgs[i])->nlmsg_len);
@@ -497,15 +504,19 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
 	for (size_t i = 0; i < n; i++) {
 		struct nlmsghdr *h = nlmsg_hdr(msgs[i]);
 
+		nl_complete_msg(nl->cmd, msgs[i]); /* takes its sequence number */
 		memcpy(buf + off, h, h->nlmsg_len);
 		off += NLMSG_ALIGN(h->nlmsg_len);
 	}
 	/*
-	 * One datagram: the kernel adds them all within this one call, so a
-	 * listener that wakes sees them together. dnsmasq re-reads every
-	 * interface once per batch of address events it drains, and each
-	 * network has a dnsmasq: three separate adds cost every one of them
-	 * three full scans.
+	 * One datagram: the kernel adds them all within this one call. dnsmasq
+	 * re-reads every interface once per batch of address events it drains,
+	 * and each network has a dnsmasq, so separate adds cost every one of
+	 * them a full scan each. The IPv4 event is sent from within this call;
+	 * an IPv6 one, even with IFA_F_NODAD, from the kernel's DAD work item
+	 * right after, so a listener usually, not always, drains them as one.
+	 * A failed send leaves the sequence numbers taken, as it does for
+	 * libnl's own nl_send_auto(); the socket is no worse off than there.
 	 */
 	r = nl_sendto(nl->cmd, buf, len);
 	if (r < 0) {

@@ -123,7 +123,9 @@ static int write_sysctl(const char *path, const char *value)
 
 	if (fd < 0)
 		return -errno;
-	return write(fd, value, len) == (ssize_t)len ? 0 : -errno;
+	if (write(fd, value, len) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
 static int write_link_sysctl(const char *ifname, const char *key, const char *value)
@@ -198,8 +200,15 @@ static int pick_bridge_name(struct broker *b, char ret[IFNAMSIZ])
 	char name[IFNAMSIZ];
 
 	for (unsigned int i = 0; i < 10000; i++) {
+		int r;
+
 		snprintf(name, sizeof(name), "vmbr%u", i);
-		if (!bridge_taken(b, name) && netlink_ifindex(b->nl, name) == 0) {
+		if (bridge_taken(b, name))
+			continue;
+		r = netlink_ifindex(b->nl, name);
+		if (r < 0)
+			return r;
+		if (r == 0) {
 			memcpy(ret, name, IFNAMSIZ);
 			return 0;
 		}
@@ -326,10 +335,12 @@ static void link_local(const uint8_t mac[6], uint8_t ret[16])
  * The bridge's three addresses: the gateway, its IPv6 twin, and the
  * link-local address router advertisements are sent from. The kernel
  * would make the last itself, but only when the first port brings the
- * carrier, and then once more when its duplicate address detection ends.
- * Each address event wakes every network's dnsmasq to re-read all
- * interfaces (O(networks) each, so O(networks^2) per new network); added
- * here together, in one request, they cost one such wake-up instead of four.
+ * carrier, and then once more when its duplicate address detection ends:
+ * four address events in all, at four different moments. Each event wakes
+ * every network's dnsmasq to re-read all interfaces (O(networks) each, so
+ * O(networks^2) per new network); sent in one request, the three usually
+ * arrive close enough for a dnsmasq to drain them in one wake-up (see
+ * netlink_addrs_add() for why not always).
  */
 static int add_bridge_addresses(struct network *n)
 {
@@ -368,8 +379,13 @@ static int create_bridge(struct network *n)
 	(void)write_link_sysctl(n->bridge, "accept_ra", "0");
 	/* Its link-local address comes from add_bridge_addresses(). The
 	 * bridge has no carrier before its first port, so the kernel has not
-	 * made one yet. */
-	(void)write_link_sysctl(n->bridge, "addr_gen_mode", "1");
+	 * made one yet. Should this fail (IPv6 off), the kernel makes its own
+	 * later: the same address in the default EUI-64 mode, a second one
+	 * in a stable-privacy mode. Either way the network works. */
+	r = write_link_sysctl(n->bridge, "addr_gen_mode", "1");
+	if (r < 0)
+		log_debug("[network %s] Could not set addr_gen_mode on %s: %s", n->config.name,
+			  n->bridge, strerror(-r));
 	return add_bridge_addresses(n);
 }
 
