@@ -15,7 +15,9 @@ Four measurements, each against a competitor timed in the same run:
 
   1. port     a TAP on an existing network, fd in hand: the library, our QEMU
               helper, QEMU's qemu-bridge-helper, an `ip tuntap` script, and the
-              bare kernel work (the floor); interleaved in rounds.
+              kernel work of a port ready to forward, in-process (the floor);
+              as diagnostics, the least a launcher can do (TAP + attach) and a
+              unix-socket round trip passing an fd; interleaved in rounds.
   2. cold     acquire of an unused network until a guest's udhcpc has its
               lease, against the same network built by hand (ip, nft, dnsmasq).
   3. scale    1,000 TAPs on one network and 200 networks: acquire latency at
@@ -408,7 +410,7 @@ def bench_ports(ctx):
     q = ctx["quick"]
     ns = netns("d")
     d = Daemon(ctx["build"], ctx["tmp"], ns).start(ctx["lib"])
-    methods = ["library", "helper", "script", "floor"]
+    methods = ["library", "helper", "script", "floor", "minimal", "ipc"]
     have_qbh = os.access(QBH, os.X_OK)
     if have_qbh:
         methods.insert(2, "qbh")
@@ -834,6 +836,12 @@ def table_rows(r):
         if "qbh" in m:
             h, qb = m["helper"]["acquire_ms"], m["qbh"]["acquire_ms"]
             lat_row("port: our QEMU helper vs qemu-bridge-helper", h, qb, "", None)
+        if "minimal" in m and "floor" in m:
+            lat_row("port: kernel floor vs minimal TAP + attach (diagnostic)",
+                    m["floor"]["acquire_ms"], m["minimal"]["acquire_ms"], "", None)
+        if "ipc" in m:
+            lat_row("port: library vs a unix-socket round trip with an fd (diagnostic)", lib,
+                    m["ipc"]["acquire_ms"], "", None)
     c = r.get("cold_start")
     if c:
         t = TARGETS["cold_vs_hand"]
@@ -971,7 +979,8 @@ def plot(r, path):
     if p:
         names = list(p["methods"])
         label = {"library": "library", "helper": "our QEMU\nhelper", "qbh": "qemu-bridge-\nhelper",
-                 "script": "ip tuntap\nscript", "floor": "kernel\nfloor"}
+                 "script": "ip tuntap\nscript", "floor": "kernel\nfloor",
+                 "minimal": "minimal\nTAP+attach", "ipc": "socket round\ntrip (no port)"}
         data = [[x / 1000 for x in p["methods"][n]["raw_acquire_us"]] for n in names]
         ax.boxplot(data, labels=[label.get(n, n) for n in names], whis=(1, 99), showfliers=False)
         ax.set_yscale("log")

@@ -5,7 +5,7 @@
  *
  *   vmnet-bench ports --socket S [--network shared] [--n 400] [--batch 10]
  *               [--settle-us 3000] [--helper PATH] [--qbh PATH] [--script PATH]
- *               [--methods library,helper,qbh,script,floor]
+ *               [--methods library,helper,qbh,script,floor,minimal,ipc]
  *
  *     Time getting a TAP attached to the network's bridge, up, with its fd
  *     in hand, N times per method, interleaved in rounds of --batch so
@@ -17,8 +17,18 @@
  *       qbh      QEMU's qemu-bridge-helper, the same way, on the same bridge
  *       script   `sh SCRIPT add NAME BRIDGE` (ip tuntap add; ip link set
  *                master up), then TUNSETIFF to open it as QEMU's ifname= does
- *       floor    the bare kernel work: open /dev/net/tun + TUNSETIFF,
- *                SIOCBRADDIF, SIOCSIFFLAGS up
+ *       floor    the kernel work of a port ready to forward, as the daemon
+ *                asks for it, in-process: open /dev/net/tun + TUNSETIFF,
+ *                IPv6 off, SIOCBRADDIF, SIOCSIFFLAGS up, RTM_GETLINK (which
+ *                makes the bridge port forward now rather than within a
+ *                second: see the daemon's netlink_link_sync())
+ *       minimal  the least a launcher can do (diagnostic): TUNSETIFF,
+ *                SIOCBRADDIF, SIOCSIFFLAGS up; IPv6 on, the port not yet
+ *                forwarding when it returns
+ *       ipc      no port (diagnostic): connect to a unix socket, send a
+ *                request, get a reply carrying an fd from another process,
+ *                as the library does with the daemon; what any broker pays
+ *                on top of the floor
  *
  *     "release" is what ends the port: close() of the TAP fd (the kernel
  *     destroys it), and for the script also `sh SCRIPT del NAME`.
@@ -41,13 +51,17 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +168,64 @@ static void floor_attach(const char *name, int bridge_ifindex)
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(ctl_sock(), SIOCSIFFLAGS, &ifr) < 0)
 		die("SIOCSIFFLAGS: %m");
+}
+
+/* Turn IPv6 off on @name, as the daemon does on its ports. */
+static void no_ipv6(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		die("%s: %m", path);
+	close(fd);
+}
+
+/*
+ * RTM_GETLINK on @ifindex: since Linux 6.8 it runs the link's pending
+ * link-watch work at once, so the new bridge port forwards on return, as
+ * the daemon's do (its netlink_link_sync()). Without it the port stays
+ * disabled until a kernel worker gets to it, up to a second later.
+ */
+static void link_sync(int ifindex)
+{
+	static int fd = -1;
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
+		       .nlmsg_flags = NLM_F_REQUEST },
+		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
+	};
+	char buf[8192];
+	ssize_t n;
+
+	if (fd < 0) {
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		if (fd < 0)
+			die("netlink socket: %m");
+	}
+	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		die("RTM_GETLINK: %m");
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < (ssize_t)sizeof(struct nlmsghdr))
+		die("RTM_GETLINK reply: %m");
+	if (((struct nlmsghdr *)buf)->nlmsg_type == NLMSG_ERROR)
+		die("RTM_GETLINK %d: error reply", ifindex);
+}
+
+/* The floor: a TAP (fd returned, @name filled in) ready to forward on the bridge. */
+static int floor_port(char name[IFNAMSIZ], int bridge_ifindex)
+{
+	int fd = tap_open(name, true);
+
+	no_ipv6(name);
+	floor_attach(name, bridge_ifindex);
+	link_sync((int)if_nametoindex(name));
+	return fd;
 }
 
 /* The TAP's name, from its fd. */
@@ -305,8 +377,9 @@ static int lib_acquire(const char *network, const struct vmnet_broker_options *o
 
 /* ------------------------------------------------------------------ ports */
 
-enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, _M_MAX };
-static const char *const method_names[] = { "library", "helper", "qbh", "script", "floor" };
+enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, M_MINIMAL, M_IPC, _M_MAX };
+static const char *const method_names[] = { "library", "helper", "qbh",    "script",
+					    "floor",   "minimal", "ipc" };
 
 struct ports_args {
 	const char *network, *helper, *qbh, *script;
@@ -314,6 +387,98 @@ struct ports_args {
 	unsigned int n, batch;
 	long settle_us, hold_us;
 };
+
+/* The "ipc" method's peer: an abstract unix socket name, and its pid. */
+static struct sockaddr_un ipc_addr;
+static pid_t ipc_pid;
+
+/* Answer each connection's request with ~256 bytes and an fd, as the daemon does. */
+static void ipc_serve(int lfd)
+{
+	int fd_to_pass = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char buf[4096], reply[256];
+
+	memset(reply, 'x', sizeof(reply));
+	for (;;) {
+		int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u = { 0 };
+		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+				      .msg_controllen = sizeof(u.b) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+		if (c < 0)
+			_exit(1);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd_to_pass, sizeof(int));
+		if (recv(c, buf, sizeof(buf), 0) > 0)
+			(void)sendmsg(c, &msg, MSG_NOSIGNAL);
+		close(c);
+	}
+}
+
+static void ipc_start(void)
+{
+	socklen_t len;
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (lfd < 0)
+		die("socket: %m");
+	ipc_addr.sun_family = AF_UNIX;
+	snprintf(ipc_addr.sun_path + 1, sizeof(ipc_addr.sun_path) - 1, "vmnet-bench-ipc-%d",
+		 (int)getpid());
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			  strlen(ipc_addr.sun_path + 1));
+	if (bind(lfd, (struct sockaddr *)&ipc_addr, len) < 0 || listen(lfd, 16) < 0)
+		die("ipc socket: %m");
+	ipc_pid = fork();
+	if (ipc_pid < 0)
+		die("fork: %m");
+	if (ipc_pid == 0)
+		ipc_serve(lfd);
+	close(lfd);
+}
+
+static void ipc_stop(void)
+{
+	if (ipc_pid > 0) {
+		kill(ipc_pid, SIGKILL);
+		waitpid(ipc_pid, NULL, 0);
+	}
+}
+
+/* One request/reply with the "ipc" peer; Return: the fd it passed. */
+static int ipc_round_trip(void)
+{
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				    strlen(ipc_addr.sun_path + 1));
+	char req[96], buf[1024];
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			      .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), fd;
+
+	memset(req, 'r', sizeof(req));
+	if (s < 0 || connect(s, (struct sockaddr *)&ipc_addr, len) < 0 ||
+	    send(s, req, sizeof(req), 0) < 0 || recvmsg(s, &msg, MSG_CMSG_CLOEXEC) <= 0)
+		die("ipc round trip: %m");
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		die("ipc round trip: no fd");
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(s);
+	return fd;
+}
 
 static void one_port(enum method m, const struct ports_args *a, const struct vmnet_broker_options *o,
 		     const char *bridge, int bridge_ifindex, double *acq, double *rel)
@@ -340,13 +505,27 @@ static void one_port(enum method m, const struct ports_args *a, const struct vmn
 		break;
 	case M_FLOOR:
 		snprintf(name, sizeof(name), "vmbfl%%d");
+		fd = floor_port(name, bridge_ifindex);
+		break;
+	case M_MINIMAL:
+		snprintf(name, sizeof(name), "vmbmi%%d");
 		fd = tap_open(name, true);
 		floor_attach(name, bridge_ifindex);
+		break;
+	case M_IPC:
+		fd = ipc_round_trip();
 		break;
 	default:
 		abort();
 	}
 	t1 = now_us();
+	if (m == M_IPC) { /* no port: only the same pauses as the others */
+		close(fd);
+		sleep_us(a->hold_us);
+		*acq = t1 - t0;
+		*rel = 0;
+		return;
+	}
 	tap_name(fd, name);
 	/* A VM holds its TAP a while: never closes it within microseconds. */
 	sleep_us(a->hold_us);
@@ -374,6 +553,8 @@ static int cmd_ports(const struct ports_args *a)
 
 	/* One lease held all along keeps the network up whatever --idle-timeout says. */
 	keeper = lib_acquire(a->network, o, bridge, NULL);
+	if (a->on[M_IPC])
+		ipc_start();
 	bridge_ifindex = (int)if_nametoindex(bridge);
 	if (bridge_ifindex == 0)
 		die("bridge %s not in this namespace: run me in the daemon's", bridge);
@@ -402,6 +583,7 @@ static int cmd_ports(const struct ports_args *a)
 		}
 	}
 	close(keeper);
+	ipc_stop();
 	vmnet_broker_options_free(o);
 
 	printf("{\"bridge\": \"%s\", \"network\": \"%s\", \"n\": %u, \"batch\": %u, "
@@ -524,19 +706,6 @@ static void cycles(const char *network, const struct vmnet_broker_options *o, un
 	}
 }
 
-/* Turn IPv6 off on @name, as the daemon does on its ports. */
-static void no_ipv6(const char *name)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		die("%s: %m", path);
-	close(fd);
-}
-
 /*
  * The kernel floor on the same bridge, for comparison at the same scale.
  * With IPv6 off, as on the daemon's ports: a TAP's link-local address is
@@ -548,10 +717,8 @@ static void floor_cycles(int bridge_ifindex, unsigned int n, long settle_us, str
 	for (unsigned int i = 0; i < n; i++) {
 		char name[IFNAMSIZ] = "vmbfl%d";
 		double t0 = now_us();
-		int fd = tap_open(name, true);
+		int fd = floor_port(name, bridge_ifindex);
 
-		no_ipv6(name);
-		floor_attach(name, bridge_ifindex);
 		samples_add(s, now_us() - t0);
 		close(fd);
 		wait_gone(name);
@@ -770,7 +937,7 @@ int main(int argc, char **argv)
 				 .hold_us = 2000 };
 	struct scale_args sa = { .network = "shared", .ports = 1000, .cycles = 100, .status_n = 50,
 				 .settle_us = 3000 };
-	const char *methods = "library,helper,qbh,script,floor";
+	const char *methods = "library,helper,qbh,script,floor,minimal,ipc";
 	const char *cmd;
 	int opt;
 

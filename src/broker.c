@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +362,15 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 		reply = json_pack("{s:o}", "network", reply);
 	}
 	reply_json(c, reply, fds, n_fds);
+	/*
+	 * The client is waiting for this reply, and the kernel usually wakes
+	 * it on this CPU: left there, it would wait for everything below and
+	 * for the DHCP reservation (~150 us, more than the client's own work
+	 * after the reply). Let it run first; the bookkeeping follows as soon
+	 * as it blocks or its turn ends. No effect when nothing else is ready
+	 * to run here. Measured: acquire p50 ~0.9 to ~0.75 ms (docs/performance.md, 1).
+	 */
+	(void)sched_yield();
 	/* The TAP is the client's now; our copies would keep it alive forever.
 	 * If the send failed, or the client has closed its copy already, this
 	 * close is what removes it (and the link monitor ends the lease):
