@@ -952,10 +952,13 @@ def render_markdown(r):
         "", render_table(table_rows(r), markdown=True)]
     s = r.get("scale")
     if s:
+        def kib(x):  # "-0.0" says nothing more than "0.0"
+            return round(x or 0, 1) + 0.0
+
         lines += ["", "Memory: daemon PSS %.1f KiB per port, %.1f KiB per network; each network's "
-                  "dnsmasq %.0f KiB PSS." % (s["daemon_pss_kb_per_port"] or 0,
-                                             s["daemon_pss_kb_per_network"] or 0,
-                                             s["dnsmasq_pss_kb_per_network"] or 0)]
+                  "dnsmasq %.0f KiB PSS." % (kib(s["daemon_pss_kb_per_port"]),
+                                             kib(s["daemon_pss_kb_per_network"]),
+                                             kib(s["dnsmasq_pss_kb_per_network"]))]
         for n in s["notes"]:
             lines.append("Note: " + n.replace("\n", " "))
     return "\n".join(lines) + "\n"
