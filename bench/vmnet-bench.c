@@ -19,7 +19,7 @@
  *                master up), then TUNSETIFF to open it as QEMU's ifname= does
  *       floor    the kernel work of a port ready to forward, as the daemon
  *                asks for it, in-process: open /dev/net/tun + TUNSETIFF,
- *                IPv6 off, SIOCBRADDIF, SIOCSIFFLAGS up, RTM_GETLINK (which
+ *                IPv6 off, one RTM_NEWLINK (master, up), RTM_GETLINK (which
  *                makes the bridge port forward now rather than within a
  *                second: see the daemon's netlink_link_sync())
  *       minimal  the least a launcher can do (diagnostic): TUNSETIFF,
@@ -60,6 +60,7 @@
 #include <sys/resource.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -148,23 +149,35 @@ static int tap_open(char name[IFNAMSIZ], bool vnet_hdr)
 	return fd;
 }
 
-static void floor_attach(const char *name, int bridge_ifindex)
+/* @name's index, from the kept socket (if_nametoindex() opens one each time). */
+static int ifindex_of(const char *name)
 {
 	struct ifreq ifr = { 0 };
-	int ifindex = (int)if_nametoindex(name);
 
-	if (ifindex == 0)
-		die("if_nametoindex %s: %m", name);
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(ctl_sock(), SIOCGIFINDEX, &ifr) < 0)
+		die("SIOCGIFINDEX %s: %m", name);
+	return ifr.ifr_ifindex;
+}
+
+/* The least a launcher does: SIOCBRADDIF, then SIOCSIFFLAGS up. */
+static void minimal_attach(const char *name, int bridge_ifindex)
+{
+	static char bridge[IFNAMSIZ];
+	static int bridge_cached;
+	struct ifreq ifr = { 0 }, br = { .ifr_ifindex = ifindex_of(name) };
+
+	if (bridge_cached != bridge_ifindex) {
+		if (!if_indextoname((unsigned)bridge_ifindex, bridge))
+			die("bridge %d: %m", bridge_ifindex);
+		bridge_cached = bridge_ifindex;
+	}
+	memcpy(br.ifr_name, bridge, IFNAMSIZ);
+	if (ioctl(ctl_sock(), SIOCBRADDIF, &br) < 0)
+		die("SIOCBRADDIF: %m");
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(ctl_sock(), SIOCGIFFLAGS, &ifr) < 0)
 		die("SIOCGIFFLAGS: %m");
-	{
-		struct ifreq br = { .ifr_ifindex = ifindex };
-		if (!if_indextoname((unsigned)bridge_ifindex, br.ifr_name))
-			die("bridge %d: %m", bridge_ifindex);
-		if (ioctl(ctl_sock(), SIOCBRADDIF, &br) < 0)
-			die("SIOCBRADDIF: %m");
-	}
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(ctl_sock(), SIOCSIFFLAGS, &ifr) < 0)
 		die("SIOCSIFFLAGS: %m");
@@ -183,6 +196,61 @@ static void no_ipv6(const char *name)
 	close(fd);
 }
 
+/* A kept rtnetlink socket for the floor's two requests. */
+static int nl_sock(void)
+{
+	static int fd = -1;
+
+	if (fd < 0) {
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		if (fd < 0)
+			die("netlink socket: %m");
+	}
+	return fd;
+}
+
+/* Send @req, read its one reply; die on an error reply. */
+static void nl_request(const void *req, size_t len, const char *what)
+{
+	char buf[8192];
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	ssize_t n;
+
+	if (send(nl_sock(), req, len, 0) != (ssize_t)len)
+		die("%s: send: %m", what);
+	n = recv(nl_sock(), buf, sizeof(buf), 0);
+	if (n < 0)
+		die("%s: recv: %m", what);
+	if (n < (ssize_t)sizeof(*h))
+		die("%s: short reply", what);
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+
+		if (e->error)
+			die("%s: %s", what, strerror(-e->error));
+	}
+}
+
+/* One RTM_NEWLINK: master @bridge_ifindex and up, as the daemon asks for it. */
+static void floor_attach(int ifindex, int bridge_ifindex)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+		struct rtattr a;
+		uint32_t master;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_NEWLINK,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = IFF_UP,
+		       .ifi_change = IFF_UP },
+		.a = { .rta_len = RTA_LENGTH(sizeof(uint32_t)), .rta_type = IFLA_MASTER },
+		.master = (uint32_t)bridge_ifindex,
+	};
+
+	nl_request(&req, sizeof(req), "RTM_NEWLINK");
+}
+
 /*
  * RTM_GETLINK on @ifindex: since Linux 6.8 it runs the link's pending
  * link-watch work at once, so the new bridge port forwards on return, as
@@ -191,7 +259,6 @@ static void no_ipv6(const char *name)
  */
 static void link_sync(int ifindex)
 {
-	static int fd = -1;
 	struct {
 		struct nlmsghdr h;
 		struct ifinfomsg i;
@@ -200,31 +267,23 @@ static void link_sync(int ifindex)
 		       .nlmsg_flags = NLM_F_REQUEST },
 		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
 	};
-	char buf[8192];
-	ssize_t n;
 
-	if (fd < 0) {
-		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-		if (fd < 0)
-			die("netlink socket: %m");
-	}
-	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
-		die("RTM_GETLINK: %m");
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < (ssize_t)sizeof(struct nlmsghdr))
-		die("RTM_GETLINK reply: %m");
-	if (((struct nlmsghdr *)buf)->nlmsg_type == NLMSG_ERROR)
-		die("RTM_GETLINK %d: error reply", ifindex);
+	nl_request(&req, sizeof(req), "RTM_GETLINK");
 }
 
-/* The floor: a TAP (fd returned, @name filled in) ready to forward on the bridge. */
+/*
+ * The floor: the kernel work the daemon asks for on a port, in-process
+ * and without its bookkeeping. A TAP (fd returned, @name filled in), IPv6
+ * off, master and up in one request, synced so that it forwards.
+ */
 static int floor_port(char name[IFNAMSIZ], int bridge_ifindex)
 {
-	int fd = tap_open(name, true);
+	int fd = tap_open(name, true), ifindex;
 
 	no_ipv6(name);
-	floor_attach(name, bridge_ifindex);
-	link_sync((int)if_nametoindex(name));
+	ifindex = ifindex_of(name);
+	floor_attach(ifindex, bridge_ifindex);
+	link_sync(ifindex);
 	return fd;
 }
 
@@ -439,8 +498,16 @@ static void ipc_start(void)
 	ipc_pid = fork();
 	if (ipc_pid < 0)
 		die("fork: %m");
-	if (ipc_pid == 0)
+	if (ipc_pid == 0) {
+		/* Gone with us however we end (die() exits without ipc_stop()),
+		 * and holding none of our output: bench.py reads it to EOF. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1 || null < 0 ||
+		    dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(1);
 		ipc_serve(lfd);
+	}
 	close(lfd);
 }
 
@@ -510,7 +577,7 @@ static void one_port(enum method m, const struct ports_args *a, const struct vmn
 	case M_MINIMAL:
 		snprintf(name, sizeof(name), "vmbmi%%d");
 		fd = tap_open(name, true);
-		floor_attach(name, bridge_ifindex);
+		minimal_attach(name, bridge_ifindex);
 		break;
 	case M_IPC:
 		fd = ipc_round_trip();
@@ -552,9 +619,9 @@ static int cmd_ports(const struct ports_args *a)
 	double start = now_us();
 
 	/* One lease held all along keeps the network up whatever --idle-timeout says. */
-	keeper = lib_acquire(a->network, o, bridge, NULL);
-	if (a->on[M_IPC])
+	if (a->on[M_IPC]) /* first: its child must not inherit the keeper's TAP */
 		ipc_start();
+	keeper = lib_acquire(a->network, o, bridge, NULL);
 	bridge_ifindex = (int)if_nametoindex(bridge);
 	if (bridge_ifindex == 0)
 		die("bridge %s not in this namespace: run me in the daemon's", bridge);

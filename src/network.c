@@ -120,12 +120,14 @@ static int write_sysctl(const char *path, const char *value)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(value);
+	ssize_t w;
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, value, len) != (ssize_t)len)
-		return errno ? -errno : -EIO;
-	return 0;
+	w = write(fd, value, len);
+	if (w < 0)
+		return -errno;
+	return w == (ssize_t)len ? 0 : -EIO;
 }
 
 static int write_link_sysctl(const char *ifname, const char *key, const char *value)
@@ -379,9 +381,10 @@ static int create_bridge(struct network *n)
 	(void)write_link_sysctl(n->bridge, "accept_ra", "0");
 	/* Its link-local address comes from add_bridge_addresses(). The
 	 * bridge has no carrier before its first port, so the kernel has not
-	 * made one yet. Should this fail (IPv6 off), the kernel makes its own
-	 * later: the same address in the default EUI-64 mode, a second one
-	 * in a stable-privacy mode. Either way the network works. */
+	 * made one yet. Should this fail, the kernel makes its own at the
+	 * first port's carrier: the same address in the default EUI-64 mode
+	 * (its add is then a no-op), a second one in a stable-privacy mode;
+	 * either way only more address events, not a broken network. */
 	r = write_link_sysctl(n->bridge, "addr_gen_mode", "1");
 	if (r < 0)
 		log_debug("[network %s] Could not set addr_gen_mode on %s: %s", n->config.name,
