@@ -366,9 +366,11 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	 * The client is waiting for this reply, and the kernel usually wakes
 	 * it on this CPU: left there, it would wait for everything below and
 	 * for the DHCP reservation (~150 us, more than the client's own work
-	 * after the reply). Let it run first; the bookkeeping follows as soon
-	 * as it blocks or its turn ends. No effect when nothing else is ready
-	 * to run here. Measured: acquire p50 ~0.9 to ~0.75 ms (docs/performance.md, 1).
+	 * after the reply). A hint to let it run first: the bookkeeping
+	 * follows when it blocks or the daemon's turn comes back, at worst a
+	 * scheduler slice later on a busy CPU. No effect when nothing else is
+	 * ready here. Measured: acquire p50 ~0.85 to ~0.75 ms, idle and under
+	 * CPU hogs alike (docs/performance.md, 1).
 	 */
 	(void)sched_yield();
 	/* The TAP is the client's now; our copies would keep it alive forever.
