@@ -45,6 +45,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <dirent.h>
@@ -57,10 +59,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -449,6 +449,7 @@ struct ports_args {
 
 /* The "ipc" method's peer: an abstract unix socket name, and its pid. */
 static struct sockaddr_un ipc_addr;
+static socklen_t ipc_addr_len;
 static pid_t ipc_pid;
 
 /* Answer each connection's request with ~256 bytes and an fd, as the daemon does. */
@@ -483,7 +484,6 @@ static void ipc_serve(int lfd)
 
 static void ipc_start(void)
 {
-	socklen_t len;
 	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	if (lfd < 0)
@@ -491,9 +491,9 @@ static void ipc_start(void)
 	ipc_addr.sun_family = AF_UNIX;
 	snprintf(ipc_addr.sun_path + 1, sizeof(ipc_addr.sun_path) - 1, "vmnet-bench-ipc-%d",
 		 (int)getpid());
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			  strlen(ipc_addr.sun_path + 1));
-	if (bind(lfd, (struct sockaddr *)&ipc_addr, len) < 0 || listen(lfd, 16) < 0)
+	ipc_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				   strlen(ipc_addr.sun_path + 1));
+	if (bind(lfd, (struct sockaddr *)&ipc_addr, ipc_addr_len) < 0 || listen(lfd, 16) < 0)
 		die("ipc socket: %m");
 	ipc_pid = fork();
 	if (ipc_pid < 0)
@@ -522,8 +522,6 @@ static void ipc_stop(void)
 /* One request/reply with the "ipc" peer; Return: the fd it passed. */
 static int ipc_round_trip(void)
 {
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-				    strlen(ipc_addr.sun_path + 1));
 	char req[96], buf[1024];
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
@@ -536,7 +534,7 @@ static int ipc_round_trip(void)
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), fd;
 
 	memset(req, 'r', sizeof(req));
-	if (s < 0 || connect(s, (struct sockaddr *)&ipc_addr, len) < 0 ||
+	if (s < 0 || connect(s, (struct sockaddr *)&ipc_addr, ipc_addr_len) < 0 ||
 	    send(s, req, sizeof(req), 0) < 0 || recvmsg(s, &msg, MSG_CMSG_CLOEXEC) <= 0)
 		die("ipc round trip: %m");
 	cm = CMSG_FIRSTHDR(&msg);
