@@ -25,6 +25,7 @@
 #include "network.h"
 #include "nft.h"
 #include "protocol.h"
+#include "ra.h"
 #include "server.h"
 #include "subnet.h"
 #include "util.h"
@@ -610,6 +611,11 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 		log_error_errno(r, "Failed to set up libnftables: %m");
 		goto fail;
 	}
+	r = ra_new(event, &b->ra);
+	if (r < 0) {
+		log_error_errno(r, "Failed to open the router advertisement socket: %m");
+		goto fail;
+	}
 	r = server_new(event, opt->socket_path, opt->listen_fd, socket_group(), on_request,
 		       on_disconnect, b, &b->server);
 	if (r == -EADDRINUSE) {
@@ -657,6 +663,7 @@ struct broker *broker_free(struct broker *b)
 			 n->n_leases);
 		network_abandon(n);
 	}
+	b->ra = ra_free(b->ra);
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);
 	b->configs = config_dir_free(b->configs);

@@ -39,6 +39,7 @@ struct broker {
 	struct server *server;
 	struct netlink *nl;
 	struct nft *nft;
+	struct ra *ra; /* the one socket all networks advertise through */
 	TAILQ_HEAD(, network) networks;
 	size_t n_networks;
 	unsigned int next_port; /* vmtapN / vmvethN numbering */

@@ -1,4 +1,4 @@
-/* dhcp.c - one dnsmasq per network: DHCP reservations, DNS, router advertisements
+/* dhcp.c - one dnsmasq per network: DHCP reservations and DNS
  *
  * dnsmasq runs in the foreground as our child, watched by an sd-event
  * child source. It drops to its unprivileged default user after binding,
@@ -332,15 +332,19 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
 	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
-	/* Only this bridge, and never lo: several dnsmasqs live side by side. */
-	r |= argv_add(argv, &n, "--bind-dynamic");
+	/*
+	 * Only this bridge, and never lo: several dnsmasqs live side by side.
+	 * Bound once to the addresses the bridge has from its creation, not
+	 * --bind-dynamic: that would make every dnsmasq re-read all of the
+	 * host's interfaces at each address change anywhere (ra.c says why
+	 * that matters).
+	 */
+	r |= argv_add(argv, &n, "--bind-interfaces");
 	r |= argv_add(argv, &n, "--interface=%s", p->bridge);
 	r |= argv_add(argv, &n, "--except-interface=lo");
 	r |= argv_add(argv, &n, "--no-hosts"); /* the host's /etc/hosts is not the guests' */
 	r |= argv_add(argv, &n, "--log-facility=-");
 	r |= argv_add(argv, &n, "--quiet-dhcp");
-	r |= argv_add(argv, &n, "--quiet-dhcp6");
-	r |= argv_add(argv, &n, "--quiet-ra");
 	/* Static mode: only MACs the broker reserved get an address, so a
 	 * guest never holds an address the broker did not hand out. */
 	if (!p->no_dhcp4)
@@ -363,10 +367,6 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 		r |= argv_add(argv, &n, "--no-resolv");
 	else if (p->resolv_file)
 		r |= argv_add(argv, &n, "--resolv-file=%s", p->resolv_file);
-	if (p->ula) {
-		r |= argv_add(argv, &n, "--enable-ra");
-		r |= argv_add(argv, &n, "--dhcp-range=::,constructor:%s,ra-only,64", p->bridge);
-	}
 	if (r) {
 		strv_free(argv);
 		return -ENOMEM;

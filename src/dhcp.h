@@ -1,4 +1,4 @@
-/* dhcp.h - one dnsmasq per network: DHCP reservations, DNS, router advertisements */
+/* dhcp.h - one dnsmasq per network: DHCP reservations and DNS */
 #ifndef VMNET_DHCP_H
 #define VMNET_DHCP_H
 
@@ -19,7 +19,6 @@ struct dhcp_params {
 	bool dns_upstream;       /* forward DNS queries beyond local names */
 	bool no_dhcp4;           /* serve no IPv4 addresses (`dhcp`: false) */
 	bool no_dns;             /* no DNS at all (`dns_proxy`: false): --port=0 */
-	const uint8_t *ula;      /* 16 bytes, /64 to advertise; NULL for no RA */
 	unsigned int mtu;
 };
 

@@ -24,7 +24,8 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn re
 		void *userdata, struct netlink **ret);
 struct netlink *netlink_free(struct netlink *nl);
 
-/* Create bridge @name, up, with a fixed @mac (so it does not follow its ports) and @alias. */
+/* Create bridge @name, up, with a fixed @mac (so it does not follow its ports), @alias,
+ * and addr_gen_mode none: the kernel makes no link-local address of its own. */
 int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, const uint8_t mac[6],
 		       const char *alias, int *ret_ifindex);
 

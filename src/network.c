@@ -27,6 +27,7 @@
 #include "netlink.h"
 #include "network.h"
 #include "nft.h"
+#include "ra.h"
 #include "state.h"
 #include "subnet.h"
 #include "util.h"
@@ -47,10 +48,10 @@ void network_gateway6(const struct network *n, uint8_t ret[16])
 	ret[15] = 1;
 }
 
-/* dnsmasq serves DHCP, DNS and router advertisements: any of them needs it. */
+/* dnsmasq serves DHCP and DNS; router advertisements are the daemon's (ra.c). */
 static bool wants_dnsmasq(const struct network *n)
 {
-	return n->config.dhcp || n->config.dns_proxy || n->config.router_advertisement;
+	return n->config.dhcp || n->config.dns_proxy;
 }
 
 struct network *network_find(struct broker *b, const char *name)
@@ -114,6 +115,30 @@ int network_apply_firewall(struct broker *b)
 	for (size_t j = 0; j < i; j++)
 		free((void *)v[j].forwards);
 	return r;
+}
+
+/*
+ * Add new network @n's rules to the table without rewriting the others':
+ * O(1), where a rewrite is O(networks). A rewrite when that cannot be
+ * (port forwards, no table yet) or fails.
+ */
+static int firewall_add(struct broker *b, struct network *n)
+{
+	_cleanup_free_ char *err = NULL;
+	struct nft_network v;
+	int r;
+
+	r = nft_network_of(n, &v);
+	if (r < 0)
+		return r;
+	r = nft_add_network(b->nft, &v, &err);
+	free((void *)v.forwards);
+	if (r >= 0)
+		return 0;
+	if (r != -EAGAIN)
+		log_warning("[network %s] Adding its nftables rules failed, rewriting the table: %s",
+			    n->config.name, err ? err : "unknown error");
+	return network_apply_firewall(b);
 }
 
 static int write_sysctl(const char *path, const char *value)
@@ -303,7 +328,6 @@ static int start_dhcp(struct network *n)
 		.dns_upstream = n->config.mode == MODE_SHARED && n->config.dns_proxy,
 		.no_dhcp4 = !n->config.dhcp,
 		.no_dns = !n->config.dns_proxy,
-		.ula = n->config.router_advertisement ? n->ula : NULL,
 		.mtu = n->config.mtu,
 	};
 
@@ -362,6 +386,25 @@ static int add_bridge_addresses(struct network *n)
 	return netlink_addrs_add(n->broker->nl, n->bridge_ifindex, a, 3);
 }
 
+/* Advertise the network's /64 from the bridge, if its file wants that. */
+static int start_ra(struct network *n)
+{
+	struct ra_params p = {
+		.ifindex = n->bridge_ifindex,
+		.mtu = n->config.mtu,
+		.router = n->config.mode == MODE_SHARED,
+		.dns = n->config.dns_proxy,
+	};
+
+	if (!n->config.router_advertisement)
+		return 0;
+	memcpy(p.mac, n->bridge_mac, 6);
+	link_local(n->bridge_mac, p.link_local);
+	memcpy(p.prefix, n->ula, 16);
+	network_gateway6(n, p.dns6);
+	return ra_link_new(n->broker->ra, &p, &n->ra);
+}
+
 static int create_bridge(struct network *n)
 {
 	struct broker *b = n->broker;
@@ -377,18 +420,10 @@ static int create_bridge(struct network *n)
 	if (r < 0)
 		return r;
 	/* The bridge sends the network's router advertisements; it must not
-	 * configure itself from them. */
+	 * configure itself from them. Its link-local address comes from
+	 * add_bridge_addresses(): netlink_bridge_add() turned the kernel's
+	 * own off. */
 	(void)write_link_sysctl(n->bridge, "accept_ra", "0");
-	/* Its link-local address comes from add_bridge_addresses(). The
-	 * bridge has no carrier before its first port, so the kernel has not
-	 * made one yet. Should this fail, the kernel makes its own at the
-	 * first port's carrier: the same address in the default EUI-64 mode
-	 * (its add is then a no-op), a second one in a stable-privacy mode;
-	 * either way only more address events, not a broken network. */
-	r = write_link_sysctl(n->bridge, "addr_gen_mode", "1");
-	if (r < 0)
-		log_debug("[network %s] Could not set addr_gen_mode on %s: %s", n->config.name,
-			  n->bridge, strerror(-r));
 	return add_bridge_addresses(n);
 }
 
@@ -429,12 +464,15 @@ static int network_create(struct broker *b, const struct network_config *c, stru
 	r = create_bridge(n);
 	if (r < 0)
 		goto fail;
+	r = start_ra(n);
+	if (r < 0)
+		goto fail;
 	if (n->config.mode == MODE_SHARED) {
 		r = enable_forwarding(b);
 		if (r < 0)
 			goto fail;
 	}
-	r = network_apply_firewall(b);
+	r = firewall_add(b, n);
 	if (r < 0)
 		goto fail;
 	/* dnsmasq comes with the first lease: network_start_dhcp(). */
@@ -478,6 +516,7 @@ struct network *network_free(struct network *n)
 	n->idle_timer = sd_event_source_disable_unref(n->idle_timer);
 	n->dhcp_sync = sd_event_source_disable_unref(n->dhcp_sync);
 	n->dhcp = dhcp_server_free(n->dhcp);
+	n->ra = ra_link_free(n->ra);
 	/* Leases go without telling dnsmasq (it is gone) or arming the timer. */
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);
@@ -863,6 +902,9 @@ struct network *network_abandon(struct network *n)
 	if (n->dhcp_sync) /* the dnsmasq that stays serves what we promised */
 		(void)on_dhcp_sync(n->dhcp_sync, n);
 	n->dhcp = dhcp_server_abandon(n->dhcp);
+	/* Guests keep their addresses for RA_VALID_LIFETIME; the next daemon
+	 * advertises again as it adopts the network. */
+	n->ra = ra_link_free(n->ra);
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);
 		lease_abandon(l);
@@ -952,6 +994,9 @@ int network_adopt_done(struct network *n, pid_t stale_dnsmasq)
 		if (r < 0)
 			return r;
 	}
+	r = start_ra(n);
+	if (r < 0)
+		return r;
 	if (n->n_leases == 0) {
 		r = arm_idle_timer(n);
 		if (r < 0)

@@ -29,6 +29,7 @@ struct network {
 	sd_event_source *idle_timer; /* armed while n_leases == 0 */
 	bool ever_used;              /* had a lease: idle means "was in use" */
 	struct dhcp_server *dhcp;
+	struct ra_link *ra;         /* router advertisements, when the file wants them */
 	sd_event_source *dhcp_sync; /* pending network_sync_dhcp() */
 	/* The record in the state dir (network_save()): */
 	int journal_fd;          /* STATE/NAME.journal, open from the first snapshot on */

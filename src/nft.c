@@ -1,8 +1,10 @@
 /* nft.c - the broker's one nftables table (libnftables)
  *
- * The table is regenerated from the broker's state on every change, not
- * patched rule by rule: there are few networks, the batch is atomic, and
- * after a crash the next daemon rewrites exactly what it owns.
+ * The table is regenerated from the broker's state on most changes, not
+ * patched rule by rule: the batch is atomic, and after a crash the next
+ * daemon rewrites exactly what it owns. The one exception is the common
+ * and latency-bound one, a new network, which only adds its own chains
+ * and elements (see put_base()); a removal rewrites.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 
 struct nft {
 	struct nft_ctx *ctx;
+	bool populated; /* the last nft_apply() made the table, with networks */
 };
 
 int nft_new(struct nft **ret)
@@ -43,21 +46,6 @@ struct nft *nft_free(struct nft *n)
 	nft_ctx_free(n->ctx);
 	free(n);
 	return NULL;
-}
-
-static void put_set(FILE *f, const char *name, const struct nft_network *nets, size_t count,
-		    int want_nat)
-{
-	bool first = true;
-
-	fprintf(f, "  set %s {\n    type ifname\n", name);
-	for (size_t i = 0; i < count; i++) {
-		if (want_nat >= 0 && nets[i].nat != want_nat)
-			continue;
-		fprintf(f, "%s\"%s\"", first ? "    elements = { " : ", ", nets[i].bridge);
-		first = false;
-	}
-	fprintf(f, "%s  }\n", first ? "" : " }\n");
 }
 
 static void put_ula(FILE *f, const struct nft_network *n)
@@ -89,123 +77,193 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
 }
 
 /*
- * "iif 7 " for the bridge: the index is one compare per packet, the name a
- * string copy and a 16-byte compare. The table is rewritten whenever a
- * bridge comes or goes, and ports are attached by the same index, so it
- * never goes stale. The name when the index is unknown.
- */
-static void put_bridge_match(FILE *f, const struct nft_network *n, const char *by_index,
-			     const char *by_name)
-{
-	if (n->ifindex > 0)
-		fprintf(f, "%s %d ", by_index, n->ifindex);
-	else
-		fprintf(f, "%s \"%s\" ", by_name, n->bridge);
-}
-
-/*
+ * The table's shape. Base chains look a packet's bridge up in a set or a
+ * verdict map (one hash lookup, whatever the number of networks) and jump
+ * to that network's own chains; a network is its chains plus its
+ * elements. So a new network is added as one small batch without
+ * touching the others (nft_add_network(): creating the 200th network
+ * costs what creating the first does), and the rules a packet passes do
+ * not grow with the networks either.
+ *
  * Guest to guest on one network is bridged, but with br_netfilter loaded
  * (Docker loads it) every such frame also passes the IP hooks, and
  * conntrack would track each connection: the largest per-packet cost of
  * ours on that path (docs/performance.md, 4). The sysctl that turns
  * br_netfilter off is per namespace, and a bridge's own nf_call_iptables
  * can only turn it on, so untrack what needs no tracking instead, before
- * conntrack sees it (priority raw < conntrack): from the bridge to an
- * address of the network that is not the gateway's or the broadcast
- * address, i.e. to a guest. No rule of ours needs its state: the forward
- * chain accepts bridge to same bridge first, and NAT only rewrites what
- * leaves the subnet. What goes to the host and everything routed stay
- * tracked. The source is not matched: it changes nothing above, and each
- * match costs, in a chain every packet the host receives goes through.
- *
+ * conntrack sees it (priority raw < conntrack): from the bridge (raw_guest,
+ * by index: one compare, not a name copy) to an address of the network
+ * that is not the gateway's or the broadcast address, i.e. to a guest. No
+ * rule of ours needs its state: the forward chain accepts bridge to same
+ * bridge first, and NAT only rewrites what leaves the subnet. What goes to
+ * the host and everything routed stay tracked.
+ */
+static void put_base(FILE *f, bool forwards)
+{
+	fprintf(f, "  set bridges { type ifname; }\n"
+		   "  set nat_bridges { type ifname; }\n"
+		   "  set same_bridge { type iface_index . iface_index; }\n"
+		   "  map raw_guest { type iface_index : verdict; }\n"
+		   "  map net_by_name { type ifname : verdict; }\n"
+		   "  map masq4 { type ipv4_addr : verdict; flags interval; }\n"
+		   "  map masq6 { type ipv6_addr : verdict; flags interval; }\n"
+		   "  chain raw {\n"
+		   "    type filter hook prerouting priority raw; policy accept;\n"
+		   "    iif vmap @raw_guest\n"
+		   "  }\n");
+	/*
+	 * Guest to guest on one network is bridged and never reaches this
+	 * hook, unless br_netfilter is loaded: then it does, with the bridge
+	 * as both input and output. Let it through first. Past the isolation
+	 * rule a packet has at most one bridge, in or out, whose own rules
+	 * (routed, external interface) are jumped to by name.
+	 */
+	fprintf(f, "  chain forward {\n"
+		   "    type filter hook forward priority filter; policy accept;\n"
+		   "    iif . oif @same_bridge accept\n"
+		   "    oifname @nat_bridges ct state established,related accept\n"
+		   "    iifname @bridges oifname @bridges drop comment \"networks are isolated\"\n");
+	if (forwards)
+		fprintf(f, "    oifname @nat_bridges ct status dnat accept comment \"port forwards\"\n");
+	fprintf(f, "    iifname vmap @net_by_name\n"
+		   "    oifname vmap @net_by_name\n"
+		   "    iifname @nat_bridges accept\n"
+		   "    iifname @bridges drop comment \"host-only: no way out\"\n"
+		   "    oifname @bridges drop comment \"nothing unasked comes in\"\n"
+		   "  }\n"
+		   "  chain postrouting {\n"
+		   "    type nat hook postrouting priority srcnat; policy accept;\n"
+		   "    ip saddr vmap @masq4\n"
+		   "    ip6 saddr vmap @masq6\n"
+		   "  }\n");
+}
+
+/*
  * The prefix is written "& mask == net": for a /24, "ip daddr N/24" loads
  * 3 bytes, which the kernel cannot evaluate inline; a masked 4-byte load
  * it can.
  */
-static void put_raw_chain(FILE *f, const struct nft_network *nets, size_t count)
+static void put_raw_chain_of(FILE *f, const struct nft_network *n)
 {
-	fprintf(f, "  chain raw {\n"
-		   "    type filter hook prerouting priority raw; policy accept;\n");
-	for (size_t i = 0; i < count; i++) {
-		const struct nft_network *n = &nets[i];
-		uint32_t mask = prefix4_mask(n->subnet.len), net = n->subnet.addr & mask;
-		uint32_t gw = n->gateway ? n->gateway : net + 1;
-		char m[16], a[16], g[16], b[16], g6[INET6_ADDRSTRLEN];
+	uint32_t mask = prefix4_mask(n->subnet.len), net = n->subnet.addr & mask;
+	uint32_t gw = n->gateway ? n->gateway : net + 1;
+	char m[16], a[16], g[16], b[16], g6[INET6_ADDRSTRLEN];
 
-		fprintf(f, "    ");
-		put_bridge_match(f, n, "iif", "iifname");
-		fprintf(f, "ip daddr & %s == %s ip daddr != %s ip daddr != %s "
-			   "notrack comment \"%s: guest to guest\"\n",
-			addr4_format(mask, m, sizeof(m)), addr4_format(net, a, sizeof(a)),
-			addr4_format(gw, g, sizeof(g)), addr4_format(net | ~mask, b, sizeof(b)),
-			n->bridge);
-		if (!n->ula)
-			continue;
-		fprintf(f, "    ");
-		put_bridge_match(f, n, "iif", "iifname");
-		fprintf(f, "ip6 daddr ");
+	fprintf(f, "  chain raw_%s {\n", n->bridge);
+	fprintf(f, "    ip daddr & %s == %s ip daddr != %s ip daddr != %s "
+		   "notrack comment \"guest to guest\"\n",
+		addr4_format(mask, m, sizeof(m)), addr4_format(net, a, sizeof(a)),
+		addr4_format(gw, g, sizeof(g)), addr4_format(net | ~mask, b, sizeof(b)));
+	if (n->ula) {
+		fprintf(f, "    ip6 daddr ");
 		put_ula(f, n);
-		fprintf(f, " ip6 daddr != %s notrack comment \"%s: guest to guest\"\n",
-			inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)), n->bridge);
+		fprintf(f, " ip6 daddr != %s notrack comment \"guest to guest\"\n",
+			inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)));
 	}
 	fprintf(f, "  }\n");
 }
 
-static void put_forward_chain(FILE *f, const struct nft_network *nets, size_t count)
+static bool has_forward_rules(const struct nft_network *n)
 {
-	fprintf(f, "  chain forward {\n"
-		   "    type filter hook forward priority filter; policy accept;\n");
-	/*
-	 * Guest to guest on one network is bridged and never reaches this
-	 * hook, unless br_netfilter is loaded (Docker loads it): then it does,
-	 * with the bridge as both input and output. Let it through first.
-	 * By index, as in the raw chain: every such packet passes here.
-	 */
-	for (size_t i = 0; i < count; i++) {
-		fprintf(f, "    ");
-		put_bridge_match(f, &nets[i], "iif", "iifname");
-		put_bridge_match(f, &nets[i], "oif", "oifname");
-		fprintf(f, "accept\n");
-	}
-	fprintf(f, "    oifname @nat_bridges ct state established,related accept\n"
-		   "    iifname @bridges oifname @bridges drop comment \"networks are isolated\"\n");
-	if (any_forwards(nets, count))
-		fprintf(f, "    oifname @nat_bridges ct status dnat accept comment \"port forwards\"\n");
-	for (size_t i = 0; i < count; i++) {
-		const struct nft_network *n = &nets[i];
-		char p[32];
+	return n->nat && (n->routed4 || (n->routed6 && n->ula) || has_ext(n));
+}
 
-		if (!n->nat)
-			continue;
-		/* A routed network is reachable from outside, like any routed subnet. */
-		if (n->routed4) {
-			fprintf(f, "    ");
-			put_iif_ext(f, n);
-			fprintf(f, "oifname \"%s\" ip daddr %s accept comment \"routed\"\n", n->bridge,
-				prefix4_format(&n->subnet, p, sizeof(p)));
-		}
-		if (n->routed6 && n->ula) {
-			fprintf(f, "    ");
-			put_iif_ext(f, n);
-			fprintf(f, "oifname \"%s\" ip6 daddr ", n->bridge);
-			put_ula(f, n);
-			fprintf(f, " accept comment \"routed\"\n");
-		}
-		if (has_ext(n))
-			fprintf(f, "    iifname \"%s\" oifname != \"%s\" drop comment \"out only through %s\"\n",
-				n->bridge, n->external_interface, n->external_interface);
+static void put_forward_chain_of(FILE *f, const struct nft_network *n)
+{
+	char p[32];
+
+	fprintf(f, "  chain fwd_%s {\n", n->bridge);
+	/* A routed network is reachable from outside, like any routed subnet. */
+	if (n->routed4) {
+		fprintf(f, "    ");
+		put_iif_ext(f, n);
+		fprintf(f, "oifname \"%s\" ip daddr %s accept comment \"routed\"\n", n->bridge,
+			prefix4_format(&n->subnet, p, sizeof(p)));
 	}
-	fprintf(f, "    iifname @nat_bridges accept\n"
-		   "    iifname @bridges drop comment \"host-only: no way out\"\n"
-		   "    oifname @bridges drop comment \"nothing unasked comes in\"\n"
-		   "  }\n");
+	if (n->routed6 && n->ula) {
+		fprintf(f, "    ");
+		put_iif_ext(f, n);
+		fprintf(f, "oifname \"%s\" ip6 daddr ", n->bridge);
+		put_ula(f, n);
+		fprintf(f, " accept comment \"routed\"\n");
+	}
+	if (has_ext(n))
+		fprintf(f, "    iifname \"%s\" oifname != \"%s\" drop comment \"out only through %s\"\n",
+			n->bridge, n->external_interface, n->external_interface);
+	fprintf(f, "  }\n");
+}
+
+static bool masquerades4(const struct nft_network *n)
+{
+	return n->nat && !n->routed4;
+}
+
+static bool masquerades6(const struct nft_network *n)
+{
+	return n->nat && n->ula && !n->routed6;
+}
+
+/* Reached from postrouting by the source address: the network's guests. */
+static void put_postrouting_chain_of(FILE *f, const struct nft_network *n)
+{
+	char p[32], oif[IFNAMSIZ + 16];
+
+	if (has_ext(n))
+		snprintf(oif, sizeof(oif), "\"%s\"", n->external_interface);
+	else
+		snprintf(oif, sizeof(oif), "!= @bridges");
+	fprintf(f, "  chain post_%s {\n", n->bridge);
+	if (masquerades4(n))
+		fprintf(f, "    ip daddr != %s oifname %s masquerade\n",
+			prefix4_format(&n->subnet, p, sizeof(p)), oif);
+	if (masquerades6(n)) {
+		fprintf(f, "    ip6 daddr != ");
+		put_ula(f, n);
+		fprintf(f, " oifname %s masquerade\n", oif);
+	}
+	fprintf(f, "  }\n");
+}
+
+/* A network's chains, inside a "table inet vmnet_broker { }" block. */
+static void put_chains_of(FILE *f, const struct nft_network *n)
+{
+	put_raw_chain_of(f, n);
+	if (has_forward_rules(n))
+		put_forward_chain_of(f, n);
+	if (masquerades4(n) || masquerades6(n))
+		put_postrouting_chain_of(f, n);
+}
+
+/* A network's elements, which make the base chains reach its chains. */
+static void put_elements_of(FILE *f, const struct nft_network *n)
+{
+	const char *t = "add element inet " NFT_TABLE;
+	const char *br = n->bridge;
+	char p[32];
+
+	fprintf(f, "%s bridges { \"%s\" }\n", t, br);
+	if (n->nat)
+		fprintf(f, "%s nat_bridges { \"%s\" }\n", t, br);
+	fprintf(f, "%s same_bridge { %d . %d }\n", t, n->ifindex, n->ifindex);
+	fprintf(f, "%s raw_guest { %d : jump raw_%s }\n", t, n->ifindex, br);
+	if (has_forward_rules(n))
+		fprintf(f, "%s net_by_name { \"%s\" : jump fwd_%s }\n", t, br, br);
+	if (masquerades4(n))
+		fprintf(f, "%s masq4 { %s : jump post_%s }\n", t,
+			prefix4_format(&n->subnet, p, sizeof(p)), br);
+	if (masquerades6(n)) {
+		fprintf(f, "%s masq6 { ", t);
+		put_ula(f, n);
+		fprintf(f, " : jump post_%s }\n", br);
+	}
 }
 
 /*
  * Port forwards: a host port on one of the host's own addresses (fib
  * daddr type local), arriving from outside the broker's networks, goes to
  * the guest. Guests reach each other directly, and hairpinning through
- * the host would need a masquerade that hides who is talking.
+ * the host would need a masquerade that hides who is talking. Forwards
+ * change with leases, rarely: they are rewritten with the whole table.
  */
 static void put_prerouting_chain(FILE *f, const struct nft_network *nets, size_t count)
 {
@@ -234,35 +292,7 @@ static void put_prerouting_chain(FILE *f, const struct nft_network *nets, size_t
 	fprintf(f, "  }\n");
 }
 
-static void put_postrouting_chain(FILE *f, const struct nft_network *nets, size_t count)
-{
-	fprintf(f, "  chain postrouting {\n"
-		   "    type nat hook postrouting priority srcnat; policy accept;\n");
-	for (size_t i = 0; i < count; i++) {
-		const struct nft_network *n = &nets[i];
-		char p[32], oif[IFNAMSIZ + 16];
-
-		if (!n->nat)
-			continue;
-		if (has_ext(n))
-			snprintf(oif, sizeof(oif), "\"%s\"", n->external_interface);
-		else
-			snprintf(oif, sizeof(oif), "!= @bridges");
-		prefix4_format(&n->subnet, p, sizeof(p));
-		if (!n->routed4)
-			fprintf(f, "    ip saddr %s ip daddr != %s oifname %s masquerade\n", p, p, oif);
-		if (n->ula && !n->routed6) {
-			fprintf(f, "    ip6 saddr ");
-			put_ula(f, n);
-			fprintf(f, " ip6 daddr != ");
-			put_ula(f, n);
-			fprintf(f, " oifname %s masquerade\n", oif);
-		}
-	}
-	fprintf(f, "  }\n");
-}
-
-char *nft_render(const struct nft_network *nets, size_t count)
+static char *render(const struct nft_network *nets, size_t count, bool whole)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -270,17 +300,19 @@ char *nft_render(const struct nft_network *nets, size_t count)
 
 	if (!f)
 		return NULL;
-	/* "add" first so "delete" never fails on a missing table. */
-	fprintf(f, "add table inet " NFT_TABLE "\ndelete table inet " NFT_TABLE "\n");
+	if (whole) /* "add" first so "delete" never fails on a missing table. */
+		fprintf(f, "add table inet " NFT_TABLE "\ndelete table inet " NFT_TABLE "\n");
 	if (count > 0) {
 		fprintf(f, "table inet " NFT_TABLE " {\n");
-		put_set(f, "bridges", nets, count, -1);
-		put_set(f, "nat_bridges", nets, count, 1);
-		put_raw_chain(f, nets, count);
-		put_forward_chain(f, nets, count);
-		put_prerouting_chain(f, nets, count);
-		put_postrouting_chain(f, nets, count);
+		if (whole) {
+			put_base(f, any_forwards(nets, count));
+			put_prerouting_chain(f, nets, count);
+		}
+		for (size_t i = 0; i < count; i++)
+			put_chains_of(f, &nets[i]);
 		fprintf(f, "}\n");
+		for (size_t i = 0; i < count; i++)
+			put_elements_of(f, &nets[i]);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
@@ -289,9 +321,13 @@ char *nft_render(const struct nft_network *nets, size_t count)
 	return buf;
 }
 
-int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error)
+char *nft_render(const struct nft_network *nets, size_t count)
 {
-	_cleanup_free_ char *cmd = nft_render(nets, count);
+	return render(nets, count, true);
+}
+
+static int run(struct nft *n, const char *cmd, char **ret_error)
+{
 	const char *err;
 
 	*ret_error = NULL;
@@ -302,4 +338,24 @@ int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char 
 	err = nft_ctx_get_error_buffer(n->ctx);
 	*ret_error = strdup(err && *err ? err : "nft failed without a message");
 	return -EIO;
+}
+
+int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error)
+{
+	_cleanup_free_ char *cmd = nft_render(nets, count);
+	int r = run(n, cmd, ret_error);
+
+	n->populated = r >= 0 && count > 0;
+	return r;
+}
+
+int nft_add_network(struct nft *n, const struct nft_network *net, char **ret_error)
+{
+	_cleanup_free_ char *cmd = NULL;
+
+	*ret_error = NULL;
+	if (!n->populated || net->n_forwards > 0 || net->ifindex <= 0)
+		return -EAGAIN;
+	cmd = render(net, 1, false);
+	return run(n, cmd, ret_error);
 }

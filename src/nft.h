@@ -14,7 +14,7 @@
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */
 struct nft_network {
 	const char *bridge;
-	int ifindex;            /* the bridge's; 0: matched by name */
+	int ifindex;            /* the bridge's */
 	struct prefix4 subnet;
 	uint32_t gateway;       /* host byte order; 0: the subnet's .1 */
 	const uint8_t *ula;     /* 16 bytes, the IPv6 prefix; NULL for none */
@@ -42,6 +42,17 @@ struct nft *nft_free(struct nft *n);
  * Return: 0 or negative errno; *@ret_error (malloc'ed) carries nft's words.
  */
 int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error);
+
+/**
+ * nft_add_network() - add one new network to the table nft_apply() made
+ *
+ * Its chains and elements only, in one batch: the cost does not grow with
+ * the networks already there. Not for a network with port forwards (they
+ * live in a shared chain), nor before nft_apply() made the table.
+ * Return: 0, -EAGAIN when nft_apply() must be used instead, or negative
+ * errno with *@ret_error as for nft_apply().
+ */
+int nft_add_network(struct nft *n, const struct nft_network *net, char **ret_error);
 
 /* The batch nft_apply() would run, for tests and logs. Return: malloc'ed text or NULL. */
 char *nft_render(const struct nft_network *nets, size_t count);

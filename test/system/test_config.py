@@ -17,7 +17,8 @@ import pytest
 from conftest import (CLI, PYTHON, UPLINK_DAEMON, UPLINK_UPSTREAM, ns_delete, run, subnet_of,
                       wait_until)
 import vmbt_proto as proto
-from test_ipv6 import gateway6, no_dad, prefix_of, slaac
+from test_ipv6 import (first_advertisement, gateway6, no_dad, prefix_of, router_advertisements,
+                       slaac)
 
 LAB = "10.77.0"  # RFC 1918; the fixture's pool is 192.168.64.0/18
 MAC1 = "52:54:00:77:00:01"
@@ -395,7 +396,18 @@ def test_router_advertisement_off_gives_no_slaac_address(broker, topo):
     time.sleep(3)
     p = g.exec("ip", "-6", "-j", "addr", "show", "dev", "eth0", "scope", "global")
     assert [a for link in json.loads(p.stdout or "[]") for a in link["addr_info"]] == []
-    assert "--enable-ra" not in open("/proc/%d/cmdline" % broker.dnsmasq_pids()[0]).read()
+    assert router_advertisements(g, seconds=2) == []
+
+
+def test_router_advertisement_follows_mtu_and_dns_proxy(broker, topo):
+    """No DNS server on the network: none advertised either."""
+    write(broker, "jumbo", lab(ipv6_prefix="fd42:42:42:46::", mtu=9000, dns_proxy=False))
+    g = topo.guest("g")
+    no_dad(g)
+    broker.acquire_netns(g, network="jumbo")
+    ra = first_advertisement(g)
+    assert (ra["mtu"], ra["rdnss"], ra["router_lifetime"]) == (9000, [], 1800)
+    assert [p["prefix"] for p in ra["prefixes"]] == ["fd42:42:42:46::/64"]
 
 
 UP6_DAEMON = "2001:db8:1::1"

@@ -103,11 +103,11 @@ def test_unreserved_mac_gets_no_address(broker, topo):
 
 
 # A DNS query for "gateway." (id 0x1234, recursion desired), sent to the
-# gateway; any well-formed answer with our id shows dnsmasq serves DNS there.
+# gateway (IPv4 or IPv6); any well-formed answer with our id shows dnsmasq serves DNS there.
 DNS_QUERY = r"""
 import socket, struct, sys
 q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07gateway\x00" + struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
 s.sendto(q, (sys.argv[1], 53))
 data, peer = s.recvfrom(512)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from conftest import run, wait_until
+from conftest import PYTHON, run, wait_until
+from test_dhcp import DNS_QUERY
 
 # Documentation prefix (RFC 3849) for the uplink: nothing real is ever reached.
 UP6_DAEMON = "2001:db8:1::1"
@@ -39,6 +40,90 @@ def slaac(guest, prefix, ifname="eth0"):
                     return a["local"]
         return None
     return wait_until(addr, timeout=15, what="a SLAAC address in %s in %s" % (prefix, guest.ns))
+
+
+# Sends router solicitations (or, with "junk", malformed ones first) from
+# inside a guest and prints each router advertisement that comes back as a
+# JSON line, for as long as asked.
+RA_PROBE = r"""
+import ipaddress, json, socket, struct, sys, time
+ifname, seconds, mode, most = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+idx = socket.if_nametoindex(ifname)
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+def solicit(body, hops=255):
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, hops)
+    s.sendto(body, ("ff02::2", 0, 0, idx))
+RS = bytes([133, 0, 0, 0, 0, 0, 0, 0])
+if mode == "junk":
+    solicit(RS, hops=64)                      # not from a neighbour
+    solicit(RS + bytes([1, 0, 0, 0, 0, 0, 0, 0]))  # option of length 0
+    solicit(RS + bytes([1, 2, 0, 0, 0, 0, 0, 0]))  # option past the end
+    solicit(bytes([133, 1, 0, 0, 0, 0, 0, 0]))     # code 1
+    solicit(bytes([133, 0, 0, 0]))                 # too short
+if mode == "flood":
+    for _ in range(100):
+        solicit(RS)
+elif mode != "none":
+    solicit(RS)
+deadline = time.monotonic() + seconds
+while most > 0:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        break
+    s.settimeout(left)
+    try:
+        pkt, src = s.recvfrom(2000)
+    except socket.timeout:
+        break
+    if pkt[0] != 134:
+        continue
+    hop, flags, lifetime = struct.unpack("!BBH", pkt[4:8])
+    ra = {"from": src[0].split("%")[0], "hop_limit": hop, "flags": flags,
+          "router_lifetime": lifetime, "prefixes": [], "rdnss": [], "mtu": None, "mac": None}
+    off = 16
+    while off + 2 <= len(pkt) and pkt[off + 1]:
+        t, n = pkt[off], pkt[off + 1] * 8
+        o = pkt[off:off + n]
+        if t == 1:
+            ra["mac"] = ":".join("%02x" % b for b in o[2:8])
+        elif t == 5:
+            ra["mtu"] = struct.unpack("!I", o[4:8])[0]
+        elif t == 3:
+            plen, pflags, valid, pref = struct.unpack("!BBII", o[2:12])
+            ra["prefixes"].append({"prefix": "%s/%d" % (ipaddress.IPv6Address(o[16:32]), plen),
+                                   "flags": pflags, "valid": valid, "preferred": pref})
+        elif t == 25:
+            ra["rdnss"].append({"lifetime": struct.unpack("!I", o[4:8])[0],
+                                "addresses": [str(ipaddress.IPv6Address(o[i:i + 16]))
+                                              for i in range(8, n, 16)]})
+        off += n
+    print(json.dumps(ra), flush=True)
+    most -= 1
+"""
+
+
+def router_advertisements(guest, seconds=5, mode="solicit", most=1000, ifname="eth0"):
+    """The router advertisements @guest receives in @seconds after
+    soliciting (@mode "none": not), at most @most of them."""
+    guest.exec("ip", "link", "set", "dev", ifname, "up")
+    p = guest.exec(PYTHON, "-B", "-c", RA_PROBE, ifname, str(seconds), mode, str(most),
+                   timeout=seconds + 20)
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def first_advertisement(guest, seconds=10):
+    ras = router_advertisements(guest, seconds, most=1)
+    assert ras, "no router advertisement in %s within %d s" % (guest.ns, seconds)
+    return ras[0]
+
+
+def link_local(mac):
+    """fe80::/64 with the EUI-64 of @mac ("52:54:...")."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    return ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + bytes([b[0] ^ 2]) + b[1:3]
+                                 + b"\xff\xfe" + b[3:])
 
 
 def gateway6(broker, reply):
@@ -119,16 +204,71 @@ def test_bridge_addresses_are_in_place_before_the_first_port(broker, topo):
     IPv6 at all."""
     r = broker.acquire_netns(topo.guest("g1"))
     n = r["network"]
-    mac = bytes.fromhex(broker.link(n["bridge"])["address"].replace(":", ""))
-    eui = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
-    link_local = ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui)
+    ll = link_local(broker.link(n["bridge"])["address"])
     addrs = json.loads(broker.ip("-j", "addr", "show", "dev", n["bridge"]).stdout)[0]["addr_info"]
     got = {(a["family"], a["local"], a["prefixlen"]) for a in addrs}
     assert got == {("inet", n["subnet"], 24), ("inet6", gateway6(broker, r), 64),
-                   ("inet6", str(link_local), 64)}, addrs
+                   ("inet6", str(ll), 64)}, addrs
     assert not any(a.get("tentative") for a in addrs), addrs
     mode = run(["ip", "netns", "exec", broker.ns, "cat",
                 "/proc/sys/net/ipv6/conf/%s/addr_gen_mode" % n["bridge"]]).stdout
     assert mode.strip() == "1"
     port = json.loads(broker.ip("-j", "-6", "addr", "show", "dev", n["port"]["ifname"]).stdout)
     assert not port or not port[0].get("addr_info"), port
+
+
+# ------------------------------------------------------ router advertisements
+
+def test_router_advertisement_says_what_the_network_is(broker, topo):
+    """The daemon advertises (ra.c): from the bridge's link-local address,
+    the /64 for SLAAC, the MTU, the gateway as default router and DNS server."""
+    g = topo.guest("g")
+    no_dad(g)
+    r = broker.acquire_netns(g)
+    mac = broker.link(r["network"]["bridge"])["address"]
+    ra = first_advertisement(g)
+    assert (ra["from"], ra["mac"]) == (str(link_local(mac)), mac)
+    assert (ra["hop_limit"], ra["flags"], ra["router_lifetime"], ra["mtu"]) == (64, 0, 1800, 1500)
+    # On-link and autonomous; a day valid, four hours preferred.
+    assert ra["prefixes"] == [{"prefix": str(prefix_of(r)), "flags": 0xc0,
+                               "valid": 86400, "preferred": 14400}]
+    assert ra["rdnss"] == [{"lifetime": 1800, "addresses": [gateway6(broker, r)]}]
+
+
+def test_dns_answers_on_the_advertised_ipv6_server(broker, topo):
+    g = topo.guest("g")
+    no_dad(g)
+    broker.acquire_netns(g)
+    server = first_advertisement(g)["rdnss"][0]["addresses"][0]
+    out = g.exec(PYTHON, "-B", "-c", DNS_QUERY, server).stdout
+    assert out.strip() == "True"
+
+
+def test_host_network_is_not_advertised_as_default_router(broker, topo):
+    g = topo.guest("g")
+    no_dad(g)
+    r = broker.acquire_netns(g, network="host")
+    ra = first_advertisement(g)
+    assert ra["router_lifetime"] == 0
+    assert [p["prefix"] for p in ra["prefixes"]] == [str(prefix_of(r))]
+    slaac(g, prefix_of(r))
+    assert "default" not in g.exec("ip", "-6", "route", "show").stdout
+
+
+def test_bad_solicitations_are_ignored_and_a_flood_is_answered_sparingly(broker, topo):
+    """Malformed solicitations (wrong hop limit, bad options, short) get no
+    answer and leave the daemon serving; a flood gets the first answer at
+    once and the next only 3 s later (RFC 4861's MIN_DELAY_BETWEEN_RAS)."""
+    g = topo.guest("g")
+    no_dad(g)
+    broker.acquire_netns(g)
+    first_advertisement(g)  # the ones of the first seconds are out of the way
+    fds = broker.fd_count()
+    ras = router_advertisements(g, seconds=2, mode="junk")
+    # A junk round ends with a good solicitation, answered within the 3 s window.
+    assert len(ras) <= 1, ras
+    ras = router_advertisements(g, seconds=2, mode="flood")
+    assert len(ras) <= 1, ras
+    assert first_advertisement(g)["router_lifetime"] == 1800
+    assert broker.fd_count() == fds
+    assert broker.cli_json("status", "--json")["networks"]
