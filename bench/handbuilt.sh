@@ -5,7 +5,8 @@
 #   handbuilt.sh up|down HOST_NS GUEST_NS MAC NET DIR
 #
 # up: in HOST_NS, a bridge with gateway NET.1/24 and a ULA /64, forwarding on,
-# an nftables table like the broker's, dnsmasq with the broker's arguments
+# an nftables table like the broker's, dnsmasq as one would run it by hand
+# (DHCP, DNS and router advertisements: the broker sends its RAs itself)
 # serving MAC its reserved address NET.2 (started the usual way, daemonized:
 # it returns once it listens), and a veth whose peer, eth0 with MAC, goes into
 # GUEST_NS, up. down: all of that removed. DIR holds dnsmasq's files.
