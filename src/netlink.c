@@ -484,7 +484,8 @@ static int build_addr_add(int ifindex, const struct netlink_addr *a, struct nl_m
 	if (r < 0)
 		goto out;
 	/* No duplicate address detection on our own addresses: they are ours
-	 * by construction, and DAD would delay dnsmasq's RA. */
+	 * by construction, and DAD would delay the first router advertisement
+	 * (sent from the link-local address) and dnsmasq's binding. */
 	if (a->family == AF_INET6)
 		rtnl_addr_set_flags(ra, IFA_F_NODAD);
 	r = errno_from_nl(rtnl_addr_build_add_request(ra, NLM_F_ACK, ret));
@@ -521,10 +522,10 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
 		off += NLMSG_ALIGN(h->nlmsg_len);
 	}
 	/*
-	 * One datagram: the kernel adds them all within this one call. dnsmasq
-	 * re-reads every interface once per batch of address events it drains,
-	 * and each network has a dnsmasq, so separate adds cost every one of
-	 * them a full scan each. The IPv4 event is sent from within this call;
+	 * One datagram: the kernel adds them all within this one call. Every
+	 * address event wakes each network's dnsmasq (it listens to all of
+	 * them), so events that arrive together cost one wake-up each, not
+	 * three. The IPv4 event is sent from within this call;
 	 * an IPv6 one, even with IFA_F_NODAD, from the kernel's DAD work item
 	 * right after, so a listener usually, not always, drains them as one.
 	 * A failed send leaves the sequence numbers taken, as it does for

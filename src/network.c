@@ -359,14 +359,13 @@ static void link_local(const uint8_t mac[6], uint8_t ret[16])
 
 /*
  * The bridge's three addresses: the gateway, its IPv6 twin, and the
- * link-local address router advertisements are sent from. The kernel
- * would make the last itself, but only when the first port brings the
- * carrier, and then once more when its duplicate address detection ends:
- * four address events in all, at four different moments. Each event wakes
- * every network's dnsmasq to re-read all interfaces (O(networks) each, so
- * O(networks^2) per new network); sent in one request, the three usually
- * arrive close enough for a dnsmasq to drain them in one wake-up (see
- * netlink_addrs_add() for why not always).
+ * link-local address router advertisements are sent from. Left to
+ * itself (addr_gen_mode is none here), the kernel would make the last
+ * only when the first port brings the carrier, and touch it again when
+ * its duplicate address detection ends: address events at three
+ * different moments. Each event wakes every network's dnsmasq; sent in
+ * one request, the three usually arrive close enough for a dnsmasq to
+ * read them in one wake-up (see netlink_addrs_add() for why not always).
  */
 static int add_bridge_addresses(struct network *n)
 {
@@ -989,14 +988,17 @@ int network_adopt_done(struct network *n, pid_t stale_dnsmasq)
 	 * It keeps the lease file, so guests keep their addresses; a guest
 	 * asking in the few milliseconds between simply asks again. */
 	dhcp_stop_stale(stale_dnsmasq, b->opt.state_dir, n->config.name);
+	/* Guests keep their addresses for a day without advertisements: a
+	 * failure here is no reason to give up the network. */
+	r = start_ra(n);
+	if (r < 0)
+		log_warning_errno(r, "[network %s] Failed to start router advertisements: %m",
+				  n->config.name);
 	if (wants_dnsmasq(n)) {
 		r = start_dhcp(n);
 		if (r < 0)
 			return r;
 	}
-	r = start_ra(n);
-	if (r < 0)
-		return r;
 	if (n->n_leases == 0) {
 		r = arm_idle_timer(n);
 		if (r < 0)

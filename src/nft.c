@@ -56,6 +56,11 @@ static void put_ula(FILE *f, const struct nft_network *n)
 		n->ula_len ? n->ula_len : 64);
 }
 
+static uint32_t gateway_of(const struct nft_network *n)
+{
+	return n->gateway ? n->gateway : (n->subnet.addr & prefix4_mask(n->subnet.len)) + 1;
+}
+
 static bool has_ext(const struct nft_network *n)
 {
 	return n->external_interface && n->external_interface[0];
@@ -97,6 +102,16 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
  * rule of ours needs its state: the forward chain accepts bridge to same
  * bridge first, and NAT only rewrites what leaves the subnet. What goes to
  * the host and everything routed stay tracked.
+ *
+ * input: a network's DNS server answers its own network only. dnsmasq
+ * binds to the gateway's addresses (--bind-interfaces), and the host
+ * accepts a packet for any of its addresses on any interface, so without
+ * this a guest of one network could ask another network's dnsmasq (a
+ * host-only guest resolving names through a shared network's upstream),
+ * and anything routed to the host could use it as an open resolver. The
+ * host itself may ask (it arrives on lo). Nothing else in input is ours:
+ * guests reach the host through their gateway, which is what host-only
+ * means.
  */
 static void put_base(FILE *f, bool forwards)
 {
@@ -107,6 +122,15 @@ static void put_base(FILE *f, bool forwards)
 		   "  map net_by_name { type ifname : verdict; }\n"
 		   "  map masq4 { type ipv4_addr : verdict; flags interval; }\n"
 		   "  map masq6 { type ipv6_addr : verdict; flags interval; }\n"
+		   "  set gateways4 { type ipv4_addr; }\n"
+		   "  set gateways6 { type ipv6_addr; }\n"
+		   "  chain input {\n"
+		   "    type filter hook input priority filter; policy accept;\n"
+		   "    ip daddr @gateways4 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
+		   "fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
+		   "    ip6 daddr @gateways6 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
+		   "fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
+		   "  }\n"
 		   "  chain raw {\n"
 		   "    type filter hook prerouting priority raw; policy accept;\n"
 		   "    iif vmap @raw_guest\n"
@@ -146,7 +170,7 @@ static void put_base(FILE *f, bool forwards)
 static void put_raw_chain_of(FILE *f, const struct nft_network *n)
 {
 	uint32_t mask = prefix4_mask(n->subnet.len), net = n->subnet.addr & mask;
-	uint32_t gw = n->gateway ? n->gateway : net + 1;
+	uint32_t gw = gateway_of(n);
 	char m[16], a[16], g[16], b[16], g6[INET6_ADDRSTRLEN];
 
 	fprintf(f, "  chain raw_%s {\n", n->bridge);
@@ -239,12 +263,16 @@ static void put_elements_of(FILE *f, const struct nft_network *n)
 {
 	const char *t = "add element inet " NFT_TABLE;
 	const char *br = n->bridge;
-	char p[32];
+	char p[32], g[16], g6[INET6_ADDRSTRLEN];
 
 	fprintf(f, "%s bridges { \"%s\" }\n", t, br);
 	if (n->nat)
 		fprintf(f, "%s nat_bridges { \"%s\" }\n", t, br);
 	fprintf(f, "%s same_bridge { %d . %d }\n", t, n->ifindex, n->ifindex);
+	fprintf(f, "%s gateways4 { %s }\n", t, addr4_format(gateway_of(n), g, sizeof(g)));
+	if (n->ula)
+		fprintf(f, "%s gateways6 { %s }\n", t,
+			inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)));
 	fprintf(f, "%s raw_guest { %d : jump raw_%s }\n", t, n->ifindex, br);
 	if (has_forward_rules(n))
 		fprintf(f, "%s net_by_name { \"%s\" : jump fwd_%s }\n", t, br, br);

@@ -6,7 +6,7 @@
  * addresses woke all other networks' dnsmasqs, each reading O(networks)
  * addresses, so creating the 150th network took 0.25-0.4 s where the
  * first took 20 ms (docs/performance.md, 3). The daemon already knows
- * each bridge; an advertisement is one 88-byte packet, sent every few
+ * each bridge; an advertisement is one packet of 64-88 bytes, sent every few
  * minutes and when a guest asks. One ICMPv6 socket serves all networks:
  * it joins all-routers (ff02::2) on each bridge for the solicitations,
  * and sends with the bridge as interface and its link-local address as
@@ -29,12 +29,14 @@
 
 #define ND_OPT_RDNSS_TYPE 25 /* RFC 8106; not in every libc's icmp6.h */
 #define RA_MAX_SIZE 128
-#define RECV_BURST 32 /* solicitations read per wake-up, so a flood cannot starve the loop */
+#define RECV_BURST 32             /* solicitations read per wake-up ... */
+#define RECV_PAUSE_USEC (10 * 1000) /* ... and after a full burst, a pause */
 
 struct ra {
 	sd_event *event;
 	int fd;
 	sd_event_source *io;
+	sd_event_source *resume; /* ends the pause after a full burst */
 	TAILQ_HEAD(, ra_link) links;
 };
 
@@ -76,7 +78,7 @@ size_t ra_build(const struct ra_params *p, uint16_t router_lifetime, uint8_t *bu
 	};
 	/* RDNSS: type, length 3 (24 bytes), reserved, lifetime, one address. */
 	uint8_t rdnss[8] = { ND_OPT_RDNSS_TYPE, 3 };
-	uint32_t rdnss_lifetime = htonl(RA_ROUTER_LIFETIME);
+	uint32_t rdnss_lifetime = htonl(RA_ROUTER_LIFETIME); /* >= 3 x interval: RFC 8106 */
 	size_t need = sizeof(ra) + sizeof(sll) + 6 + sizeof(mtu) + sizeof(pi) +
 		      (p->dns ? sizeof(rdnss) + 16 : 0);
 	size_t off = 0;
@@ -257,12 +259,45 @@ static bool recv_one(struct ra *ra)
 	return true;
 }
 
-static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_resume(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct ra *ra = userdata;
 
-	for (int i = 0; i < RECV_BURST && recv_one(ra); i++)
+	(void)sd_event_source_set_enabled(ra->io, SD_EVENT_ON);
+	return 0;
+}
+
+/* Pause reading for RECV_PAUSE_USEC; the kernel drops what overflows meanwhile. */
+static void pause_reading(struct ra *ra)
+{
+	int r;
+
+	if (ra->resume)
+		r = sd_event_source_set_time_relative(ra->resume, RECV_PAUSE_USEC);
+	else
+		r = sd_event_add_time_relative(ra->event, &ra->resume, CLOCK_MONOTONIC,
+					       RECV_PAUSE_USEC, 0, on_resume, ra);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(ra->resume, SD_EVENT_ONESHOT);
+	if (r >= 0)
+		(void)sd_event_source_set_enabled(ra->io, SD_EVENT_OFF);
+}
+
+/*
+ * A guest can send solicitations as fast as its link goes. Each costs a
+ * read and a lookup, and one answer every RA_MIN_DELAY_USEC at most; a
+ * flood is read RECV_BURST at a time with a pause between (at most
+ * ~3,200 a second), and at the lowest priority, after clients' requests.
+ */
+static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct ra *ra = userdata;
+	int i;
+
+	for (i = 0; i < RECV_BURST && recv_one(ra); i++)
 		;
+	if (i == RECV_BURST)
+		pause_reading(ra);
 	return 0;
 }
 
@@ -319,6 +354,9 @@ int ra_new(sd_event *event, struct ra **ret)
 	r = sd_event_add_io(event, &ra->io, ra->fd, EPOLLIN, on_readable, ra);
 	if (r < 0)
 		goto fail;
+	r = sd_event_source_set_priority(ra->io, SD_EVENT_PRIORITY_IDLE);
+	if (r < 0)
+		goto fail;
 	*ret = ra;
 	return 0;
 fail:
@@ -331,6 +369,7 @@ struct ra *ra_free(struct ra *ra)
 	if (!ra)
 		return NULL;
 	ra->io = sd_event_source_disable_unref(ra->io);
+	ra->resume = sd_event_source_disable_unref(ra->resume);
 	if (ra->fd >= 0)
 		close(ra->fd);
 	sd_event_unref(ra->event);
@@ -357,11 +396,15 @@ int ra_link_new(struct ra *ra, const struct ra_params *p, struct ra_link **ret)
 	l->p = *p;
 	l->initial = RA_INITIAL_COUNT;
 	/* Solicitations go to ff02::2, which only a forwarding interface
-	 * joins by itself; a host-only bridge does not forward. */
+	 * joins by itself; a host-only bridge does not forward. Each
+	 * membership takes ~56 bytes of the socket's net.core.optmem_max
+	 * (20 KiB before Linux 6.9: ~360 networks). Past that, guests still
+	 * get the periodic advertisements, just not an answer on asking. */
 	r = membership(l, IPV6_ADD_MEMBERSHIP);
 	if (r < 0)
-		goto fail;
-	l->joined = true;
+		log_warning_errno(r, "Cannot hear router solicitations on ifindex %d, "
+				     "advertising every few minutes only: %m", p->ifindex);
+	l->joined = r >= 0;
 	r = sd_event_add_time_relative(ra->event, &l->timer, CLOCK_MONOTONIC, 0, 0, on_timer, l);
 	if (r < 0)
 		goto fail;

@@ -23,7 +23,9 @@ struct ra_params {
 };
 
 /* Lifetimes, in seconds, and the intervals between unsolicited RAs. */
-#define RA_ROUTER_LIFETIME 1800    /* 3 x the longest interval (RFC 4861) */
+/* The longest RFC 4861 allows: a daemon stopped for a while (not just
+ * restarted) leaves guests their default route and DNS server 2.5 h. */
+#define RA_ROUTER_LIFETIME 9000
 #define RA_VALID_LIFETIME 86400    /* a guest keeps its address a day without us */
 #define RA_PREFERRED_LIFETIME 14400
 #define RA_INTERVAL_MIN_USEC (200 * 1000000ULL)

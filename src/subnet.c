@@ -134,14 +134,44 @@ static int check_fixed_prefix6(struct network *n)
 	return 0;
 }
 
-/* A random RFC 4193 ULA /64: fd00::/8, 40 random bits of global ID, subnet 0. */
-static int make_ula(uint8_t ula[16])
+/* Whether @ula/64 overlaps a running network's prefix or a valid file's fixed one. */
+static bool ula_taken(struct network *n, const uint8_t ula[16])
 {
-	memset(ula, 0, 16);
-	ula[0] = 0xfd;
-	if (getrandom(ula + 1, 5, 0) != 5)
-		return -errno;
-	return 0;
+	const struct config_dir *d = n->broker->configs;
+	struct network *o;
+
+	TAILQ_FOREACH(o, &n->broker->networks, link)
+		if (o != n && prefix6_overlaps(o->ula, network_prefix6_len(o), ula, 64))
+			return true;
+	for (size_t i = 0; d && i < d->n; i++) {
+		const struct network_config *c = &d->v[i].config;
+
+		if (config_entry_valid(&d->v[i]) && c->has_ipv6_prefix &&
+		    !streq(c->name, n->config.name) &&
+		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, ula, 64))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A random RFC 4193 ULA /64: fd00::/8, 40 random bits of global ID,
+ * subnet 0. Drawn again while it overlaps another network's prefix (a
+ * file may claim as much as fd00::/16): overlapping prefixes would make
+ * ambiguous routes, and nftables refuses overlapping elements in the
+ * masq6 map.
+ */
+static int make_ula(struct network *n)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		memset(n->ula, 0, 16);
+		n->ula[0] = 0xfd;
+		if (getrandom(n->ula + 1, 5, 0) != 5)
+			return -errno;
+		if (!ula_taken(n, n->ula))
+			return 0;
+	}
+	return NETWORK_E_PREFIX_TAKEN;
 }
 
 int subnet_choose(struct network *n)
@@ -153,7 +183,7 @@ int subnet_choose(struct network *n)
 	if (r)
 		return r;
 	if (!c->has_ipv6_prefix)
-		return make_ula(n->ula);
+		return make_ula(n);
 	memcpy(n->ula, c->ipv6_prefix, 16);
 	n->ula_len = c->ipv6_prefix_len;
 	return check_fixed_prefix6(n);
