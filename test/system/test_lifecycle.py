@@ -266,3 +266,51 @@ def test_ip_forward_enabled_only_in_the_daemon_namespace(broker):
     assert out.strip() == "1"
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         assert f.read() == ours
+
+
+def table_contents(broker):
+    """The broker's table as `nft -j` shows it, without handles: each set's
+    elements (sorted) and each chain's rules (in order). What the table
+    holds, not how it got there."""
+    sets, chains = {}, {}
+    for o in broker.nft_ruleset():
+        for kind in ("set", "map"):
+            if kind in o:
+                body = {k: v for k, v in o[kind].items() if k not in ("handle", "elem")}
+                elems = sorted(json.dumps(e, sort_keys=True) for e in o[kind].get("elem", []))
+                sets[o[kind]["name"]] = (json.dumps(body, sort_keys=True), elems)
+        if "chain" in o:
+            c = o["chain"]
+            chains.setdefault(c["name"], [])
+            chains[c["name"]].insert(0, json.dumps({k: v for k, v in c.items() if k != "handle"},
+                                                   sort_keys=True))
+        if "rule" in o:
+            r = o["rule"]
+            chains.setdefault(r["chain"], []).append(json.dumps(r["expr"], sort_keys=True))
+    return sets, chains
+
+
+@pytest.mark.broker(idle_timeout=0)
+def test_networks_added_to_the_table_equal_the_table_rewritten(broker, topo):
+    """A new network only adds its chains and elements (nft_add_network());
+    a removal rewrites the whole table (nft_apply()). Both must give the
+    same table, for every kind of network."""
+    with open(os.path.join(broker.config_dir, "routed.json"), "w") as f:
+        json.dump({"mode": "shared", "subnet": "10.77.0.1", "mask": "255.255.255.0",
+                   "nat44": False, "nat66": False, "external_interface": "uplink0"}, f)
+    with open(os.path.join(broker.config_dir, "third.json"), "w") as f:
+        json.dump({"mode": "shared", "subnet": "10.78.0.1", "mask": "255.255.255.0"}, f)
+    g1, g3, g4 = topo.guest("g1"), topo.guest("g3"), topo.guest("g4")
+    broker.acquire_netns(g1, network="shared")  # the first: the table written whole
+    broker.acquire_netns(g3, network="host")    # then added, network by network
+    broker.acquire_netns(g4, network="routed")
+    added = table_contents(broker)
+    assert set(added[1]) >= {"raw_" + b for b in ("vmbr0", "vmbr1", "vmbr2")}, added[1]
+    assert "fwd_vmbr2" in added[1] and "post_vmbr0" in added[1], added[1]
+
+    reply, fds = broker.acquire_tap(network="third")
+    assert reply["network"]["bridge"] not in added[1]
+    close_all(fds)
+    wait_until(lambda: broker.network("third") is None, timeout=5,
+               what="the third network to be removed")
+    assert table_contents(broker) == added
