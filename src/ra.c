@@ -103,7 +103,7 @@ size_t ra_build(const struct ra_params *p, uint16_t router_lifetime, uint8_t *bu
 	return off;
 }
 
-bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit)
+bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit, bool unspecified_source)
 {
 	const struct nd_router_solicit *rs = (const void *)buf;
 
@@ -120,6 +120,9 @@ bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit)
 			return false;
 		olen = (size_t)buf[off + 1] * 8;
 		if (olen > len - off)
+			return false;
+		/* A host without an address has no link-layer address to give. */
+		if (unspecified_source && buf[off] == ND_OPT_SOURCE_LINKADDR)
 			return false;
 		off += olen;
 	}
@@ -222,7 +225,7 @@ static bool recv_one(struct ra *ra)
 		struct cmsghdr align;
 	} control;
 	uint8_t buf[1280];
-	struct sockaddr_in6 from;
+	struct sockaddr_in6 from = { 0 };
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 	struct msghdr mh = {
 		.msg_name = &from,
@@ -251,7 +254,8 @@ static bool recv_one(struct ra *ra)
 			memcpy(&hop_limit, CMSG_DATA(c), sizeof(hop_limit));
 		}
 	}
-	if (mh.msg_flags & MSG_TRUNC || !ra_is_solicitation(buf, (size_t)n, hop_limit))
+	if (mh.msg_flags & MSG_TRUNC ||
+	    !ra_is_solicitation(buf, (size_t)n, hop_limit, IN6_IS_ADDR_UNSPECIFIED(&from.sin6_addr)))
 		return true;
 	l = find_link(ra, ifindex);
 	if (l) /* else not a bridge of ours: the uplink, say */

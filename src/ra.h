@@ -66,7 +66,8 @@ struct ra_link *ra_link_free(struct ra_link *l);
  * Return: its length, or 0 if @size is too small.
  */
 size_t ra_build(const struct ra_params *p, uint16_t router_lifetime, uint8_t *buf, size_t size);
-/* Whether @buf is a router solicitation to answer (RFC 4861 6.1.1). */
-bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit);
+/* Whether @buf, from @unspecified_source (::) or not, is a router
+ * solicitation to answer (RFC 4861 6.1.1). */
+bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit, bool unspecified_source);
 
 #endif

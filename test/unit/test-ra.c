@@ -72,16 +72,19 @@ static void test_which_solicitations_count(void **state)
 	const uint8_t half_opt[] = { 133, 0, 0, 0, 0, 0, 0, 0, 1 };
 
 	(void)state;
-	assert_true(ra_is_solicitation(rs, sizeof(rs), 255));
-	assert_true(ra_is_solicitation(rs_sll, sizeof(rs_sll), 255));
-	assert_false(ra_is_solicitation(rs, sizeof(rs), 254)); /* routed: not a neighbour */
-	assert_false(ra_is_solicitation(rs, sizeof(rs), -1));  /* hop limit unknown */
-	assert_false(ra_is_solicitation(rs, 4, 255));
-	assert_false(ra_is_solicitation(code1, sizeof(code1), 255));
-	assert_false(ra_is_solicitation(ra, sizeof(ra), 255));
-	assert_false(ra_is_solicitation(zero_len_opt, sizeof(zero_len_opt), 255));
-	assert_false(ra_is_solicitation(long_opt, sizeof(long_opt), 255));
-	assert_false(ra_is_solicitation(half_opt, sizeof(half_opt), 255));
+	assert_true(ra_is_solicitation(rs, sizeof(rs), 255, false));
+	assert_true(ra_is_solicitation(rs_sll, sizeof(rs_sll), 255, false));
+	assert_false(ra_is_solicitation(rs, sizeof(rs), 254, false)); /* routed: not a neighbour */
+	assert_false(ra_is_solicitation(rs, sizeof(rs), -1, false));  /* hop limit unknown */
+	assert_false(ra_is_solicitation(rs, 4, 255, false));
+	assert_false(ra_is_solicitation(code1, sizeof(code1), 255, false));
+	assert_false(ra_is_solicitation(ra, sizeof(ra), 255, false));
+	assert_false(ra_is_solicitation(zero_len_opt, sizeof(zero_len_opt), 255, false));
+	assert_false(ra_is_solicitation(long_opt, sizeof(long_opt), 255, false));
+	assert_false(ra_is_solicitation(half_opt, sizeof(half_opt), 255, false));
+	/* From ::, a solicitation may not carry a source link-layer address. */
+	assert_true(ra_is_solicitation(rs, sizeof(rs), 255, true));
+	assert_false(ra_is_solicitation(rs_sll, sizeof(rs_sll), 255, true));
 }
 
 int main(void)
