@@ -239,11 +239,11 @@ static int on_exit_idle_check(sd_event_source *s, uint64_t now, void *userdata)
 /*
  * Setup is done (socket bound and chowned, netlink, nft and the raw
  * router advertisement socket open, earlier networks adopted): keep only
- * what serving needs. CAP_NET_ADMIN for
- * links, nft, TAPs and sysctls; CAP_SYS_ADMIN for setns() into a
- * client's namespace; CAP_KILL to signal dnsmasq once it runs as its own
- * user. The bounding set also keeps what dnsmasq, started as root, needs
- * before it drops to that user; nothing else can ever come back.
+ * what serving needs. CAP_NET_ADMIN for links, nft, TAPs and sysctls;
+ * CAP_SYS_ADMIN for setns() into a client's namespace; CAP_KILL to
+ * signal dnsmasq once it runs as its own user. The bounding set also
+ * keeps what dnsmasq, started as root, needs before it drops to that
+ * user; nothing else can ever come back.
  */
 static int drop_privileges(void)
 {

@@ -122,7 +122,7 @@ static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t 
 	       ((a[len / 8] ^ b[len / 8]) & (uint8_t)(0xff00 >> (len % 8))) == 0;
 }
 
-/* A file's ipv6_prefix, if no running network has an overlapping one. */
+/* @n's IPv6 prefix (a file's, or a random one), if no running network's overlaps it. */
 static int check_fixed_prefix6(struct network *n)
 {
 	struct network *o;
@@ -134,21 +134,18 @@ static int check_fixed_prefix6(struct network *n)
 	return 0;
 }
 
-/* Whether @ula/64 overlaps a running network's prefix or a valid file's fixed one. */
-static bool ula_taken(struct network *n, const uint8_t ula[16])
+/* Whether a valid file other than @n's claims a prefix overlapping @n's. */
+static bool prefix6_claimed_by_file(const struct network *n)
 {
 	const struct config_dir *d = n->broker->configs;
-	struct network *o;
 
-	TAILQ_FOREACH(o, &n->broker->networks, link)
-		if (o != n && prefix6_overlaps(o->ula, network_prefix6_len(o), ula, 64))
-			return true;
 	for (size_t i = 0; d && i < d->n; i++) {
 		const struct network_config *c = &d->v[i].config;
 
 		if (config_entry_valid(&d->v[i]) && c->has_ipv6_prefix &&
 		    !streq(c->name, n->config.name) &&
-		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, ula, 64))
+		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, n->ula,
+				     network_prefix6_len(n)))
 			return true;
 	}
 	return false;
@@ -168,7 +165,7 @@ static int make_ula(struct network *n)
 		n->ula[0] = 0xfd;
 		if (getrandom(n->ula + 1, 5, 0) != 5)
 			return -errno;
-		if (!ula_taken(n, n->ula))
+		if (check_fixed_prefix6(n) == 0 && !prefix6_claimed_by_file(n))
 			return 0;
 	}
 	return NETWORK_E_PREFIX_TAKEN;
