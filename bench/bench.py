@@ -629,7 +629,8 @@ def bench_scale(ctx):
                                              "networks"),
            "notes": notes, "seconds": raw["seconds"], "teardown_s": teardown_s}
     for k in ("acquire_start_us", "acquire_end_us", "floor_start_us", "floor_end_us", "fill_us", "create_us", "warm_first_net_us",
-              "warm_last_net_us", "floor_first_net_us", "floor_last_net_us", "status_one_us",
+              "warm_last_net_us", "floor_first_net_us", "floor_last_net_us", "floor_new_first_us",
+              "floor_new_last_us", "status_one_us",
               "status_ports_us", "status_full_us"):
         res[k.replace("_us", "_ms")] = summary(raw[k], 1e-3)
         res["raw_" + k] = raw[k]
@@ -869,6 +870,10 @@ def table_rows(r):
             ok = b["p50"] / a["p50"] <= t and b["p99"] / a["p99"] <= t
             lat_row("scale: new network at %d networks vs first ones" % s["networks_held"], b, a,
                     "within %.0fx (ratio >= %.2fx)" % (t, 1 / t), ok)
+        if s.get("floor_new_last_ms", {}).get("n"):  # the kernel's part of a creation
+            lat_row("scale: kernel floor of a new network at %d networks vs at 2 (diagnostic)"
+                    % s["networks_held"], s["floor_new_last_ms"], s["floor_new_first_ms"], "",
+                    None)
         if s.get("warm_last_net_ms", {}).get("n"):
             a, b = s["warm_first_net_ms"], s["warm_last_net_ms"]
             ok = b["p50"] / a["p50"] <= t and b["p99"] / a["p99"] <= t
@@ -1014,6 +1019,10 @@ def plot(r, path):
             ax2 = ax.twiny()
             ax2.plot(range(2, len(cr) + 2), cr, ".", ms=3, color="tab:red",
                      label="new network, by networks")
+            fl = [s.get("floor_new_first_ms", {}), s.get("floor_new_last_ms", {})]
+            if all(x.get("n") for x in fl):
+                ax2.plot([2, s["networks_held"]], [x["p50"] for x in fl], "x", ms=8,
+                         color="black", label="its kernel floor (p50)")
             ax2.set_xlabel("networks", color="tab:red")
             ax2.legend(loc="upper right")
         ax.set_xlabel("ports held")

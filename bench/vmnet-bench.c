@@ -39,11 +39,15 @@
  *     Hold --ports TAPs on NAME and one TAP on every network named in FILE
  *     (created cold, one by one), and report acquire latency at the start
  *     and at the end, the daemon's memory (and its dnsmasq children's) at
- *     each stage, and how long `status` takes on the full daemon.
+ *     each stage, and how long `status` takes on the full daemon. Beside
+ *     the broker, the kernel floor at the same scale: a port on the first
+ *     and the last network, and the bridge of a new network, made and
+ *     addressed in-process as the daemon makes it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -791,6 +795,159 @@ static void floor_cycles(int bridge_ifindex, unsigned int n, long settle_us, str
 	}
 }
 
+/* Append attribute @type with @len bytes of @data at the end of message @h. */
+static struct rtattr *rta_put(struct nlmsghdr *h, size_t cap, unsigned short type, const void *data,
+			      size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+
+	if (NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(RTA_LENGTH(len)) > cap)
+		die("netlink request too long");
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), data, len);
+	h->nlmsg_len = (uint32_t)(NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len));
+	return a;
+}
+
+/* Close nested attribute @a, opened with an empty rta_put(), at the end of @h. */
+static void rta_end(struct nlmsghdr *h, struct rtattr *a)
+{
+	a->rta_len = (unsigned short)((char *)h + h->nlmsg_len - (char *)a);
+}
+
+/* A bridge named @name, up, as the daemon's netlink_bridge_add() makes it. */
+static int floor_bridge_add(const char *name)
+{
+	union {
+		struct nlmsghdr h;
+		char buf[512];
+	} req = { 0 };
+	struct ifinfomsg *i = NLMSG_DATA(&req.h);
+	struct rtattr *info, *spec, *in6;
+	uint8_t mac[6] = { 0x02, 0x42, 0xc6, 0x13, 0xc9, 0x01 }, mode = IN6_ADDR_GEN_MODE_NONE;
+	uint32_t mtu = 1500;
+	const char *alias = "vmnet-bench floor";
+	int ifindex;
+
+	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)), .nlmsg_type = RTM_NEWLINK,
+				   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
+						  NLM_F_EXCL };
+	*i = (struct ifinfomsg){ .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
+	rta_put(&req.h, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1);
+	rta_put(&req.h, sizeof(req), IFLA_MTU, &mtu, sizeof(mtu));
+	rta_put(&req.h, sizeof(req), IFLA_ADDRESS, mac, sizeof(mac));
+	info = rta_put(&req.h, sizeof(req), IFLA_LINKINFO, NULL, 0);
+	rta_put(&req.h, sizeof(req), IFLA_INFO_KIND, "bridge", sizeof("bridge"));
+	rta_end(&req.h, info);
+	nl_request(&req, req.h.nlmsg_len, "RTM_NEWLINK bridge");
+	ifindex = ifindex_of(name);
+
+	/* Then, as the daemon's configure_bridge(): alias and no kernel-made
+	 * link-local address, in one request. */
+	memset(&req, 0, sizeof(req));
+	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)), .nlmsg_type = RTM_NEWLINK,
+				   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK };
+	*i = (struct ifinfomsg){ .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	rta_put(&req.h, sizeof(req), IFLA_IFALIAS, alias, strlen(alias));
+	spec = rta_put(&req.h, sizeof(req), IFLA_AF_SPEC, NULL, 0);
+	in6 = rta_put(&req.h, sizeof(req), AF_INET6, NULL, 0);
+	rta_put(&req.h, sizeof(req), IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof(mode));
+	rta_end(&req.h, in6);
+	rta_end(&req.h, spec);
+	nl_request(&req, req.h.nlmsg_len, "RTM_NEWLINK alias");
+	return ifindex;
+}
+
+/* The bridge's three addresses in one datagram, as add_bridge_addresses(). */
+static void floor_bridge_addresses(int ifindex)
+{
+	static const uint8_t v4[4] = { 198, 19, 201, 1 };
+	static const uint8_t ula[16] = { 0xfd, 0x00, 0x01, 0x98, 0x00, 0x19, 0x02, 0x01,
+					 0,    0,    0,    0,    0,    0,    0,    1 };
+	static const uint8_t ll[16] = { 0xfe, 0x80, 0,    0,    0,    0,    0,    0,
+					0x00, 0x42, 0xc6, 0xff, 0xfe, 0x13, 0xc9, 0x01 };
+	const struct {
+		int family;
+		const uint8_t *addr;
+		unsigned char prefixlen;
+	} want[3] = { { AF_INET, v4, 24 }, { AF_INET6, ula, 64 }, { AF_INET6, ll, 64 } };
+	char buf[3 * 128] = { 0 }, reply[8192];
+	size_t off = 0;
+
+	for (int k = 0; k < 3; k++) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(buf + off);
+		struct ifaddrmsg *a = NLMSG_DATA(h);
+		size_t len = want[k].family == AF_INET ? 4 : 16;
+
+		*h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*a)),
+					.nlmsg_type = RTM_NEWADDR,
+					.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
+						       NLM_F_EXCL,
+					.nlmsg_seq = (uint32_t)k + 1 };
+		*a = (struct ifaddrmsg){ .ifa_family = (unsigned char)want[k].family,
+					 .ifa_prefixlen = want[k].prefixlen,
+					 .ifa_flags = want[k].family == AF_INET6 ? IFA_F_NODAD : 0,
+					 .ifa_index = (unsigned)ifindex };
+		rta_put(h, 128, IFA_LOCAL, want[k].addr, len);
+		rta_put(h, 128, IFA_ADDRESS, want[k].addr, len);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	if (send(nl_sock(), buf, off, 0) != (ssize_t)off)
+		die("RTM_NEWADDR: send: %m");
+	for (int k = 0; k < 3; k++) { /* one ACK each */
+		ssize_t n = recv(nl_sock(), reply, sizeof(reply), 0);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)reply;
+
+		if (n < (ssize_t)sizeof(*h) || h->nlmsg_type != NLMSG_ERROR)
+			die("RTM_NEWADDR: bad reply");
+		if (((const struct nlmsgerr *)NLMSG_DATA(h))->error)
+			die("RTM_NEWADDR: %s",
+			    strerror(-((const struct nlmsgerr *)NLMSG_DATA(h))->error));
+	}
+}
+
+static void floor_link_del(int ifindex)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_DELLINK,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
+	};
+
+	nl_request(&req, sizeof(req), "RTM_DELLINK");
+}
+
+/*
+ * The kernel floor of a new network: its bridge made and addressed as the
+ * daemon does it (create_bridge(): the bridge, its alias and address mode,
+ * accept_ra off, three addresses in one datagram), in-process, without the
+ * rest (nftables, router advertisements, dnsmasq). At scale this is the
+ * part every network's dnsmasq is woken for; removed again untimed.
+ */
+static void floor_network_cycles(unsigned int n, long settle_us, struct samples *s)
+{
+	static const char name[] = "vmbfbr0";
+
+	for (unsigned int i = 0; i < n; i++) {
+		double t0 = now_us();
+		int ifindex = floor_bridge_add(name);
+		int fd = open("/proc/sys/net/ipv6/conf/vmbfbr0/accept_ra", O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			die("accept_ra: %m");
+		close(fd);
+		floor_bridge_addresses(ifindex);
+		samples_add(s, now_us() - t0);
+		floor_link_del(ifindex);
+		sleep_us(settle_us + 50000); /* let the dnsmasqs take in the removal */
+	}
+}
+
 /* Time @n status queries; Return: NULL, or the name of the failure that stopped them. */
 static const char *status_times(unsigned int n, struct samples *s, size_t *ret_len)
 {
@@ -816,7 +973,9 @@ static int cmd_scale(const struct scale_args *a)
 	struct vmnet_broker_options *o = tap_options();
 	struct samples start = { 0 }, end = { 0 }, fill = { 0 }, st_ports = { 0 }, st_full = { 0 },
 		       create = { 0 }, warm_first = { 0 }, warm_last = { 0 }, floor_start = { 0 },
-		       floor_end = { 0 }, st_one = { 0 }, floor_first = { 0 }, floor_last = { 0 };
+		       floor_end = { 0 }, st_one = { 0 }, floor_first = { 0 }, floor_last = { 0 },
+		       floor_net_first = { 0 }, floor_net_last = { 0 };
+	unsigned int net_cycles = a->cycles / 5 ? a->cycles / 5 : 1;
 	char first_bridge[IFNAMSIZ] = "", last_bridge[IFNAMSIZ] = "";
 	const char *st_one_err, *st_ports_err, *st_full_err;
 	size_t st_one_len = 0;
@@ -899,6 +1058,7 @@ static int cmd_scale(const struct scale_args *a)
 			cycles(names[0], o, a->cycles, a->settle_us, &warm_first);
 			floor_cycles((int)if_nametoindex(first_bridge), a->cycles, a->settle_us,
 				     &floor_first);
+			floor_network_cycles(net_cycles, a->settle_us, &floor_net_first);
 		}
 	}
 	/* On the last network made, as on the first: right after its creation.
@@ -906,6 +1066,7 @@ static int cmd_scale(const struct scale_args *a)
 	if (nets > 2) {
 		cycles(names[nets - 2], o, a->cycles, a->settle_us, &warm_last);
 		floor_cycles((int)if_nametoindex(last_bridge), a->cycles, a->settle_us, &floor_last);
+		floor_network_cycles(net_cycles, a->settle_us, &floor_net_last);
 	}
 	sleep_us(500000);
 	print_mem("mem_full", a->daemon, held, nets);
@@ -935,6 +1096,10 @@ static int cmd_scale(const struct scale_args *a)
 	samples_print(stdout, "floor_first_net_us", &floor_first);
 	fputs(", ", stdout);
 	samples_print(stdout, "floor_last_net_us", &floor_last);
+	fputs(", ", stdout);
+	samples_print(stdout, "floor_new_first_us", &floor_net_first);
+	fputs(", ", stdout);
+	samples_print(stdout, "floor_new_last_us", &floor_net_last);
 	fputs(", ", stdout);
 	samples_print(stdout, "status_one_us", &st_one);
 	printf(", \"status_one_bytes\": %zu, ", st_one_len);
