@@ -395,7 +395,8 @@ def test_router_advertisement_off_gives_no_slaac_address(broker, topo):
     g.exec("ip", "link", "set", "eth0", "up")
     time.sleep(3)
     p = g.exec("ip", "-6", "-j", "addr", "show", "dev", "eth0", "scope", "global")
-    assert [a for link in json.loads(p.stdout or "[]") for a in link["addr_info"]] == []
+    # {} is an address the scope filter left out (iproute2 6.1)
+    assert [a for link in json.loads(p.stdout or "[]") for a in link["addr_info"] if a] == []
     assert router_advertisements(g, seconds=2) == []
 
 

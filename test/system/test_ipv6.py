@@ -36,6 +36,9 @@ def slaac(guest, prefix, ifname="eth0"):
         p = guest.exec("ip", "-6", "-j", "addr", "show", "dev", ifname, "scope", "global")
         for link in json.loads(p.stdout or "[]"):
             for a in link.get("addr_info", []):
+                # iproute2 6.1 lists each address the scope filter left out as {}
+                if "local" not in a:
+                    continue
                 if ipaddress.IPv6Address(a["local"]) in prefix and not a.get("tentative"):
                     return a["local"]
         return None
@@ -131,7 +134,7 @@ def gateway6(broker, reply):
     p = broker.ip("-6", "-j", "addr", "show", "dev", reply["network"]["bridge"], "scope", "global")
     for link in json.loads(p.stdout):
         for a in link["addr_info"]:
-            if ipaddress.IPv6Address(a["local"]) in prefix:
+            if "local" in a and ipaddress.IPv6Address(a["local"]) in prefix:  # {}: see slaac()
                 return a["local"]
     raise AssertionError("bridge %s has no address in %s" % (reply["network"]["bridge"], prefix))
 
