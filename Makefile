@@ -42,7 +42,7 @@ $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Dtests=false $(MESON_OPTS)
 
 asan: $(ASAN_BUILD)/build.ninja
-	ninja -C $(ASAN_BUILD) vmnet-brokerd
+	ninja -C $(ASAN_BUILD) vmnet-brokerd dnsmasq-preload.so
 
 # libFuzzer on every parser, FUZZ_SECONDS each, in its own clang build (docs/fuzzing.md).
 fuzz:

@@ -9,16 +9,19 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bgclose.h"
 #include "dhcp.h"
@@ -375,6 +378,69 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	return 0;
 }
 
+/*
+ * Where dnsmasq-preload.so is: beside the daemon's own executable when it
+ * runs from the build tree, else where it is installed. NULL if neither:
+ * dnsmasq then works as well, only woken by every address and route event
+ * in the namespace (dnsmasq-preload.c).
+ */
+static const char *find_preload(void)
+{
+	static char beside[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", beside, sizeof(beside) - 1);
+	char *slash;
+
+	if (n > 0) {
+		beside[n] = 0;
+		slash = strrchr(beside, '/');
+		if (slash && (size_t)(slash - beside) + sizeof("/dnsmasq-preload.so") <= sizeof(beside)) {
+			strcpy(slash, "/dnsmasq-preload.so");
+			if (access(beside, R_OK) == 0)
+				return beside;
+		}
+	}
+	if (access(DNSMASQ_PRELOAD, R_OK) == 0)
+		return DNSMASQ_PRELOAD;
+	log_warning("%s not found: each dnsmasq will wake for every address and route change",
+		    DNSMASQ_PRELOAD);
+	return NULL;
+}
+
+/*
+ * dnsmasq's environment: the daemon's, with dnsmasq-preload.so added to
+ * LD_PRELOAD (after what is there). Made once; the daemon never changes
+ * its own environment.
+ */
+static char **dnsmasq_environ(void)
+{
+	static char **env;
+	static bool done;
+	const char *lib, *old = getenv("LD_PRELOAD");
+	size_t n = 0, k = 0;
+
+	if (done)
+		return env ? env : environ;
+	done = true;
+	lib = find_preload();
+	if (!lib)
+		return environ;
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(char *));
+	if (!env)
+		return environ;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
+			env[k++] = environ[i];
+	if (asprintf(&env[k], "LD_PRELOAD=%s%s%s", old && *old ? old : "",
+		     old && *old ? ":" : "", lib) < 0) {
+		free(env);
+		env = NULL;
+		return environ;
+	}
+	return env;
+}
+
 static int spawn(char **argv, pid_t *ret)
 {
 	posix_spawnattr_t attr;
@@ -393,7 +459,7 @@ static int spawn(char **argv, pid_t *ret)
 						POSIX_SPAWN_SETSID);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, environ);
+	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, dnsmasq_environ());
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return r;

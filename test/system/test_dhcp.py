@@ -93,6 +93,35 @@ def test_requested_ifname_inside_the_namespace(broker, topo):
     assert g.dhcp("ens5")["ip"] == reply["network"]["port"]["address"]
 
 
+def rtnetlink_groups(pid):
+    """The multicast groups of each rtnetlink socket @pid holds, from
+    /proc/PID/net/netlink (the view of its own namespace)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    with open("/proc/%d/net/netlink" % pid) as f:
+        rows = [line.split() for line in f.read().splitlines()[1:]]
+    return [int(r[3], 16) for r in rows if r[1] == "0" and r[9] in inodes]
+
+
+def test_dnsmasq_joins_no_rtnetlink_groups_and_still_serves(broker, topo):
+    """Each network's dnsmasq gets dnsmasq-preload.so: its rtnetlink socket
+    joins no groups, so the kernel does not wake it for every address and
+    route event in the namespace (a new network's bridge alone makes
+    eleven); it still answers DHCP, on an older network as on a newer."""
+    g1, g2 = topo.guest("g1"), topo.guest("g2")
+    r1 = broker.acquire_netns(g1)
+    r2 = broker.acquire_netns(g2, network="host")
+    pids = broker.dnsmasq_pids()
+    assert len(pids) == 2
+    for pid in pids:
+        assert rtnetlink_groups(pid) == [0], "dnsmasq %d" % pid
+    assert g1.dhcp()["ip"] == r1["network"]["port"]["address"]
+    assert g2.dhcp()["ip"] == r2["network"]["port"]["address"]
+
+
 def test_unreserved_mac_gets_no_address(broker, topo):
     """dnsmasq runs in static mode: a MAC without a reservation is ignored."""
     g = topo.guest("g")

@@ -41,6 +41,7 @@ EXPECTED = {
         "./lib/systemd/system/vmnet-brokerd.service",
         "./lib/systemd/system/vmnet-brokerd.socket",
         "./usr/bin/vmnet-broker",
+        "./usr/lib/%s/vmnet-broker/dnsmasq-preload.so" % MULTIARCH,
         "./usr/lib/sysusers.d/vmnet-broker.conf",
         "./usr/lib/tmpfiles.d/vmnet-broker.conf",
         "./usr/libexec/vmnet-broker-check-leases",
@@ -543,6 +544,8 @@ def test_installed_with_systemd(container):
     assert c.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
     dnsmasq = c.sh("pgrep -x dnsmasq").stdout.split()
     assert dnsmasq
+    # With the installed dnsmasq-preload.so, which keeps it out of rtnetlink's groups.
+    assert "/vmnet-broker/dnsmasq-preload.so" in c.sh("cat /proc/%s/maps" % dnsmasq[0]).stdout
     # dnsmasq, started by the hardened service, serves the reserved address.
     if os.path.exists(c.root + "/usr/local/bin/busybox"):
         c.sh("ip netns exec g1 /usr/local/bin/busybox udhcpc -f -q -n -t 5 -T 1 -i eth0 "
