@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -378,6 +379,21 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	return 0;
 }
 
+#define PRELOAD_NAME "dnsmasq-preload.so"
+#define LD_PRELOAD_EQ "LD_PRELOAD="
+
+static char **preload_env; /* dnsmasq's environment, once made: dnsmasq_environ() */
+
+/* A library to preload into a process running as root: root's, and
+ * writable by nobody else. */
+static bool trusted_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /*
  * Where dnsmasq-preload.so is: beside the daemon's own executable when it
  * runs from the build tree, else where it is installed. NULL if neither:
@@ -387,39 +403,39 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 static const char *find_preload(void)
 {
 	static char beside[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", beside, sizeof(beside) - 1);
-	char *slash;
+	ssize_t n = readlink("/proc/self/exe", beside, sizeof(beside));
+	char *slash = NULL;
 
-	if (n > 0) {
+	if (n > 0 && (size_t)n < sizeof(beside) - sizeof(PRELOAD_NAME)) {
 		beside[n] = 0;
 		slash = strrchr(beside, '/');
-		if (slash && (size_t)(slash - beside) + sizeof("/dnsmasq-preload.so") <= sizeof(beside)) {
-			strcpy(slash, "/dnsmasq-preload.so");
-			if (access(beside, R_OK) == 0)
-				return beside;
-		}
 	}
-	if (access(DNSMASQ_PRELOAD, R_OK) == 0)
+	if (slash) {
+		strcpy(slash + 1, PRELOAD_NAME);
+		if (trusted_file(beside))
+			return beside;
+	}
+	if (trusted_file(DNSMASQ_PRELOAD))
 		return DNSMASQ_PRELOAD;
-	log_warning("%s not found: each dnsmasq will wake for every address and route change",
-		    DNSMASQ_PRELOAD);
+	log_warning("No %s beside the daemon or at %s that only root can write: each dnsmasq "
+		    "will wake for every address and route change", PRELOAD_NAME, DNSMASQ_PRELOAD);
 	return NULL;
 }
 
 /*
  * dnsmasq's environment: the daemon's, with dnsmasq-preload.so added to
- * LD_PRELOAD (after what is there). Made once; the daemon never changes
- * its own environment.
+ * LD_PRELOAD (after what is there). Made once, at the first dnsmasq: the
+ * daemon's own environment no longer changes after start-up.
  */
 static char **dnsmasq_environ(void)
 {
-	static char **env;
 	static bool done;
+	char **env;
 	const char *lib, *old = getenv("LD_PRELOAD");
 	size_t n = 0, k = 0;
 
 	if (done)
-		return env ? env : environ;
+		return preload_env ? preload_env : environ;
 	done = true;
 	lib = find_preload();
 	if (!lib)
@@ -427,18 +443,54 @@ static char **dnsmasq_environ(void)
 	while (environ[n])
 		n++;
 	env = calloc(n + 2, sizeof(char *));
-	if (!env)
-		return environ;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
-			env[k++] = environ[i];
-	if (asprintf(&env[k], "LD_PRELOAD=%s%s%s", old && *old ? old : "",
-		     old && *old ? ":" : "", lib) < 0) {
+	if (env)
+		for (size_t i = 0; i < n; i++)
+			if (strncmp(environ[i], LD_PRELOAD_EQ, strlen(LD_PRELOAD_EQ)) != 0)
+				env[k++] = environ[i];
+	if (!env || asprintf(&env[k], LD_PRELOAD_EQ "%s%s%s", old && *old ? old : "",
+			     old && *old ? ":" : "", lib) < 0) {
+		log_warning("Out of memory: dnsmasq starts without %s", lib);
 		free(env);
-		env = NULL;
 		return environ;
 	}
+	preload_env = env;
 	return env;
+}
+
+/*
+ * Once, for the first dnsmasq that listens: did the preload take? A
+ * loader that ignores LD_PRELOAD (a security module's exec transition,
+ * say) would leave dnsmasq in rtnetlink's groups without a word. Its
+ * socket is the rtnetlink one whose port id is its pid (autobind's first
+ * choice), in our own namespace's /proc/net/netlink.
+ */
+static void check_preload_took(pid_t pid)
+{
+	static bool checked;
+	char line[256];
+	FILE *f;
+
+	if (checked || !preload_env)
+		return;
+	checked = true;
+	f = fopen("/proc/net/netlink", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long sk;
+		int proto, portid;
+		unsigned int groups;
+
+		if (sscanf(line, "%llx %d %d %x", &sk, &proto, &portid, &groups) != 4 ||
+		    proto != NETLINK_ROUTE || portid != pid)
+			continue;
+		if (groups)
+			log_warning("dnsmasq %d ignored %s (rtnetlink groups %#x): each dnsmasq "
+				    "will wake for every address and route change",
+				    (int)pid, PRELOAD_NAME, groups);
+		break;
+	}
+	fclose(f);
 }
 
 static int spawn(char **argv, pid_t *ret)
@@ -609,6 +661,7 @@ static int start_and_wait(struct dhcp_server *s)
 		if (p[0].revents && saw_file(ifd, base)) {
 			log_debug("dnsmasq %d listening after %llu us", (int)s->pid,
 				  (unsigned long long)(mono_usec() - t0));
+			check_preload_took(s->pid);
 			return 0;
 		}
 		if (pfd >= 0 && p[1].revents)

@@ -11,11 +11,12 @@
  *
  * The daemon's dnsmasqs have no use for those events. Each is bound
  * (--bind-interfaces, no router advertisements, no DHCPv6) to a bridge
- * whose addresses exist before it starts and stay until it stops; with
- * those options dnsmasq's handlers for address events do nothing, and
- * the route handler only resends a DNS query held for a dial-on-demand
- * link. Whatever dnsmasq needs to know it asks for on the same socket
- * (RTM_GETADDR), which this leaves alone.
+ * whose addresses exist, usable (IFA_F_NODAD), before it starts and stay
+ * until it stops; with those options dnsmasq's handler for address
+ * events does nothing. Its route handler resends a DNS query held for a
+ * dial-on-demand link and rereads the resolv file, which it also does
+ * when inotify says the file changed. Whatever dnsmasq needs to know it
+ * asks for on the same socket (RTM_GETADDR), which this leaves alone.
  *
  * So bind() of an rtnetlink socket goes through with no multicast
  * groups: dnsmasq then runs as it does where it may not join them (its
@@ -47,7 +48,7 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	static bind_fn real;
 	struct sockaddr_nl nl;
 
-	if (!real)
+	if (!real) /* dnsmasq is single-threaded */
 		real = (bind_fn)dlsym(RTLD_NEXT, "bind");
 	if (!real) {
 		errno = ENOSYS;

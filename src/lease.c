@@ -134,7 +134,9 @@ static int create_port(struct lease *l, struct network *n, const struct request 
 		return -EINVAL;
 	}
 	/* Our end is a bridge port, not a host: without IPv6 it gets no
-	 * link-local address, whose events would wake every dnsmasq. */
+	 * link-local address, multicast route or MLD, whose events would
+	 * wake every listener in the namespace (not our dnsmasqs: see
+	 * dnsmasq-preload.c). */
 	port_disable_ipv6(l->ifname);
 	snprintf(alias, sizeof(alias), LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=%s",
 		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);

@@ -522,9 +522,9 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
 		off += NLMSG_ALIGN(h->nlmsg_len);
 	}
 	/*
-	 * One datagram: the kernel adds them all within this one call. Every
-	 * address event wakes each network's dnsmasq (it listens to all of
-	 * them), so events that arrive together cost one wake-up each, not
+	 * One datagram: the kernel adds them all within this one call, and a
+	 * listener of address events (not our dnsmasqs: dnsmasq-preload.c;
+	 * the host's own daemons) gets them together, one wake-up, not
 	 * three. The IPv4 event is sent from within this call;
 	 * an IPv6 one, even with IFA_F_NODAD, from the kernel's DAD work item
 	 * right after, so a listener usually, not always, drains them as one.

@@ -363,9 +363,10 @@ static void link_local(const uint8_t mac[6], uint8_t ret[16])
  * itself (addr_gen_mode is none here), the kernel would make the last
  * only when the first port brings the carrier, and touch it again when
  * its duplicate address detection ends: address events at three
- * different moments. Each event wakes every network's dnsmasq; sent in
- * one request, the three usually arrive close enough for a dnsmasq to
- * read them in one wake-up (see netlink_addrs_add() for why not always).
+ * different moments. Each event wakes every listener in the namespace
+ * (no longer our dnsmasqs: dnsmasq-preload.c); sent in one request, the
+ * three usually arrive close enough to be read in one wake-up (see
+ * netlink_addrs_add() for why not always).
  */
 static int add_bridge_addresses(struct network *n)
 {
