@@ -778,8 +778,9 @@ static void cycles(const char *network, const struct vmnet_broker_options *o, un
 /*
  * The kernel floor on the same bridge, for comparison at the same scale.
  * With IPv6 off, as on the daemon's ports: a TAP's link-local address is
- * an address event that sends every network's dnsmasq to re-read all
- * interfaces, and at 200 networks that alone cost a bare TAP 48 ms at p99.
+ * an address event for every listener in the namespace (when dnsmasq
+ * still re-read all interfaces on each, at 200 networks that alone cost a
+ * bare TAP 48 ms at p99).
  */
 static void floor_cycles(int bridge_ifindex, unsigned int n, long settle_us, struct samples *s)
 {

@@ -341,7 +341,8 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	 * Bound once to the addresses the bridge has from its creation, not
 	 * --bind-dynamic: that would make every dnsmasq re-read all of the
 	 * host's interfaces at each address change anywhere (ra.c says why
-	 * that matters).
+	 * that matters), and it needs the address events that
+	 * dnsmasq-preload.c keeps from dnsmasq.
 	 */
 	r |= argv_add(argv, &n, "--bind-interfaces");
 	r |= argv_add(argv, &n, "--interface=%s", p->bridge);
