@@ -479,11 +479,10 @@ static void check_preload_took(pid_t pid)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long sk;
-		int proto, portid;
-		unsigned int groups;
+		unsigned int proto, portid, groups; /* port ids go past INT_MAX */
 
-		if (sscanf(line, "%llx %d %d %x", &sk, &proto, &portid, &groups) != 4 ||
-		    proto != NETLINK_ROUTE || portid != pid)
+		if (sscanf(line, "%llx %u %u %x", &sk, &proto, &portid, &groups) != 4 ||
+		    proto != NETLINK_ROUTE || portid != (unsigned int)pid)
 			continue;
 		if (groups)
 			log_warning("dnsmasq %d ignored %s (rtnetlink groups %#x): each dnsmasq "
