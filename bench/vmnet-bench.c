@@ -213,15 +213,13 @@ static int nl_sock(void)
 	return fd;
 }
 
-/* Send @req, read its one reply; die on an error reply. */
-static void nl_request(const void *req, size_t len, const char *what)
+/* Read one reply; die on an error reply. Return: its type. */
+static int nl_reply(const char *what)
 {
 	char buf[8192];
 	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
 	ssize_t n;
 
-	if (send(nl_sock(), req, len, 0) != (ssize_t)len)
-		die("%s: send: %m", what);
 	n = recv(nl_sock(), buf, sizeof(buf), 0);
 	if (n < 0)
 		die("%s: recv: %m", what);
@@ -233,6 +231,15 @@ static void nl_request(const void *req, size_t len, const char *what)
 		if (e->error)
 			die("%s: %s", what, strerror(-e->error));
 	}
+	return h->nlmsg_type;
+}
+
+/* Send @req, read its one reply; die on an error reply. */
+static void nl_request(const void *req, size_t len, const char *what)
+{
+	if (send(nl_sock(), req, len, 0) != (ssize_t)len)
+		die("%s: send: %m", what);
+	(void)nl_reply(what);
 }
 
 /* One RTM_NEWLINK: master @bridge_ifindex and up, as the daemon asks for it. */
@@ -874,7 +881,7 @@ static void floor_bridge_addresses(int ifindex)
 		const uint8_t *addr;
 		unsigned char prefixlen;
 	} want[3] = { { AF_INET, v4, 24 }, { AF_INET6, ula, 64 }, { AF_INET6, ll, 64 } };
-	char buf[3 * 128] = { 0 }, reply[8192];
+	char buf[3 * 128] = { 0 };
 	size_t off = 0;
 
 	for (int k = 0; k < 3; k++) {
@@ -897,16 +904,9 @@ static void floor_bridge_addresses(int ifindex)
 	}
 	if (send(nl_sock(), buf, off, 0) != (ssize_t)off)
 		die("RTM_NEWADDR: send: %m");
-	for (int k = 0; k < 3; k++) { /* one ACK each */
-		ssize_t n = recv(nl_sock(), reply, sizeof(reply), 0);
-		const struct nlmsghdr *h = (const struct nlmsghdr *)reply;
-
-		if (n < (ssize_t)sizeof(*h) || h->nlmsg_type != NLMSG_ERROR)
-			die("RTM_NEWADDR: bad reply");
-		if (((const struct nlmsgerr *)NLMSG_DATA(h))->error)
-			die("RTM_NEWADDR: %s",
-			    strerror(-((const struct nlmsgerr *)NLMSG_DATA(h))->error));
-	}
+	for (int k = 0; k < 3; k++) /* one ACK each */
+		if (nl_reply("RTM_NEWADDR") != NLMSG_ERROR)
+			die("RTM_NEWADDR: a reply that is not an ACK");
 }
 
 static void floor_link_del(int ifindex)
