@@ -1,5 +1,5 @@
 # Thin wrapper around meson: `make`, `make check`, `make demo`,
-# `make install`, `make uninstall`, `make deb`.
+# `make install`, `make uninstall`, `make deb`, `make format`.
 BUILD ?= build
 MESON_OPTS ?=
 PYTEST ?= /usr/bin/python3 -m pytest
@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps check unit system soak demo clean asan install uninstall deb deb-deps fuzz
+.PHONY: all deps check lint format unit system soak demo clean asan install uninstall deb deb-deps fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -32,7 +32,14 @@ soak: all asan
 	VMNET_BUILD=$(abspath $(BUILD)) VMNET_ASAN_BUILD=$(abspath $(ASAN_BUILD)) \
 		$(PYTEST) -v -s -p no:cacheprovider test/system/test_soak.py
 
-check: unit system
+# clang-format and clang-tidy over the C code (scripts/lint.sh).
+lint: all
+	./scripts/lint.sh $(BUILD)
+
+format:
+	./scripts/lint.sh --fix-format
+
+check: lint unit system
 
 demo: all
 	./scripts/demo.sh $(abspath $(BUILD))

@@ -36,8 +36,8 @@
 
 struct helper_args {
 	const char *network; /* --br */
-	int fd;		     /* --fd; -EBADF when not given */
-	bool vnet_hdr;	     /* --use-vnet */
+	int fd;              /* --fd; -EBADF when not given */
+	bool vnet_hdr;       /* --use-vnet */
 	const char *mac;
 	const char *label;
 	const char *socket;
@@ -119,7 +119,15 @@ static int parse_fd(const char *s, int *ret)
 /* Return: -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct helper_args *a)
 {
-	enum { OPT_FD = 0x100, OPT_BR, OPT_USE_VNET, OPT_MAC, OPT_LABEL, OPT_SOCKET, OPT_VERBOSE };
+	enum {
+		OPT_FD = 0x100,
+		OPT_BR,
+		OPT_USE_VNET,
+		OPT_MAC,
+		OPT_LABEL,
+		OPT_SOCKET,
+		OPT_VERBOSE
+	};
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -318,8 +326,8 @@ int main(int argc, char **argv)
 	if (!net)
 		return broker_error(s);
 	if (a.verbose)
-		fprintf(stderr, PROGRAM ": network %s: port tap %s mac %s address %s\n",
-			a.network, vmnet_broker_network_port_ifname(net) ?: "-",
+		fprintf(stderr, PROGRAM ": network %s: port tap %s mac %s address %s\n", a.network,
+			vmnet_broker_network_port_ifname(net) ?: "-",
 			vmnet_broker_network_port_mac(net) ?: "-",
 			vmnet_broker_network_port_address(net) ?: "-");
 

@@ -120,8 +120,10 @@ static int run_network_key(const struct command *c, struct run_network *rn, char
 	} else if (streq(item, "forward")) {
 		s = add_forward(rn->opts, value);
 	} else {
-		return usage_error(c, "--network %s: unknown key '%s' (want mac, label, "
-				      "vnet_hdr, queues or forward)", rn->name, item);
+		return usage_error(c,
+				   "--network %s: unknown key '%s' (want mac, label, "
+				   "vnet_hdr, queues or forward)",
+				   rn->name, item);
 	}
 	if (s != VMNET_BROKER_SUCCESS)
 		return usage_error(c, "--network %s: invalid %s: %s", rn->name, item,
@@ -243,8 +245,7 @@ static int run_environment(const struct run_args *a, size_t n_fds)
 	}
 	for (size_t i = 0; i < a->n_networks; i++)
 		if (list_append(&macs, vmnet_broker_network_port_mac(a->networks[i].net)) < 0 ||
-		    list_append(&addresses,
-				vmnet_broker_network_port_address(a->networks[i].net)) < 0)
+		    list_append(&addresses, vmnet_broker_network_port_address(a->networks[i].net)) < 0)
 			return -ENOMEM;
 	if (setenv("VMNET_BROKER_FDS", fds, 1) < 0 || setenv("VMNET_BROKER_MACS", macs, 1) < 0 ||
 	    setenv("VMNET_BROKER_ADDRESSES", addresses, 1) < 0)

@@ -628,7 +628,8 @@ static const struct command commands[] = {
 	{
 		.name = "check-config",
 		.args = "[DIR]",
-		.summary = "check the network files DIR/NAME.json (default " VMNET_BROKER_DEFAULT_CONFIG_DIR ")",
+		.summary = "check the network files DIR/NAME.json (default " VMNET_BROKER_DEFAULT_CONFIG_DIR
+			   ")",
 		.help = "",
 		.notes = "Prints every problem as FILE: KEY: REASON and exits with 1 if there is\n"
 			 "any, else prints \"N networks OK\". Reads the files only; the daemon\n"

@@ -108,17 +108,16 @@ VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_netns_fd(struct 
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_vnet_hdr(struct vmnet_broker_options *opts,
 									 bool on);
 /* For "tap": number of queues; above 1 sets IFF_MULTI_QUEUE and returns one fd per queue. */
-VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_multi_queue(struct vmnet_broker_options *opts,
-									    unsigned int queues);
+VMNET_BROKER_API vmnet_broker_return_t
+vmnet_broker_options_set_multi_queue(struct vmnet_broker_options *opts, unsigned int queues);
 /*
  * Forward host port @external_port (@protocol "tcp" or "udp") to @internal_port
  * at the port's own address, for as long as the lease lives; up to 16 per acquire.
  * The daemon answers VMNET_BROKER_CONFLICT when the host port is forwarded already.
  */
-VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_add_port_forward(struct vmnet_broker_options *opts,
-									     const char *protocol,
-									     unsigned int external_port,
-									     unsigned int internal_port);
+VMNET_BROKER_API vmnet_broker_return_t
+vmnet_broker_options_add_port_forward(struct vmnet_broker_options *opts, const char *protocol,
+				      unsigned int external_port, unsigned int internal_port);
 
 /* Accessors. Strings belong to the handle; NULL where the reply had none. */
 VMNET_BROKER_API const char *vmnet_broker_network_name(const struct vmnet_broker_network *net);
@@ -149,8 +148,8 @@ VMNET_BROKER_API int vmnet_broker_network_take_fd(struct vmnet_broker_network *n
  * Ask the daemon for `status` or `networks` ("status" or "networks" in
  * @command). On success *ret_json is the reply (free() it).
  */
-VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_query(const char *socket_path, const char *command,
-							 char **ret_json);
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_query(const char *socket_path,
+							  const char *command, char **ret_json);
 
 #ifdef __cplusplus
 }

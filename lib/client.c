@@ -28,16 +28,16 @@ struct vmnet_broker_options {
 	char *ifname; /* NULL: not sent */
 	int netns_fd; /* borrowed; -EBADF when unset */
 	bool vnet_hdr;
-	unsigned int queues; /* 0: not sent */
+	unsigned int queues;                                /* 0: not sent */
 	struct port_forward forwards[REQUEST_FORWARDS_MAX]; /* internal_address unused */
 	unsigned int n_forwards;
 };
 
 struct vmnet_broker_network {
-	int conn;	  /* the connection; closing it ends none/named_tap leases */
-	json_t *reply;	  /* the parsed reply, owned */
+	int conn;         /* the connection; closing it ends none/named_tap leases */
+	json_t *reply;    /* the parsed reply, owned */
 	json_t *network;  /* reply["network"], borrowed from @reply */
-	json_t *port;	  /* reply["network"]["port"], borrowed from @reply */
+	json_t *port;     /* reply["network"]["port"], borrowed from @reply */
 	char *reply_json; /* the reply text as received */
 	size_t n_fds;
 	int fds[PROTOCOL_FDS_MAX]; /* -EBADF once taken */
@@ -334,11 +334,13 @@ static json_t *acquire_request_new(const char *name, const struct vmnet_broker_o
 		if (json_object_set_new(req, "port_forwards", a) < 0)
 			return NULL;
 		for (unsigned int i = 0; i < o->n_forwards; i++)
-			if (json_array_append_new(
-				    a, json_pack("{s:s, s:i, s:i}", "protocol",
-						 forward_protocol_to_string(o->forwards[i].protocol),
-						 "external_port", o->forwards[i].external_port,
-						 "internal_port", o->forwards[i].internal_port)) < 0)
+			if (json_array_append_new(a, json_pack("{s:s, s:i, s:i}", "protocol",
+							       forward_protocol_to_string(
+								       o->forwards[i].protocol),
+							       "external_port",
+							       o->forwards[i].external_port,
+							       "internal_port",
+							       o->forwards[i].internal_port)) < 0)
 				return NULL;
 	}
 	return TAKE_PTR(req);
@@ -353,8 +355,7 @@ static vmnet_broker_return_t acquire_check(const char *name, const struct vmnet_
 			    "'.', '-', '_', starting with a letter or digit, without '..'",
 			    name ? name : "(null)", NETWORK_NAME_MAX);
 	if (o->port == PORT_NETNS && o->netns_fd < 0)
-		return fail(VMNET_BROKER_INVALID_REQUEST,
-			    "port 'netns' needs a network namespace fd");
+		return fail(VMNET_BROKER_INVALID_REQUEST, "port 'netns' needs a network namespace fd");
 	if (o->port != PORT_NETNS && o->netns_fd >= 0)
 		return fail(VMNET_BROKER_INVALID_REQUEST,
 			    "a network namespace fd applies only to port 'netns'");
@@ -378,8 +379,7 @@ static vmnet_broker_return_t check_int(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 
-	if (v &&
-	    (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX))
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX))
 		return fail(VMNET_BROKER_INVALID_REPLY,
 			    "network '%s' in the reply is not a valid number", key);
 	return VMNET_BROKER_SUCCESS;
@@ -486,8 +486,7 @@ vmnet_broker_acquire_network_with_options(const char *name, const struct vmnet_b
 	return net;
 }
 
-struct vmnet_broker_network *vmnet_broker_acquire_network(const char *name,
-							  vmnet_broker_return_t *status)
+struct vmnet_broker_network *vmnet_broker_acquire_network(const char *name, vmnet_broker_return_t *status)
 {
 	return vmnet_broker_acquire_network_with_options(name, NULL, status);
 }
@@ -579,8 +578,7 @@ vmnet_broker_return_t vmnet_broker_options_set_socket(struct vmnet_broker_option
 	return replace_string(&opts->socket, path);
 }
 
-vmnet_broker_return_t vmnet_broker_options_set_port(struct vmnet_broker_options *opts,
-						    const char *kind)
+vmnet_broker_return_t vmnet_broker_options_set_port(struct vmnet_broker_options *opts, const char *kind)
 {
 	int k;
 
@@ -598,8 +596,7 @@ vmnet_broker_return_t vmnet_broker_options_set_port(struct vmnet_broker_options 
 	return VMNET_BROKER_SUCCESS;
 }
 
-vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet_broker_options *opts,
-						   const char *mac)
+vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet_broker_options *opts, const char *mac)
 {
 	if (!opts)
 		return no_options();
@@ -614,8 +611,7 @@ vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet_broker_options *
 	return VMNET_BROKER_SUCCESS;
 }
 
-vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options *opts,
-						     const char *label)
+vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options *opts, const char *label)
 {
 	if (!opts)
 		return no_options();
@@ -634,8 +630,7 @@ vmnet_broker_return_t vmnet_broker_options_set_ifname(struct vmnet_broker_option
 	if (!opts)
 		return no_options();
 	if (ifname && !ifname_is_valid(ifname))
-		return fail(VMNET_BROKER_INVALID_REQUEST, "'%s' is not a valid interface name",
-			    ifname);
+		return fail(VMNET_BROKER_INVALID_REQUEST, "'%s' is not a valid interface name", ifname);
 	return replace_string(&opts->ifname, ifname);
 }
 
@@ -680,8 +675,7 @@ vmnet_broker_return_t vmnet_broker_options_add_port_forward(struct vmnet_broker_
 	p = protocol ? forward_protocol_from_string(protocol) : -EINVAL;
 	if (p < 0)
 		return fail(VMNET_BROKER_INVALID_REQUEST, "the protocol must be \"tcp\" or \"udp\"");
-	if (external_port < 1 || external_port > 65535 || internal_port < 1 ||
-	    internal_port > 65535)
+	if (external_port < 1 || external_port > 65535 || internal_port < 1 || internal_port > 65535)
 		return fail(VMNET_BROKER_INVALID_REQUEST, "ports must be from 1 to 65535");
 	for (unsigned int i = 0; i < opts->n_forwards; i++)
 		if ((int)opts->forwards[i].protocol == p &&
@@ -806,8 +800,7 @@ int vmnet_broker_network_take_fd(struct vmnet_broker_network *net, size_t i)
 	return TAKE_FD(net->fds[i]);
 }
 
-vmnet_broker_return_t vmnet_broker_query(const char *socket_path, const char *command,
-					 char **ret_json)
+vmnet_broker_return_t vmnet_broker_query(const char *socket_path, const char *command, char **ret_json)
 {
 	_cleanup_(message_done) struct message m = { 0 };
 	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL;

@@ -7,11 +7,12 @@ set -eu
 # qemu-system-x86 and cpio: test_qemu.py boots guests, whose kernel and
 # busybox-static it fetches itself with `apt-get download` (busybox-static
 # would replace the busybox package if installed). scdoc: the man pages.
+# clang-format, clang-tidy: `make lint` (scripts/lint.sh), part of `make check`.
 PKGS="meson ninja-build pkg-config gcc
 libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
 libcmocka-dev libcap-ng-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
 python3 python3-pytest procps util-linux qemu-system-x86 cpio
-scdoc"
+scdoc clang-format clang-tidy"
 # `make deb` (VMNET_DEB_DEPS=1) also needs the Debian packaging tools and
 # what debian/control's Build-Depends adds: systemd.pc for the unit
 # directory, bash-completion.pc for the completions directory. With

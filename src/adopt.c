@@ -59,8 +59,7 @@ static bool port_matches(const struct link_info *li, const struct state_lease *r
 	return li && streq(li->name, rec->ifname) && li->master == bridge;
 }
 
-static void adopt_leases(struct network *n, const struct state_network *rec,
-			 const struct links *ls)
+static void adopt_leases(struct network *n, const struct state_network *rec, const struct links *ls)
 {
 	for (size_t i = 0; i < rec->n_leases; i++) {
 		const struct state_lease *lr = &rec->leases[i];
@@ -79,8 +78,7 @@ static void adopt_leases(struct network *n, const struct state_network *rec,
 		r = lease_adopt(n, lr, &l);
 		if (r != 0)
 			log_warning("[network %s] Failed to adopt port %s: %s, ignoring", rec->name,
-				    lr->ifname,
-				    r > 0 ? lease_error_to_string(r) : strerror(-r));
+				    lr->ifname, r > 0 ? lease_error_to_string(r) : strerror(-r));
 	}
 }
 
@@ -106,8 +104,7 @@ static void log_journal(const struct state_network *rec)
 			 rec->name, rec->journal_skipped);
 }
 
-static void adopt_network(struct broker *b, const struct state_network *rec,
-			  const struct links *ls)
+static void adopt_network(struct broker *b, const struct state_network *rec, const struct links *ls)
 {
 	struct network *n;
 	int r;
@@ -141,7 +138,6 @@ static bool adopted_bridge(struct broker *b, int ifindex)
 			return true;
 	return false;
 }
-
 
 static void remove_orphan(struct broker *b, const struct link_info *li)
 {
@@ -196,8 +192,7 @@ int broker_adopt(struct broker *b)
 
 	r = state_load_all(b->opt.state_dir, &recs, &n_recs);
 	if (r < 0)
-		return log_error_errno(r, "Failed to read state directory '%s': %m",
-				       b->opt.state_dir);
+		return log_error_errno(r, "Failed to read state directory '%s': %m", b->opt.state_dir);
 	continue_lease_ids(b, recs, n_recs);
 	r = netlink_links(b->nl, &ls.v, &ls.n);
 	if (r < 0) {

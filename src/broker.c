@@ -42,8 +42,7 @@ _printf_(3, 4) static void reply_error(struct connection *c, int status, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_info("[peer %d uid %u] %s: %s", (int)p->pid, (unsigned)p->uid, status_to_name(status),
-		 msg);
+	log_info("[peer %d uid %u] %s: %s", (int)p->pid, (unsigned)p->uid, status_to_name(status), msg);
 	reply = reply_error_new(status, msg);
 	if (reply)
 		(void)connection_reply(c, reply, NULL, 0);
@@ -137,14 +136,14 @@ static int check_limits(struct broker *b, struct connection *c, const struct req
 	}
 	if (n && req->port != PORT_NONE && n->n_leases >= BROKER_MAX_PORTS_PER_NETWORK) {
 		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
-			    "network '%s' has %d ports, the most a bridge takes",
-			    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
+			    "network '%s' has %d ports, the most a bridge takes", req->network_name,
+			    BROKER_MAX_PORTS_PER_NETWORK);
 		return VMNET_BROKER_LIMIT_EXCEEDED;
 	}
 	if (peer->uid != 0 && req->port != PORT_NONE &&
 	    (count = ports_of_user(b, peer->uid)) >= b->opt.max_ports_per_user) {
-		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED, "uid %u already holds %zu ports, its limit",
-			    (unsigned)peer->uid, count);
+		reply_error(c, VMNET_BROKER_LIMIT_EXCEEDED,
+			    "uid %u already holds %zu ports, its limit", (unsigned)peer->uid, count);
 		return VMNET_BROKER_LIMIT_EXCEEDED;
 	}
 	if ((req->port == PORT_NONE || req->port == PORT_NAMED_TAP) &&
@@ -258,8 +257,8 @@ static void reply_network_e(struct broker *b, struct connection *c,
 	case NETWORK_E_SUBNET_TAKEN:
 		o = subnet_find_overlap(b, &p);
 		return reply_error(c, VMNET_BROKER_CONFLICT,
-				   "network '%s': subnet %s overlaps running network '%s'", cfg->name,
-				   sub, o ? o->config.name : "?");
+				   "network '%s': subnet %s overlaps running network '%s'",
+				   cfg->name, sub, o ? o->config.name : "?");
 	case NETWORK_E_PREFIX_TAKEN:
 		return reply_error(c, VMNET_BROKER_CONFLICT,
 				   "network '%s': ipv6_prefix overlaps that of a running network",
@@ -268,8 +267,8 @@ static void reply_network_e(struct broker *b, struct connection *c,
 		describe_taken_forward(b, cfg->forwards, cfg->n_forwards, why, sizeof(why));
 		return reply_error(c, VMNET_BROKER_CONFLICT, "network '%s': %s", cfg->name, why);
 	default:
-		return reply_error(c, VMNET_BROKER_INTERNAL_ERROR, "network '%s': unexpected result %d",
-				   cfg->name, r);
+		return reply_error(c, VMNET_BROKER_INTERNAL_ERROR,
+				   "network '%s': unexpected result %d", cfg->name, r);
 	}
 }
 
@@ -300,8 +299,7 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 	char desc[96], why[160];
 	int r;
 
-	if (find_config(b, c, req->network_name, &config, &access) != 0 ||
-	    check_access(c, access) != 0)
+	if (find_config(b, c, req->network_name, &config, &access) != 0 || check_access(c, access) != 0)
 		return;
 	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
 		cl = client_get(c);
@@ -316,9 +314,8 @@ static void handle_acquire(struct broker *b, struct connection *c, const struct 
 		return reply_network_e(b, c, config, r);
 	if (r < 0) {
 		log_error_errno(r, "[network %s] Failed to create network: %m", req->network_name);
-		return reply_error(c, VMNET_BROKER_CREATE_FAILURE,
-				   "failed to create network '%s': %s", req->network_name,
-				   strerror(-r));
+		return reply_error(c, VMNET_BROKER_CREATE_FAILURE, "failed to create network '%s': %s",
+				   req->network_name, strerror(-r));
 	}
 
 	r = lease_new(n, req, peer, netns_fd, &l, fds);
@@ -393,8 +390,7 @@ static void handle_status(struct broker *b, struct connection *c)
 
 	TAILQ_FOREACH(n, &b->networks, link)
 		json_array_append_new(nets, network_status_json(n, uid));
-	reply_json(c, json_pack("{s:i, s:o}", "version", PROTOCOL_VERSION, "networks", nets), NULL,
-		   0);
+	reply_json(c, json_pack("{s:i, s:o}", "version", PROTOCOL_VERSION, "networks", nets), NULL, 0);
 }
 
 /*
@@ -577,8 +573,8 @@ static void log_config_errors(struct broker *b)
 		const struct config_errors *e = &b->configs->v[i].errors;
 
 		for (size_t j = 0; j < e->n; j++)
-			log_warning("%s: %s%s%s", e->v[j].file, e->v[j].key, *e->v[j].key ? ": " : "",
-				    e->v[j].reason);
+			log_warning("%s: %s%s%s", e->v[j].file, e->v[j].key,
+				    *e->v[j].key ? ": " : "", e->v[j].reason);
 	}
 	log_info("Read %zu network file(s) from '%s'", b->configs->n, b->opt.config_dir);
 }
@@ -659,8 +655,7 @@ struct broker *broker_free(struct broker *b)
 			network_free(n);
 	}
 	while ((n = TAILQ_FIRST(&b->networks))) {
-		log_info("[network %s] Left running for its %zu lease(s)", n->config.name,
-			 n->n_leases);
+		log_info("[network %s] Left running for its %zu lease(s)", n->config.name, n->n_leases);
 		network_abandon(n);
 	}
 	b->ra = ra_free(b->ra);
@@ -700,13 +695,15 @@ void broker_start_persistent(struct broker *b)
 			continue;
 		r = network_acquire(b, &e->config, &n);
 		if (r < 0) {
-			log_error_errno(r, "[network %s] Failed to create persistent network: %m", e->name);
+			log_error_errno(r, "[network %s] Failed to create persistent network: %m",
+					e->name);
 			continue;
 		}
 		if (r > 0) {
 			log_error("[network %s] Failed to create persistent network: %s", e->name,
-				  r == NETWORK_E_POOL_EXHAUSTED ? "no free subnet in the pool"
-								: "its subnet, ipv6_prefix or a forwarded port is taken");
+				  r == NETWORK_E_POOL_EXHAUSTED
+					  ? "no free subnet in the pool"
+					  : "its subnet, ipv6_prefix or a forwarded port is taken");
 			continue;
 		}
 		r = network_start_dhcp(n);

@@ -42,10 +42,10 @@ struct broker {
 	struct ra *ra; /* the one socket all networks advertise through */
 	TAILQ_HEAD(, network) networks;
 	size_t n_networks;
-	unsigned int next_port; /* vmtapN / vmvethN numbering */
-	uint64_t next_lease_id; /* above every id on record in the state dir (adopt.c) */
-	bool forwarding_on;     /* we set net.ipv4.ip_forward */
-	bool stopping;          /* in broker_free(): leases stay for the next daemon */
+	unsigned int next_port;     /* vmtapN / vmvethN numbering */
+	uint64_t next_lease_id;     /* above every id on record in the state dir (adopt.c) */
+	bool forwarding_on;         /* we set net.ipv4.ip_forward */
+	bool stopping;              /* in broker_free(): leases stay for the next daemon */
 	struct config_dir *configs; /* the network files, reread on each acquire */
 };
 

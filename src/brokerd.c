@@ -23,7 +23,7 @@
 #define DEFAULT_POOL "192.168.64.0/18"
 #define DEFAULT_IDLE_TIMEOUT 120
 
-static bool remove_all; /* --remove-all: a one-shot mode of main(), not broker state */
+static bool remove_all;         /* --remove-all: a one-shot mode of main(), not broker state */
 static uint64_t exit_idle_usec; /* --exit-idle: how main() ends under socket activation */
 
 static void help(void)
@@ -87,8 +87,22 @@ static int parse_count(const char *s, size_t *ret)
 
 static int parse_args(int argc, char **argv, struct broker_options *o)
 {
-	enum { ARG_SOCKET = 256, ARG_CONFIG, ARG_STATE, ARG_IDLE, ARG_POOL, ARG_RESOLV, ARG_LOG,
-	       ARG_VERSION, ARG_REMOVE_ALL, ARG_MAX_PORTS, ARG_MAX_NETWORKS, ARG_MAX_CONNS, ARG_CLIENT_TIMEOUT, ARG_EXIT_IDLE };
+	enum {
+		ARG_SOCKET = 256,
+		ARG_CONFIG,
+		ARG_STATE,
+		ARG_IDLE,
+		ARG_POOL,
+		ARG_RESOLV,
+		ARG_LOG,
+		ARG_VERSION,
+		ARG_REMOVE_ALL,
+		ARG_MAX_PORTS,
+		ARG_MAX_NETWORKS,
+		ARG_MAX_CONNS,
+		ARG_CLIENT_TIMEOUT,
+		ARG_EXIT_IDLE
+	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, ARG_SOCKET },
 		{ "config-dir", required_argument, NULL, ARG_CONFIG },
@@ -158,7 +172,8 @@ static int parse_args(int argc, char **argv, struct broker_options *o)
 		case ARG_CLIENT_TIMEOUT:
 			if (parse_seconds(optarg, &o->silence_timeout_usec) < 0 ||
 			    o->silence_timeout_usec == 0)
-				return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'", optarg);
+				return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'",
+						       optarg);
 			break;
 		case ARG_REMOVE_ALL:
 			remove_all = true;
@@ -193,7 +208,8 @@ static int take_activation_socket(int *ret_fd)
 	if (n == 0)
 		return 0;
 	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0)
-		return log_error_errno(-EINVAL, "Expected one listening SOCK_SEQPACKET unix socket from systemd");
+		return log_error_errno(-EINVAL,
+				       "Expected one listening SOCK_SEQPACKET unix socket from systemd");
 	*ret_fd = SD_LISTEN_FDS_START;
 	return 0;
 }
@@ -343,8 +359,8 @@ static int run(struct broker_options *o)
 			ie.period_usec = 1000000;
 		if (ie.period_usec > 60000000)
 			ie.period_usec = 60000000;
-		r = sd_event_add_time_relative(event, &idle_check, CLOCK_MONOTONIC, ie.period_usec, 0,
-					       on_exit_idle_check, &ie);
+		r = sd_event_add_time_relative(event, &idle_check, CLOCK_MONOTONIC, ie.period_usec,
+					       0, on_exit_idle_check, &ie);
 		if (r < 0)
 			log_warning_errno(r, "Failed to start the --exit-idle check, staying up: %m");
 	}

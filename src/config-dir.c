@@ -60,8 +60,9 @@ struct config_dir *config_dir_free(struct config_dir *d)
 	return NULL;
 }
 
-#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | \
-		    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
+#define WATCH_MASK                                                                        \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_MOVED_FROM | \
+	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF)
 
 void config_dir_watch(struct config_dir *d)
 {
@@ -104,8 +105,9 @@ static void rewatch(struct config_dir *d)
 
 static void stamp_of(const struct stat *st, struct config_stamp *ret)
 {
-	*ret = (struct config_stamp){ .dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
-				      .mtime = st->st_mtim };
+	*ret = (struct config_stamp){
+		.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size, .mtime = st->st_mtim
+	};
 }
 
 bool config_stamp_equal(const struct config_stamp *a, const struct config_stamp *b)
@@ -155,8 +157,7 @@ static int entry_load(struct config_entry *e)
 	if (!S_ISREG(st.st_mode))
 		return config_errors_add(&e->own, e->path, "", "not a regular file");
 	if (st.st_size > CONFIG_FILE_MAX)
-		return config_errors_add(&e->own, e->path, "", "larger than %d bytes",
-					 CONFIG_FILE_MAX);
+		return config_errors_add(&e->own, e->path, "", "larger than %d bytes", CONFIG_FILE_MAX);
 	r = read_all(fd, (size_t)st.st_size, &text, &len);
 	if (r < 0)
 		return r == -ENOMEM ? r
@@ -292,7 +293,8 @@ int config_dir_refresh(struct config_dir *d)
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%s" SUFFIX, d->path, names[i]);
-		if (old && stat(path, &st) == 0 && (stamp_of(&st, &now), config_stamp_equal(&now, &old->stamp))) {
+		if (old && stat(path, &st) == 0 &&
+		    (stamp_of(&st, &now), config_stamp_equal(&now, &old->stamp))) {
 			v[n++] = *old;
 			memset(old, 0, sizeof(*old)); /* moved: path NULL marks it taken */
 			continue;

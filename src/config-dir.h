@@ -10,7 +10,7 @@
 
 /* One file of the directory, valid or not. */
 struct config_entry {
-	char name[NAME_MAX + 1];      /* the file name without ".json" */
+	char name[NAME_MAX + 1]; /* the file name without ".json" */
 	char *path;
 	struct config_stamp stamp;
 	struct network_config config; /* as far as the file allows, even when invalid */
@@ -22,10 +22,10 @@ struct config_dir {
 	char *path;
 	struct config_entry *v; /* sorted by name */
 	size_t n;
-	int inotify_fd;  /* config_dir_watch(): -EBADF when not watching */
-	bool watching;   /* a watch is on the directory itself */
-	bool has_links;  /* some entry is (or may be) a symlink: inotify misses their edits */
-	bool refreshed;  /* at least once */
+	int inotify_fd; /* config_dir_watch(): -EBADF when not watching */
+	bool watching;  /* a watch is on the directory itself */
+	bool has_links; /* some entry is (or may be) a symlink: inotify misses their edits */
+	bool refreshed; /* at least once */
 };
 
 int config_dir_new(const char *path, struct config_dir **ret);

@@ -75,11 +75,11 @@ struct parser {
 	const char *path;
 	struct config_errors *errors;
 	struct network_config *c;
-	unsigned int seen;     /* bit per enum key present in the file */
-	bool mask_ok;          /* `mask` parsed into c->prefix_len */
-	bool subnet_ok;        /* `subnet` parsed into c->gateway */
-	bool bad;              /* an error was found */
-	int oom;               /* -ENOMEM once an error could not even be recorded */
+	unsigned int seen; /* bit per enum key present in the file */
+	bool mask_ok;      /* `mask` parsed into c->prefix_len */
+	bool subnet_ok;    /* `subnet` parsed into c->gateway */
+	bool bad;          /* an error was found */
+	int oom;           /* -ENOMEM once an error could not even be recorded */
 };
 
 _printf_(3, 4) static void perr(struct parser *p, const char *key, const char *fmt, ...)
@@ -124,8 +124,7 @@ static void get_bool(struct parser *p, const char *key, json_t *v, bool *ret)
 }
 
 /* Return: the integer, or -1 after an error when it is not one in [@min, @max]. */
-static long long get_int(struct parser *p, const char *key, json_t *v, long long min,
-			 long long max)
+static long long get_int(struct parser *p, const char *key, json_t *v, long long min, long long max)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
 		perr(p, key, "must be an integer from %lld to %lld", min, max);
@@ -185,7 +184,8 @@ static void parse_subnet(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (parse_ipv4(s, &p->c->gateway) < 0)
-		perr(p, "subnet", "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)", s);
+		perr(p, "subnet",
+		     "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)", s);
 	else
 		p->subnet_ok = true;
 }
@@ -232,8 +232,10 @@ static void parse_ipv6_prefix(struct parser *p, json_t *v)
 	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
 	    (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0)) {
 		/* Also :: and ::1, and the IPv4-mapped and -compatible ranges. */
-		perr(p, "ipv6_prefix", "%s is not a unicast prefix a network can use "
-		     "(multicast, link-local, loopback or IPv4-mapped)", s);
+		perr(p, "ipv6_prefix",
+		     "%s is not a unicast prefix a network can use "
+		     "(multicast, link-local, loopback or IPv4-mapped)",
+		     s);
 		return;
 	}
 	p->c->has_ipv6_prefix = true;
@@ -394,8 +396,7 @@ static void parse_one_reservation(struct parser *p, const char *where, json_t *o
 	if (!json_is_object(o))
 		return;
 	snprintf(k, sizeof(k), "%s.mac", where);
-	if ((v = json_object_get(o, "mac")) && (s = get_string(p, k, v)) &&
-	    mac_parse(s, res->mac) < 0) {
+	if ((v = json_object_get(o, "mac")) && (s = get_string(p, k, v)) && mac_parse(s, res->mac) < 0) {
 		perr(p, k, "\"%.64s\" is not a unicast MAC address like 52:54:00:12:34:56", s);
 		*ok = false;
 	}
@@ -463,8 +464,7 @@ static bool account_is_valid(const char *s)
 	return true;
 }
 
-static void parse_accounts(struct parser *p, const char *key, json_t *v, char ***ret,
-			   size_t *ret_n)
+static void parse_accounts(struct parser *p, const char *key, json_t *v, char ***ret, size_t *ret_n)
 {
 	json_t *e;
 	size_t i;
@@ -543,8 +543,7 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 	case K_ALLOWED_USERS:
 		return parse_accounts(p, "allowed_users", v, &c->allowed_users, &c->n_allowed_users);
 	case K_ALLOWED_GROUPS:
-		return parse_accounts(p, "allowed_groups", v, &c->allowed_groups,
-				      &c->n_allowed_groups);
+		return parse_accounts(p, "allowed_groups", v, &c->allowed_groups, &c->n_allowed_groups);
 	case K_PERSISTENT:
 		return get_bool(p, "persistent", v, &c->persistent);
 	default:
@@ -580,14 +579,17 @@ static void check_subnet(struct parser *p)
 	host_bits = ~prefix4_mask(len);
 	snprintf(buf, sizeof(buf), "%s/%u", addr4_format(net, a, sizeof(a)), len);
 	if ((c->gateway & host_bits) == 0 || (c->gateway & host_bits) == host_bits) {
-		perr(p, "subnet", "%s is the network or broadcast address of %s; give the gateway's "
-		     "address, like %s", addr4_format(c->gateway, a, sizeof(a)), buf,
-		     addr4_format(net + 1, a, sizeof(a)));
+		perr(p, "subnet",
+		     "%s is the network or broadcast address of %s; give the gateway's "
+		     "address, like %s",
+		     addr4_format(c->gateway, a, sizeof(a)), buf, addr4_format(net + 1, a, sizeof(a)));
 		return;
 	}
 	if (!in_private_range(net, len)) {
-		perr(p, "subnet", "%s is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
-		     "192.168.0.0/16)", buf);
+		perr(p, "subnet",
+		     "%s is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
+		     "192.168.0.0/16)",
+		     buf);
 		return;
 	}
 	c->has_subnet = true;
@@ -609,11 +611,13 @@ static bool check_guest_address(struct parser *p, const char *key, uint32_t addr
 		return false;
 	}
 	if (addr == c->gateway) {
-		perr(p, key, "%s is the gateway (the host), not a guest", addr4_format(addr, a, sizeof(a)));
+		perr(p, key, "%s is the gateway (the host), not a guest",
+		     addr4_format(addr, a, sizeof(a)));
 		return false;
 	}
 	if ((addr & host_bits) == 0 || (addr & host_bits) == host_bits) {
-		perr(p, key, "%s is the network or broadcast address", addr4_format(addr, a, sizeof(a)));
+		perr(p, key, "%s is the network or broadcast address",
+		     addr4_format(addr, a, sizeof(a)));
 		return false;
 	}
 	return true;
@@ -627,10 +631,12 @@ static void check_addresses(struct parser *p)
 	if (!c->has_subnet) {
 		/* Unknown addresses cannot be checked, nor served: ask for the subnet. */
 		if (c->n_forwards)
-			perr(p, "port_forwards", "needs a fixed 'subnet' and 'mask', so that each "
+			perr(p, "port_forwards",
+			     "needs a fixed 'subnet' and 'mask', so that each "
 			     "internal_address is known");
 		if (c->n_reservations)
-			perr(p, "dhcp_reservations", "needs a fixed 'subnet' and 'mask', so that each "
+			perr(p, "dhcp_reservations",
+			     "needs a fixed 'subnet' and 'mask', so that each "
 			     "address is known");
 		return;
 	}
@@ -664,7 +670,8 @@ static void check_ipv6(struct parser *p)
 			return;
 		}
 	if (c->router_advertisement && len != 64)
-		perr(p, "prefix_len", "must be 64 with router advertisements on: guests make "
+		perr(p, "prefix_len",
+		     "must be 64 with router advertisements on: guests make "
 		     "their SLAAC addresses in a /64");
 }
 
@@ -689,7 +696,8 @@ static void check_mode(struct parser *p)
 			  k == K_EXTERNAL_INTERFACE || (k == K_PORT_FORWARDS && c->n_forwards);
 
 		if (seen(p, k) && on)
-			perr(p, key_names[k], "applies only to mode \"shared\": a \"host\" network "
+			perr(p, key_names[k],
+			     "applies only to mode \"shared\": a \"host\" network "
 			     "has no way out");
 	}
 }
@@ -739,12 +747,16 @@ static void parse_object(struct parser *p, json_t *root)
 static void check_name(struct parser *p, const char *name)
 {
 	if (!network_name_is_valid(name))
-		perr(p, "", "'%.64s' is not a valid network name (1-%d characters of A-Z, a-z, 0-9, "
+		perr(p, "",
+		     "'%.64s' is not a valid network name (1-%d characters of A-Z, a-z, 0-9, "
 		     "'.', '-', '_', starting with a letter or digit, without '..'); the file is "
-		     "NAME.json", name, NETWORK_NAME_MAX);
+		     "NAME.json",
+		     name, NETWORK_NAME_MAX);
 	else if (config_builtin(name))
-		perr(p, "", "'%s' is a built-in network; a file cannot redefine it, choose "
-		     "another name", name);
+		perr(p, "",
+		     "'%s' is a built-in network; a file cannot redefine it, choose "
+		     "another name",
+		     name);
 }
 
 int config_parse(const char *name, const char *path, const char *text, size_t len,
@@ -777,4 +789,3 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
 		return p.oom;
 	return p.bad ? CONFIG_E_INVALID : 0;
 }
-

@@ -21,10 +21,12 @@ static const char *const mode_names[] = {
 };
 static_assert(ELEMENTSOF(mode_names) == _MODE_MAX, "mode names");
 
-#define BUILTIN(n, m)                                                                        \
-	{ .name = n, .mode = m, .dhcp = true, .dns_proxy = true, .nat44 = (m) == MODE_SHARED, \
-	  .nat66 = (m) == MODE_SHARED, .router_advertisement = true, .mtu = 1500,             \
-	  .ipv6_prefix_len = 64 }
+#define BUILTIN(n, m)                                                            \
+	{                                                                        \
+		.name = n, .mode = m, .dhcp = true, .dns_proxy = true,           \
+		.nat44 = (m) == MODE_SHARED, .nat66 = (m) == MODE_SHARED,        \
+		.router_advertisement = true, .mtu = 1500, .ipv6_prefix_len = 64 \
+	}
 
 /* Sorted by name, as `networks` lists them. */
 static const struct network_config builtins[] = {
@@ -156,8 +158,7 @@ static int errors_push(struct config_errors *e, const char *file, const char *ke
 	return 0;
 }
 
-int config_errors_add(struct config_errors *e, const char *file, const char *key,
-		      const char *fmt, ...)
+int config_errors_add(struct config_errors *e, const char *file, const char *key, const char *fmt, ...)
 {
 	char *reason;
 	va_list ap;
@@ -196,8 +197,7 @@ void config_errors_clear(struct config_errors *e)
 
 /* ---- what files cannot have together */
 
-static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b,
-			     unsigned int blen)
+static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
 {
 	unsigned int len = alen < blen ? alen : blen;
 
@@ -210,8 +210,8 @@ static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t 
 	return true;
 }
 
-static int pair_error(struct config_errors *errors, const struct network_config *const *v,
-		      size_t i, size_t j, const char *key, const char *what)
+static int pair_error(struct config_errors *errors, const struct network_config *const *v, size_t i,
+		      size_t j, const char *key, const char *what)
 {
 	return config_errors_add(&errors[i], v[i]->source, key, "%s network '%s' (%s)", what,
 				 v[j]->name, v[j]->source ? v[j]->source : "built in");
@@ -234,8 +234,7 @@ static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 		}
 	}
 	if (a->has_ipv6_prefix && b->has_ipv6_prefix &&
-	    prefix6_overlaps(a->ipv6_prefix, a->ipv6_prefix_len, b->ipv6_prefix,
-			     b->ipv6_prefix_len)) {
+	    prefix6_overlaps(a->ipv6_prefix, a->ipv6_prefix_len, b->ipv6_prefix, b->ipv6_prefix_len)) {
 		r |= pair_error(errors, v, i, j, "ipv6_prefix", "overlaps the ipv6_prefix of");
 		r |= pair_error(errors, v, j, i, "ipv6_prefix", "overlaps the ipv6_prefix of");
 	}
@@ -257,8 +256,7 @@ static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 	return r ? -ENOMEM : 0;
 }
 
-int config_check_files(const struct network_config *const *v, size_t n,
-		       struct config_errors *errors)
+int config_check_files(const struct network_config *const *v, size_t n, struct config_errors *errors)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)

@@ -14,16 +14,16 @@
 #include "protocol.h"
 #include "util.h"
 
-#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes of one NAME.json */
-#define CONFIG_DESCRIPTION_MAX 256     /* bytes */
-#define CONFIG_MTU_MIN 1280            /* every network has IPv6, which needs 1280 */
+#define CONFIG_FILE_MAX (1024 * 1024) /* bytes of one NAME.json */
+#define CONFIG_DESCRIPTION_MAX 256    /* bytes */
+#define CONFIG_MTU_MIN 1280           /* every network has IPv6, which needs 1280 */
 #define CONFIG_MTU_MAX 65535
-#define CONFIG_MASK_MIN 16             /* widest static subnet: /16 */
-#define CONFIG_MASK_MAX 30             /* narrowest: /30, the gateway and one guest */
+#define CONFIG_MASK_MIN 16 /* widest static subnet: /16 */
+#define CONFIG_MASK_MAX 30 /* narrowest: /30, the gateway and one guest */
 #define CONFIG_PREFIX6_MIN 16
-#define CONFIG_PREFIX6_MAX 64          /* SLAAC needs exactly /64 */
-#define CONFIG_LIST_MAX 1024           /* entries of one array key */
-#define CONFIG_ACCOUNT_MAX 32          /* bytes of a user or group name */
+#define CONFIG_PREFIX6_MAX 64 /* SLAAC needs exactly /64 */
+#define CONFIG_LIST_MAX 1024  /* entries of one array key */
+#define CONFIG_ACCOUNT_MAX 32 /* bytes of a user or group name */
 
 enum network_mode {
 	MODE_SHARED, /* NAT to the outside through the host */
@@ -52,13 +52,13 @@ struct config_stamp {
 struct network_config {
 	char name[NETWORK_NAME_MAX + 1];
 	enum network_mode mode;
-	char *source;               /* the file it came from; NULL for a built-in */
-	struct config_stamp stamp;  /* of that file when it was read */
-	char *description;          /* NULL when not given */
-	bool has_subnet;            /* `subnet` and `mask` given; else a /24 from the pool */
-	uint32_t gateway;           /* `subnet`: the host's address, host byte order */
-	uint8_t prefix_len;         /* `mask` as a prefix length */
-	bool has_ipv6_prefix;       /* `ipv6_prefix` given; else a random ULA /64 */
+	char *source;              /* the file it came from; NULL for a built-in */
+	struct config_stamp stamp; /* of that file when it was read */
+	char *description;         /* NULL when not given */
+	bool has_subnet;           /* `subnet` and `mask` given; else a /24 from the pool */
+	uint32_t gateway;          /* `subnet`: the host's address, host byte order */
+	uint8_t prefix_len;        /* `mask` as a prefix length */
+	bool has_ipv6_prefix;      /* `ipv6_prefix` given; else a random ULA /64 */
 	uint8_t ipv6_prefix[16];
 	uint8_t ipv6_prefix_len;
 	bool dhcp;
@@ -73,17 +73,17 @@ struct network_config {
 	size_t n_forwards;
 	struct dhcp_reservation *reservations;
 	size_t n_reservations;
-	bool restricted;            /* allowed_users or allowed_groups given: only those, and root */
-	char **allowed_users;       /* names or decimal uids */
+	bool restricted;      /* allowed_users or allowed_groups given: only those, and root */
+	char **allowed_users; /* names or decimal uids */
 	size_t n_allowed_users;
-	char **allowed_groups;      /* names or decimal gids */
+	char **allowed_groups; /* names or decimal gids */
 	size_t n_allowed_groups;
 };
 
 /* One problem with one file: "FILE: KEY: REASON" for a person. */
 struct config_error {
 	char *file;
-	char *key;    /* "port_forwards[1].external_port"; "" for the file as a whole */
+	char *key; /* "port_forwards[1].external_port"; "" for the file as a whole */
 	char *reason;
 };
 
@@ -141,8 +141,7 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
  * by two files. Each file involved gets an error naming the other.
  * Return: 0 or -ENOMEM.
  */
-int config_check_files(const struct network_config *const *v, size_t n,
-		       struct config_errors *errors);
+int config_check_files(const struct network_config *const *v, size_t n, struct config_errors *errors);
 
 /* [{"file", "key", "reason"}, ...]; NULL on OOM. */
 json_t *config_errors_json(const struct config_errors *e);

@@ -34,7 +34,7 @@
 #define DNSMASQ_PATH "/usr/sbin/dnsmasq"
 #define STOP_GRACE_MS 2000
 #define STARTUP_USEC (1000 * 1000ULL) /* dnsmasq's start-up is over by then */
-#define READY_TIMEOUT_MS 500 /* longest a new network waits for dnsmasq to listen */
+#define READY_TIMEOUT_MS 500          /* longest a new network waits for dnsmasq to listen */
 #define ARGV_MAX 48
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
@@ -42,28 +42,33 @@
 
 extern char **environ;
 
+/* One line of dnsmasq's lease file. */
+struct cached_lease {
+	struct dhcp_host h;
+	long long expiry; /* 0: never */
+};
+
+struct lease_cache {
+	struct stat st;
+	struct cached_lease *v;
+	size_t n;
+};
+
 struct dhcp_server {
 	char *hosts_path;
 	char *leases_path;
-	char *pid_path;     /* dnsmasq writes it once its sockets are bound */
-	bool hup_ok;        /* dnsmasq (this pid) catches SIGHUP: no need to look again */
+	char *pid_path; /* dnsmasq writes it once its sockets are bound */
+	bool hup_ok;    /* dnsmasq (this pid) catches SIGHUP: no need to look again */
 	pid_t pid;
 	sd_event *event;
 	sd_event_source *child;
-	sd_event_source *reload_timer; /* armed while a SIGHUP waits for the handler */
+	sd_event_source *reload_timer;  /* armed while a SIGHUP waits for the handler */
 	sd_event_source *restart_timer; /* armed while dnsmasq is down, for the backoff */
 	char **argv;
-	uint64_t started_usec;  /* CLOCK_MONOTONIC at the last spawn */
+	uint64_t started_usec;         /* CLOCK_MONOTONIC at the last spawn */
 	sd_event_source *settle_timer; /* one more SIGHUP once start-up is over */
-	unsigned int restarts; /* in a row, for the backoff */
-	struct lease_cache {   /* the lease file as last read, while unchanged */
-		struct stat st;
-		struct cached_lease {
-			struct dhcp_host h;
-			long long expiry; /* 0: never */
-		} *v;
-		size_t n;
-	} leases;
+	unsigned int restarts;         /* in a row, for the backoff */
+	struct lease_cache leases;     /* the lease file as last read, while unchanged */
 	dhcp_exit_fn on_exit;
 	void *userdata;
 };
@@ -291,7 +296,6 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
 	return request_reload(s);
 }
 
-
 /* Append one printf-formatted argument to NULL-terminated @argv (room for ARGV_MAX). */
 _printf_(3, 4) static int argv_add(char **argv, size_t *n, const char *fmt, ...)
 {
@@ -419,7 +423,8 @@ static const char *find_preload(void)
 	if (trusted_file(DNSMASQ_PRELOAD))
 		return DNSMASQ_PRELOAD;
 	log_warning("No %s beside the daemon or at %s that only root can write: each dnsmasq "
-		    "will wake for every address and route change", PRELOAD_NAME, DNSMASQ_PRELOAD);
+		    "will wake for every address and route change",
+		    PRELOAD_NAME, DNSMASQ_PRELOAD);
 	return NULL;
 }
 

@@ -39,8 +39,7 @@ static bool is_rtnetlink(int fd, const struct sockaddr *addr, socklen_t len)
 
 	if (!addr || len < sizeof(struct sockaddr_nl) || addr->sa_family != AF_NETLINK)
 		return false;
-	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 &&
-	       proto == NETLINK_ROUTE;
+	return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) == 0 && proto == NETLINK_ROUTE;
 }
 
 int bind(int fd, const struct sockaddr *addr, socklen_t len)

@@ -16,8 +16,7 @@
 #include "network.h"
 #include "util.h"
 
-static bool list_has(const struct port_forward *v, size_t n, enum forward_protocol proto,
-		     uint16_t port)
+static bool list_has(const struct port_forward *v, size_t n, enum forward_protocol proto, uint16_t port)
 {
 	for (size_t i = 0; i < n; i++)
 		if (v[i].protocol == proto && v[i].external_port == port)
@@ -74,8 +73,7 @@ char *forward_format(const struct port_forward *f, char *buf, size_t size)
 	char a[16];
 
 	snprintf(buf, size, "%s %u -> %s:%u", forward_protocol_to_string(f->protocol),
-		 f->external_port, addr4_format(f->internal_address, a, sizeof(a)),
-		 f->internal_port);
+		 f->external_port, addr4_format(f->internal_address, a, sizeof(a)), f->internal_port);
 	return buf;
 }
 

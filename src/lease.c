@@ -90,8 +90,8 @@ static int pick_ifname(struct broker *b, const char *prefix, char ret[IFNAMSIZ])
 	return -ENOSPC;
 }
 
-static int create_port(struct lease *l, struct network *n, const struct request *req,
-		       int netns_fd, int *fds)
+static int create_port(struct lease *l, struct network *n, const struct request *req, int netns_fd,
+		       int *fds)
 {
 	struct broker *b = n->broker;
 	char alias[256];
@@ -180,8 +180,8 @@ static int take_forwards(struct lease *l, const struct request *req)
 	return 0;
 }
 
-int lease_new(struct network *n, const struct request *req, const struct ucred *peer,
-	      int netns_fd, struct lease **ret, int *fds)
+int lease_new(struct network *n, const struct request *req, const struct ucred *peer, int netns_fd,
+	      struct lease **ret, int *fds)
 {
 	struct lease *l;
 	int r;
@@ -360,8 +360,8 @@ static int adopt_forwards(struct lease *l, const struct state_lease *rec)
 	if (rec->n_forwards == 0)
 		return 0;
 	for (unsigned int i = 0; i < rec->n_forwards; i++)
-		if (n->config.mode != MODE_SHARED ||
-		    forward_owner(n->broker, rec->forwards[i].protocol, rec->forwards[i].external_port)) {
+		if (n->config.mode != MODE_SHARED || forward_owner(n->broker, rec->forwards[i].protocol,
+								   rec->forwards[i].external_port)) {
 			log_warning("[network %s] Port %s: forward %s is taken or the network is "
 				    "not shared, adopting the port without its forwards",
 				    n->config.name, l->ifname,

@@ -41,14 +41,14 @@ struct lease {
 };
 
 enum {
-	LEASE_E_NOT_NETNS = 1, /* the fd is not a network namespace */
-	LEASE_E_NOT_OWNER,     /* the caller does not own that namespace */
-	LEASE_E_MAC_TAKEN,     /* another port on the network has that MAC */
-	LEASE_E_IFNAME_TAKEN,  /* the namespace already has that interface */
-	LEASE_E_NO_ADDRESS,    /* every address of the subnet is reserved */
-	LEASE_E_ADDRESS_TAKEN, /* the MAC's reserved address is held by another port */
-	LEASE_E_FORWARD_TAKEN, /* a requested host port is already forwarded */
-	LEASE_E_FORWARD_HOST_ONLY, /* port_forwards on a host-only network */
+	LEASE_E_NOT_NETNS = 1,      /* the fd is not a network namespace */
+	LEASE_E_NOT_OWNER,          /* the caller does not own that namespace */
+	LEASE_E_MAC_TAKEN,          /* another port on the network has that MAC */
+	LEASE_E_IFNAME_TAKEN,       /* the namespace already has that interface */
+	LEASE_E_NO_ADDRESS,         /* every address of the subnet is reserved */
+	LEASE_E_ADDRESS_TAKEN,      /* the MAC's reserved address is held by another port */
+	LEASE_E_FORWARD_TAKEN,      /* a requested host port is already forwarded */
+	LEASE_E_FORWARD_HOST_ONLY,  /* port_forwards on a host-only network */
 	LEASE_E_FORWARD_NO_ADDRESS, /* port_forwards, but the port gets no address (no DHCP) */
 };
 
@@ -59,8 +59,8 @@ enum {
  *
  * Return: 0, a LEASE_E_* code, or negative errno; nothing is left on failure.
  */
-int lease_new(struct network *n, const struct request *req, const struct ucred *peer,
-	      int netns_fd, struct lease **ret, int *fds);
+int lease_new(struct network *n, const struct request *req, const struct ucred *peer, int netns_fd,
+	      struct lease **ret, int *fds);
 /* End the lease: remove its port if it is still ours, release its address. */
 struct lease *lease_free(struct lease *l);
 /* Forget the lease and leave its port (the daemon stops; the caller unlinked it). */

@@ -396,8 +396,7 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 	return add_link(nl, link, name, ret_ifindex);
 }
 
-int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
-			unsigned int mtu)
+int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias, unsigned int mtu)
 {
 	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
 	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
@@ -564,7 +563,8 @@ static int push_prefix(struct prefix4 **v, size_t *n, size_t *cap, struct nl_add
 	{
 		const uint8_t *b = nl_addr_get_binary_addr(a);
 		(*v)[(*n)++] = (struct prefix4){
-			.addr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3],
+			.addr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+				b[3],
 			.len = (uint8_t)nl_addr_get_prefixlen(a),
 		};
 	}

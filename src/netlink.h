@@ -69,8 +69,8 @@ int netlink_link_del(struct netlink *nl, int ifindex);
 /* Return: 1 when a link with @ifindex exists, 0 when not, negative errno on failure. */
 int netlink_link_exists(struct netlink *nl, int ifindex);
 struct netlink_addr {
-	int family;         /* AF_INET or AF_INET6 */
-	uint8_t addr[16];   /* network byte order; 4 bytes used for AF_INET */
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order; 4 bytes used for AF_INET */
 	unsigned int prefixlen;
 };
 

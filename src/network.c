@@ -566,12 +566,13 @@ void network_lease_removed(struct network *n, struct lease *l)
 	if (n->n_leases == 0) {
 		r = arm_idle_timer(n);
 		if (r < 0)
-			log_error_errno(r, "[network %s] Failed to start idle timer: %m", n->config.name);
+			log_error_errno(r, "[network %s] Failed to start idle timer: %m",
+					n->config.name);
 	}
 }
 
 static const struct dhcp_reservation *find_reservation(const struct network_config *c,
-							const uint8_t mac[6])
+						       const uint8_t mac[6])
 {
 	for (size_t i = 0; i < c->n_reservations; i++)
 		if (memcmp(c->reservations[i].mac, mac, 6) == 0)
@@ -698,7 +699,6 @@ int network_sync_dhcp(struct network *n)
 	return dhcp_server_set_hosts(n->dhcp, hosts, count);
 }
 
-
 json_t *network_to_json(const struct network *n)
 {
 	char gw[16], mask[16], ula[INET6_ADDRSTRLEN];
@@ -731,7 +731,8 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 	if (n->idle_timer && sd_event_source_get_time(n->idle_timer, &when) >= 0 &&
 	    sd_event_now(n->broker->event, CLOCK_MONOTONIC, &now) >= 0)
 		json_object_set_new(o, "idle_remaining",
-				    json_integer(when > now ? (json_int_t)((when - now + 999999) / 1000000) : 0));
+				    json_integer(when > now ? (json_int_t)((when - now + 999999) / 1000000)
+							    : 0));
 	if (n->dhcp)
 		json_object_set_new(o, "dnsmasq_pid", json_integer(dhcp_server_pid(n->dhcp)));
 	return o;
@@ -805,8 +806,10 @@ static int reset_journal(struct network *n)
 	if (r < 0) {
 		n->journal_fd = safe_close(n->journal_fd);
 		state_journal_remove(dir, n->config.name);
-		log_warning_errno(r, "[network %s] Failed to reset the state journal, recording "
-				  "snapshots only: %m", n->config.name);
+		log_warning_errno(r,
+				  "[network %s] Failed to reset the state journal, recording "
+				  "snapshots only: %m",
+				  n->config.name);
 	}
 	return r;
 }
@@ -874,8 +877,10 @@ static int record_lease(struct network *n, const struct lease *l, bool added)
 		return network_save(n);
 	r = journal_append(n, l, added);
 	if (r < 0) {
-		log_warning_errno(r, "[network %s] Failed to append to the state journal, writing "
-				  "a snapshot: %m", n->config.name);
+		log_warning_errno(r,
+				  "[network %s] Failed to append to the state journal, writing "
+				  "a snapshot: %m",
+				  n->config.name);
 		/* Reopened (emptied) by the snapshot, or by the next one if it fails. */
 		n->journal_fd = safe_close(n->journal_fd);
 		return network_save(n);

@@ -17,7 +17,7 @@ struct network {
 	TAILQ_ENTRY(network) link;
 	struct network_config config;
 	char bridge[IFNAMSIZ];
-	int bridge_ifindex; /* 0 until the bridge exists */
+	int bridge_ifindex;    /* 0 until the bridge exists */
 	struct prefix4 subnet; /* host bits zero: the file's, or a /24 from the pool */
 	uint32_t gateway;      /* host byte order; 0: the subnet's .1, as on every pool subnet */
 	uint8_t ula[16];       /* IPv6 prefix: the file's, or a random RFC 4193 /64 */
@@ -47,10 +47,10 @@ enum {
 	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
 	NETWORK_E_NO_ADDRESS,         /* every host address of the subnet is taken */
 	NETWORK_E_ADDRESS_TAKEN,      /* the MAC's reserved address is held by another port */
-	NETWORK_E_SUBNET_IN_USE,      /* the file's subnet overlaps an address or route of the host */
-	NETWORK_E_SUBNET_TAKEN,       /* ... or another running network */
-	NETWORK_E_PREFIX_TAKEN,       /* the file's ipv6_prefix overlaps another running network */
-	NETWORK_E_FORWARD_TAKEN,      /* a port the file forwards is forwarded already */
+	NETWORK_E_SUBNET_IN_USE, /* the file's subnet overlaps an address or route of the host */
+	NETWORK_E_SUBNET_TAKEN,  /* ... or another running network */
+	NETWORK_E_PREFIX_TAKEN,  /* the file's ipv6_prefix overlaps another running network */
+	NETWORK_E_FORWARD_TAKEN, /* a port the file forwards is forwarded already */
 };
 
 /**

@@ -174,8 +174,9 @@ static void put_raw_chain_of(FILE *f, const struct nft_network *n)
 	char m[16], a[16], g[16], b[16], g6[INET6_ADDRSTRLEN];
 
 	fprintf(f, "  chain raw_%s {\n", n->bridge);
-	fprintf(f, "    ip daddr & %s == %s ip daddr != %s ip daddr != %s "
-		   "notrack comment \"guest to guest\"\n",
+	fprintf(f,
+		"    ip daddr & %s == %s ip daddr != %s ip daddr != %s "
+		"notrack comment \"guest to guest\"\n",
 		addr4_format(mask, m, sizeof(m)), addr4_format(net, a, sizeof(a)),
 		addr4_format(gw, g, sizeof(g)), addr4_format(net | ~mask, b, sizeof(b)));
 	if (n->ula) {

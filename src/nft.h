@@ -14,16 +14,16 @@
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */
 struct nft_network {
 	const char *bridge;
-	int ifindex;            /* the bridge's */
+	int ifindex; /* the bridge's */
 	struct prefix4 subnet;
-	uint32_t gateway;       /* host byte order; 0: the subnet's .1 */
-	const uint8_t *ula;     /* 16 bytes, the IPv6 prefix; NULL for none */
-	uint8_t ula_len;        /* its length; 0 means 64 */
-	uint8_t gateway6[16];   /* the bridge's address in it (with ula) */
-	bool nat;               /* shared: may go out (NAT or routed); host: no way out */
-	bool routed4;           /* shared without nat44: forward, don't masquerade, let in */
-	bool routed6;           /* the same for IPv6 (nat66 off) */
-	const char *external_interface; /* NULL or "": out through any interface */
+	uint32_t gateway;     /* host byte order; 0: the subnet's .1 */
+	const uint8_t *ula;   /* 16 bytes, the IPv6 prefix; NULL for none */
+	uint8_t ula_len;      /* its length; 0 means 64 */
+	uint8_t gateway6[16]; /* the bridge's address in it (with ula) */
+	bool nat;             /* shared: may go out (NAT or routed); host: no way out */
+	bool routed4;         /* shared without nat44: forward, don't masquerade, let in */
+	bool routed6;         /* the same for IPv6 (nat66 off) */
+	const char *external_interface;      /* NULL or "": out through any interface */
 	const struct port_forward *forwards; /* host ports DNATed to guests */
 	size_t n_forwards;
 };

@@ -29,8 +29,7 @@ static int tap_open_queue(const char *name, short flags)
 	return TAKE_FD(fd);
 }
 
-int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid,
-		  int *fds)
+int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds)
 {
 	short flags = IFF_TAP | IFF_NO_PI;
 	unsigned int i;

@@ -17,8 +17,7 @@ enum {
  *               make it persistent and owned by that uid (named_tap)
  * Return: 0 or negative errno; nothing is left open on failure.
  */
-int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid,
-		  int *fds);
+int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds);
 /* net.ipv6.conf.@name.disable_ipv6 = 1, best effort (IPv6 may be off already). */
 void port_disable_ipv6(const char *name);
 /* Remove a persistent TAP. Return: 0 or negative errno. */

@@ -284,8 +284,10 @@ static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, ch
 		return fail(err, "'port_forwards[%u]' must be an object", i);
 	json_object_foreach(o, key, v) {
 		if (streq(key, "internal_address"))
-			return fail(err, "'port_forwards[%u].internal_address' is not taken on a request: "
-				    "the port's own address is meant", i);
+			return fail(err,
+				    "'port_forwards[%u].internal_address' is not taken on a request: "
+				    "the port's own address is meant",
+				    i);
 		if (!streq(key, "protocol") && !streq(key, "external_port") &&
 		    !streq(key, "internal_port"))
 			return fail(err, "unknown key '%.64s' in 'port_forwards[%u]'", key, i);
@@ -401,8 +403,7 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 				    QUEUES_MAX);
 		req->queues = (unsigned int)json_integer_value(v);
 	}
-	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP &&
-	    req->port != PORT_NAMED_TAP)
+	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP && req->port != PORT_NAMED_TAP)
 		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
 
 	v = json_object_get(obj, "port_forwards");
@@ -414,8 +415,8 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 static bool key_allowed(enum request_command c, const char *key)
 {
 	static const char *const acquire_keys[] = {
-		"command", "network_name", "port", "mac", "label",
-		"ifname", "vnet_hdr", "multi_queue", "port_forwards",
+		"command", "network_name", "port",        "mac",           "label",
+		"ifname",  "vnet_hdr",     "multi_queue", "port_forwards",
 	};
 
 	if (c != REQUEST_ACQUIRE)

@@ -11,13 +11,13 @@
 #include "vmnet-broker.h"
 
 #define PROTOCOL_VERSION 1
-#define PROTOCOL_MESSAGE_MAX (64 * 1024) /* bytes of JSON in one request */
+#define PROTOCOL_MESSAGE_MAX (64 * 1024)      /* bytes of JSON in one request */
 #define PROTOCOL_REPLY_MAX (16 * 1024 * 1024) /* a reply: status of a big daemon may be long */
-#define PROTOCOL_FDS_MAX 16              /* fds accepted or sent with one message */
+#define PROTOCOL_FDS_MAX 16                   /* fds accepted or sent with one message */
 #define NETWORK_NAME_MAX 64
 #define LABEL_MAX 64
 #define QUEUES_MAX 16
-#define PROTOCOL_ERROR_MAX 256 /* room for a parse error message */
+#define PROTOCOL_ERROR_MAX 256  /* room for a parse error message */
 #define REQUEST_FORWARDS_MAX 16 /* port_forwards of one acquire */
 
 enum request_command {

@@ -29,7 +29,7 @@
 
 #define ND_OPT_RDNSS_TYPE 25 /* RFC 8106; not in every libc's icmp6.h */
 #define RA_MAX_SIZE 128
-#define RECV_BURST 32             /* solicitations read per wake-up ... */
+#define RECV_BURST 32               /* solicitations read per wake-up ... */
 #define RECV_PAUSE_USEC (10 * 1000) /* ... and after a full burst, a pause */
 
 struct ra {
@@ -45,9 +45,9 @@ struct ra_link {
 	TAILQ_ENTRY(ra_link) link;
 	struct ra_params p;
 	sd_event_source *timer;
-	uint64_t last_usec;     /* last multicast RA; 0: none yet */
-	unsigned int initial;   /* initial RAs still to send */
-	bool joined;            /* member of ff02::2 on the bridge */
+	uint64_t last_usec;   /* last multicast RA; 0: none yet */
+	unsigned int initial; /* initial RAs still to send */
+	bool joined;          /* member of ff02::2 on the bridge */
 };
 
 static const struct in6_addr all_nodes = { { { 0xff, 0x02, [15] = 1 } } };
@@ -162,7 +162,8 @@ static void send_ra(struct ra_link *l)
 	/* A bridge without ports drops it, without error; any error is only a
 	 * missed RA, and the next one comes soon. */
 	if (sendmsg(l->ra->fd, &mh, MSG_DONTWAIT) < 0)
-		log_debug_errno(-errno, "Router advertisement on ifindex %d not sent: %m", l->p.ifindex);
+		log_debug_errno(-errno, "Router advertisement on ifindex %d not sent: %m",
+				l->p.ifindex);
 }
 
 static uint64_t random_between(uint64_t lo, uint64_t hi)
@@ -406,8 +407,10 @@ int ra_link_new(struct ra *ra, const struct ra_params *p, struct ra_link **ret)
 	 * get the periodic advertisements, just not an answer on asking. */
 	r = membership(l, IPV6_ADD_MEMBERSHIP);
 	if (r < 0)
-		log_warning_errno(r, "Cannot hear router solicitations on ifindex %d, "
-				     "advertising every few minutes only: %m", p->ifindex);
+		log_warning_errno(r,
+				  "Cannot hear router solicitations on ifindex %d, "
+				  "advertising every few minutes only: %m",
+				  p->ifindex);
 	l->joined = r >= 0;
 	r = sd_event_add_time_relative(ra->event, &l->timer, CLOCK_MONOTONIC, 0, 0, on_timer, l);
 	if (r < 0)

@@ -26,7 +26,7 @@ struct ra_params {
 /* The longest RFC 4861 allows: a daemon stopped for a while (not just
  * restarted) leaves guests their default route and DNS server 2.5 h. */
 #define RA_ROUTER_LIFETIME 9000
-#define RA_VALID_LIFETIME 86400    /* a guest keeps its address a day without us */
+#define RA_VALID_LIFETIME 86400 /* a guest keeps its address a day without us */
 #define RA_PREFERRED_LIFETIME 14400
 #define RA_INTERVAL_MIN_USEC (200 * 1000000ULL)
 #define RA_INTERVAL_MAX_USEC (600 * 1000000ULL)

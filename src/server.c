@@ -26,7 +26,6 @@
 #include "server.h"
 #include "util.h"
 
-
 struct connection {
 	TAILQ_ENTRY(connection) link;
 	struct server *server;
@@ -34,7 +33,7 @@ struct connection {
 	sd_event_source *io;
 	struct ucred peer;
 	sd_event_source *silence_timer; /* until the first message: drop peers that never speak */
-	gid_t *groups; /* SO_PEERGROUPS: the peer's supplementary groups */
+	gid_t *groups;                  /* SO_PEERGROUPS: the peer's supplementary groups */
 	size_t n_groups;
 	void *data;
 };

@@ -15,8 +15,8 @@ struct connection;
  * One request arrived. @fds (@n_fds of them) now belong to the callee,
  * which must close them. The callee answers with connection_reply().
  */
-typedef void (*server_request_fn)(void *userdata, struct connection *c, const char *msg,
-				  size_t len, int *fds, size_t n_fds);
+typedef void (*server_request_fn)(void *userdata, struct connection *c, const char *msg, size_t len,
+				  int *fds, size_t n_fds);
 /* The peer went away; @c is freed right after this returns. */
 typedef void (*server_disconnect_fn)(void *userdata, struct connection *c);
 

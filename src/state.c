@@ -209,9 +209,8 @@ static int parse_network(json_t *o, struct state_network *n)
 	    get_str(o, "mode", mode, sizeof(mode)) < 0 ||
 	    get_str(o, "bridge", n->bridge, sizeof(n->bridge)) < 0 || !ifname_is_valid(n->bridge) ||
 	    get_mac(o, "bridge_mac", n->bridge_mac) < 0 ||
-	    get_str(o, "subnet", subnet, sizeof(subnet)) < 0 ||
-	    prefix4_parse(subnet, &n->subnet) < 0 || n->subnet.len < CONFIG_MASK_MIN ||
-	    n->subnet.len > CONFIG_MASK_MAX ||
+	    get_str(o, "subnet", subnet, sizeof(subnet)) < 0 || prefix4_parse(subnet, &n->subnet) < 0 ||
+	    n->subnet.len < CONFIG_MASK_MIN || n->subnet.len > CONFIG_MASK_MAX ||
 	    get_str(o, "ula", ula, sizeof(ula)) < 0 || inet_pton(AF_INET6, ula, n->ula) != 1)
 		return -EINVAL;
 	if (streq(mode, "shared"))

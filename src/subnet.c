@@ -111,15 +111,13 @@ static int choose_subnet(struct network *n)
 	return check_fixed_subnet(n->broker, &n->subnet);
 }
 
-static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b,
-			     unsigned int blen)
+static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
 {
 	unsigned int len = alen < blen ? alen : blen;
 
 	if (memcmp(a, b, len / 8) != 0)
 		return false;
-	return len % 8 == 0 ||
-	       ((a[len / 8] ^ b[len / 8]) & (uint8_t)(0xff00 >> (len % 8))) == 0;
+	return len % 8 == 0 || ((a[len / 8] ^ b[len / 8]) & (uint8_t)(0xff00 >> (len % 8))) == 0;
 }
 
 /* @n's IPv6 prefix (a file's, or a random one), if no running network's overlaps it. */
@@ -128,8 +126,8 @@ static int check_fixed_prefix6(struct network *n)
 	struct network *o;
 
 	TAILQ_FOREACH(o, &n->broker->networks, link)
-		if (o != n && prefix6_overlaps(o->ula, network_prefix6_len(o), n->ula,
-					      network_prefix6_len(n)))
+		if (o != n &&
+		    prefix6_overlaps(o->ula, network_prefix6_len(o), n->ula, network_prefix6_len(n)))
 			return NETWORK_E_PREFIX_TAKEN;
 	return 0;
 }
@@ -144,8 +142,7 @@ static bool prefix6_claimed_by_file(const struct network *n)
 
 		if (config_entry_valid(&d->v[i]) && c->has_ipv6_prefix &&
 		    !streq(c->name, n->config.name) &&
-		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, n->ula,
-				     network_prefix6_len(n)))
+		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, n->ula, network_prefix6_len(n)))
 			return true;
 	}
 	return false;

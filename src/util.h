@@ -44,17 +44,17 @@ static inline void closep(int *fd)
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Move ownership out of a cleanup-managed local. */
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _p_ = (p);     \
-		(p) = NULL;                  \
-		_p_;                         \
+#define TAKE_PTR(p)                      \
+	({                               \
+		__typeof__(p) _p_ = (p); \
+		(p) = NULL;              \
+		_p_;                     \
 	})
-#define TAKE_FD(fd)                  \
-	({                           \
-		int _fd_ = (fd);     \
-		(fd) = -EBADF;       \
-		_fd_;                \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _fd_ = (fd); \
+		(fd) = -EBADF;   \
+		_fd_;            \
 	})
 
 static inline bool streq(const char *a, const char *b)

@@ -108,8 +108,9 @@ static ssize_t fuzz_recv(int fd, void *buf, size_t len, int flags)
 static ssize_t fuzz_recvmsg(int fd, struct msghdr *mh, int flags)
 {
 	size_t room = mh->msg_iov[0].iov_len, len = fake.len < room ? fake.len : room;
-	size_t fit = mh->msg_controllen < CMSG_LEN(0) ? 0 :
-		     (mh->msg_controllen - CMSG_LEN(0)) / sizeof(int);
+	size_t fit = mh->msg_controllen < CMSG_LEN(0)
+			     ? 0
+			     : (mh->msg_controllen - CMSG_LEN(0)) / sizeof(int);
 	unsigned int n = fake.n_fds < fit ? fake.n_fds : (unsigned int)fit;
 
 	fake.received = true;
@@ -160,8 +161,7 @@ static void check_no_fd_leaked(const struct vmnet_broker_network *net)
 		for (size_t j = 0; net && j < vmnet_broker_network_fd_count(net); j++)
 			held = held || vmnet_broker_network_fd_at(net, j) == fake.made[i];
 		held = held || (net && net->conn == fake.made[i]);
-		fuzz_check(fd_is_open(fake.made[i]) == held,
-			   "every fd closed or held by the handle");
+		fuzz_check(fd_is_open(fake.made[i]) == held, "every fd closed or held by the handle");
 	}
 }
 
@@ -171,8 +171,7 @@ static void read_string(const char *s)
 		fuzz_check(strlen(s) < PROTOCOL_MESSAGE_MAX, "string shorter than the reply");
 }
 
-static void check_handle(const struct vmnet_broker_network *net, enum port_kind kind,
-			 unsigned int queues)
+static void check_handle(const struct vmnet_broker_network *net, enum port_kind kind, unsigned int queues)
 {
 	size_t want = kind == PORT_TAP ? queues : 0;
 

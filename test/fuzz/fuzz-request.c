@@ -25,10 +25,11 @@ static json_t *request_to_json(const struct request *req)
 		return o;
 	fwd = json_array();
 	for (unsigned int i = 0; fwd && i < req->n_forwards; i++)
-		json_array_append_new(fwd, json_pack("{s:s, s:i, s:i}", "protocol",
-					     forward_protocol_to_string(req->forwards[i].protocol),
-					     "external_port", req->forwards[i].external_port,
-					     "internal_port", req->forwards[i].internal_port));
+		json_array_append_new(fwd,
+				      json_pack("{s:s, s:i, s:i}", "protocol",
+						forward_protocol_to_string(req->forwards[i].protocol),
+						"external_port", req->forwards[i].external_port,
+						"internal_port", req->forwards[i].internal_port));
 	json_object_set_new(o, "network_name", json_string(req->network_name));
 	json_object_set_new(o, "port", json_string(port_kind_to_string(req->port)));
 	json_object_set_new(o, "label", json_string(req->label));
@@ -91,8 +92,7 @@ static void check_round_trip(const struct request *req)
 	if (!text)
 		return; /* out of memory: nothing to compare */
 	memset(&again, 0, sizeof(again));
-	fuzz_check(request_parse(text, strlen(text), &again, err) == 0,
-		   "re-encoded request parses");
+	fuzz_check(request_parse(text, strlen(text), &again, err) == 0, "re-encoded request parses");
 	fuzz_check(again.command == req->command, "round trip: command");
 	if (req->command != REQUEST_ACQUIRE)
 		return;

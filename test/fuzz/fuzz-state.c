@@ -34,8 +34,7 @@ static void check_lease(const struct state_network *n, const struct state_lease 
 	for (unsigned int i = 0; i < l->n_forwards; i++) {
 		const struct port_forward *f = &l->forwards[i];
 
-		fuzz_check(f->protocol < _FORWARD_PROTOCOL_MAX && f->external_port &&
-				   f->internal_port,
+		fuzz_check(f->protocol < _FORWARD_PROTOCOL_MAX && f->external_port && f->internal_port,
 			   "forward valid");
 		fuzz_check(f->internal_address == n->subnet.addr + l->host,
 			   "forward to the lease's address");

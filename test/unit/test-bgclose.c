@@ -37,7 +37,9 @@ static void test_closes_in_place_before_start(void **state)
 
 static void test_closes_on_the_threads(void **state)
 {
-	enum { N = 200 };
+	enum {
+		N = 200
+	};
 	int r[N], w[N];
 
 	assert_int_equal(bgclose_start(), 0);

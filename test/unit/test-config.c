@@ -200,10 +200,10 @@ static void test_bad_values(void **state)
 		{ "{\"mode\": \"shared\", \"mask\": \"255.255.255.0\"}", "subnet", "required" },
 		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0\", \"mask\": \"255.255.255.0\"}",
 		  "subnet", "not an IPv4 address" },
-		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1\", \"mask\": \"255.0.255.0\"}", "mask",
-		  "not contiguous" },
-		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1\", \"mask\": \"255.254.0.0\"}", "mask",
-		  "/16 to /30" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1\", \"mask\": \"255.0.255.0\"}",
+		  "mask", "not contiguous" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1\", \"mask\": \"255.254.0.0\"}",
+		  "mask", "/16 to /30" },
 		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1\", \"mask\": \"255.255.255.254\"}",
 		  "mask", "/16 to /30" },
 		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.0\", \"mask\": \"255.255.255.0\"}",
@@ -222,10 +222,10 @@ static void test_bad_values(void **state)
 		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"ff02::\"}", "ipv6_prefix", "unicast" },
 		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"::\"}", "ipv6_prefix", "unicast" },
 		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"10.0.0.0\"}", "ipv6_prefix", "not an IPv6" },
-		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::\", \"prefix_len\": 48}", "prefix_len",
-		  "must be 64 with router advertisements" },
-		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::\", \"prefix_len\": 65}", "prefix_len",
-		  "16 to 64" },
+		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::\", \"prefix_len\": 48}",
+		  "prefix_len", "must be 64 with router advertisements" },
+		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::\", \"prefix_len\": 65}",
+		  "prefix_len", "16 to 64" },
 		{ "{\"mode\": \"shared\", \"prefix_len\": 64}", "prefix_len", "missing" },
 		/* the way out */
 		{ "{\"mode\": \"shared\", \"external_interface\": \"a/b\"}", "external_interface",
@@ -292,19 +292,25 @@ static void test_bad_forwards_and_reservations(void **state)
 		  " \"internal_address\": \"10.1.0.2\", \"internal_port\": 1}]}",
 		  "port_forwards", "only to mode" },
 		{ "{" NET ", \"dhcp_reservations\": [{\"mac\": \"01:00:5e:00:00:01\","
-		  " \"address\": \"10.1.0.2\"}]}", "dhcp_reservations[0].mac", "unicast MAC" },
+		  " \"address\": \"10.1.0.2\"}]}",
+		  "dhcp_reservations[0].mac", "unicast MAC" },
 		{ "{" NET ", \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\","
-		  " \"address\": \"10.1.0.255\"}]}", "dhcp_reservations[0].address", "broadcast" },
+		  " \"address\": \"10.1.0.255\"}]}",
+		  "dhcp_reservations[0].address", "broadcast" },
 		{ "{" NET ", \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\","
 		  " \"address\": \"10.1.0.2\"}, {\"mac\": \"52:54:00:00:00:01\","
-		  " \"address\": \"10.1.0.3\"}]}", "dhcp_reservations[1].mac", "already reserved" },
+		  " \"address\": \"10.1.0.3\"}]}",
+		  "dhcp_reservations[1].mac", "already reserved" },
 		{ "{" NET ", \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\","
 		  " \"address\": \"10.1.0.2\"}, {\"mac\": \"52:54:00:00:00:02\","
-		  " \"address\": \"10.1.0.2\"}]}", "dhcp_reservations[1].address", "already reserved" },
+		  " \"address\": \"10.1.0.2\"}]}",
+		  "dhcp_reservations[1].address", "already reserved" },
 		{ "{" NET ", \"dhcp\": false, \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\","
-		  " \"address\": \"10.1.0.2\"}]}", "dhcp_reservations", "no effect" },
+		  " \"address\": \"10.1.0.2\"}]}",
+		  "dhcp_reservations", "no effect" },
 		{ "{\"mode\": \"shared\", \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\","
-		  " \"address\": \"10.1.0.2\"}]}", "dhcp_reservations", "fixed 'subnet'" },
+		  " \"address\": \"10.1.0.2\"}]}",
+		  "dhcp_reservations", "fixed 'subnet'" },
 		{ "{" NET ", \"dhcp_reservations\": [{\"address\": \"10.1.0.2\"}]}",
 		  "dhcp_reservations[0].mac", "required" },
 	};
@@ -356,8 +362,7 @@ static void test_file_names(void **state)
 	config_errors_clear(&e);
 	network_config_clear(&c);
 
-	assert_int_equal(config_parse("shared", "/d/shared.json", "{\"mode\": \"shared\"}", 18, &c,
-				      &e),
+	assert_int_equal(config_parse("shared", "/d/shared.json", "{\"mode\": \"shared\"}", 18, &c, &e),
 			 CONFIG_E_INVALID);
 	assert_non_null(strstr(e.v[0].reason, "built-in"));
 	config_errors_clear(&e);
@@ -451,8 +456,7 @@ static void test_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "name")), "lab");
 	assert_string_equal(json_string_value(json_object_get(o, "mode")), "shared");
 	assert_string_equal(json_string_value(json_object_get(o, "source")), PATH);
-	assert_string_equal(json_string_value(json_object_get(o, "description")),
-			    "My testing network");
+	assert_string_equal(json_string_value(json_object_get(o, "description")), "My testing network");
 	assert_true(json_is_true(json_object_get(o, "persistent")));
 	assert_int_equal(json_array_size(json_object_get(o, "errors")), 0);
 	json_decref(o);
@@ -464,8 +468,9 @@ static void test_json(void **state)
 	o = config_json(&c, &e);
 	assert_null(json_object_get(o, "mode"));
 	assert_int_equal(json_array_size(json_object_get(o, "errors")), 2);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(o, "errors"), 0), "file")),
+	assert_string_equal(json_string_value(
+				    json_object_get(json_array_get(json_object_get(o, "errors"), 0),
+						    "file")),
 			    PATH);
 	json_decref(o);
 	network_config_clear(&c);
@@ -527,8 +532,10 @@ static void test_dir_refresh(void **state)
 	assert_string_equal(c->description, "two");
 
 	/* Two files with one subnet: both broken, until one goes. */
-	put_file(dir, "b.json", "{\"mode\": \"host\", \"subnet\": \"10.5.0.1\", \"mask\": \"255.255.255.0\"}");
-	put_file(dir, "c.json", "{\"mode\": \"host\", \"subnet\": \"10.5.0.9\", \"mask\": \"255.255.255.128\"}");
+	put_file(dir, "b.json",
+		 "{\"mode\": \"host\", \"subnet\": \"10.5.0.1\", \"mask\": \"255.255.255.0\"}");
+	put_file(dir, "c.json",
+		 "{\"mode\": \"host\", \"subnet\": \"10.5.0.9\", \"mask\": \"255.255.255.128\"}");
 	assert_int_equal(config_dir_refresh(d), 0);
 	assert_int_equal(config_dir_lookup(d, "b", &c, &e), CONFIG_E_INVALID);
 	assert_int_equal(e->own.n, 0);

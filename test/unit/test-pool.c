@@ -56,20 +56,20 @@ static void test_prefix4_parse_bad(void **state)
 		"",
 		"/",
 		"/24",
-		"10.0.0.0/",     /* '/' and nothing */
-		"10.0.0.0/33",   /* longer than an address */
+		"10.0.0.0/",   /* '/' and nothing */
+		"10.0.0.0/33", /* longer than an address */
 		"10.0.0.0/100",
 		"10.0.0.0/-1",
 		"10.0.0.0/+8",
 		"10.0.0.0/ 8",
-		"10.0.0.0/8x",   /* trailing junk */
+		"10.0.0.0/8x", /* trailing junk */
 		"10.0.0.0/8 ",
 		"10.0.0.0/8/8",
 		"10.0.0.0/99999999999999999999",
 		"10.0.0.0 /8",
 		"10.0.0.0x/8",
 		"10.0.0.0 ",
-		"hello",          /* garbage */
+		"hello", /* garbage */
 		"hello/24",
 		"256.0.0.0/8",
 		"10.0.0/8",
@@ -195,8 +195,7 @@ static void test_pick_ignores_default_route(void **state)
 	struct prefix4 dflt_and_first[] = { pfx("0.0.0.0/0"), pfx("192.168.64.0/24") };
 
 	assert_pick("192.168.64.0/18", dflt, ELEMENTSOF(dflt), "192.168.64.0/24");
-	assert_pick("192.168.64.0/18", dflt_and_first, ELEMENTSOF(dflt_and_first),
-		    "192.168.65.0/24");
+	assert_pick("192.168.64.0/18", dflt_and_first, ELEMENTSOF(dflt_and_first), "192.168.65.0/24");
 }
 
 static void test_pick_exhausted(void **state)

@@ -247,13 +247,7 @@ static void test_not_json(void **state)
 static void test_not_object(void **state)
 {
 	static const char *const bad[] = {
-		"[]",
-		"[{\"command\":\"status\"}]",
-		"\"status\"",
-		"42",
-		"-1.5",
-		"null",
-		"true",
+		"[]", "[{\"command\":\"status\"}]", "\"status\"", "42", "-1.5", "null", "true",
 	};
 
 	parse_invalid_all(bad, ELEMENTSOF(bad));
@@ -315,29 +309,10 @@ static void test_bad_network_name(void **state)
 		"{\"command\":\"acquire\",\"network_name\":{}}",
 	};
 	static const char *const bad_names[] = {
-		"",
-		"a/b",
-		"/etc/passwd",
-		"shared/",
-		"..",
-		".",
-		"a..b",
-		"..a",
-		"a..",
-		"-rf",
-		"-",
-		"_x",
-		".hidden",
-		"a b",
-		"a\\u0001b",
-		"a\\nb",
-		"a\\tb",
-		"\\u001b[31m",
-		"a\\u007fb",
-		"a\\u0000b",
-		"caf\\u00e9",
-		"a:b",
-		"a*",
+		"",          "a/b",       "/etc/passwd", "shared/", "..",    ".",
+		"a..b",      "..a",       "a..",         "-rf",     "-",     "_x",
+		".hidden",   "a b",       "a\\u0001b",   "a\\nb",   "a\\tb", "\\u001b[31m",
+		"a\\u007fb", "a\\u0000b", "caf\\u00e9",  "a:b",     "a*",
 	};
 
 	parse_invalid_all(bad, ELEMENTSOF(bad));
@@ -351,14 +326,8 @@ static void test_bad_network_name(void **state)
 static void test_bad_port(void **state)
 {
 	static const char *const bad[] = {
-		"\"port\":\"vhost\"",
-		"\"port\":\"TAP\"",
-		"\"port\":\"\"",
-		"\"port\":\"tap \"",
-		"\"port\":\"named-tap\"",
-		"\"port\":1",
-		"\"port\":null",
-		"\"port\":[\"tap\"]",
+		"\"port\":\"vhost\"",     "\"port\":\"TAP\"", "\"port\":\"\"", "\"port\":\"tap \"",
+		"\"port\":\"named-tap\"", "\"port\":1",       "\"port\":null", "\"port\":[\"tap\"]",
 	};
 
 	acquire_with_invalid_all(bad, ELEMENTSOF(bad));
@@ -394,14 +363,9 @@ static void test_bad_mac(void **state)
 static void test_bad_label(void **state)
 {
 	static const char *const bad[] = {
-		"\"label\":\"\\u0001\"",
-		"\"label\":\"vm\\n1\"",
-		"\"label\":\"a\\u001fb\"",
-		"\"label\":\"\\u007f\"",
-		"\"label\":\"a\\u0000b\"",
-		"\"label\":1",
-		"\"label\":null",
-		"\"label\":false",
+		"\"label\":\"\\u0001\"", "\"label\":\"vm\\n1\"",    "\"label\":\"a\\u001fb\"",
+		"\"label\":\"\\u007f\"", "\"label\":\"a\\u0000b\"", "\"label\":1",
+		"\"label\":null",        "\"label\":false",
 	};
 	char label[LABEL_MAX + 2], extra[LABEL_MAX + 32];
 	struct request req;
@@ -502,15 +466,28 @@ static void test_port_forwards(void **state)
 		"\"x\":1}]",
 		"\"port_forwards\":[" FW("udp", 53, 53) "," FW("udp", 53, 54) "]",
 		"\"port\":\"none\",\"port_forwards\":[" FW("tcp", 1, 1) "]",
-		"\"port_forwards\":[" FW("tcp", 1, 1) "," FW("tcp", 2, 1) "," FW("tcp", 3, 1) ","
-		FW("tcp", 4, 1) "," FW("tcp", 5, 1) "," FW("tcp", 6, 1) "," FW("tcp", 7, 1) ","
-		FW("tcp", 8, 1) "," FW("tcp", 9, 1) "," FW("tcp", 10, 1) "," FW("tcp", 11, 1) ","
-		FW("tcp", 12, 1) "," FW("tcp", 13, 1) "," FW("tcp", 14, 1) "," FW("tcp", 15, 1) ","
-		FW("tcp", 16, 1) "," FW("tcp", 17, 1) "]",
+		"\"port_forwards\":[" FW("tcp", 1, 1) "," FW("tcp", 2, 1) "," FW("tcp", 3, 1) "," FW("tcp", 4, 1) "," FW("tcp", 5, 1) "," FW(
+			"tcp", 6,
+			1) "," FW("tcp", 7,
+				  1) "," FW("tcp", 8,
+					    1) "," FW("tcp", 9,
+						      1) "," FW("tcp", 10,
+								1) "," FW("tcp", 11,
+									  1) "," FW("tcp", 12,
+										    1) "," FW("tcp", 13,
+											      1) "," FW("tcp",
+													14,
+													1) "," FW("tcp",
+														  15,
+														  1) "," FW("tcp",
+															    16,
+															    1) "," FW("tcp",
+																      17,
+																      1) "]",
 	};
 	_cleanup_free_ char *none = acquire_with("\"port_forwards\":[]");
-	_cleanup_free_ char *two = acquire_with("\"port_forwards\":[" FW("tcp", 2222, 22) ","
-						FW("udp", 2222, 53) "]");
+	_cleanup_free_ char *two =
+		acquire_with("\"port_forwards\":[" FW("tcp", 2222, 22) "," FW("udp", 2222, 53) "]");
 	struct request req;
 
 	parse_ok(none, &req);
@@ -596,11 +573,10 @@ static void test_mac_round_trip(void **state)
 		{ "52:54:00:AB:cd:Ef", "52:54:00:ab:cd:ef", { 0x52, 0x54, 0, 0xab, 0xcd, 0xef } },
 		{ "02:00:00:00:00:00", "02:00:00:00:00:00", { 0x02, 0, 0, 0, 0, 0 } },
 		{ "00:00:00:00:00:01", "00:00:00:00:00:01", { 0, 0, 0, 0, 0, 0x01 } },
-		{ "fe:ff:ff:ff:ff:fe", "fe:ff:ff:ff:ff:fe",
-		  { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xfe } },
+		{ "fe:ff:ff:ff:ff:fe", "fe:ff:ff:ff:ff:fe", { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xfe } },
 	};
 	static const char *const bad[] = {
-		"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "52:54:00:12:34",
+		"01:00:5e:00:00:01",  "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "52:54:00:12:34",
 		"52:54:00:12:34:56:", "52:54:00:12:34:5g", "52-54-00-12-34-56", "",
 	};
 	uint8_t mac[6], back[6];
@@ -637,11 +613,11 @@ static void test_mac_round_trip(void **state)
 static void test_status_names(void **state)
 {
 	static const char *const names[] = {
-		"VMNET_BROKER_SUCCESS",		"VMNET_BROKER_CONNECTION_FAILURE",
-		"VMNET_BROKER_INVALID_REPLY",	"VMNET_BROKER_NOT_ALLOWED",
+		"VMNET_BROKER_SUCCESS",         "VMNET_BROKER_CONNECTION_FAILURE",
+		"VMNET_BROKER_INVALID_REPLY",   "VMNET_BROKER_NOT_ALLOWED",
 		"VMNET_BROKER_INVALID_REQUEST", "VMNET_BROKER_NOT_FOUND",
-		"VMNET_BROKER_CREATE_FAILURE",	"VMNET_BROKER_INTERNAL_ERROR",
-		"VMNET_BROKER_LIMIT_EXCEEDED",	"VMNET_BROKER_CONFLICT",
+		"VMNET_BROKER_CREATE_FAILURE",  "VMNET_BROKER_INTERNAL_ERROR",
+		"VMNET_BROKER_LIMIT_EXCEEDED",  "VMNET_BROKER_CONFLICT",
 	};
 	static const int out_of_range[] = { -1, 10, 11, 100, INT_MAX, INT_MIN };
 
@@ -687,8 +663,7 @@ static void test_reply_error(void **state)
 	assert_non_null(reply);
 	assert_true(json_is_object(reply));
 	assert_int_equal(json_object_size(reply), 2);
-	assert_int_equal(json_integer_value(json_object_get(reply, "error")),
-			 VMNET_BROKER_NOT_FOUND);
+	assert_int_equal(json_integer_value(json_object_get(reply, "error")), VMNET_BROKER_NOT_FOUND);
 	assert_string_equal(json_string_value(json_object_get(reply, "message")),
 			    "no network named 'x'");
 }

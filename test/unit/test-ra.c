@@ -22,13 +22,13 @@ static const struct ra_params shared = {
 
 /* RFC 4861 4.2 and 4.6, RFC 8106 5.1, byte for byte. */
 static const uint8_t shared_ra[] = {
-	134, 0, 0, 0, 64, 0, 0x23, 0x28, 0, 0, 0, 0, 0, 0, 0, 0, /* lifetime 9000 */
-	1, 1, 0x02, 0x11, 0x22, 0x33, 0x44, 0x55,                /* source link-layer address */
-	5, 1, 0, 0, 0, 0, 0x05, 0xdc,                            /* MTU 1500 */
-	3, 4, 64, 0xc0, 0, 0x01, 0x51, 0x80, 0, 0, 0x38, 0x40, 0, 0, 0, 0, /* L A, 1 d, 4 h */
-	0xfd, 0x42, 0, 1, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0,
-	25, 3, 0, 0, 0, 0, 0x23, 0x28,                           /* RDNSS, 9000 s */
-	0xfd, 0x42, 0, 1, 0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1,
+	134,  0,    0,    0,    64,   0,    0x23, 0x28, 0, 0, 0,    0,    0, 0, 0, 0, /* lifetime 9000 */
+	1,    1,    0x02, 0x11, 0x22, 0x33, 0x44, 0x55, /* source link-layer address */
+	5,    1,    0,    0,    0,    0,    0x05, 0xdc, /* MTU 1500 */
+	3,    4,    64,   0xc0, 0,    0x01, 0x51, 0x80, 0, 0, 0x38, 0x40, 0, 0, 0, 0, /* L A, 1 d, 4 h */
+	0xfd, 0x42, 0,    1,    0,    2,    0,    3,    0, 0, 0,    0,    0, 0, 0, 0, 25,
+	3,    0,    0,    0,    0,    0x23, 0x28, /* RDNSS, 9000 s */
+	0xfd, 0x42, 0,    1,    0,    2,    0,    3,    0, 0, 0,    0,    0, 0, 0, 1,
 };
 
 static void test_shared_network_advertisement(void **state)

@@ -15,8 +15,8 @@
 #include "state.h"
 #include "util.h"
 
-#define NET_HEAD                                                                             \
-	"{\"version\":1,\"name\":\"shared\",\"mode\":\"shared\",\"bridge\":\"vmbr0\","         \
+#define NET_HEAD                                                                                    \
+	"{\"version\":1,\"name\":\"shared\",\"mode\":\"shared\",\"bridge\":\"vmbr0\","              \
 	"\"bridge_ifindex\":7,\"bridge_mac\":\"02:5e:11:22:33:44\",\"subnet\":\"192.168.64.0/24\"," \
 	"\"ula\":\"fd12::\",\"mtu\":1500,\"dhcp\":true,\"dnsmasq_pid\":1234,\"leases\":["
 #define NET_TAIL "]}"
@@ -133,12 +133,12 @@ static void test_parse_refuses_bad_ids(void **state)
 	}
 }
 
-#define FWD(ext, addr)                                                                   \
+#define FWD(ext, addr)                                                                        \
 	"{\"protocol\":\"tcp\",\"external_port\":" #ext ",\"internal_address\":\"" addr "\"," \
 	"\"internal_port\":22}"
-#define FWD_LEASE(fwds)                                                                   \
+#define FWD_LEASE(fwds)                                                                               \
 	NET_HEAD "{\"id\":1,\"kind\":\"netns\",\"ifname\":\"vmveth0\",\"mac\":\"02:00:00:00:00:01\"," \
-		 "\"uid\":0,\"pid\":1,\"label\":\"\",\"ifindex\":9,\"host\":2,"               \
+		 "\"uid\":0,\"pid\":1,\"label\":\"\",\"ifindex\":9,\"host\":2,"                       \
 		 "\"port_forwards\":[" fwds "]}" NET_TAIL
 
 static void test_parse_forwards(void **state)
@@ -165,7 +165,8 @@ static void test_parse_forwards(void **state)
 
 static void test_replay_add_del(void **state)
 {
-	_cleanup_free_ char *text = snapshot((unsigned int[]){ 1, 2, 3 }, (unsigned int[]){ 0, 1, 2 }, 3);
+	_cleanup_free_ char *text =
+		snapshot((unsigned int[]){ 1, 2, 3 }, (unsigned int[]){ 0, 1, 2 }, 3);
 	_cleanup_free_ char *a4 = add_line(4, 3), *a5 = add_line(5, 4), *journal = NULL;
 	struct state_network n;
 
@@ -258,18 +259,18 @@ static void test_replay_unknown_and_malformed(void **state)
 	struct state_network n;
 
 	if (asprintf(&journal,
-		     "{\"del\":99}\n"                /* unknown: nothing to do */
-		     "garbage\n"                     /* skipped */
-		     "\n"                            /* skipped */
-		     "{\"del\":0}\n"                 /* no such id can exist: skipped */
-		     "{\"del\":\"1\"}\n"             /* skipped */
-		     "{\"add\":7}\n"                 /* skipped */
-		     "{\"del\":1,\"add\":{}}\n"      /* one change per line: skipped */
-		     "{\"del\":1,\"del\":1}\n"       /* duplicate key: skipped */
-		     "{\"set\":1}\n"                 /* a newer daemon's: skipped */
-		     "[]\n"                          /* skipped */
-		     "%s"                            /* an add without an id: skipped */
-		     "%s",                           /* add of a known id: replaces it */
+		     "{\"del\":99}\n"           /* unknown: nothing to do */
+		     "garbage\n"                /* skipped */
+		     "\n"                       /* skipped */
+		     "{\"del\":0}\n"            /* no such id can exist: skipped */
+		     "{\"del\":\"1\"}\n"        /* skipped */
+		     "{\"add\":7}\n"            /* skipped */
+		     "{\"del\":1,\"add\":{}}\n" /* one change per line: skipped */
+		     "{\"del\":1,\"del\":1}\n"  /* duplicate key: skipped */
+		     "{\"set\":1}\n"            /* a newer daemon's: skipped */
+		     "[]\n"                     /* skipped */
+		     "%s"                       /* an add without an id: skipped */
+		     "%s",                      /* add of a known id: replaces it */
 		     no_id, replace) < 0)
 		fail();
 	parse(text, &n);
