@@ -160,27 +160,6 @@ static vmnet_broker_return_t send_request(int fd, const json_t *req, int pass_fd
 	return VMNET_BROKER_SUCCESS;
 }
 
-/* Move every SCM_RIGHTS fd of @mh into @m, so none is leaked whatever happens next. */
-static void collect_fds(struct msghdr *mh, struct message *m)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (m->n_fds < ELEMENTSOF(m->fds))
-				m->fds[m->n_fds++] = fd;
-			else
-				safe_close(fd);
-		}
-	}
-}
-
 /* Receive one reply into @m (which the caller cleans up with message_done(), always). */
 static vmnet_broker_return_t receive_reply(int fd, struct message *m)
 {
@@ -224,7 +203,8 @@ static vmnet_broker_return_t receive_reply(int fd, struct message *m)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return fail(VMNET_BROKER_CONNECTION_FAILURE, "receive reply: %m");
-	collect_fds(&mh, m);
+	/* Every fd into @m first, so none is leaked whatever happens next. */
+	m->n_fds = protocol_take_fds(&mh, m->fds, ELEMENTSOF(m->fds));
 
 	if (n == 0)
 		return fail(VMNET_BROKER_CONNECTION_FAILURE,

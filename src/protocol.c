@@ -1,9 +1,10 @@
-/* protocol.c - protocol version 1: request parsing, reply helpers, names (pure, no I/O) */
+/* protocol.c - protocol version 1: request parsing, reply helpers, names, the fds a message carries */
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "protocol.h"
 #include "util.h"
@@ -485,4 +486,28 @@ out:
 json_t *reply_error_new(int status, const char *message)
 {
 	return json_pack("{s:i, s:s}", "error", status, "message", message);
+}
+
+size_t protocol_take_fds(struct msghdr *msg, int *fds, size_t max)
+{
+	size_t n = 0;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			/* CMSG_DATA() need not be aligned for an int. */
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n < max)
+				fds[n++] = fd;
+			else
+				safe_close(fd);
+		}
+	}
+	return n;
 }

@@ -1,4 +1,4 @@
-/* protocol.h - protocol version 1: request parsing, reply helpers, names (pure, no I/O) */
+/* protocol.h - protocol version 1: request parsing, reply helpers, names, the fds a message carries */
 #ifndef VMNET_PROTOCOL_H
 #define VMNET_PROTOCOL_H
 
@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "vmnet-broker.h"
 
@@ -107,5 +108,15 @@ const char *status_to_string(int status);
 
 /* {"error": status, "message": message}; NULL on OOM. */
 json_t *reply_error_new(int status, const char *message);
+
+/**
+ * protocol_take_fds() - move the SCM_RIGHTS fds of a received @msg into @fds
+ *
+ * The daemon and the client library both read messages that may carry
+ * fds. Whatever the caller does next, each fd is then either in @fds or
+ * closed: @max are kept, any more are closed here.
+ * Return: how many are in @fds.
+ */
+size_t protocol_take_fds(struct msghdr *msg, int *fds, size_t max);
 
 #endif

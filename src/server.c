@@ -110,30 +110,6 @@ static void close_fds(int *fds, size_t n)
 		safe_close(fds[i]);
 }
 
-/* Collect SCM_RIGHTS fds from @msg into @fds. Return: how many. */
-static size_t take_fds(struct msghdr *msg, int *fds)
-{
-	size_t n = 0;
-
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		size_t k;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n < PROTOCOL_FDS_MAX)
-				fds[n++] = fd;
-			else
-				safe_close(fd);
-		}
-	}
-	return n;
-}
-
 static void reply_transport_error(struct connection *c, const char *message)
 {
 	_cleanup_(json_decrefp) json_t *reply = reply_error_new(VMNET_BROKER_INVALID_REQUEST, message);
@@ -167,7 +143,7 @@ static int connection_read(struct connection *c)
 			return 0;
 		return log_debug_errno(-errno, "Failed to read from peer %d: %m", (int)c->peer.pid);
 	}
-	n_fds = take_fds(&msg, fds);
+	n_fds = protocol_take_fds(&msg, fds, ELEMENTSOF(fds));
 	if (n == 0) {
 		/* End of stream (an empty SEQPACKET message reads the same; no
 		 * valid request is empty, so treating it as a hang-up is fine). */
