@@ -18,6 +18,7 @@
 #include "adopt.h"
 #include "config-dir.h"
 #include "config.h"
+#include "dnsmasq-env.h"
 #include "forward.h"
 #include "lease.h"
 #include "log.h"
@@ -591,6 +592,9 @@ int broker_new(sd_event *event, const struct broker_options *opt, struct broker 
 	b->opt = *opt;
 	b->next_lease_id = 1;
 	TAILQ_INIT(&b->networks);
+	r = dnsmasq_env_new(&b->dnsmasq_env);
+	if (r < 0)
+		goto fail;
 	r = config_dir_new(opt->config_dir, &b->configs);
 	if (r < 0)
 		goto fail;
@@ -659,6 +663,7 @@ struct broker *broker_free(struct broker *b)
 		network_abandon(n);
 	}
 	b->ra = ra_free(b->ra);
+	b->dnsmasq_env = dnsmasq_env_free(b->dnsmasq_env);
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);
 	b->configs = config_dir_free(b->configs);

@@ -39,7 +39,8 @@ struct broker {
 	struct server *server;
 	struct netlink *nl;
 	struct nft *nft;
-	struct ra *ra; /* the one socket all networks advertise through */
+	struct ra *ra;                   /* the one socket all networks advertise through */
+	struct dnsmasq_env *dnsmasq_env; /* what every dnsmasq is exec'd with */
 	TAILQ_HEAD(, network) networks;
 	size_t n_networks;
 	unsigned int next_port;     /* vmtapN / vmvethN numbering */

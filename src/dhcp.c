@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/netlink.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -26,7 +25,9 @@
 
 #include "bgclose.h"
 #include "dhcp.h"
+#include "dnsmasq-env.h"
 #include "log.h"
+#include "proc.h"
 #include "pool.h"
 #include "protocol.h"
 #include "util.h"
@@ -69,6 +70,7 @@ struct dhcp_server {
 	sd_event_source *settle_timer; /* one more SIGHUP once start-up is over */
 	unsigned int restarts;         /* in a row, for the backoff */
 	struct lease_cache leases;     /* the lease file as last read, while unchanged */
+	struct dnsmasq_env *env;       /* NULL: the daemon's own environment */
 	dhcp_exit_fn on_exit;
 	void *userdata;
 };
@@ -196,31 +198,6 @@ int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *re
 	return 0;
 }
 
-/* Return: true once dnsmasq catches SIGHUP (SigCgt in /proc/PID/status). */
-static bool hup_handler_installed(pid_t pid)
-{
-	_cleanup_free_ char *line = NULL;
-	char path[64];
-	size_t cap = 0;
-	bool caught = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long mask;
-
-		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
-			caught = mask & (1ULL << (SIGHUP - 1));
-			break;
-		}
-	}
-	fclose(f);
-	return caught;
-}
-
 static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata);
 
 static int on_settle_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -249,7 +226,7 @@ static int request_reload(struct dhcp_server *s)
 	if (s->pid <= 0 || s->reload_timer)
 		return 0;
 	if (!s->hup_ok)
-		s->hup_ok = hup_handler_installed(s->pid);
+		s->hup_ok = proc_catches_signal(s->pid, SIGHUP);
 	if (!s->hup_ok)
 		return sd_event_add_time_relative(s->event, &s->reload_timer, CLOCK_MONOTONIC,
 						  10 * 1000, 0, on_reload_timer, s);
@@ -384,121 +361,7 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	return 0;
 }
 
-#define PRELOAD_NAME "dnsmasq-preload.so"
-#define LD_PRELOAD_EQ "LD_PRELOAD="
-
-static char **preload_env; /* dnsmasq's environment, once made: dnsmasq_environ() */
-
-/* A library to preload into a process running as root: root's, and
- * writable by nobody else. */
-static bool trusted_file(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-	       !(st.st_mode & (S_IWGRP | S_IWOTH));
-}
-
-/*
- * Where dnsmasq-preload.so is: beside the daemon's own executable when it
- * runs from the build tree, else where it is installed. NULL if neither:
- * dnsmasq then works as well, only woken by every address and route event
- * in the namespace (dnsmasq-preload.c).
- */
-static const char *find_preload(void)
-{
-	static char beside[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", beside, sizeof(beside));
-	char *slash = NULL;
-
-	if (n > 0 && (size_t)n < sizeof(beside) - sizeof(PRELOAD_NAME)) {
-		beside[n] = 0;
-		slash = strrchr(beside, '/');
-	}
-	if (slash) {
-		strcpy(slash + 1, PRELOAD_NAME);
-		if (trusted_file(beside))
-			return beside;
-	}
-	if (trusted_file(DNSMASQ_PRELOAD))
-		return DNSMASQ_PRELOAD;
-	log_warning("No %s beside the daemon or at %s that only root can write: each dnsmasq "
-		    "will wake for every address and route change",
-		    PRELOAD_NAME, DNSMASQ_PRELOAD);
-	return NULL;
-}
-
-/*
- * dnsmasq's environment: the daemon's, with dnsmasq-preload.so added to
- * LD_PRELOAD (after what is there). Made once, at the first dnsmasq: the
- * daemon's own environment no longer changes after start-up.
- */
-static char **dnsmasq_environ(void)
-{
-	static bool done;
-	char **env;
-	const char *lib, *old = getenv("LD_PRELOAD");
-	size_t n = 0, k = 0;
-
-	if (done)
-		return preload_env ? preload_env : environ;
-	done = true;
-	lib = find_preload();
-	if (!lib)
-		return environ;
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(char *));
-	if (env)
-		for (size_t i = 0; i < n; i++)
-			if (strncmp(environ[i], LD_PRELOAD_EQ, strlen(LD_PRELOAD_EQ)) != 0)
-				env[k++] = environ[i];
-	if (!env || asprintf(&env[k], LD_PRELOAD_EQ "%s%s%s", old && *old ? old : "",
-			     old && *old ? ":" : "", lib) < 0) {
-		log_warning("Out of memory: dnsmasq starts without %s", lib);
-		free(env);
-		return environ;
-	}
-	preload_env = env;
-	return env;
-}
-
-/*
- * Once, for the first dnsmasq that listens: did the preload take? A
- * loader that ignores LD_PRELOAD (a security module's exec transition,
- * say) would leave dnsmasq in rtnetlink's groups without a word. Its
- * socket is the rtnetlink one whose port id is its pid (autobind's first
- * choice), in our own namespace's /proc/net/netlink.
- */
-static void check_preload_took(pid_t pid)
-{
-	static bool checked;
-	char line[256];
-	FILE *f;
-
-	if (checked || !preload_env)
-		return;
-	checked = true;
-	f = fopen("/proc/net/netlink", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long sk;
-		unsigned int proto, portid, groups; /* port ids go past INT_MAX */
-
-		if (sscanf(line, "%llx %u %u %x", &sk, &proto, &portid, &groups) != 4 ||
-		    proto != NETLINK_ROUTE || portid != (unsigned int)pid)
-			continue;
-		if (groups)
-			log_warning("dnsmasq %d ignored %s (rtnetlink groups %#x): each dnsmasq "
-				    "will wake for every address and route change",
-				    (int)pid, PRELOAD_NAME, groups);
-		break;
-	}
-	fclose(f);
-}
-
-static int spawn(char **argv, pid_t *ret)
+static int spawn(char **argv, char **envp, pid_t *ret)
 {
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
@@ -516,7 +379,7 @@ static int spawn(char **argv, pid_t *ret)
 						POSIX_SPAWN_SETSID);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, dnsmasq_environ());
+	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return r;
@@ -530,7 +393,7 @@ static int start(struct dhcp_server *s)
 	int r;
 
 	s->hup_ok = false;
-	r = spawn(s->argv, &s->pid);
+	r = spawn(s->argv, s->env ? dnsmasq_env_get(s->env) : environ, &s->pid);
 	if (r < 0)
 		return r;
 	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->started_usec);
@@ -666,7 +529,8 @@ static int start_and_wait(struct dhcp_server *s)
 		if (p[0].revents && saw_file(ifd, base)) {
 			log_debug("dnsmasq %d listening after %llu us", (int)s->pid,
 				  (unsigned long long)(mono_usec() - t0));
-			check_preload_took(s->pid);
+			if (s->env)
+				dnsmasq_env_check(s->env, s->pid);
 			return 0;
 		}
 		if (pfd >= 0 && p[1].revents)
@@ -686,6 +550,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->env = p->env;
 	s->on_exit = on_exit;
 	s->userdata = userdata;
 	s->event = event;
@@ -788,59 +653,6 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 	return NULL;
 }
 
-/* Read the start of @path (opened with @flags added) into @buf, NUL-terminated.
- * Return: bytes read, or <= 0. */
-static ssize_t read_text(const char *path, int flags, char *buf, size_t size)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
-}
-
-/* The same for /proc/@pid/@what. */
-static ssize_t proc_read(pid_t pid, const char *what, char *buf, size_t size)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	return read_text(path, 0, buf, size);
-}
-
-/* Return: true when /proc/@pid/cmdline has the argument @want. */
-static bool cmdline_has(pid_t pid, const char *want)
-{
-	char buf[8192];
-	ssize_t n = proc_read(pid, "cmdline", buf, sizeof(buf));
-
-	if (n <= 0)
-		return false;
-	for (char *a = buf; a < buf + n; a += strlen(a) + 1)
-		if (streq(a, want))
-			return true;
-	return false;
-}
-
-/*
- * Return: true once @pid is gone or a zombie. Not "its cmdline is empty":
- * the kernel drops a dying process's memory before its files, so its
- * sockets (port 67, 53) may still be bound for a moment after that.
- */
-static bool exited(pid_t pid)
-{
-	char buf[256], *p;
-
-	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
-		return true;
-	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-}
-
 /* The pid in dnsmasq's pid file, or 0. */
 static pid_t read_pid_file(const char *state_dir, const char *name)
 {
@@ -849,7 +661,7 @@ static pid_t read_pid_file(const char *state_dir, const char *name)
 	int pid;
 
 	if (asprintf(&path, "%s/%s.pid", state_dir, name) < 0 ||
-	    read_text(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
+	    proc_read_file(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
 		return 0;
 	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
 }
@@ -867,7 +679,7 @@ static bool gone_within(pid_t pid, int pfd, int ms)
 	/* Its pidfd polls readable once it has exited, files closed. */
 	if (pfd >= 0)
 		(void)poll(&(struct pollfd){ .fd = pfd, .events = POLLIN }, 1, ms);
-	for (int waited = 0; !exited(pid); waited += 10) {
+	for (int waited = 0; !proc_exited(pid); waited += 10) {
 		if (waited >= ms)
 			return false;
 		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
@@ -884,7 +696,7 @@ static void stop_stale(pid_t pid, const char *want)
 	/* The pidfd first, the check second: then the signals cannot hit
 	 * a process that took the pid over in between. */
 	pfd = pidfd_open(pid, 0);
-	if (!cmdline_has(pid, want))
+	if (!proc_cmdline_has(pid, want))
 		return;
 	(void)signal_process(pid, pfd, SIGTERM);
 	if (!gone_within(pid, pfd, STOP_GRACE_MS)) {

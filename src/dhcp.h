@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+struct dnsmasq_env;
+
 struct dhcp_params {
 	const char *name;        /* network name, for file names and logs */
 	const char *bridge;      /* interface dnsmasq serves */
@@ -20,6 +22,7 @@ struct dhcp_params {
 	bool no_dhcp4;           /* serve no IPv4 addresses (`dhcp`: false) */
 	bool no_dns;             /* no DNS at all (`dns_proxy`: false): --port=0 */
 	unsigned int mtu;
+	struct dnsmasq_env *env; /* what dnsmasq is exec'd with; NULL: the daemon's environment */
 };
 
 struct dhcp_host {

@@ -329,6 +329,7 @@ static int start_dhcp(struct network *n)
 		.no_dhcp4 = !n->config.dhcp,
 		.no_dns = !n->config.dns_proxy,
 		.mtu = n->config.mtu,
+		.env = b->dnsmasq_env,
 	};
 
 	_cleanup_free_ struct dhcp_host *hosts = NULL;
