@@ -26,10 +26,22 @@
 
 #define THREADS 8
 
-static int queue_fd = -EBADF; /* write end; -EBADF: close in place */
-static pthread_t threads[THREADS];
-static size_t n_threads;
-static int read_fd = -EBADF;
+/*
+ * Process-wide on purpose, unlike the rest of the daemon's state: the
+ * threads close fds of the process's one fd table, they start once in
+ * main() after the capabilities are dropped (capabilities are per
+ * thread), and every module that may hold the last reference to a TAP or
+ * an inotify instance (a reply's TAP fds, port.c, dhcp.c) closes through
+ * them. A handle passed down to each of those would buy nothing: a second
+ * broker in the same process would share this pool as it shares the fd
+ * table.
+ */
+static struct {
+	int queue_fd; /* write end; -EBADF: close in place */
+	int read_fd;
+	pthread_t threads[THREADS];
+	size_t n_threads;
+} pool = { .queue_fd = -EBADF, .read_fd = -EBADF };
 
 static void *closer(void *arg)
 {
@@ -53,7 +65,7 @@ int bgclose_start(void)
 	sigset_t all, old;
 	int p[2], r;
 
-	if (queue_fd >= 0)
+	if (pool.queue_fd >= 0)
 		return 0;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -67,15 +79,16 @@ int bgclose_start(void)
 	/* Signals are the event loop's business: the threads take none. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (r = 0; n_threads < THREADS; n_threads++) {
-		r = -pthread_create(&threads[n_threads], NULL, closer, (void *)(intptr_t)p[0]);
+	for (r = 0; pool.n_threads < THREADS; pool.n_threads++) {
+		r = -pthread_create(&pool.threads[pool.n_threads], NULL, closer,
+				    (void *)(intptr_t)p[0]);
 		if (r < 0)
 			break;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	read_fd = p[0];
-	queue_fd = p[1];
-	if (n_threads == 0) {
+	pool.read_fd = p[0];
+	pool.queue_fd = p[1];
+	if (pool.n_threads == 0) {
 		bgclose_stop();
 		return r;
 	}
@@ -87,7 +100,7 @@ int bgclose(int fd)
 	if (fd < 0)
 		return -EBADF;
 	/* A pipe write of one int is atomic; the pipe holds 16k of them. */
-	if (queue_fd < 0 || write(queue_fd, &fd, sizeof(fd)) != sizeof(fd))
+	if (pool.queue_fd < 0 || write(pool.queue_fd, &fd, sizeof(fd)) != sizeof(fd))
 		(void)close(fd);
 	return -EBADF;
 }
@@ -95,8 +108,8 @@ int bgclose(int fd)
 void bgclose_stop(void)
 {
 	/* EOF, once the queue is drained, ends every thread. */
-	queue_fd = safe_close(queue_fd);
-	for (; n_threads > 0; n_threads--)
-		(void)pthread_join(threads[n_threads - 1], NULL);
-	read_fd = safe_close(read_fd);
+	pool.queue_fd = safe_close(pool.queue_fd);
+	for (; pool.n_threads > 0; pool.n_threads--)
+		(void)pthread_join(pool.threads[pool.n_threads - 1], NULL);
+	pool.read_fd = safe_close(pool.read_fd);
 }

@@ -7,6 +7,7 @@
 
 #include "log.h"
 
+/* Process-wide, as stderr is: set once in main(), read by every module. */
 int log_max_level = LOG_INFO;
 static bool journal_prefix;
 
