@@ -541,10 +541,19 @@ static int start_and_wait(struct dhcp_server *s)
 	return 0;
 }
 
+/* STATE/NAME.@ext into *@ret. Return: 0 or -ENOMEM (*@ret NULL). */
+static int state_path(const struct dhcp_params *p, const char *ext, char **ret)
+{
+	if (asprintf(ret, "%s/%s.%s", p->state_dir, p->name, ext) >= 0)
+		return 0;
+	*ret = NULL;
+	return -ENOMEM;
+}
+
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
-	struct dhcp_server *s;
+	_cleanup_(dhcp_server_freep) struct dhcp_server *s = NULL;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -554,27 +563,20 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	s->on_exit = on_exit;
 	s->userdata = userdata;
 	s->event = event;
-	if (asprintf(&s->hosts_path, "%s/%s.hosts", p->state_dir, p->name) < 0 ||
-	    asprintf(&s->leases_path, "%s/%s.leases", p->state_dir, p->name) < 0 ||
-	    asprintf(&s->pid_path, "%s/%s.pid", p->state_dir, p->name) < 0) {
-		s->hosts_path = s->leases_path = s->pid_path = NULL;
-		r = -ENOMEM;
-		goto fail;
-	}
+	if (state_path(p, "hosts", &s->hosts_path) < 0 ||
+	    state_path(p, "leases", &s->leases_path) < 0 || state_path(p, "pid", &s->pid_path) < 0)
+		return -ENOMEM;
 	r = dhcp_server_set_hosts(s, hosts, n_hosts);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = build_argv(s, p, &s->argv);
 	if (r < 0)
-		goto fail;
+		return r;
 	r = start_and_wait(s);
 	if (r < 0)
-		goto fail;
-	*ret = s;
+		return r;
+	*ret = TAKE_PTR(s);
 	return 0;
-fail:
-	dhcp_server_free(s);
-	return r;
 }
 
 static void dhcp_server_release(struct dhcp_server *s);

@@ -47,6 +47,10 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret);
 /* Stop dnsmasq (SIGTERM, then SIGKILL after a grace period), reap it, remove its files. */
 struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
+static inline void dhcp_server_freep(struct dhcp_server **s)
+{
+	dhcp_server_free(*s);
+}
 /* Forget dnsmasq but leave it serving, with its files: the daemon stops, guests stay. */
 struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s);
 /**

@@ -34,4 +34,13 @@ int log_full_errno(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
 
+/*
+ * A line about one object begins with it in brackets, "[network shared]
+ * Created: ...", as systemd's log_link_*(). The objects' headers build
+ * their helpers on this: log_network_*() and log_lease_*() (network.h),
+ * log_client_*() (server.h).
+ */
+#define log_named_full_errno(kind, name, level, error, fmt, ...) \
+	log_full_errno((level), (error), "[" kind " %s] " fmt, (name), ##__VA_ARGS__)
+
 #endif

@@ -89,6 +89,24 @@ size_t server_connection_count(const struct server *s)
 	return s->n_conns;
 }
 
+/* Its own resources: a connection not (or no longer) in the server's list. */
+static struct connection *connection_destroy(struct connection *c)
+{
+	if (!c)
+		return NULL;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->silence_timer);
+	safe_close(c->fd);
+	free(c->groups);
+	free(c);
+	return NULL;
+}
+
+static void connection_destroyp(struct connection **c)
+{
+	connection_destroy(*c);
+}
+
 static void connection_free(struct connection *c)
 {
 	struct server *s = c->server;
@@ -97,11 +115,7 @@ static void connection_free(struct connection *c)
 		s->on_disconnect(s->userdata, c);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->n_conns--;
-	sd_event_source_disable_unref(c->io);
-	sd_event_source_disable_unref(c->silence_timer);
-	safe_close(c->fd);
-	free(c->groups);
-	free(c);
+	connection_destroy(c);
 }
 
 static void close_fds(int *fds, size_t n)
@@ -141,7 +155,7 @@ static int connection_read(struct connection *c)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return 0;
-		return log_debug_errno(-errno, "Failed to read from peer %d: %m", (int)c->peer.pid);
+		return log_client_debug_errno(c, -errno, "Failed to read a request: %m");
 	}
 	n_fds = protocol_take_fds(&msg, fds, ELEMENTSOF(fds));
 	if (n == 0) {
@@ -169,8 +183,8 @@ static int on_silence(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct connection *c = userdata;
 
-	log_info("[peer %d uid %u] sent nothing for %llu s, closing", (int)c->peer.pid,
-		 (unsigned)c->peer.uid, (unsigned long long)(c->server->silence_usec / 1000000));
+	log_client_info(c, "sent nothing for %llu s, closing",
+			(unsigned long long)(c->server->silence_usec / 1000000));
 	connection_free(c);
 	return 0;
 }
@@ -227,12 +241,42 @@ static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n)
 	return -ERANGE;
 }
 
+/* A connection for the accepted @fd (which it takes only on success). */
+static int connection_new(struct server *s, int fd, struct connection **ret)
+{
+	_cleanup_(connection_destroyp) struct connection *c = NULL;
+	socklen_t len = sizeof(struct ucred);
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = -EBADF;
+	c->server = s;
+	/* Identity is what the kernel saw at connect(), not what the peer claims. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0)
+		return log_warning_errno(-errno, "Failed to read peer credentials: %m");
+	r = read_peer_groups(fd, &c->groups, &c->n_groups);
+	if (r < 0)
+		/* Only allowed_groups needs them; such a peer just is in none. */
+		log_debug_errno(r, "Failed to read peer groups, ignoring: %m");
+	r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_connection_io, c);
+	if (r < 0)
+		return log_warning_errno(r, "Failed to watch connection: %m");
+	r = sd_event_add_time_relative(s->event, &c->silence_timer, CLOCK_MONOTONIC,
+				       s->silence_usec, 0, on_silence, c);
+	if (r < 0)
+		return log_warning_errno(r, "Failed to arm connection timer: %m");
+	c->fd = fd;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
 	struct connection *c;
-	socklen_t len = sizeof(struct ucred);
 	int r;
 
 	cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -246,42 +290,15 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		refuse(cfd, "too many connections to the daemon");
 		return 0;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	r = connection_new(s, cfd, &c);
+	if (r == -ENOMEM)
 		log_error("Failed to accept connection: out of memory");
-		return 0;
-	}
-	/* Identity is what the kernel saw at connect(), not what the peer claims. */
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0) {
-		log_warning("Failed to read peer credentials: %m");
-		free(c);
-		return 0;
-	}
-	r = read_peer_groups(cfd, &c->groups, &c->n_groups);
 	if (r < 0)
-		/* Only allowed_groups needs them; such a peer just is in none. */
-		log_debug_errno(r, "Failed to read peer groups, ignoring: %m");
-	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_connection_io, c);
-	if (r < 0) {
-		log_warning_errno(r, "Failed to watch connection: %m");
-		free(c->groups);
-		free(c);
-		return 0;
-	}
-	r = sd_event_add_time_relative(s->event, &c->silence_timer, CLOCK_MONOTONIC,
-				       s->silence_usec, 0, on_silence, c);
-	if (r < 0) {
-		log_warning_errno(r, "Failed to arm connection timer: %m");
-		sd_event_source_disable_unref(c->io);
-		free(c->groups);
-		free(c);
-		return 0;
-	}
-	c->fd = TAKE_FD(cfd);
-	c->server = s;
+		return 0; /* the others are logged */
+	TAKE_FD(cfd);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->n_conns++;
-	log_debug("[peer %d uid %u] connected", (int)c->peer.pid, (unsigned)c->peer.uid);
+	log_client_debug(c, "connected");
 	return 0;
 }
 
@@ -322,7 +339,7 @@ int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	}
 	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		return log_debug_errno(-errno, "[peer %d] Failed to send reply: %m", (int)c->peer.pid);
+		return log_client_debug_errno(c, -errno, "Failed to send reply: %m");
 	return 0;
 }
 
@@ -364,7 +381,7 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 	       server_request_fn on_request, server_disconnect_fn on_disconnect, void *userdata,
 	       struct server **ret)
 {
-	struct server *s;
+	_cleanup_(server_freep) struct server *s = NULL;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -383,22 +400,17 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 	} else {
 		r = listen_on_path(path, gid, &s->fd);
 		if (r < 0)
-			goto fail;
+			return r;
 		/* Only now is the path ours to unlink at exit. */
 		s->path = strdup(path);
-		if (!s->path) {
-			r = -ENOMEM;
-			goto fail;
-		}
+		if (!s->path)
+			return -ENOMEM;
 	}
 	r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, on_accept, s);
 	if (r < 0)
-		goto fail;
-	*ret = s;
+		return r;
+	*ret = TAKE_PTR(s);
 	return 0;
-fail:
-	server_free(s);
-	return r;
 }
 
 struct server *server_free(struct server *s)

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <systemd/sd-event.h>
 
+#include "log.h"
+
 struct server;
 struct connection;
 
@@ -30,6 +32,10 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 	       struct server **ret);
 /* Close every connection (calling on_disconnect) and the listener; unlink the path. */
 struct server *server_free(struct server *s);
+static inline void server_freep(struct server **s)
+{
+	server_free(*s);
+}
 size_t server_connection_count(const struct server *s);
 /* Further connections are refused with LIMIT_EXCEEDED (default SERVER_MAX_CONNECTIONS). */
 void server_set_max_connections(struct server *s, size_t max);
@@ -53,5 +59,16 @@ void connection_set_data(struct connection *c, void *data);
  * Return: 0 or negative errno.
  */
 int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds);
+
+/* Lines about a client: "[peer PID uid UID] ...", as SO_PEERCRED says. */
+#define log_client_full_errno(c, level, error, fmt, ...)                                        \
+	log_full_errno((level), (error), "[peer %d uid %u] " fmt, (int)connection_peer(c)->pid, \
+		       (unsigned)connection_peer(c)->uid, ##__VA_ARGS__)
+#define log_client_debug(c, fmt, ...) \
+	((void)log_client_full_errno(c, LOG_DEBUG, 0, fmt, ##__VA_ARGS__))
+#define log_client_info(c, fmt, ...) \
+	((void)log_client_full_errno(c, LOG_INFO, 0, fmt, ##__VA_ARGS__))
+#define log_client_debug_errno(c, error, fmt, ...) \
+	log_client_full_errno(c, LOG_DEBUG, error, fmt, ##__VA_ARGS__)
 
 #endif
