@@ -16,7 +16,7 @@ struct access_peer {
 };
 
 enum {
-	ACCESS_E_DENIED = 1, /* neither a listed user nor in a listed group */
+	ACCESS_E_DENIED = 400, /* neither a listed user nor in a listed group */
 };
 
 /**

@@ -17,7 +17,7 @@
  *     they belong to no one, since no client was ever told about them;
  *   - the nftables table is rewritten for exactly the adopted networks.
  *
- * This runs before the socket opens, so no request sees a half-adopted
+ * This runs before the event loop, so no request sees a half-adopted
  * state.
  */
 #include <errno.h>
@@ -26,12 +26,17 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "broker.h"
+#include "config-dir.h"
 #include "dhcp.h"
+#include "firewall.h"
+#include "forward.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
 #include "port.h"
+#include "registry.h"
 #include "state.h"
 #include "util.h"
 
@@ -59,33 +64,77 @@ static bool port_matches(const struct link_info *li, const struct state_lease *r
 	return li && streq(li->name, rec->ifname) && li->master == bridge;
 }
 
-static void adopt_leases(struct network *n, const struct state_network *rec, const struct links *ls)
+/*
+ * The recorded port_forwards of @l, unless a running network or an
+ * adopted lease forwards one of those host ports already (the files
+ * changed while no daemon ran): then the lease keeps its port, without
+ * forwards.
+ */
+static void check_forwards(struct broker *b, struct network *n, struct lease *l)
+{
+	char what[64];
+
+	for (size_t i = 0; i < l->n_forwards; i++)
+		if (n->config.mode != MODE_SHARED ||
+		    forward_table_owner(&b->forwards, l->forwards[i].protocol,
+					l->forwards[i].external_port)) {
+			log_network_warning(n,
+					    "Port %s: forward %s is taken or the network is not "
+					    "shared, adopting the port without its forwards",
+					    l->port.ifname,
+					    forward_format(&l->forwards[i], what, sizeof(what)));
+			lease_drop_forwards(l);
+			return;
+		}
+}
+
+static int adopt_lease(struct broker *b, struct network *n, const struct state_lease *rec)
+{
+	_cleanup_(lease_freep) struct lease *l = NULL;
+	struct network_change change;
+	int r;
+
+	/* A record of a daemon of before ids gets one now; the snapshot at
+	 * the end of adoption records it. */
+	r = lease_new_from_record(rec, rec->id ? rec->id : b->env.next_lease_id++, &l);
+	if (r < 0)
+		return r;
+	check_forwards(b, n, l);
+	r = network_add_lease(n, l, NULL, NULL, &change);
+	if (r)
+		return r;
+	registry_add_lease(&b->registry, TAKE_PTR(l));
+	return 0;
+}
+
+static void adopt_leases(struct broker *b, struct network *n, const struct state_network *rec,
+			 const struct links *ls)
 {
 	for (size_t i = 0; i < rec->n_leases; i++) {
 		const struct state_lease *lr = &rec->leases[i];
-		struct lease *l;
 		int r;
 
 		if (lr->kind == PORT_NONE)
 			continue; /* a hold without a port ends with its connection */
 		if (!port_matches(find_link(ls, lr->ifindex), lr, rec->bridge_ifindex)) {
-			log_info("[network %s] uid %u pid %d label '%s': %s port %s went away while "
-				 "no daemon ran, lease ended",
-				 rec->name, (unsigned)lr->uid, (int)lr->pid, lr->label,
-				 port_kind_to_string(lr->kind), lr->ifname);
+			log_network_info(n,
+					 "uid %u pid %d label '%s': %s port %s went away while no "
+					 "daemon ran, lease ended",
+					 (unsigned)lr->uid, (int)lr->pid, lr->label,
+					 port_kind_to_string(lr->kind), lr->ifname);
 			continue;
 		}
-		r = lease_adopt(n, lr, &l);
+		r = adopt_lease(b, n, lr);
 		if (r != 0)
-			log_warning("[network %s] Failed to adopt port %s: %s, ignoring", rec->name,
-				    lr->ifname, r > 0 ? lease_error_to_string(r) : strerror(-r));
+			log_network_warning(n, "Failed to adopt port %s: %s, ignoring", lr->ifname,
+					    r > 0 ? network_error_to_string(r) : strerror(-r));
 	}
 }
 
 static void forget_network(struct broker *b, const struct state_network *rec)
 {
-	log_info("[network %s] Bridge %s went away while no daemon ran, forgetting the network",
-		 rec->name, rec->bridge);
+	log_netname_info(rec->name, "Bridge %s went away while no daemon ran, forgetting the network",
+			 rec->bridge);
 	dhcp_stop_stale(rec->dnsmasq_pid, b->opt.state_dir, rec->name);
 	state_forget(b->opt.state_dir, rec->name);
 }
@@ -94,14 +143,78 @@ static void forget_network(struct broker *b, const struct state_network *rec)
 static void log_journal(const struct state_network *rec)
 {
 	if (rec->journal_error < 0)
-		log_warning_errno(rec->journal_error,
-				  "[network %s] Failed to read its state journal, adopting the "
-				  "snapshot alone; ports of leases since may be removed: %m",
-				  rec->name);
+		log_netname_warning_errno(rec->name, rec->journal_error,
+					  "Failed to read its state journal, adopting the "
+					  "snapshot alone; ports of leases since may be removed: %m");
 	else if (rec->journal_skipped > 0)
 		/* One line cut short is a daemon killed while writing it. */
-		log_info("[network %s] Skipped %d incomplete or malformed line(s) of its state journal",
-			 rec->name, rec->journal_skipped);
+		log_netname_info(rec->name,
+				 "Skipped %d incomplete or malformed line(s) of its state journal",
+				 rec->journal_skipped);
+}
+
+/*
+ * What the record does not say: the gateway and the IPv6 prefix length
+ * come from the file, while it still has the subnet and prefix that run
+ * (else the defaults of a pool network, .1 and /64).
+ */
+static void recorded_addressing(const struct state_network *rec, const struct network_config *c,
+				struct network_addressing *ret)
+{
+	uint32_t addr;
+	uint8_t len;
+
+	*ret = (struct network_addressing){ .subnet = rec->subnet };
+	memcpy(ret->ula, rec->ula, 16);
+	if (c->has_subnet) {
+		network_config_subnet(c, &addr, &len);
+		if (addr == rec->subnet.addr && len == rec->subnet.len)
+			ret->gateway = c->gateway;
+	}
+	if (c->has_ipv6_prefix && memcmp(c->ipv6_prefix, rec->ula, 16) == 0)
+		ret->ula_len = c->ipv6_prefix_len;
+}
+
+/* The network of @rec as it runs, its leases not yet. Return: 0 or negative errno. */
+static int adopt_record(struct broker *b, const struct state_network *rec, struct network **ret)
+{
+	struct network_bridge br = { .ifindex = rec->bridge_ifindex };
+	struct network_addressing a;
+	struct network_config c;
+
+	/* The record says what runs; the configuration only fills the rest. */
+	if (config_lookup(b->opt.config_dir, rec->name, &c) != 0)
+		return -ENOENT;
+	c.mode = rec->mode;
+	c.mtu = rec->mtu;
+	c.dhcp = rec->dhcp;
+	recorded_addressing(rec, &c, &a);
+	memcpy(br.name, rec->bridge, sizeof(br.name));
+	memcpy(br.mac, rec->bridge_mac, 6);
+	return network_adopt(&b->env, &c, &a, &br, ret);
+}
+
+/* Its services: forwarding, a dnsmasq of ours instead of the old one, RA, the idle timer. */
+static int resume_network(struct broker *b, struct network *n, pid_t stale_dnsmasq)
+{
+	char sub[32];
+	int r;
+
+	if (n->config.mode == MODE_SHARED) {
+		r = broker_enable_forwarding(b);
+		if (r < 0)
+			return r;
+	}
+	/* The old dnsmasq is not our child and cannot be watched: replace it.
+	 * It keeps the lease file, so guests keep their addresses; a guest
+	 * asking in the few milliseconds between simply asks again. */
+	dhcp_stop_stale(stale_dnsmasq, b->opt.state_dir, n->config.name);
+	r = network_adopt_done(n);
+	if (r < 0)
+		return r;
+	log_network_info(n, "Adopted: bridge %s, subnet %s, %zu lease(s)", n->bridge,
+			 prefix4_format(&n->subnet, sub, sizeof(sub)), n->n_leases);
+	return 0;
 }
 
 static void adopt_network(struct broker *b, const struct state_network *rec, const struct links *ls)
@@ -109,34 +222,25 @@ static void adopt_network(struct broker *b, const struct state_network *rec, con
 	struct network *n;
 	int r;
 
-	if (network_find(b, rec->name)) {
-		log_warning("[network %s] Recorded twice, ignoring the second record", rec->name);
+	if (registry_find_network(&b->registry, rec->name)) {
+		log_netname_warning(rec->name, "Recorded twice, ignoring the second record");
 		return;
 	}
 	if (!bridge_matches(find_link(ls, rec->bridge_ifindex), rec))
 		return forget_network(b, rec);
 	log_journal(rec);
-	r = network_adopt(b, rec, &n);
+	r = adopt_record(b, rec, &n);
 	if (r < 0) {
-		log_warning_errno(r, "[network %s] Failed to adopt network, leaving it as it is: %m",
-				  rec->name);
+		log_netname_warning_errno(rec->name, r,
+					  "Failed to adopt network, leaving it as it is: %m");
 		return;
 	}
-	adopt_leases(n, rec, ls);
-	r = network_adopt_done(n, rec->dnsmasq_pid);
+	registry_add_network(&b->registry, n);
+	adopt_leases(b, n, rec, ls);
+	r = resume_network(b, n, rec->dnsmasq_pid);
 	if (r < 0)
 		/* Guests keep forwarding on the bridge; DHCP is what may be down. */
-		log_error_errno(r, "[network %s] Failed to restart its services: %m", rec->name);
-}
-
-static bool adopted_bridge(struct broker *b, int ifindex)
-{
-	struct network *n;
-
-	TAILQ_FOREACH(n, &b->networks, link)
-		if (n->bridge_ifindex == ifindex)
-			return true;
-	return false;
+		log_network_error_errno(n, r, "Failed to restart its services: %m");
 }
 
 static void remove_orphan(struct broker *b, const struct link_info *li)
@@ -157,16 +261,21 @@ static void remove_orphan(struct broker *b, const struct link_info *li)
 			 li->alias);
 }
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static void remove_orphans(struct broker *b, const struct links *ls)
 {
 	for (size_t i = 0; i < ls->n; i++) {
 		const struct link_info *li = &ls->v[i];
 
-		if (!strncmp(li->alias, NETWORK_ALIAS_PREFIX, strlen(NETWORK_ALIAS_PREFIX)) &&
-		    streq(li->kind, "bridge") && !adopted_bridge(b, li->ifindex))
-			remove_orphan(b, li);
-		else if (!strncmp(li->alias, LEASE_ALIAS_PREFIX, strlen(LEASE_ALIAS_PREFIX)) &&
-			 !broker_find_lease(b, li->ifindex))
+		bool bridge = has_prefix(li->alias, NETWORK_ALIAS_PREFIX) && streq(li->kind, "bridge");
+		bool port = !bridge && has_prefix(li->alias, LEASE_ALIAS_PREFIX);
+
+		if ((bridge && !registry_find_bridge(&b->registry, li->ifindex)) ||
+		    (port && !registry_find_lease(&b->registry, li->ifindex)))
 			remove_orphan(b, li);
 	}
 }
@@ -179,35 +288,39 @@ static void continue_lease_ids(struct broker *b, const struct state_network *rec
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < recs[i].n_leases; j++)
-			if (recs[i].leases[j].id >= b->next_lease_id)
-				b->next_lease_id = recs[i].leases[j].id + 1;
+			if (recs[i].leases[j].id >= b->env.next_lease_id)
+				b->env.next_lease_id = recs[i].leases[j].id + 1;
+}
+
+static void records_free(struct state_network *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		state_network_clear(&recs[i]);
+	free(recs);
 }
 
 int broker_adopt(struct broker *b)
 {
 	struct state_network *recs = NULL;
-	struct links ls = {};
-	size_t n_recs = 0;
+	_cleanup_free_ struct link_info *links = NULL;
+	struct links ls;
+	size_t n_recs = 0, n_links = 0;
 	int r;
 
 	r = state_load_all(b->opt.state_dir, &recs, &n_recs);
 	if (r < 0)
 		return log_error_errno(r, "Failed to read state directory '%s': %m", b->opt.state_dir);
 	continue_lease_ids(b, recs, n_recs);
-	r = netlink_links(b->nl, &ls.v, &ls.n);
+	r = netlink_links(b->nl, &links, &n_links);
+	ls = (struct links){ .v = links, .n = n_links };
 	if (r < 0) {
-		log_error_errno(r, "Failed to list links: %m");
-		goto out;
+		records_free(recs, n_recs);
+		return log_error_errno(r, "Failed to list links: %m");
 	}
 	for (size_t i = 0; i < n_recs; i++)
 		adopt_network(b, &recs[i], &ls);
+	records_free(recs, n_recs);
 	remove_orphans(b, &ls);
 	/* Also when nothing was adopted: a stale table from a crash goes. */
-	r = network_apply_firewall(b);
-out:
-	for (size_t i = 0; i < n_recs; i++)
-		state_network_clear(&recs[i]);
-	free(recs);
-	free(ls.v);
-	return r;
+	return firewall_apply(b->nft, &b->registry);
 }

@@ -1,17 +1,20 @@
-/* broker.h - struct broker: the registry of networks, request dispatch, error -> status mapping */
+/* broker.h - struct broker: the daemon's state, its networks' lifecycles, the link monitor */
 #ifndef VMNET_BROKER_BROKER_H
 #define VMNET_BROKER_BROKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
-#include <sys/queue.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "forward.h"
+#include "network.h"
 #include "pool.h"
+#include "registry.h"
+#include "server.h"
 
-struct network;
 struct config_dir;
-struct lease;
+struct request;
 
 struct broker_options {
 	const char *socket_path;
@@ -41,32 +44,84 @@ struct broker {
 	struct nft *nft;
 	struct ra *ra;                   /* the one socket all networks advertise through */
 	struct dnsmasq_env *dnsmasq_env; /* what every dnsmasq is exec'd with */
-	TAILQ_HEAD(, network) networks;
-	size_t n_networks;
-	unsigned int next_port;     /* vmtapN / vmvethN numbering */
-	uint64_t next_lease_id;     /* above every id on record in the state dir (adopt.c) */
-	bool forwarding_on;         /* we set net.ipv4.ip_forward */
-	bool stopping;              /* in broker_free(): leases stay for the next daemon */
-	struct config_dir *configs; /* the network files, reread on each acquire */
+	struct config_dir *configs;      /* the network files, reread on each acquire */
+	struct forward_table forwards;   /* every forwarded host port */
+	struct network_env env;          /* what each network gets of the above */
+	struct registry registry;        /* the running networks */
+	bool forwarding_on;              /* we set net.ipv4.ip_forward */
+	bool stopping;                   /* in broker_free(): leases stay for the next daemon */
+};
+
+/* Limits of an acquire, in a range of their own (util.h). */
+enum {
+	BROKER_E_NETWORKS = 800, /* the daemon runs max_networks networks */
+	BROKER_E_NETWORK_PORTS,  /* the network has BROKER_MAX_PORTS_PER_NETWORK ports */
+	BROKER_E_USER_PORTS,     /* the uid holds max_ports_per_user ports */
+	BROKER_E_HOLDS,          /* the connection holds BROKER_MAX_HOLDS_PER_CONNECTION leases */
 };
 
 /**
  * broker_new() - set up netlink, nftables and the listening socket
+ * @on_request:	what answers each request, with the broker as userdata
+ *		(request.c's request_dispatch())
+ *
+ * Networks an earlier daemon left are adopted next (adopt.c), before the
+ * event loop runs: clients wait in the socket's backlog meanwhile.
  * Return: 0 or negative errno (logged).
  */
-int broker_new(sd_event *event, const struct broker_options *opt, struct broker **ret);
+int broker_new(sd_event *event, const struct broker_options *opt, server_request_fn on_request,
+	       struct broker **ret);
 /*
  * Close every connection and stop. Networks with leases keep running and
  * are recorded for the next daemon to adopt; unused ones are removed.
  */
 struct broker *broker_free(struct broker *b);
-/* The lease whose port has @ifindex, or NULL. */
-struct lease *broker_find_lease(struct broker *b, int ifindex);
+static inline void broker_freep(struct broker **b)
+{
+	broker_free(*b);
+}
 /* Remove every network with all its ports, in use or not (vmnet-brokerd --remove-all). */
 void broker_remove_all(struct broker *b);
 /* Create every network whose file says "persistent": true; failures are logged. */
 void broker_start_persistent(struct broker *b);
 /* No network (in use or idle) and no client connection: vmnet-brokerd --exit-idle may stop. */
 bool broker_is_idle(const struct broker *b);
+/* Reread what changed in the network files; on failure, the last view stays (logged). */
+void broker_refresh_configs(struct broker *b);
+
+/**
+ * broker_check_limits() - may @req of @uid, whose connection holds @holds leases, go on?
+ *
+ * Every resource a client can make the daemon create has a limit.
+ * Return: 0 or a BROKER_E_* code.
+ */
+int broker_check_limits(const struct broker *b, const struct request *req, uid_t uid, size_t holds);
+/**
+ * broker_acquire_network() - the running network @c->name, created if needed
+ *
+ * A running network is returned as it is, even when its file changed
+ * since: that applies when it is next created.
+ * Return: 0, NETWORK_E_POOL_EXHAUSTED, NETWORK_E_SUBNET_IN_USE,
+ * NETWORK_E_SUBNET_TAKEN, NETWORK_E_PREFIX_TAKEN, NETWORK_E_FORWARD_TAKEN,
+ * or negative errno (creation failed, nothing left behind).
+ */
+int broker_acquire_network(struct broker *b, const struct network_config *c, struct network **ret);
+/**
+ * broker_add_lease() - add the acquire's lease @l to @n, and to the rest of the daemon
+ * @spec:	its port (network_add_lease())
+ * @ret_fds:	a PORT_TAP's queue fds
+ * @ret_dhcp_failed: set when what failed was starting @n's dnsmasq; then
+ *		@n is gone too if nothing else holds it (made for this acquire,
+ *		most likely): nothing half-built stays
+ *
+ * Takes @l: on failure it is freed, and nothing of it is left.
+ * Return: 0, a code of network_add_lease(), or negative errno.
+ */
+int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
+		     const struct port_spec *spec, struct tap_fds *ret_fds, bool *ret_dhcp_failed);
+/* End the connection's leases, as it closes (the daemon stopping keeps named TAPs). */
+void broker_end_client(struct broker *b, struct client *cl);
+/* Enable IP forwarding for a shared network, once. Return: 0 or negative errno (logged). */
+int broker_enable_forwarding(struct broker *b);
 
 #endif

@@ -10,11 +10,13 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "adopt.h"
 #include "bgclose.h"
 #include "broker.h"
 #include "log.h"
 #include "server.h"
 #include "pool.h"
+#include "request.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/vmnet-broker/broker.sock"
@@ -328,9 +330,16 @@ static int run(struct broker_options *o)
 	r = take_activation_socket(&o->listen_fd);
 	if (r < 0)
 		return r;
-	r = broker_new(event, o, &b);
+	r = broker_new(event, o, request_dispatch, &b);
 	if (r < 0)
 		return r;
+	/* After listen(), which proves no other daemon runs; before the loop,
+	 * so clients wait in the backlog until adoption is done. */
+	r = broker_adopt(b);
+	if (r < 0) {
+		broker_free(b);
+		return r;
+	}
 	if (remove_all) {
 		broker_remove_all(b);
 		broker_free(b);

@@ -197,19 +197,6 @@ void config_errors_clear(struct config_errors *e)
 
 /* ---- what files cannot have together */
 
-static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
-{
-	unsigned int len = alen < blen ? alen : blen;
-
-	for (unsigned int bit = 0; bit < len; bit++) {
-		uint8_t m = (uint8_t)(0x80 >> (bit % 8));
-
-		if ((a[bit / 8] & m) != (b[bit / 8] & m))
-			return false;
-	}
-	return true;
-}
-
 static int pair_error(struct config_errors *errors, const struct network_config *const *v, size_t i,
 		      size_t j, const char *key, const char *what)
 {

@@ -93,8 +93,8 @@ struct config_errors {
 };
 
 enum {
-	CONFIG_E_NOT_FOUND = 1, /* no built-in network and no file of that name */
-	CONFIG_E_INVALID,       /* the file has errors; they say which */
+	CONFIG_E_NOT_FOUND = 300, /* no built-in network and no file of that name */
+	CONFIG_E_INVALID,         /* the file has errors; they say which */
 };
 
 const char *network_mode_to_string(enum network_mode m);

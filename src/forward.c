@@ -1,71 +1,82 @@
-/* forward.c - host ports forwarded to guests: from network files and from acquires
+/* forward.c - host ports forwarded to guests: who holds which, and how they read
  *
  * One host port goes to one guest: a forward is refused (CONFLICT) while
  * any running network, by its file or by one of its leases, forwards the
  * same protocol and port. Files are also checked against each other when
- * they are read (config.c). The rules themselves are nft.c's.
+ * they are read (config.c). The rules themselves are nft.c's, assembled
+ * by firewall.c.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
 #include "forward.h"
-#include "lease.h"
-#include "network.h"
+#include "pool.h"
 #include "util.h"
 
-static bool list_has(const struct port_forward *v, size_t n, enum forward_protocol proto, uint16_t port)
+void forward_table_done(struct forward_table *t)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].protocol == proto && v[i].external_port == port)
-			return true;
-	return false;
+	free(t->v);
+	*t = (struct forward_table){};
 }
 
-struct network *forward_owner(struct broker *b, enum forward_protocol proto, uint16_t port)
+struct network *forward_table_owner(const struct forward_table *t, enum forward_protocol proto,
+				    uint16_t port)
 {
-	struct network *n;
-	struct lease *l;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].protocol == proto && t->v[i].external_port == port)
+			return t->v[i].owner;
+	return NULL;
+}
 
-	TAILQ_FOREACH(n, &b->networks, link) {
-		if (list_has(n->config.forwards, n->config.n_forwards, proto, port))
-			return n;
-		TAILQ_FOREACH(l, &n->leases, network_link)
-			if (list_has(l->forwards, l->n_forwards, proto, port))
-				return n;
+const struct port_forward *forward_table_first_taken(const struct forward_table *t,
+						     const struct port_forward *v, size_t n,
+						     struct network **ret_owner)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct network *o = forward_table_owner(t, v[i].protocol, v[i].external_port);
+
+		if (o) {
+			if (ret_owner)
+				*ret_owner = o;
+			return &v[i];
+		}
 	}
 	return NULL;
 }
 
-int forward_collect(const struct network *n, struct port_forward **ret, size_t *ret_n)
+int forward_table_add(struct forward_table *t, const struct port_forward *v, size_t n,
+		      struct network *owner, const void *holder)
 {
-	size_t count = n->config.n_forwards, i;
-	const struct lease *l;
-	struct port_forward *v;
+	if (t->n + n > t->allocated) {
+		size_t want = (t->n + n) * 2;
+		struct forward_claim *g = realloc(t->v, want * sizeof(*g));
 
-	*ret = NULL;
-	*ret_n = 0;
-	TAILQ_FOREACH(l, &n->leases, network_link)
-		count += l->n_forwards;
-	if (count == 0)
-		return 0;
-	v = calloc(count, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	/* memcpy() from NULL is undefined even for 0 bytes. */
-	if (n->config.n_forwards)
-		memcpy(v, n->config.forwards, n->config.n_forwards * sizeof(*v));
-	i = n->config.n_forwards;
-	TAILQ_FOREACH(l, &n->leases, network_link) {
-		if (l->n_forwards)
-			memcpy(v + i, l->forwards, l->n_forwards * sizeof(*v));
-		i += l->n_forwards;
+		if (!g)
+			return -ENOMEM;
+		t->v = g;
+		t->allocated = want;
 	}
-	*ret = v;
-	*ret_n = count;
+	for (size_t i = 0; i < n; i++)
+		t->v[t->n++] = (struct forward_claim){
+			.protocol = v[i].protocol,
+			.external_port = v[i].external_port,
+			.owner = owner,
+			.holder = holder,
+		};
 	return 0;
+}
+
+void forward_table_remove(struct forward_table *t, const void *holder)
+{
+	size_t k = 0;
+
+	/* In order: the first claim of a port stays its owner. */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].holder != holder)
+			t->v[k++] = t->v[i];
+	t->n = k;
 }
 
 char *forward_format(const struct port_forward *f, char *buf, size_t size)

@@ -1,4 +1,4 @@
-/* forward.h - host ports forwarded to guests: from network files and from acquires */
+/* forward.h - host ports forwarded to guests: who holds which, and how they read */
 #ifndef VMNET_FORWARD_H
 #define VMNET_FORWARD_H
 
@@ -8,22 +8,50 @@
 
 #include "protocol.h"
 
-struct broker;
 struct network;
 
-/**
- * forward_owner() - which running network forwards host port @port/@proto
- *
- * Counts a network's file forwards and those of every lease on it.
- * Return: that network, or NULL when the port is free.
- */
-struct network *forward_owner(struct broker *b, enum forward_protocol proto, uint16_t port);
+/* One forwarded host port, and who holds it. */
+struct forward_claim {
+	enum forward_protocol protocol;
+	uint16_t external_port;
+	struct network *owner; /* the network it forwards into; never followed here */
+	const void *holder;    /* the network itself (its file's forwards) or one of its leases */
+};
 
-/**
- * forward_collect() - every forward of @n: its file's, then its leases'
- * Return: 0 with a malloc'ed array in *@ret (NULL when none), or -ENOMEM.
+/*
+ * Every host port the running networks forward, by their files and by
+ * their leases: one host port goes to one guest. The broker owns the one
+ * table; networks claim their ports in it as they are created and as
+ * leases come, and give them back as they go.
  */
-int forward_collect(const struct network *n, struct port_forward **ret, size_t *ret_n);
+struct forward_table {
+	struct forward_claim *v;
+	size_t n, allocated;
+};
+
+void forward_table_done(struct forward_table *t);
+/* The network that forwards host port @port/@proto, or NULL when it is free. */
+struct network *forward_table_owner(const struct forward_table *t, enum forward_protocol proto,
+				    uint16_t port);
+/**
+ * forward_table_first_taken() - the first of @v (@n of them) that is forwarded already
+ * Return: that forward, with its owner in *@ret_owner, or NULL when all are free.
+ */
+const struct port_forward *forward_table_first_taken(const struct forward_table *t,
+						     const struct port_forward *v, size_t n,
+						     struct network **ret_owner);
+/**
+ * forward_table_add() - claim @v (@n of them) for @holder, forwarding into @owner
+ *
+ * Whether they are free is the caller's to check first: an adopted
+ * record may claim a port twice (the files changed while no daemon ran),
+ * and then the first claim is the owner.
+ * Return: 0 or -ENOMEM (nothing claimed).
+ */
+int forward_table_add(struct forward_table *t, const struct port_forward *v, size_t n,
+		      struct network *owner, const void *holder);
+/* Give back every port @holder claimed. */
+void forward_table_remove(struct forward_table *t, const void *holder);
 
 /* [{"protocol", "external_port", "internal_address", "internal_port"}, ...]; NULL on OOM. */
 json_t *forward_list_json(const struct port_forward *v, size_t n);

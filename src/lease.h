@@ -1,19 +1,20 @@
-/* lease.h - who holds which port on which network, until when */
+/* lease.h - one lease: who holds which port, with which MAC, address and forwards */
 #ifndef VMNET_LEASE_H
 #define VMNET_LEASE_H
 
 #include <jansson.h>
-#include <net/if.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "port.h"
 #include "protocol.h"
 
 /* Port alias: LEASE_ALIAS_PREFIX "NAME uid=U pid=P label=L" marks a port as the broker's. */
 #define LEASE_ALIAS_PREFIX "vmnet-broker net="
 
 struct network;
+struct state_lease;
 struct lease;
 
 /* A connection's holdings: the leases that end when it closes. */
@@ -22,15 +23,19 @@ struct client {
 	struct connection *conn;
 };
 
+/*
+ * The record of one lease and its port. Its network (network.c) owns it:
+ * network_add_lease() gives it an address and a port and links it,
+ * network_remove_lease() ends it. Nothing here reaches the network.
+ */
 struct lease {
 	uint64_t id; /* names it in the state journal: unique in the state dir */
 	TAILQ_ENTRY(lease) network_link;
 	TAILQ_ENTRY(lease) client_link;
-	struct network *network;
-	struct client *client; /* set for leases that end with the connection */
-	enum port_kind kind;
-	char ifname[IFNAMSIZ]; /* our end: vmtapN, vmvethN; "" for none */
-	int ifindex;           /* 0 for none */
+	LIST_ENTRY(lease) index_link; /* in the registry's index by ifindex (registry.c) */
+	struct network *network;      /* its owner, once added; never followed here */
+	struct client *client;        /* set for leases that end with the connection */
+	struct port port;
 	uint8_t mac[6];
 	unsigned int host; /* address = subnet + host; 0 when none */
 	uid_t uid;
@@ -40,44 +45,38 @@ struct lease {
 	size_t n_forwards;
 };
 
-enum {
-	LEASE_E_NOT_NETNS = 1,      /* the fd is not a network namespace */
-	LEASE_E_NOT_OWNER,          /* the caller does not own that namespace */
-	LEASE_E_MAC_TAKEN,          /* another port on the network has that MAC */
-	LEASE_E_IFNAME_TAKEN,       /* the namespace already has that interface */
-	LEASE_E_NO_ADDRESS,         /* every address of the subnet is reserved */
-	LEASE_E_ADDRESS_TAKEN,      /* the MAC's reserved address is held by another port */
-	LEASE_E_FORWARD_TAKEN,      /* a requested host port is already forwarded */
-	LEASE_E_FORWARD_HOST_ONLY,  /* port_forwards on a host-only network */
-	LEASE_E_FORWARD_NO_ADDRESS, /* port_forwards, but the port gets no address (no DHCP) */
-};
-
 /**
- * lease_new() - create the port @req asks for on @n and reserve its address
- * @netns_fd:	the client's namespace, for PORT_NETNS; else -EBADF
- * @fds:	receives the TAP fds (req->queues of them) for PORT_TAP
+ * lease_new() - the lease an acquire asks for, before it has a network
  *
- * Return: 0, a LEASE_E_* code, or negative errno; nothing is left on failure.
+ * Its MAC is the request's or a random locally administered one (none
+ * for PORT_NONE); its port_forwards are the request's, their address
+ * still unset (network_add_lease() sets it).
+ * Return: 0 or negative errno.
  */
-int lease_new(struct network *n, const struct request *req, const struct ucred *peer, int netns_fd,
-	      struct lease **ret, int *fds);
-/* End the lease: remove its port if it is still ours, release its address. */
-struct lease *lease_free(struct lease *l);
-/* Forget the lease and leave its port (the daemon stops; the caller unlinked it). */
-struct lease *lease_abandon(struct lease *l);
-struct state_lease;
+int lease_new(uint64_t id, const struct request *req, const struct ucred *peer, struct lease **ret);
 /**
- * lease_adopt() - take over a lease an earlier daemon recorded, whose port
- * the caller found still on the network's bridge
- * Return: 0, LEASE_E_MAC_TAKEN or LEASE_E_NO_ADDRESS when the record
- * clashes with one adopted already, or negative errno.
+ * lease_new_from_record() - a lease as an earlier daemon recorded it, port and all
+ * @id:	its id; the record's own unless that is 0 (a daemon of before ids)
+ * Return: 0 or negative errno.
  */
-int lease_adopt(struct network *n, const struct state_lease *rec, struct lease **ret);
-const char *lease_error_to_string(int code);
+int lease_new_from_record(const struct state_lease *rec, uint64_t id, struct lease **ret);
+/* Free the record; it leaves its client's list. Its port is the network's to remove. */
+struct lease *lease_free(struct lease *l);
+static inline void lease_freep(struct lease **l)
+{
+	lease_free(*l);
+}
 
-/* {"uid", "pid", "kind", "ifname", "mac", "address", "label"} */
-json_t *lease_to_json(const struct lease *l, bool full);
-/* The "port" object of an acquire reply. */
-json_t *lease_port_json(const struct lease *l);
+/* The lease stays but its forwards go (adoption, when they are taken since). */
+void lease_drop_forwards(struct lease *l);
+
+/* The "port" object of an acquire reply; @subnet: its network's. */
+json_t *lease_port_json(const struct lease *l, uint32_t subnet);
+/* {"uid", "pid", "kind", "ifname", "mac", "address", "label"}, as `status` shows it; @full: or hidden */
+json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full);
+/* A lease as snapshot and journal record it: what status shows, and what adoption checks. */
+json_t *lease_record_json(const struct lease *l, uint32_t subnet);
+/* "tap vmtap3 mac 52:54:00:12:34:56 address 192.168.64.3", or "none", into @buf. Return: it. */
+const char *lease_describe(const struct lease *l, uint32_t subnet, char *buf, size_t size);
 
 #endif

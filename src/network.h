@@ -1,4 +1,4 @@
-/* network.h - a named network's lifecycle: bridge, rules, dnsmasq, leases, idle removal */
+/* network.h - a named network: its bridge, dnsmasq, idle timer, and the leases it owns */
 #ifndef VMNET_NETWORK_H
 #define VMNET_NETWORK_H
 
@@ -7,22 +7,71 @@
 #include <stdbool.h>
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <systemd/sd-event.h>
 
-#include "broker.h"
 #include "config.h"
+#include "lease.h"
+#include "log.h"
 #include "pool.h"
+#include "record.h"
 
-struct network {
-	struct broker *broker;
-	TAILQ_ENTRY(network) link;
-	struct network_config config;
-	char bridge[IFNAMSIZ];
-	int bridge_ifindex;    /* 0 until the bridge exists */
+struct network;
+struct dhcp_server;
+struct dnsmasq_env;
+struct forward_table;
+struct netlink;
+struct ra;
+struct ra_link;
+
+/* The owner of @n must remove it: its idle timer fired. */
+typedef void (*network_idle_fn)(struct network *n, void *userdata);
+
+/*
+ * What a network needs of the daemon around it. The broker owns the one
+ * environment, which outlives every network; a network never looks past
+ * it (the other networks are the broker's: registry.c).
+ */
+struct network_env {
+	sd_event *event;
+	struct netlink *nl;
+	struct ra *ra;                  /* the socket all networks advertise through */
+	struct forward_table *forwards; /* every forwarded host port, by whom */
+	struct dnsmasq_env *dnsmasq;    /* what every dnsmasq is exec'd with */
+	const char *state_dir;
+	const char *resolv_file; /* for dnsmasq; NULL: its default */
+	uint64_t idle_timeout_usec;
+	unsigned int next_port; /* vmtapN / vmvethN numbering (port_create()) */
+	uint64_t next_lease_id; /* above every id on record in the state dir (adopt.c) */
+	network_idle_fn on_idle;
+	void *userdata;
+};
+
+/* Where a network lives: chosen by the caller against every other network (subnet.c). */
+struct network_addressing {
 	struct prefix4 subnet; /* host bits zero: the file's, or a /24 from the pool */
 	uint32_t gateway;      /* host byte order; 0: the subnet's .1, as on every pool subnet */
 	uint8_t ula[16];       /* IPv6 prefix: the file's, or a random RFC 4193 /64 */
 	uint8_t ula_len;       /* its length; 0 means 64 */
+};
+
+/* A bridge that exists already: what an earlier daemon recorded (adopt.c). */
+struct network_bridge {
+	char name[IFNAMSIZ];
+	int ifindex;
+	uint8_t mac[6];
+};
+
+struct network {
+	struct network_env *env;
+	TAILQ_ENTRY(network) link; /* in the registry (registry.c) */
+	struct network_config config;
+	char bridge[IFNAMSIZ];
+	int bridge_ifindex; /* 0 until the bridge exists */
 	uint8_t bridge_mac[6];
+	struct prefix4 subnet;
+	uint32_t gateway;
+	uint8_t ula[16];
+	uint8_t ula_len;
 	struct host_map hosts;
 	TAILQ_HEAD(, lease) leases;
 	size_t n_leases;
@@ -30,97 +79,117 @@ struct network {
 	bool ever_used;              /* had a lease: idle means "was in use" */
 	struct dhcp_server *dhcp;
 	struct ra_link *ra;         /* router advertisements, when the file wants them */
-	sd_event_source *dhcp_sync; /* pending network_sync_dhcp() */
-	/* The record in the state dir (network_save()): */
-	int journal_fd;          /* STATE/NAME.journal, open from the first snapshot on */
-	size_t journal_lines;    /* lease changes appended since that snapshot */
-	pid_t saved_dnsmasq_pid; /* as the snapshot says */
-	bool adopting;           /* the earlier daemon's record stands until network_adopt_done() */
+	sd_event_source *dhcp_sync; /* pending: dnsmasq learns the reservations */
+	struct record record;       /* STATE/NAME.state and .journal */
+	bool adopting; /* the earlier daemon's record stands until network_adopt_done() */
 };
 
 /* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */
 #define NETWORK_ALIAS_PREFIX "vmnet-broker network "
 
-struct state_network;
-
+/* Codes of their own range (util.h). */
 enum {
-	NETWORK_E_POOL_EXHAUSTED = 1, /* no free /24 left in the pool */
-	NETWORK_E_NO_ADDRESS,         /* every host address of the subnet is taken */
-	NETWORK_E_ADDRESS_TAKEN,      /* the MAC's reserved address is held by another port */
+	NETWORK_E_POOL_EXHAUSTED = 700, /* no free /24 left in the pool */
 	NETWORK_E_SUBNET_IN_USE, /* the file's subnet overlaps an address or route of the host */
 	NETWORK_E_SUBNET_TAKEN,  /* ... or another running network */
 	NETWORK_E_PREFIX_TAKEN,  /* the file's ipv6_prefix overlaps another running network */
-	NETWORK_E_FORWARD_TAKEN, /* a port the file forwards is forwarded already */
+	NETWORK_E_FORWARD_TAKEN, /* a port the file or the acquire forwards is forwarded already */
+	NETWORK_E_MAC_TAKEN,     /* another port on the network has that MAC */
+	NETWORK_E_NO_ADDRESS,    /* every host address of the subnet is taken */
+	NETWORK_E_ADDRESS_TAKEN, /* the MAC's reserved address is held by another port */
+	NETWORK_E_FORWARD_HOST_ONLY,  /* port_forwards on a host-only network */
+	NETWORK_E_FORWARD_NO_ADDRESS, /* port_forwards, but the port gets no address (no DHCP) */
+};
+
+/* A sentence for a person, for a code of network_add_lease(). */
+const char *network_error_to_string(int code);
+
+/* What a change to a network means for the rest of the daemon. */
+struct network_change {
+	bool firewall;    /* port forwards came or went: the nftables table must be rewritten */
+	bool dhcp_failed; /* the first lease's dnsmasq did not start: the lease was not added */
 };
 
 /**
- * network_acquire() - the running network @c->name, created if needed
+ * network_new() - create network @c: its bridge, router advertisements, idle timer
+ * @a:		its addresses, checked against the other networks (subnet_choose())
+ * @bridge:	a free name for the bridge
  *
- * The network has its idle timer armed until a lease is added (a new one,
- * or one whose last lease ended): the caller adds a lease, or lets the
- * timer remove it, so a failed port never leaves a network behind. A
- * persistent network has no idle timer. A running network is returned
- * as it is, even when its file changed since: that applies when it is
- * next created. @c is copied.
- * Return: 0, NETWORK_E_POOL_EXHAUSTED, NETWORK_E_SUBNET_IN_USE,
- * NETWORK_E_SUBNET_TAKEN, NETWORK_E_PREFIX_TAKEN, NETWORK_E_FORWARD_TAKEN,
- * or negative errno (creation failed, nothing left behind).
+ * @c's port_forwards must be free (forward_table_owner()); they are
+ * claimed here. The idle timer is armed until a lease is added: the
+ * caller adds one, or lets the timer remove the network, so a failed port
+ * never leaves a network behind. A persistent network has none. dnsmasq
+ * starts with the first lease (network_add_lease()). @c is copied.
+ * Return: 0 or negative errno (nothing left behind).
  */
-int network_acquire(struct broker *b, const struct network_config *c, struct network **ret);
-struct network *network_find(struct broker *b, const char *name);
-/* Tear down: dnsmasq, leases and their ports, rules, bridge. */
-struct network *network_free(struct network *n);
-/*
- * The daemon stops but guests stay: forget @n and leave its bridge, ports,
- * rules and dnsmasq running, its state file on disk for the next daemon.
- */
-struct network *network_abandon(struct network *n);
+int network_new(struct network_env *env, const struct network_config *c,
+		const struct network_addressing *a, const char *bridge, struct network **ret);
 /**
- * network_adopt() - take over a network an earlier daemon left, from its record
+ * network_adopt() - a network an earlier daemon left: its bridge @br exists
  *
- * The bridge must exist (the caller checked). Leases are adopted by the
- * caller afterwards; then network_adopt_done() starts dnsmasq.
+ * Nothing is recorded until network_adopt_done(): the record of the
+ * earlier daemon stands meanwhile. Its leases are added with
+ * network_add_lease() (no @spec: their ports exist). @c is moved in.
  * Return: 0 or negative errno.
  */
-int network_adopt(struct broker *b, const struct state_network *rec, struct network **ret);
-int network_adopt_done(struct network *n, pid_t stale_dnsmasq);
-/*
- * Record @n in the state dir: a snapshot of it and all its leases, and
- * an empty journal (network_lease_added() and network_lease_removed()
- * append to it). Return: 0 or negative errno (logged).
- */
-int network_save(struct network *n);
-/* Rewrite the nftables table for every network of @b. */
-int network_apply_firewall(struct broker *b);
-
-/* Leases call these so the network knows when it is idle; both record the change. */
-void network_lease_added(struct network *n, struct lease *l);
-void network_lease_removed(struct network *n, struct lease *l);
+int network_adopt(struct network_env *env, struct network_config *c,
+		  const struct network_addressing *a, const struct network_bridge *br,
+		  struct network **ret);
 /**
- * network_take_address() - reserve a host address for @mac
+ * network_adopt_done() - the adopted network runs as if it were ours from the start
  *
- * A MAC with a dhcp_reservations entry gets that address. Others never
- * get a reserved address or a port forward's internal_address. Prefers
- * the address dnsmasq still has leased to @mac (a VM coming back gets its
- * address again) and avoids addresses dnsmasq has leased to other MACs,
- * which it would refuse to hand out until they expire.
- * Return: 0 with *@ret_host set, NETWORK_E_NO_ADDRESS, or
- * NETWORK_E_ADDRESS_TAKEN (@mac's reserved address is held).
+ * Router advertisements again, a dnsmasq of ours, the idle timer if it
+ * has no lease, and a snapshot of it all.
+ * Return: 0 or negative errno (dnsmasq did not start).
  */
-int network_take_address(struct network *n, const uint8_t mac[6], unsigned int *ret_host);
-void network_put_address(struct network *n, unsigned int host);
-/* Return: 0, or NETWORK_E_NO_ADDRESS when @host is taken or out of range. */
-int network_take_exact_address(struct network *n, unsigned int host);
-/* Push the current reservations to dnsmasq. Return: 0 or negative errno. */
-int network_sync_dhcp(struct network *n);
-/* The same, soon after the current request (failures are logged). */
-void network_schedule_dhcp_sync(struct network *n);
+int network_adopt_done(struct network *n);
+/*
+ * Tear down in reverse order: dnsmasq, router advertisements, leases and
+ * their ports, the record, the bridge. The caller took it out of the
+ * registry and rewrites the firewall after. NULL-safe, for half-built ones.
+ */
+struct network *network_free(struct network *n);
+static inline void network_freep(struct network **n)
+{
+	network_free(*n);
+}
+/*
+ * The daemon stops but guests stay: forget @n and leave its bridge, ports
+ * and dnsmasq running, its record complete in the snapshot for the next daemon.
+ */
+struct network *network_abandon(struct network *n);
+
+/**
+ * network_add_lease() - make @l one of @n's leases
+ * @spec:	the port to create for it (bridge, MTU, alias and MAC are filled
+ *		here); NULL for an adopted lease, whose port exists
+ * @ret_fds:	a PORT_TAP's queue fds; may be NULL without @spec
+ * @ret_change:	what the caller must do for the rest of the daemon
+ *
+ * In order: its MAC must be unique on @n; with DHCP it gets an address
+ * (an adopted lease its own); its port_forwards need a shared network,
+ * an address, and free host ports; its port is created. Then it is
+ * linked and counted, the idle timer stops, it is recorded before the
+ * reply leaves, dnsmasq learns its reservation after this turn of the
+ * loop, and the network's first lease starts dnsmasq.
+ * Return: 0 (@n owns @l), a NETWORK_E_* code, PORT_E_IFNAME_TAKEN, or
+ * negative errno (@l is still the caller's, and nothing of it is left).
+ */
+int network_add_lease(struct network *n, struct lease *l, const struct port_spec *spec,
+		      struct tap_fds *ret_fds, struct network_change *ret_change);
+/*
+ * End @l: its port (what of it is ours), its address, its forwards; it is
+ * recorded, dnsmasq forgets it after this turn of the loop, and the last
+ * lease arms the idle timer. @l is freed.
+ */
+void network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change);
+
 /**
  * network_start_dhcp() - start @n's dnsmasq if it wants one and has none
  *
- * Called once the first lease has its reservation, so dnsmasq starts
- * with it in its hosts file and the first DHCPDISCOVER is answered;
- * returns once dnsmasq listens (or gave up waiting, see dhcp.c).
+ * Returns once dnsmasq listens (or gave up waiting, see dhcp.c). A
+ * network starts it with its first lease, so its first DHCPDISCOVER is
+ * answered; a persistent one at creation.
  * Return: 0 or negative errno.
  */
 int network_start_dhcp(struct network *n);
@@ -135,5 +204,39 @@ void network_gateway6(const struct network *n, uint8_t ret[16]);
 json_t *network_to_json(const struct network *n);
 /* network_to_json() plus state and leases, as `status` shows them to @uid. */
 json_t *network_status_json(const struct network *n, uid_t uid);
+
+/*
+ * Lines about a network: "[network NAME] ...". By name for one that is
+ * not (or not yet) running: a file, a record.
+ */
+#define log_netname_full_errno(name, level, error, fmt, ...) \
+	log_named_full_errno("network", (name), (level), (error), fmt, ##__VA_ARGS__)
+#define log_netname_full(name, level, fmt, ...) \
+	((void)log_netname_full_errno(name, level, 0, fmt, ##__VA_ARGS__))
+#define log_netname_info(name, ...) log_netname_full(name, LOG_INFO, __VA_ARGS__)
+#define log_netname_notice(name, ...) log_netname_full(name, LOG_NOTICE, __VA_ARGS__)
+#define log_netname_warning(name, ...) log_netname_full(name, LOG_WARNING, __VA_ARGS__)
+#define log_netname_error(name, ...) log_netname_full(name, LOG_ERR, __VA_ARGS__)
+#define log_netname_warning_errno(name, error, ...) \
+	log_netname_full_errno(name, LOG_WARNING, error, __VA_ARGS__)
+#define log_netname_error_errno(name, error, ...) \
+	log_netname_full_errno(name, LOG_ERR, error, __VA_ARGS__)
+#define log_network_info(n, ...) log_netname_info((n)->config.name, __VA_ARGS__)
+#define log_network_notice(n, ...) log_netname_notice((n)->config.name, __VA_ARGS__)
+#define log_network_warning(n, ...) log_netname_warning((n)->config.name, __VA_ARGS__)
+#define log_network_error(n, ...) log_netname_error((n)->config.name, __VA_ARGS__)
+#define log_network_warning_errno(n, error, ...) \
+	log_netname_warning_errno((n)->config.name, error, __VA_ARGS__)
+#define log_network_error_errno(n, error, ...) \
+	log_netname_error_errno((n)->config.name, error, __VA_ARGS__)
+
+/* Lines about a lease of a network: "[network NAME] uid U pid P label 'L': ...". */
+#define log_lease_full_errno(l, level, error, fmt, ...)                              \
+	log_netname_full_errno((l)->network->config.name, level, error,              \
+			       "uid %u pid %d label '%s': " fmt, (unsigned)(l)->uid, \
+			       (int)(l)->pid, (l)->label, ##__VA_ARGS__)
+#define log_lease_info(l, fmt, ...) ((void)log_lease_full_errno(l, LOG_INFO, 0, fmt, ##__VA_ARGS__))
+#define log_lease_warning_errno(l, error, fmt, ...) \
+	log_lease_full_errno(l, LOG_WARNING, error, fmt, ##__VA_ARGS__)
 
 #endif

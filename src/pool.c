@@ -64,6 +64,15 @@ bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b)
 	return (a->addr & m) == (b->addr & m);
 }
 
+bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
+{
+	unsigned int len = alen < blen ? alen : blen;
+
+	if (memcmp(a, b, len / 8) != 0)
+		return false;
+	return len % 8 == 0 || ((a[len / 8] ^ b[len / 8]) & (uint8_t)(0xff00 >> (len % 8))) == 0;
+}
+
 int pool_pick_subnet(const struct prefix4 *pool, const struct prefix4 *used, size_t n_used,
 		     struct prefix4 *ret)
 {

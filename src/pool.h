@@ -14,7 +14,7 @@ struct prefix4 {
 };
 
 enum {
-	POOL_E_EXHAUSTED = 1, /* no free subnet or address left */
+	POOL_E_EXHAUSTED = 200, /* no free subnet or address left */
 };
 
 /* "192.168.64.0/18" (a bare address means /32). Return: 0 or -EINVAL. */
@@ -25,6 +25,8 @@ char *prefix4_format(const struct prefix4 *p, char *buf, size_t size);
 char *addr4_format(uint32_t addr, char *buf, size_t size);
 uint32_t prefix4_mask(uint8_t len);
 bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b);
+/* Whether IPv6 prefixes @a/@alen and @b/@blen overlap (16 bytes each). */
+bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen);
 
 /**
  * pool_pick_subnet() - first /24 of @pool that overlaps none of @used

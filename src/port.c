@@ -1,4 +1,12 @@
-/* port.c - the kernel side of ports: TAP queues and namespace checks */
+/* port.c - the kernel side of ports: TAPs and veths, their names, namespace checks
+ *
+ * A port is our end of a guest's link, enslaved to its network's bridge
+ * with an alias that names the holder: a TAP (queues on /dev/net/tun,
+ * persistent and owned by the caller for a named_tap) or a veth whose
+ * other end is created inside the client's namespace. This file makes
+ * and removes them and decides nothing: which port a client gets, and
+ * when it goes, is network.c's.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -10,7 +18,9 @@
 #include <sys/ioctl.h>
 
 #include "bgclose.h"
+#include "netlink.h"
 #include "port.h"
+#include "sysctl.h"
 #include "util.h"
 
 static int tap_open_queue(const char *name, short flags)
@@ -31,34 +41,27 @@ static int tap_open_queue(const char *name, short flags)
 
 int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds)
 {
+	_cleanup_tap_fds_ struct tap_fds opened = { .n = 0 };
 	short flags = IFF_TAP | IFF_NO_PI;
-	unsigned int i;
 	int r;
 
 	if (vnet_hdr)
 		flags |= IFF_VNET_HDR;
 	if (queues > 1)
 		flags |= IFF_MULTI_QUEUE;
-	for (i = 0; i < queues; i++) {
+	while (opened.n < queues) {
 		r = tap_open_queue(name, flags);
 		if (r < 0)
-			goto fail;
-		fds[i] = r;
+			return r;
+		opened.fd[opened.n++] = r;
 	}
-	if (persist_uid != (uid_t)-1) {
-		if (ioctl(fds[0], TUNSETOWNER, (unsigned long)persist_uid) < 0 ||
-		    ioctl(fds[0], TUNSETPERSIST, 1UL) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
+	if (persist_uid != (uid_t)-1 &&
+	    (ioctl(opened.fd[0], TUNSETOWNER, (unsigned long)persist_uid) < 0 ||
+	     ioctl(opened.fd[0], TUNSETPERSIST, 1UL) < 0))
+		return -errno;
+	memcpy(fds, opened.fd, queues * sizeof(int));
+	opened.n = 0;
 	return 0;
-fail:
-	while (i > 0) {
-		i--;
-		fds[i] = safe_close(fds[i]);
-	}
-	return r;
 }
 
 int port_remove_persistent_tap(const char *name)
@@ -107,13 +110,120 @@ int port_check_netns(int fd, uid_t uid)
 	return owner == uid ? 0 : PORT_E_NOT_OWNER;
 }
 
-void port_disable_ipv6(const char *name)
+void tap_fds_close(struct tap_fds *f)
 {
-	_cleanup_close_ int fd = -EBADF;
-	char path[96];
+	for (size_t i = 0; i < f->n; i++)
+		f->fd[i] = bgclose(f->fd[i]);
+	f->n = 0;
+}
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0)
-		(void)!write(fd, "1", 1);
+/* The next vmtapN / vmvethN that no link in this namespace has. */
+static int pick_ifname(struct netlink *nl, unsigned int *next, const char *prefix, char ret[IFNAMSIZ])
+{
+	int r;
+
+	for (unsigned int tries = 0; tries < 100000; tries++) {
+		snprintf(ret, IFNAMSIZ, "%s%u", prefix, (*next)++ % 100000);
+		r = netlink_ifindex(nl, ret);
+		if (r <= 0)
+			return r; /* 0: free; negative: cannot tell */
+	}
+	return -ENOSPC;
+}
+
+/* A TAP (plain or named): its fds into @fds for a plain one. */
+static int create_tap(struct netlink *nl, const struct port_spec *spec, struct port *p,
+		      struct tap_fds *fds)
+{
+	_cleanup_tap_fds_ struct tap_fds own = { .n = 0 };
+	int r;
+
+	r = port_open_tap(p->ifname, spec->queues, spec->vnet_hdr,
+			  spec->kind == PORT_NAMED_TAP ? spec->uid : (uid_t)-1, own.fd);
+	if (r < 0)
+		return r;
+	own.n = spec->queues;
+	if (spec->kind == PORT_NAMED_TAP) {
+		/* A named TAP lives on without fds, so closing the daemon's is
+		 * quick; and at once: removing it reattaches to it, which a
+		 * queue still open here would refuse (EBUSY). */
+		for (size_t i = 0; i < own.n; i++)
+			own.fd[i] = safe_close(own.fd[i]);
+		own.n = 0;
+	}
+	r = netlink_ifindex(nl, p->ifname);
+	if (r <= 0)
+		return r < 0 ? r : -ENODEV; /* closing the fds removes a plain TAP */
+	p->ifindex = r;
+	*fds = TAKE_TAP_FDS(own);
+	return 0;
+}
+
+int port_create(struct netlink *nl, unsigned int *next_name, const struct port_spec *spec,
+		struct port *ret, struct tap_fds *ret_fds)
+{
+	_cleanup_tap_fds_ struct tap_fds fds = { .n = 0 };
+	struct port p = { .kind = spec->kind };
+	const char *peer = spec->peer_ifname && *spec->peer_ifname ? spec->peer_ifname : "eth0";
+	int r;
+
+	r = pick_ifname(nl, next_name, p.kind == PORT_NETNS ? "vmveth" : "vmtap", p.ifname);
+	if (r < 0)
+		return r;
+	switch (p.kind) {
+	case PORT_TAP:
+	case PORT_NAMED_TAP:
+		r = create_tap(nl, spec, &p, &fds);
+		break;
+	case PORT_NETNS:
+		r = netlink_veth_add(nl, p.ifname, peer, spec->netns_fd, spec->mac, spec->mtu,
+				     &p.ifindex);
+		if (r == -EEXIST)
+			r = PORT_E_IFNAME_TAKEN;
+		break;
+	default:
+		r = -EINVAL;
+	}
+	if (r)
+		return r;
+	/* Our end is a bridge port, not a host: without IPv6 it gets no
+	 * link-local address, multicast route or MLD, whose events would
+	 * wake every listener in the namespace (not our dnsmasqs: see
+	 * dnsmasq-preload.c). Best effort: IPv6 may be off already. */
+	(void)sysctl_write_ipv6_link(p.ifname, "disable_ipv6", "1");
+	r = netlink_port_attach(nl, p.ifindex, spec->bridge_ifindex, spec->alias, spec->mtu);
+	/* The guest end goes up last: with both ends up the carrier is on,
+	 * and syncing both makes the first frames go through (see
+	 * netlink_link_sync()); a TAP's carrier is on since TUNSETIFF. */
+	if (r >= 0 && p.kind == PORT_NETNS)
+		r = netlink_veth_peer_up(nl, spec->netns_fd, peer);
+	if (r >= 0)
+		r = netlink_link_sync(nl, p.ifindex);
+	if (r < 0) {
+		/* A plain TAP goes with its fds (cleanup); the others are ours to remove. */
+		(void)port_remove(nl, &p);
+		return r;
+	}
+	*ret = p;
+	*ret_fds = TAKE_TAP_FDS(fds);
+	return 0;
+}
+
+int port_remove(struct netlink *nl, const struct port *p)
+{
+	int r = 0;
+
+	if (p->ifindex <= 0)
+		return 0;
+	if (p->kind == PORT_NETNS) {
+		r = netlink_link_del(nl, p->ifindex);
+	} else if (p->kind == PORT_NAMED_TAP) {
+		/* A VM may still hold it open, and then it outlives persistence:
+		 * take it off the network first so it cannot keep talking there. */
+		r = netlink_port_detach(nl, p->ifindex);
+		if (r >= 0)
+			r = port_remove_persistent_tap(p->ifname);
+	}
+	/* The kernel may have done it already. */
+	return r == -ENODEV || r == -ENOENT ? 0 : r;
 }

@@ -66,7 +66,7 @@ struct request {
 
 /* Positive results of protocol functions. */
 enum {
-	PROTOCOL_E_INVALID = 1, /* the input breaks the protocol; message says how */
+	PROTOCOL_E_INVALID = 100, /* the input breaks the protocol; message says how */
 };
 
 /**

@@ -14,25 +14,14 @@
 
 #include "config-dir.h"
 #include "netlink.h"
-#include "network.h"
+#include "registry.h"
 #include "subnet.h"
 #include "util.h"
 
-struct network *subnet_find_overlap(struct broker *b, const struct prefix4 *p)
-{
-	struct network *n;
-
-	TAILQ_FOREACH(n, &b->networks, link)
-		if (n->subnet.len && prefix4_overlaps(&n->subnet, p))
-			return n;
-	return NULL;
-}
-
 /* Append the fixed subnets of the valid files other than @name's to @used. */
-static int add_configured_subnets(struct broker *b, const char *name, struct prefix4 **used,
-				  size_t *n_used)
+static int add_configured_subnets(const struct config_dir *d, const char *name,
+				  struct prefix4 **used, size_t *n_used)
 {
-	const struct config_dir *d = b->configs;
 	struct prefix4 *grown;
 
 	if (!d)
@@ -57,40 +46,38 @@ static int add_configured_subnets(struct broker *b, const char *name, struct pre
  * running network (even one whose bridge has no address yet) and no
  * network file's fixed subnet, so that network can still be created.
  */
-static int pick_subnet(struct broker *b, const char *name, struct prefix4 *ret)
+static int pick_subnet(const struct subnet_context *ctx, const char *name, struct prefix4 *ret)
 {
 	_cleanup_free_ struct prefix4 *used = NULL;
 	struct prefix4 *grown;
-	struct network *n;
 	size_t n_used = 0;
 	int r;
 
-	r = netlink_ipv4_in_use(b->nl, &used, &n_used);
+	r = netlink_ipv4_in_use(ctx->nl, &used, &n_used);
 	if (r < 0)
 		return r;
-	grown = realloc(used, (n_used + b->n_networks + 1) * sizeof(*used));
+	grown = realloc(used, (n_used + ctx->registry->n_networks + 1) * sizeof(*used));
 	if (!grown)
 		return -ENOMEM;
 	used = grown;
-	TAILQ_FOREACH(n, &b->networks, link)
-		used[n_used++] = n->subnet;
-	r = add_configured_subnets(b, name, &used, &n_used);
+	n_used += registry_subnets(ctx->registry, used + n_used);
+	r = add_configured_subnets(ctx->configs, name, &used, &n_used);
 	if (r < 0)
 		return r;
-	r = pool_pick_subnet(&b->opt.pool, used, n_used, ret);
+	r = pool_pick_subnet(ctx->pool, used, n_used, ret);
 	return r == POOL_E_EXHAUSTED ? NETWORK_E_POOL_EXHAUSTED : r;
 }
 
 /* A file's fixed subnet, if nothing of the host's or ours overlaps it. */
-static int check_fixed_subnet(struct broker *b, const struct prefix4 *p)
+static int check_fixed_subnet(const struct subnet_context *ctx, const struct prefix4 *p)
 {
 	_cleanup_free_ struct prefix4 *used = NULL;
 	size_t n_used = 0;
 	int r;
 
-	if (subnet_find_overlap(b, p))
+	if (registry_subnet_overlap(ctx->registry, p))
 		return NETWORK_E_SUBNET_TAKEN;
-	r = netlink_ipv4_in_use(b->nl, &used, &n_used);
+	r = netlink_ipv4_in_use(ctx->nl, &used, &n_used);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_used; i++)
@@ -100,49 +87,30 @@ static int check_fixed_subnet(struct broker *b, const struct prefix4 *p)
 	return 0;
 }
 
-static int choose_subnet(struct network *n)
+static int choose_subnet(const struct subnet_context *ctx, const struct network_config *c,
+			 struct network_addressing *a)
 {
-	const struct network_config *c = &n->config;
-
 	if (!c->has_subnet)
-		return pick_subnet(n->broker, c->name, &n->subnet);
-	network_config_subnet(c, &n->subnet.addr, &n->subnet.len);
-	n->gateway = c->gateway;
-	return check_fixed_subnet(n->broker, &n->subnet);
+		return pick_subnet(ctx, c->name, &a->subnet);
+	network_config_subnet(c, &a->subnet.addr, &a->subnet.len);
+	a->gateway = c->gateway;
+	return check_fixed_subnet(ctx, &a->subnet);
 }
 
-static bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
+static unsigned int prefix6_len(const struct network_addressing *a)
 {
-	unsigned int len = alen < blen ? alen : blen;
-
-	if (memcmp(a, b, len / 8) != 0)
-		return false;
-	return len % 8 == 0 || ((a[len / 8] ^ b[len / 8]) & (uint8_t)(0xff00 >> (len % 8))) == 0;
+	return a->ula_len ? a->ula_len : 64;
 }
 
-/* @n's IPv6 prefix (a file's, or a random one), if no running network's overlaps it. */
-static int check_fixed_prefix6(struct network *n)
+/* Whether a valid file other than @name's claims a prefix overlapping @a's. */
+static bool prefix6_claimed_by_file(const struct config_dir *d, const char *name,
+				    const struct network_addressing *a)
 {
-	struct network *o;
-
-	TAILQ_FOREACH(o, &n->broker->networks, link)
-		if (o != n &&
-		    prefix6_overlaps(o->ula, network_prefix6_len(o), n->ula, network_prefix6_len(n)))
-			return NETWORK_E_PREFIX_TAKEN;
-	return 0;
-}
-
-/* Whether a valid file other than @n's claims a prefix overlapping @n's. */
-static bool prefix6_claimed_by_file(const struct network *n)
-{
-	const struct config_dir *d = n->broker->configs;
-
 	for (size_t i = 0; d && i < d->n; i++) {
 		const struct network_config *c = &d->v[i].config;
 
-		if (config_entry_valid(&d->v[i]) && c->has_ipv6_prefix &&
-		    !streq(c->name, n->config.name) &&
-		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, n->ula, network_prefix6_len(n)))
+		if (config_entry_valid(&d->v[i]) && c->has_ipv6_prefix && !streq(c->name, name) &&
+		    prefix6_overlaps(c->ipv6_prefix, c->ipv6_prefix_len, a->ula, prefix6_len(a)))
 			return true;
 	}
 	return false;
@@ -155,30 +123,40 @@ static bool prefix6_claimed_by_file(const struct network *n)
  * ambiguous routes, and nftables refuses overlapping elements in the
  * masq6 map.
  */
-static int make_ula(struct network *n)
+static int make_ula(const struct subnet_context *ctx, const char *name, struct network_addressing *a)
 {
 	for (int tries = 0; tries < 64; tries++) {
-		memset(n->ula, 0, 16);
-		n->ula[0] = 0xfd;
-		if (getrandom(n->ula + 1, 5, 0) != 5)
+		memset(a->ula, 0, 16);
+		a->ula[0] = 0xfd;
+		if (getrandom(a->ula + 1, 5, 0) != 5)
 			return -errno;
-		if (check_fixed_prefix6(n) == 0 && !prefix6_claimed_by_file(n))
+		if (!registry_prefix6_overlap(ctx->registry, a->ula, prefix6_len(a)) &&
+		    !prefix6_claimed_by_file(ctx->configs, name, a))
 			return 0;
 	}
 	return NETWORK_E_PREFIX_TAKEN;
 }
 
-int subnet_choose(struct network *n)
+int subnet_choose(const struct subnet_context *ctx, const struct network_config *c,
+		  struct network_addressing *ret)
 {
-	const struct network_config *c = &n->config;
+	struct network_addressing a = {};
 	int r;
 
-	r = choose_subnet(n);
+	r = choose_subnet(ctx, c, &a);
 	if (r)
 		return r;
-	if (!c->has_ipv6_prefix)
-		return make_ula(n);
-	memcpy(n->ula, c->ipv6_prefix, 16);
-	n->ula_len = c->ipv6_prefix_len;
-	return check_fixed_prefix6(n);
+	if (!c->has_ipv6_prefix) {
+		r = make_ula(ctx, c->name, &a);
+	} else {
+		memcpy(a.ula, c->ipv6_prefix, 16);
+		a.ula_len = c->ipv6_prefix_len;
+		r = registry_prefix6_overlap(ctx->registry, a.ula, prefix6_len(&a))
+			    ? NETWORK_E_PREFIX_TAKEN
+			    : 0;
+	}
+	if (r)
+		return r;
+	*ret = a;
+	return 0;
 }

@@ -9,6 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * Functions return 0, a positive code for an expected outcome of their
+ * module, or a negative errno. Each module's codes have a range of their
+ * own, so that request.c turns any of them into a status in one switch
+ * (a code used twice fails to compile there): protocol 100, pool 200,
+ * config 300, access 400, port 500, address 600, network 700, broker 800.
+ */
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_ __attribute__((unused))
@@ -19,6 +27,13 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+/* free(@p); Return: NULL, for `x = mfree(x);`. */
+static inline void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
 
 static inline void closedirp(DIR **d)
 {

@@ -1,0 +1,72 @@
+/* bridge.c - the kernel side of a network's bridge: the link, its three addresses, its sysctls */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bridge.h"
+#include "netlink.h"
+#include "sysctl.h"
+
+void bridge_link_local(const uint8_t mac[6], uint8_t ret[16])
+{
+	memset(ret, 0, 16);
+	ret[0] = 0xfe;
+	ret[1] = 0x80;
+	ret[8] = mac[0] ^ 0x02;
+	ret[9] = mac[1];
+	ret[10] = mac[2];
+	ret[11] = 0xff;
+	ret[12] = 0xfe;
+	ret[13] = mac[3];
+	ret[14] = mac[4];
+	ret[15] = mac[5];
+}
+
+/*
+ * The bridge's three addresses: the gateway, its IPv6 twin, and the
+ * link-local address router advertisements are sent from. Left to
+ * itself (addr_gen_mode is none here), the kernel would make the last
+ * only when the first port brings the carrier, and touch it again when
+ * its duplicate address detection ends: address events at three
+ * different moments. Each event wakes every listener in the namespace
+ * (no longer our dnsmasqs: dnsmasq-preload.c); sent in one request, the
+ * three usually arrive close enough to be read in one wake-up (see
+ * netlink_addrs_add() for why not always).
+ */
+static int add_addresses(struct netlink *nl, int ifindex, const struct bridge_spec *s)
+{
+	uint32_t g = s->gateway;
+	struct netlink_addr a[3] = {
+		{ .family = AF_INET, .prefixlen = s->prefix_len },
+		{ .family = AF_INET6, .prefixlen = s->prefix6_len },
+		{ .family = AF_INET6, .prefixlen = 64 },
+	};
+
+	a[0].addr[0] = (uint8_t)(g >> 24);
+	a[0].addr[1] = (uint8_t)(g >> 16);
+	a[0].addr[2] = (uint8_t)(g >> 8);
+	a[0].addr[3] = (uint8_t)g;
+	memcpy(a[1].addr, s->gateway6, 16);
+	bridge_link_local(s->mac, a[2].addr);
+	return netlink_addrs_add(nl, ifindex, a, 3);
+}
+
+int bridge_create(struct netlink *nl, const struct bridge_spec *s, int *ret_ifindex)
+{
+	int ifindex, r;
+
+	r = netlink_bridge_add(nl, s->name, s->mtu, s->mac, s->alias, &ifindex);
+	if (r < 0)
+		return r;
+	/* The bridge sends the network's router advertisements; it must not
+	 * configure itself from them. Its link-local address comes from
+	 * add_addresses(): netlink_bridge_add() turned the kernel's own off. */
+	(void)sysctl_write_ipv6_link(s->name, "accept_ra", "0");
+	r = add_addresses(nl, ifindex, s);
+	if (r < 0) {
+		(void)netlink_link_del(nl, ifindex);
+		return r;
+	}
+	*ret_ifindex = ifindex;
+	return 0;
+}

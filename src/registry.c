@@ -1,0 +1,133 @@
+/* registry.c - the running networks, by name, and their leases by their port's ifindex */
+#include <string.h>
+
+#include "lease.h"
+#include "network.h"
+#include "registry.h"
+#include "util.h"
+
+static unsigned int bucket(int ifindex)
+{
+	return (unsigned int)ifindex % REGISTRY_BUCKETS;
+}
+
+void registry_init(struct registry *r)
+{
+	TAILQ_INIT(&r->networks);
+	r->n_networks = 0;
+	for (size_t i = 0; i < REGISTRY_BUCKETS; i++)
+		LIST_INIT(&r->by_ifindex[i]);
+}
+
+void registry_add_network(struct registry *r, struct network *n)
+{
+	TAILQ_INSERT_TAIL(&r->networks, n, link);
+	r->n_networks++;
+}
+
+void registry_remove_network(struct registry *r, struct network *n)
+{
+	struct lease *l;
+
+	TAILQ_FOREACH(l, &n->leases, network_link)
+		registry_remove_lease(r, l);
+	TAILQ_REMOVE(&r->networks, n, link);
+	r->n_networks--;
+}
+
+void registry_add_lease(struct registry *r, struct lease *l)
+{
+	if (l->port.ifindex > 0)
+		LIST_INSERT_HEAD(&r->by_ifindex[bucket(l->port.ifindex)], l, index_link);
+}
+
+void registry_remove_lease(struct registry *r, struct lease *l)
+{
+	if (l->port.ifindex > 0)
+		LIST_REMOVE(l, index_link);
+}
+
+struct network *registry_find_network(const struct registry *r, const char *name)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (streq(n->config.name, name))
+			return n;
+	return NULL;
+}
+
+struct network *registry_find_bridge(const struct registry *r, int ifindex)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (n->bridge_ifindex == ifindex)
+			return n;
+	return NULL;
+}
+
+struct lease *registry_find_lease(const struct registry *r, int ifindex)
+{
+	struct lease *l;
+
+	if (ifindex <= 0)
+		return NULL;
+	LIST_FOREACH(l, &r->by_ifindex[bucket(ifindex)], index_link)
+		if (l->port.ifindex == ifindex)
+			return l;
+	return NULL;
+}
+
+bool registry_bridge_taken(const struct registry *r, const char *name)
+{
+	const struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (streq(n->bridge, name))
+			return true;
+	return false;
+}
+
+size_t registry_ports_of_user(const struct registry *r, uid_t uid)
+{
+	const struct network *n;
+	const struct lease *l;
+	size_t count = 0;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			count += l->uid == uid && l->port.kind != PORT_NONE;
+	return count;
+}
+
+struct network *registry_subnet_overlap(const struct registry *r, const struct prefix4 *p)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (n->subnet.len && prefix4_overlaps(&n->subnet, p))
+			return n;
+	return NULL;
+}
+
+struct network *registry_prefix6_overlap(const struct registry *r, const uint8_t prefix[16],
+					 unsigned int len)
+{
+	struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (prefix6_overlaps(n->ula, network_prefix6_len(n), prefix, len))
+			return n;
+	return NULL;
+}
+
+size_t registry_subnets(const struct registry *r, struct prefix4 *v)
+{
+	const struct network *n;
+	size_t i = 0;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		v[i++] = n->subnet;
+	return i;
+}

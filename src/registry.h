@@ -1,0 +1,59 @@
+/* registry.h - the running networks, by name, and their leases by their port's ifindex */
+#ifndef VMNET_REGISTRY_H
+#define VMNET_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "pool.h"
+
+struct network;
+struct lease;
+
+/* Buckets of the ifindex index: ifindex numbers are dense, so ifindex % this spreads them. */
+#define REGISTRY_BUCKETS 1024
+
+/*
+ * The broker's one registry. Every walk over all networks or all leases
+ * is here, behind a lookup; the link monitor's, which runs for each link
+ * the kernel deletes, is an index.
+ *
+ * The index holds exactly the leases with a port (ifindex > 0) of the
+ * registered networks: the broker adds a lease once network_add_lease()
+ * took it, and takes it out before network_remove_lease() or before its
+ * ifindex changes; registry_remove_network() takes out all of a network's.
+ */
+struct registry {
+	TAILQ_HEAD(, network) networks;
+	size_t n_networks;
+	LIST_HEAD(, lease) by_ifindex[REGISTRY_BUCKETS];
+};
+
+void registry_init(struct registry *r);
+void registry_add_network(struct registry *r, struct network *n);
+/* Take @n and its leases out; the caller frees or abandons it. */
+void registry_remove_network(struct registry *r, struct network *n);
+void registry_add_lease(struct registry *r, struct lease *l);
+void registry_remove_lease(struct registry *r, struct lease *l);
+
+struct network *registry_find_network(const struct registry *r, const char *name);
+/* The network whose bridge has @ifindex, or NULL. */
+struct network *registry_find_bridge(const struct registry *r, int ifindex);
+/* The lease whose port has @ifindex, or NULL. */
+struct lease *registry_find_lease(const struct registry *r, int ifindex);
+/* Whether a running network has a bridge called @name (maybe gone from the kernel). */
+bool registry_bridge_taken(const struct registry *r, const char *name);
+/* The ports (not holds) of @uid on every network. */
+size_t registry_ports_of_user(const struct registry *r, uid_t uid);
+/* The running network whose IPv4 subnet overlaps @p, or NULL. */
+struct network *registry_subnet_overlap(const struct registry *r, const struct prefix4 *p);
+/* The running network whose IPv6 prefix overlaps @prefix/@len, or NULL. */
+struct network *registry_prefix6_overlap(const struct registry *r, const uint8_t prefix[16],
+					 unsigned int len);
+/* Append every running network's subnet to @v (room for n_networks more). Return: how many. */
+size_t registry_subnets(const struct registry *r, struct prefix4 *v);
+
+#endif

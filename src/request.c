@@ -1,0 +1,494 @@
+/* request.c - one request, from its bytes to its one reply
+ *
+ * This is the only file that turns module results into contract status
+ * codes, in one switch (status_from()): positive module codes are
+ * expected outcomes with their own status; a negative errno while
+ * creating a network or port is CREATE_FAILURE; any other negative errno
+ * is INTERNAL_ERROR. Handlers decide the code and a message for a person
+ * where the failure is understood, and return them; request_dispatch()
+ * sends the one reply, success or error, and closes what came with the
+ * request.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "broker.h"
+#include "config-dir.h"
+#include "config.h"
+#include "forward.h"
+#include "lease.h"
+#include "log.h"
+#include "network.h"
+#include "port.h"
+#include "protocol.h"
+#include "registry.h"
+#include "request.h"
+#include "server.h"
+#include "util.h"
+
+#define REPLY_MESSAGE_MAX 512
+
+/* What a handler answers: a reply to send, or an error. */
+struct reply {
+	int status;                      /* VMNET_BROKER_SUCCESS, or the error's code */
+	char message[REPLY_MESSAGE_MAX]; /* the error's, for a person */
+	json_t *json;                    /* on success */
+	struct tap_fds fds;              /* ride on a successful reply */
+	struct lease *lease;             /* an acquire's, logged once the reply is out */
+};
+
+/* The one mapping of module codes to contract status codes. */
+static int status_from(int code)
+{
+	switch (code) {
+	case PROTOCOL_E_INVALID:
+	case PORT_E_NOT_NETNS:
+	case NETWORK_E_FORWARD_HOST_ONLY:
+	case NETWORK_E_FORWARD_NO_ADDRESS:
+		return VMNET_BROKER_INVALID_REQUEST;
+	case CONFIG_E_NOT_FOUND:
+	case CONFIG_E_INVALID:
+		return VMNET_BROKER_NOT_FOUND;
+	case ACCESS_E_DENIED:
+	case PORT_E_NOT_OWNER:
+		return VMNET_BROKER_NOT_ALLOWED;
+	case NETWORK_E_POOL_EXHAUSTED:
+	case NETWORK_E_NO_ADDRESS:
+	case BROKER_E_NETWORKS:
+	case BROKER_E_NETWORK_PORTS:
+	case BROKER_E_USER_PORTS:
+	case BROKER_E_HOLDS:
+		return VMNET_BROKER_LIMIT_EXCEEDED;
+	case NETWORK_E_SUBNET_IN_USE:
+	case NETWORK_E_SUBNET_TAKEN:
+	case NETWORK_E_PREFIX_TAKEN:
+	case NETWORK_E_FORWARD_TAKEN:
+	case NETWORK_E_MAC_TAKEN:
+	case NETWORK_E_ADDRESS_TAKEN:
+	case PORT_E_IFNAME_TAKEN:
+		return VMNET_BROKER_CONFLICT;
+	default:
+		return VMNET_BROKER_INTERNAL_ERROR;
+	}
+}
+
+/* Answer with error @status and a message. Return: @status. */
+_printf_(3, 4) static int fail(struct reply *rp, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	rp->status = status;
+	va_start(ap, fmt);
+	vsnprintf(rp->message, sizeof(rp->message), fmt, ap);
+	va_end(ap);
+	return rp->status;
+}
+
+/* ---- acquire */
+
+static struct client *client_get(struct connection *c)
+{
+	struct client *cl = connection_get_data(c);
+
+	if (cl)
+		return cl;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return NULL;
+	TAILQ_INIT(&cl->leases);
+	cl->conn = c;
+	connection_set_data(c, cl);
+	return cl;
+}
+
+static size_t holds_of(const struct client *cl)
+{
+	const struct lease *l;
+	size_t count = 0;
+
+	if (cl)
+		TAILQ_FOREACH(l, &cl->leases, client_link)
+			count++;
+	return count;
+}
+
+static int check_limits(struct broker *b, struct connection *c, const struct request *req,
+			struct reply *rp)
+{
+	uid_t uid = connection_peer(c)->uid;
+	int r = broker_check_limits(b, req, uid, holds_of(connection_get_data(c)));
+
+	switch (r) {
+	case 0:
+		return 0;
+	case BROKER_E_NETWORKS:
+		return fail(rp, status_from(r),
+			    "network '%s': the daemon already runs %zu networks, its limit",
+			    req->network_name, b->registry.n_networks);
+	case BROKER_E_NETWORK_PORTS:
+		return fail(rp, status_from(r), "network '%s' has %d ports, the most a bridge takes",
+			    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
+	case BROKER_E_USER_PORTS:
+		return fail(rp, status_from(r), "uid %u already holds %zu ports, its limit",
+			    (unsigned)uid, registry_ports_of_user(&b->registry, uid));
+	default:
+		return fail(rp, status_from(r),
+			    "this connection already holds %d leases, its limit (open another)",
+			    BROKER_MAX_HOLDS_PER_CONNECTION);
+	}
+}
+
+/*
+ * The configuration to create or join @name with: the running network's
+ * own, or the built-in or valid file. *@ret_access is what decides who
+ * may use it: the file as it is now, so taking someone off a list counts
+ * at once, or the running network's when the file is gone or broken.
+ */
+static int find_config(struct broker *b, const char *name, const struct network_config **ret,
+		       const struct network_config **ret_access, struct reply *rp)
+{
+	struct network *n = registry_find_network(&b->registry, name);
+	const struct config_entry *e = NULL;
+	const struct network_config *cfg = NULL;
+	int r;
+
+	broker_refresh_configs(b);
+	r = config_dir_lookup(b->configs, name, &cfg, &e);
+	*ret = n ? &n->config : cfg;
+	*ret_access = r == 0 ? cfg : *ret;
+	if (n || r == 0)
+		return 0;
+	if (r == CONFIG_E_INVALID)
+		return fail(rp, status_from(r), "network '%s': %s has errors: %s%s%s%s", name,
+			    e->path, e->errors.v[0].key, *e->errors.v[0].key ? ": " : "",
+			    e->errors.v[0].reason,
+			    e->errors.n > 1 ? " (and more: see 'vmnet-broker networks')" : "");
+	return fail(rp, status_from(r),
+		    "no network named '%s' (no built-in network and no file %s/%s.json)", name,
+		    b->opt.config_dir, name);
+}
+
+static int check_access(struct connection *c, const struct network_config *cfg, struct reply *rp)
+{
+	const struct ucred *peer = connection_peer(c);
+	struct access_peer p = { .uid = peer->uid, .gid = peer->gid };
+	int r;
+
+	p.groups = connection_peer_groups(c, &p.n_groups);
+	r = access_check(cfg, &p);
+	if (r == 0)
+		return 0;
+	return fail(rp, status_from(r),
+		    "network '%s': uid %u is not in allowed_users, nor in a group of allowed_groups, of %s",
+		    cfg->name, (unsigned)peer->uid, cfg->source ? cfg->source : "its configuration");
+}
+
+/* The first of @v (@n of them) that another network forwards already, in words. */
+static void describe_taken_forward(struct broker *b, const struct port_forward *v, size_t n,
+				   char *buf, size_t size)
+{
+	struct network *o;
+	const struct port_forward *f = forward_table_first_taken(&b->forwards, v, n, &o);
+
+	if (f)
+		snprintf(buf, size, "%s port %u is already forwarded, by network '%s'",
+			 forward_protocol_to_string(f->protocol), f->external_port, o->config.name);
+	else
+		snprintf(buf, size, "a requested port");
+}
+
+/* Answer a positive code of broker_acquire_network() for @cfg. */
+static int network_failure(struct broker *b, const struct network_config *cfg, int r, struct reply *rp)
+{
+	char pool[32], sub[32], why[160];
+	struct prefix4 p = {};
+	struct network *o;
+
+	if (cfg->has_subnet) {
+		network_config_subnet(cfg, &p.addr, &p.len);
+		prefix4_format(&p, sub, sizeof(sub));
+	}
+	switch (r) {
+	case NETWORK_E_POOL_EXHAUSTED:
+		return fail(rp, status_from(r),
+			    "network '%s': no free /24 left in the subnet pool %s (each "
+			    "overlaps an address or route of the host, a running network or "
+			    "a network file's subnet)",
+			    cfg->name, prefix4_format(&b->opt.pool, pool, sizeof(pool)));
+	case NETWORK_E_SUBNET_IN_USE:
+		return fail(rp, status_from(r),
+			    "network '%s': subnet %s overlaps an address or route of the host",
+			    cfg->name, sub);
+	case NETWORK_E_SUBNET_TAKEN:
+		o = registry_subnet_overlap(&b->registry, &p);
+		return fail(rp, status_from(r), "network '%s': subnet %s overlaps running network '%s'",
+			    cfg->name, sub, o ? o->config.name : "?");
+	case NETWORK_E_PREFIX_TAKEN:
+		return fail(rp, status_from(r),
+			    "network '%s': ipv6_prefix overlaps that of a running network", cfg->name);
+	case NETWORK_E_FORWARD_TAKEN:
+		describe_taken_forward(b, cfg->forwards, cfg->n_forwards, why, sizeof(why));
+		return fail(rp, status_from(r), "network '%s': %s", cfg->name, why);
+	default:
+		return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "network '%s': unexpected result %d",
+			    cfg->name, r);
+	}
+}
+
+/* Answer a failure of @req's port: a code of port_check_netns() or broker_add_lease(). */
+static int port_failure(struct broker *b, const struct request *req, int r, bool dhcp_failed,
+			struct reply *rp)
+{
+	char why[160];
+
+	if (r == NETWORK_E_FORWARD_TAKEN) {
+		describe_taken_forward(b, req->forwards, req->n_forwards, why, sizeof(why));
+		return fail(rp, status_from(r), "network '%s': %s", req->network_name, why);
+	}
+	if (r == PORT_E_NOT_NETNS)
+		return fail(rp, status_from(r),
+			    "network '%s': the file descriptor is not a network namespace",
+			    req->network_name);
+	if (r == PORT_E_NOT_OWNER)
+		return fail(rp, status_from(r),
+			    "network '%s': the caller does not own that network namespace",
+			    req->network_name);
+	if (r > 0)
+		return fail(rp, status_from(r), "network '%s': %s", req->network_name,
+			    network_error_to_string(r));
+	if (dhcp_failed)
+		return fail(rp, VMNET_BROKER_CREATE_FAILURE,
+			    "network '%s': failed to start dnsmasq: %s", req->network_name,
+			    strerror(-r));
+	return fail(rp, VMNET_BROKER_CREATE_FAILURE, "failed to create %s port on network '%s': %s",
+		    port_kind_to_string(req->port), req->network_name, strerror(-r));
+}
+
+static int handle_acquire(struct broker *b, struct connection *c, const struct request *req,
+			  int netns_fd, struct reply *rp)
+{
+	const struct ucred *peer = connection_peer(c);
+	const struct network_config *config, *access;
+	const struct port_spec spec = {
+		.kind = req->port,
+		.queues = req->queues,
+		.vnet_hdr = req->vnet_hdr,
+		.netns_fd = netns_fd,
+		.peer_ifname = req->ifname,
+	};
+	struct client *cl = NULL;
+	struct network *n;
+	struct lease *l;
+	bool dhcp_failed = false;
+	int r;
+
+	r = find_config(b, req->network_name, &config, &access, rp);
+	if (r == 0)
+		r = check_access(c, access, rp);
+	if (r)
+		return r;
+	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
+		cl = client_get(c);
+		if (!cl)
+			return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	}
+	r = check_limits(b, c, req, rp);
+	if (r)
+		return r;
+
+	r = broker_acquire_network(b, config, &n);
+	if (r > 0)
+		return network_failure(b, config, r, rp);
+	if (r < 0) {
+		log_netname_error_errno(req->network_name, r, "Failed to create network: %m");
+		return fail(rp, VMNET_BROKER_CREATE_FAILURE, "failed to create network '%s': %s",
+			    req->network_name, strerror(-r));
+	}
+
+	if (req->port == PORT_NETNS) {
+		r = port_check_netns(netns_fd, peer->uid);
+		if (r)
+			return port_failure(b, req, r, false, rp);
+	}
+	r = lease_new(b->env.next_lease_id++, req, peer, &l);
+	if (r == 0)
+		r = broker_add_lease(b, n, l, &spec, &rp->fds, &dhcp_failed);
+	if (r) {
+		if (r < 0 && !dhcp_failed)
+			log_netname_error_errno(req->network_name, r,
+						"Failed to create %s port for pid %d: %m",
+						port_kind_to_string(req->port), (int)peer->pid);
+		return port_failure(b, req, r, dhcp_failed, rp);
+	}
+	if (cl) {
+		l->client = cl;
+		TAILQ_INSERT_TAIL(&cl->leases, l, client_link);
+	}
+	rp->json = network_to_json(n);
+	if (rp->json) {
+		json_object_set_new(rp->json, "port", lease_port_json(l, n->subnet.addr));
+		rp->json = json_pack("{s:o}", "network", rp->json);
+	}
+	rp->lease = l;
+	return 0;
+}
+
+/* ---- status, networks */
+
+static int handle_status(struct broker *b, struct connection *c, struct reply *rp)
+{
+	uid_t uid = connection_peer(c)->uid;
+	json_t *nets = json_array();
+	struct network *n;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		json_array_append_new(nets, network_status_json(n, uid));
+	rp->json = json_pack("{s:i, s:o}", "version", PROTOCOL_VERSION, "networks", nets);
+	return 0;
+}
+
+/*
+ * One entry of `networks`: the configuration with its errors, whether it
+ * runs, and whether what runs differs from the file (it applies when the
+ * network is next created).
+ */
+static json_t *network_entry_json(struct broker *b, const struct network_config *cfg,
+				  const struct config_errors *errors)
+{
+	struct network *n = registry_find_network(&b->registry, cfg->name);
+	const struct network_config *run = n ? &n->config : NULL;
+	bool pending = false;
+	json_t *o = config_json(cfg, errors);
+
+	if (run && cfg->source)
+		pending = !run->source || !streq(run->source, cfg->source) ||
+			  !config_stamp_equal(&run->stamp, &cfg->stamp);
+	if (o) {
+		json_object_set_new(o, "active", json_boolean(n != NULL));
+		json_object_set_new(o, "pending_change", json_boolean(pending));
+	}
+	return o;
+}
+
+static int handle_networks(struct broker *b, struct reply *rp)
+{
+	const struct network_config *builtins;
+	json_t *nets = json_array();
+	struct network *n;
+	size_t count;
+
+	broker_refresh_configs(b);
+	builtins = config_builtins(&count);
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(nets, network_entry_json(b, &builtins[i], NULL));
+	for (size_t i = 0; i < b->configs->n; i++)
+		json_array_append_new(nets, network_entry_json(b, &b->configs->v[i].config,
+							       &b->configs->v[i].errors));
+	/* Running, but its file is gone: it stays until it is removed. */
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		if (n->config.source && !config_dir_find(b->configs, n->config.name)) {
+			json_t *o = config_json(&n->config, NULL);
+
+			json_object_set_new(o, "active", json_true());
+			json_object_set_new(o, "pending_change", json_true());
+			json_array_append_new(nets, o);
+		}
+	rp->json = json_pack("{s:o}", "networks", nets);
+	return 0;
+}
+
+/* ---- dispatch */
+
+static int handle(struct broker *b, struct connection *c, const char *msg, size_t len,
+		  const int *fds, size_t n_fds, struct reply *rp)
+{
+	char err[PROTOCOL_ERROR_MAX];
+	struct request req;
+	size_t want_fds;
+	int r;
+
+	r = request_parse(msg, len, &req, err);
+	if (r)
+		return fail(rp, status_from(r), "%s", err);
+	want_fds = req.command == REQUEST_ACQUIRE && req.port == PORT_NETNS ? 1 : 0;
+	if (n_fds != want_fds)
+		return fail(rp, VMNET_BROKER_INVALID_REQUEST,
+			    want_fds ? "a 'netns' acquire carries exactly one fd, the namespace (got %zu)"
+				     : "this request carries no file descriptors (got %zu)",
+			    n_fds);
+	switch (req.command) {
+	case REQUEST_ACQUIRE:
+		return handle_acquire(b, c, &req, want_fds ? fds[0] : -EBADF, rp);
+	case REQUEST_STATUS:
+		return handle_status(b, c, rp);
+	case REQUEST_NETWORKS:
+		return handle_networks(b, rp);
+	default:
+		return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "unhandled command");
+	}
+}
+
+/* Send the error @rp holds; the line the daemon logs of it names the client. */
+static void send_error(struct connection *c, const struct reply *rp)
+{
+	_cleanup_(json_decrefp) json_t *reply = reply_error_new(rp->status, rp->message);
+
+	log_client_info(c, "%s: %s", status_to_name(rp->status), rp->message);
+	if (reply)
+		(void)connection_reply(c, reply, NULL, 0);
+}
+
+/*
+ * After an acquire's reply. The client is waiting for it, and the kernel
+ * usually wakes it on this CPU: left there, it would wait for everything
+ * below and for the DHCP reservation (~150 us, more than the client's own
+ * work after the reply). A hint to let it run first: the bookkeeping
+ * follows when it blocks or the daemon's turn comes back, at worst a
+ * scheduler slice later on a busy CPU. No effect when nothing else is
+ * ready here. Measured: acquire p50 ~0.85 to ~0.75 ms, idle and under CPU
+ * hogs alike (docs/performance.md, 1).
+ */
+static void after_acquire(struct reply *rp)
+{
+	const struct lease *l = rp->lease;
+	char desc[96];
+
+	(void)sched_yield();
+	/* The TAP is the client's now; our copies would keep it alive forever.
+	 * If the send failed, or the client has closed its copy already, this
+	 * close is what removes it (and the link monitor ends the lease):
+	 * slow, so not on the loop. */
+	tap_fds_close(&rp->fds);
+	/* After the reply: the journal is no part of handing over a port. */
+	log_lease_info(l, "lease begun: %s",
+		       lease_describe(l, l->network->subnet.addr, desc, sizeof(desc)));
+}
+
+void request_dispatch(void *userdata, struct connection *c, const char *msg, size_t len, int *fds,
+		      size_t n_fds)
+{
+	struct reply rp = { .status = VMNET_BROKER_SUCCESS };
+	int r;
+
+	r = handle(userdata, c, msg, len, fds, n_fds, &rp);
+	if (r < 0)
+		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
+	else if (r == 0 && !rp.json)
+		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	if (rp.status == VMNET_BROKER_SUCCESS)
+		(void)connection_reply(c, rp.json, rp.fds.fd, rp.fds.n);
+	else
+		send_error(c, &rp);
+	json_decref(rp.json);
+	if (rp.status == VMNET_BROKER_SUCCESS && rp.lease)
+		after_acquire(&rp);
+	/* What did not ride on the reply; and whatever happens, the received fds. */
+	tap_fds_close(&rp.fds);
+	for (size_t i = 0; i < n_fds; i++)
+		safe_close(fds[i]);
+}
