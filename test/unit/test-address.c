@@ -1,0 +1,135 @@
+/* test-address.c - unit tests of address.c: which host address a new port gets */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "address.h"
+#include "util.h"
+
+#define NET 0xc0a84000u /* 192.168.64.0/24 */
+
+static const struct prefix4 subnet = { .addr = NET, .len = 24 };
+
+static void mac_of(uint8_t n, uint8_t ret[6])
+{
+	const uint8_t m[6] = { 0x02, 0, 0, 0, 0, n };
+
+	memcpy(ret, m, 6);
+}
+
+/* The host number a port with MAC ..:@n gets, asserting it gets one. */
+static unsigned int take(struct host_map *m, const struct network_config *c, uint8_t n,
+			 const struct dhcp_host *leased, size_t n_leased)
+{
+	uint8_t mac[6];
+	unsigned int h = 0;
+
+	mac_of(n, mac);
+	assert_int_equal(address_take(m, c, &subnet, mac, leased, n_leased, &h), 0);
+	return h;
+}
+
+static void test_next_fit(void **state)
+{
+	struct network_config c = { .dhcp = true };
+	struct host_map m;
+
+	host_map_init(&m, 24, 1);
+	assert_int_equal(take(&m, &c, 1, NULL, 0), 2);
+	assert_int_equal(take(&m, &c, 2, NULL, 0), 3);
+	/* A released address is the last to come back: dnsmasq still remembers it. */
+	host_map_put(&m, 2);
+	assert_int_equal(take(&m, &c, 3, NULL, 0), 4);
+}
+
+static void test_reservation(void **state)
+{
+	struct dhcp_reservation res = { .address = NET + 100 };
+	struct network_config c = { .dhcp = true, .reservations = &res, .n_reservations = 1 };
+	struct host_map m;
+	uint8_t mac[6];
+	unsigned int h;
+
+	host_map_init(&m, 24, 1);
+	mac_of(9, res.mac);
+	/* Its MAC gets it outright... */
+	assert_int_equal(take(&m, &c, 9, NULL, 0), 100);
+	/* ...once: a second port with that MAC finds it held. */
+	mac_of(9, mac);
+	assert_int_equal(address_take(&m, &c, &subnet, mac, NULL, 0, &h), ADDRESS_E_TAKEN);
+	/* Nobody else ever gets it, even when the map wraps around to it. */
+	host_map_put(&m, 100);
+	m.last = 99;
+	assert_int_equal(take(&m, &c, 1, NULL, 0), 101);
+}
+
+static void test_forward_targets_are_fixed(void **state)
+{
+	struct port_forward fw = { .protocol = FORWARD_TCP,
+				   .external_port = 2222,
+				   .internal_port = 22,
+				   .internal_address = NET + 2 };
+	struct network_config c = { .dhcp = true, .forwards = &fw, .n_forwards = 1 };
+	struct host_map m;
+
+	host_map_init(&m, 24, 1);
+	assert_int_equal(take(&m, &c, 1, NULL, 0), 3);
+}
+
+static void test_dnsmasq_remembers(void **state)
+{
+	struct network_config c = { .dhcp = true };
+	struct dhcp_host leased[3] = {
+		{ .address = NET + 2 },
+		{ .address = NET + 3 },
+		{ .address = 0x0a000005 }, /* not of this subnet: ignored */
+	};
+	struct host_map m;
+
+	mac_of(1, leased[0].mac);
+	mac_of(2, leased[1].mac);
+	mac_of(3, leased[2].mac);
+	host_map_init(&m, 24, 1);
+	/* A MAC that comes back gets the address dnsmasq still has for it. */
+	assert_int_equal(take(&m, &c, 2, leased, 3), 3);
+	/* Another MAC skips what dnsmasq has leased to others. */
+	assert_int_equal(take(&m, &c, 7, leased, 3), 4);
+	assert_int_equal(take(&m, &c, 8, leased, 3), 5);
+}
+
+static void test_remembered_ones_last(void **state)
+{
+	const struct prefix4 s30 = { .addr = NET, .len = 30 };
+	struct network_config c = { .dhcp = true };
+	struct dhcp_host leased = { .address = NET + 2 };
+	struct host_map m;
+	uint8_t mac[6];
+	unsigned int h = 0;
+
+	/* A /30: the gateway .1 and one guest address, .2, which dnsmasq
+	 * remembers for another MAC. With nothing else left, it is taken. */
+	mac_of(1, leased.mac);
+	host_map_init(&m, 30, 1);
+	mac_of(5, mac);
+	assert_int_equal(address_take(&m, &c, &s30, mac, &leased, 1, &h), 0);
+	assert_int_equal(h, 2);
+	mac_of(6, mac);
+	assert_int_equal(address_take(&m, &c, &s30, mac, &leased, 1, &h), ADDRESS_E_FULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_next_fit),
+		cmocka_unit_test(test_reservation),
+		cmocka_unit_test(test_forward_targets_are_fixed),
+		cmocka_unit_test(test_dnsmasq_remembers),
+		cmocka_unit_test(test_remembered_ones_last),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
