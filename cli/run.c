@@ -247,8 +247,10 @@ static int run_environment(const struct run_args *a, size_t n_fds)
 		if (list_append(&macs, vmnet_broker_network_port_mac(a->networks[i].net)) < 0 ||
 		    list_append(&addresses, vmnet_broker_network_port_address(a->networks[i].net)) < 0)
 			return -ENOMEM;
-	if (setenv("VMNET_BROKER_FDS", fds, 1) < 0 || setenv("VMNET_BROKER_MACS", macs, 1) < 0 ||
-	    setenv("VMNET_BROKER_ADDRESSES", addresses, 1) < 0)
+	/* Empty lists when nothing came: netns ports carry no fds. */
+	if (setenv("VMNET_BROKER_FDS", fds ? fds : "", 1) < 0 ||
+	    setenv("VMNET_BROKER_MACS", macs ? macs : "", 1) < 0 ||
+	    setenv("VMNET_BROKER_ADDRESSES", addresses ? addresses : "", 1) < 0)
 		return -errno;
 	return 0;
 }

@@ -28,4 +28,17 @@ for f in $(files); do
 		status=1
 	fi
 done
+
+# Every .c file the build compiles, with the build's flags; headers through
+# them (.clang-tidy's HeaderFilterRegex).
+if [ ! -f "$build/compile_commands.json" ]; then
+	echo "lint: no $build/compile_commands.json (make first)" >&2
+	exit 1
+fi
+if ! files | grep '\.c$' | xargs -P "$(nproc)" -n 4 \
+	clang-tidy -p "$build" --quiet >"$build/clang-tidy.log" 2>&1; then
+	grep -E 'warning:|error:' "$build/clang-tidy.log" | sort -u >&2
+	echo "lint: clang-tidy found the above ($build/clang-tidy.log has the details)" >&2
+	status=1
+fi
 exit $status

@@ -231,7 +231,8 @@ static int list_names(const char *path, char ***ret, size_t *ret_n, bool *ret_li
 /* Each entry's errors: its own, then those with other valid files. */
 static int check_across(struct config_dir *d)
 {
-	_cleanup_free_ const struct network_config **cfgs = calloc(d->n + 1, sizeof(*cfgs));
+	_cleanup_free_ const struct network_config **cfgs =
+		calloc(d->n + 1, sizeof(const struct network_config *));
 	_cleanup_free_ struct config_errors *errs = calloc(d->n + 1, sizeof(*errs));
 	_cleanup_free_ size_t *idx = calloc(d->n + 1, sizeof(*idx));
 	size_t k = 0;

@@ -21,11 +21,12 @@ static const char *const mode_names[] = {
 };
 static_assert(ELEMENTSOF(mode_names) == _MODE_MAX, "mode names");
 
-#define BUILTIN(n, m)                                                            \
-	{                                                                        \
-		.name = n, .mode = m, .dhcp = true, .dns_proxy = true,           \
-		.nat44 = (m) == MODE_SHARED, .nat66 = (m) == MODE_SHARED,        \
-		.router_advertisement = true, .mtu = 1500, .ipv6_prefix_len = 64 \
+/* @n initializes a char array: no parentheses around it (NOLINT below). */
+#define BUILTIN(n, m)                                                                          \
+	{                                                                                      \
+		.name = n, /* NOLINT(bugprone-macro-parentheses) */ .mode = (m), .dhcp = true, \
+		.dns_proxy = true, .nat44 = (m) == MODE_SHARED, .nat66 = (m) == MODE_SHARED,   \
+		.router_advertisement = true, .mtu = 1500, .ipv6_prefix_len = 64               \
 	}
 
 /* Sorted by name, as `networks` lists them. */
@@ -55,7 +56,8 @@ const struct network_config *config_builtins(size_t *ret_n)
 
 static void strv_free(char **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	/* v is NULL with n set when a copy failed (network_config_copy()). */
+	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
 }

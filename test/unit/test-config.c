@@ -329,6 +329,7 @@ static void test_good_edges(void **state)
 		"{\"mode\": \"shared\", \"mtu\": 1280}",
 		"{\"mode\": \"shared\", \"mtu\": 65535}",
 		"{\"mode\": \"shared\", \"ipv6_prefix\": \"2001:db8:1:2::\"}",
+		/* One string on two lines. NOLINTNEXTLINE(bugprone-suspicious-missing-comma) */
 		"{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::\", \"prefix_len\": 48,"
 		" \"router_advertisement\": false}",
 		"{\"mode\": \"shared\", \"allowed_users\": [], \"allowed_groups\": [\"kvm\", \"0\"]}",
