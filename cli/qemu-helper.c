@@ -116,30 +116,31 @@ static int parse_fd(const char *s, int *ret)
 	return 0;
 }
 
+enum {
+	OPT_FD = 0x100,
+	OPT_BR,
+	OPT_USE_VNET,
+	OPT_MAC,
+	OPT_LABEL,
+	OPT_SOCKET,
+	OPT_VERBOSE
+};
+static const struct option options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "br", required_argument, NULL, OPT_BR },
+	{ "use-vnet", no_argument, NULL, OPT_USE_VNET },
+	{ "mac", required_argument, NULL, OPT_MAC },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{},
+};
+
 /* Return: -1 to go on, or the exit status. */
 static int parse_args(int argc, char **argv, struct helper_args *a)
 {
-	enum {
-		OPT_FD = 0x100,
-		OPT_BR,
-		OPT_USE_VNET,
-		OPT_MAC,
-		OPT_LABEL,
-		OPT_SOCKET,
-		OPT_VERBOSE
-	};
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "fd", required_argument, NULL, OPT_FD },
-		{ "br", required_argument, NULL, OPT_BR },
-		{ "use-vnet", no_argument, NULL, OPT_USE_VNET },
-		{ "mac", required_argument, NULL, OPT_MAC },
-		{ "label", required_argument, NULL, OPT_LABEL },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "verbose", no_argument, NULL, OPT_VERBOSE },
-		{},
-	};
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "hV", options, NULL)) >= 0) {

@@ -87,112 +87,124 @@ static int parse_count(const char *s, size_t *ret)
 	return 0;
 }
 
+enum {
+	ARG_SOCKET = 256,
+	ARG_CONFIG,
+	ARG_STATE,
+	ARG_IDLE,
+	ARG_POOL,
+	ARG_RESOLV,
+	ARG_LOG,
+	ARG_VERSION,
+	ARG_REMOVE_ALL,
+	ARG_MAX_PORTS,
+	ARG_MAX_NETWORKS,
+	ARG_MAX_CONNS,
+	ARG_CLIENT_TIMEOUT,
+	ARG_EXIT_IDLE
+};
+
+static const struct option options[] = {
+	{ "socket", required_argument, NULL, ARG_SOCKET },
+	{ "config-dir", required_argument, NULL, ARG_CONFIG },
+	{ "state-dir", required_argument, NULL, ARG_STATE },
+	{ "idle-timeout", required_argument, NULL, ARG_IDLE },
+	{ "subnet-pool", required_argument, NULL, ARG_POOL },
+	{ "resolv-file", required_argument, NULL, ARG_RESOLV },
+	{ "log-level", required_argument, NULL, ARG_LOG },
+	{ "remove-all", no_argument, NULL, ARG_REMOVE_ALL },
+	{ "max-ports-per-user", required_argument, NULL, ARG_MAX_PORTS },
+	{ "max-networks", required_argument, NULL, ARG_MAX_NETWORKS },
+	{ "max-connections", required_argument, NULL, ARG_MAX_CONNS },
+	{ "client-timeout", required_argument, NULL, ARG_CLIENT_TIMEOUT },
+	{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, ARG_VERSION },
+	{}
+};
+
+/* A limit, @arg, for --@name into @ret. Return: 0 or -EINVAL (logged). */
+static int parse_limit(const char *name, const char *arg, size_t *ret)
+{
+	if (parse_count(arg, ret) < 0)
+		return log_error_errno(-EINVAL, "Invalid --%s '%s'", name, arg);
+	return 0;
+}
+
+/* Option @c with argument @arg into @o. Return: 0 or -EINVAL (logged). */
+static int parse_option(int c, const char *arg, struct broker_options *o)
+{
+	int r;
+
+	switch (c) {
+	case ARG_SOCKET:
+		o->socket_path = arg;
+		return 0;
+	case ARG_CONFIG:
+		o->config_dir = arg;
+		return 0;
+	case ARG_STATE:
+		o->state_dir = arg;
+		return 0;
+	case ARG_RESOLV:
+		o->resolv_file = arg;
+		return 0;
+	case ARG_IDLE:
+		if (parse_seconds(arg, &o->idle_timeout_usec) < 0)
+			return log_error_errno(-EINVAL, "Invalid --idle-timeout '%s'", arg);
+		return 0;
+	case ARG_POOL:
+		if (prefix4_parse(arg, &o->pool) < 0 || o->pool.len > POOL_SUBNET_LEN ||
+		    !strchr(arg, '/'))
+			return log_error_errno(-EINVAL,
+					       "Invalid --subnet-pool '%s': want an IPv4 CIDR of /24 or wider",
+					       arg);
+		return 0;
+	case ARG_LOG:
+		r = log_parse_level(arg);
+		if (r < 0)
+			return log_error_errno(r, "Invalid --log-level '%s'", arg);
+		log_max_level = r;
+		return 0;
+	case ARG_MAX_PORTS:
+		return parse_limit("max-ports-per-user", arg, &o->max_ports_per_user);
+	case ARG_MAX_NETWORKS:
+		return parse_limit("max-networks", arg, &o->max_networks);
+	case ARG_MAX_CONNS:
+		return parse_limit("max-connections", arg, &o->max_connections);
+	case ARG_CLIENT_TIMEOUT:
+		if (parse_seconds(arg, &o->silence_timeout_usec) < 0 || o->silence_timeout_usec == 0)
+			return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'", arg);
+		return 0;
+	case ARG_REMOVE_ALL:
+		remove_all = true;
+		return 0;
+	case ARG_EXIT_IDLE:
+		if (parse_seconds(arg, &exit_idle_usec) < 0)
+			return log_error_errno(-EINVAL, "Invalid --exit-idle '%s'", arg);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Return: 1 to run, 0 to exit successfully (--help, --version), or -EINVAL. */
 static int parse_args(int argc, char **argv, struct broker_options *o)
 {
-	enum {
-		ARG_SOCKET = 256,
-		ARG_CONFIG,
-		ARG_STATE,
-		ARG_IDLE,
-		ARG_POOL,
-		ARG_RESOLV,
-		ARG_LOG,
-		ARG_VERSION,
-		ARG_REMOVE_ALL,
-		ARG_MAX_PORTS,
-		ARG_MAX_NETWORKS,
-		ARG_MAX_CONNS,
-		ARG_CLIENT_TIMEOUT,
-		ARG_EXIT_IDLE
-	};
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, ARG_SOCKET },
-		{ "config-dir", required_argument, NULL, ARG_CONFIG },
-		{ "state-dir", required_argument, NULL, ARG_STATE },
-		{ "idle-timeout", required_argument, NULL, ARG_IDLE },
-		{ "subnet-pool", required_argument, NULL, ARG_POOL },
-		{ "resolv-file", required_argument, NULL, ARG_RESOLV },
-		{ "log-level", required_argument, NULL, ARG_LOG },
-		{ "remove-all", no_argument, NULL, ARG_REMOVE_ALL },
-		{ "max-ports-per-user", required_argument, NULL, ARG_MAX_PORTS },
-		{ "max-networks", required_argument, NULL, ARG_MAX_NETWORKS },
-		{ "max-connections", required_argument, NULL, ARG_MAX_CONNS },
-		{ "client-timeout", required_argument, NULL, ARG_CLIENT_TIMEOUT },
-		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, ARG_VERSION },
-		{}
-	};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-		switch (c) {
-		case ARG_SOCKET:
-			o->socket_path = optarg;
-			break;
-		case ARG_CONFIG:
-			o->config_dir = optarg;
-			break;
-		case ARG_STATE:
-			o->state_dir = optarg;
-			break;
-		case ARG_IDLE:
-			if (parse_seconds(optarg, &o->idle_timeout_usec) < 0)
-				return log_error_errno(-EINVAL, "Invalid --idle-timeout '%s'", optarg);
-			break;
-		case ARG_POOL:
-			if (prefix4_parse(optarg, &o->pool) < 0 || o->pool.len > POOL_SUBNET_LEN ||
-			    !strchr(optarg, '/'))
-				return log_error_errno(-EINVAL,
-						       "Invalid --subnet-pool '%s': want an IPv4 CIDR of /24 or wider",
-						       optarg);
-			break;
-		case ARG_RESOLV:
-			o->resolv_file = optarg;
-			break;
-		case ARG_LOG:
-			r = log_parse_level(optarg);
-			if (r < 0)
-				return log_error_errno(r, "Invalid --log-level '%s'", optarg);
-			log_max_level = r;
-			break;
-		case ARG_MAX_PORTS:
-			r = parse_count(optarg, &o->max_ports_per_user);
-			if (r < 0)
-				return log_error_errno(r, "Invalid --max-ports-per-user '%s'", optarg);
-			break;
-		case ARG_MAX_NETWORKS:
-			r = parse_count(optarg, &o->max_networks);
-			if (r < 0)
-				return log_error_errno(r, "Invalid --max-networks '%s'", optarg);
-			break;
-		case ARG_MAX_CONNS:
-			r = parse_count(optarg, &o->max_connections);
-			if (r < 0)
-				return log_error_errno(r, "Invalid --max-connections '%s'", optarg);
-			break;
-		case ARG_CLIENT_TIMEOUT:
-			if (parse_seconds(optarg, &o->silence_timeout_usec) < 0 ||
-			    o->silence_timeout_usec == 0)
-				return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'",
-						       optarg);
-			break;
-		case ARG_REMOVE_ALL:
-			remove_all = true;
-			break;
-		case ARG_EXIT_IDLE:
-			if (parse_seconds(optarg, &exit_idle_usec) < 0)
-				return log_error_errno(-EINVAL, "Invalid --exit-idle '%s'", optarg);
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		if (c == 'h') {
 			help();
 			return 0;
-		case ARG_VERSION:
+		}
+		if (c == ARG_VERSION) {
 			printf("vmnet-brokerd %s\n", VMNET_VERSION);
 			return 0;
-		default:
-			return -EINVAL;
 		}
+		r = parse_option(c, optarg, o);
+		if (r < 0)
+			return r;
 	}
 	if (optind < argc)
 		return log_error_errno(-EINVAL, "Unexpected argument '%s' (see --help)", argv[optind]);
@@ -301,12 +313,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-static int run(struct broker_options *o)
+/* The event loop, with the signals it handles blocked for everyone else. */
+static int new_event_loop(sd_event **ret)
 {
-	_cleanup_(sd_event_unrefp) sd_event *event = NULL;
-	_cleanup_(sd_event_source_unrefp) sd_event_source *idle_check = NULL;
-	struct idle_exit ie = {};
-	struct broker *b = NULL;
 	sigset_t mask;
 	int r;
 
@@ -318,11 +327,19 @@ static int run(struct broker_options *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = sd_event_default(&event);
+	r = sd_event_default(ret);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create event loop: %m");
-	(void)sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL);
-	(void)sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL);
+	(void)sd_event_add_signal(*ret, NULL, SIGTERM, on_signal, NULL);
+	(void)sd_event_add_signal(*ret, NULL, SIGINT, on_signal, NULL);
+	return 0;
+}
+
+/* The broker, listening, with what an earlier daemon left adopted. */
+static int start_broker(sd_event *event, struct broker_options *o, struct broker **ret)
+{
+	_cleanup_(broker_freep) struct broker *b = NULL;
+	int r;
 
 	if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "Failed to create state directory '%s': %m",
@@ -336,47 +353,72 @@ static int run(struct broker_options *o)
 	/* After listen(), which proves no other daemon runs; before the loop,
 	 * so clients wait in the backlog until adoption is done. */
 	r = broker_adopt(b);
-	if (r < 0) {
-		broker_free(b);
+	if (r < 0)
 		return r;
+	*ret = TAKE_PTR(b);
+	return 0;
+}
+
+/* --exit-idle: the periodic check of @ie, when the socket came from systemd. */
+static void watch_exit_idle(sd_event *event, bool activated, struct idle_exit *ie, sd_event_source **ret)
+{
+	int r;
+
+	if (exit_idle_usec == 0)
+		return;
+	if (!activated) {
+		/* Nothing would start us again: the socket would just vanish. */
+		log_notice("Ignoring --exit-idle: it needs a socket from systemd");
+		return;
 	}
+	ie->timeout_usec = exit_idle_usec;
+	ie->period_usec = exit_idle_usec / 4;
+	if (ie->period_usec < 1000000)
+		ie->period_usec = 1000000;
+	if (ie->period_usec > 60000000)
+		ie->period_usec = 60000000;
+	r = sd_event_add_time_relative(event, ret, CLOCK_MONOTONIC, ie->period_usec, 0,
+				       on_exit_idle_check, ie);
+	if (r < 0)
+		log_warning_errno(r, "Failed to start the --exit-idle check, staying up: %m");
+}
+
+static int run(struct broker_options *o)
+{
+	_cleanup_(sd_event_unrefp) sd_event *event = NULL;
+	_cleanup_(sd_event_source_unrefp) sd_event_source *idle_check = NULL;
+	_cleanup_(broker_freep) struct broker *b = NULL;
+	struct idle_exit ie = {};
+	int r;
+
+	r = new_event_loop(&event);
+	if (r < 0)
+		return r;
+	r = start_broker(event, o, &b);
+	if (r < 0)
+		return r;
 	if (remove_all) {
 		broker_remove_all(b);
-		broker_free(b);
+		b = broker_free(b);
 		log_info("Removed every network");
 		return 0;
 	}
 	broker_start_persistent(b);
 	r = drop_privileges();
-	if (r < 0) {
-		broker_free(b);
+	if (r < 0)
 		return log_error_errno(r, "Failed to drop capabilities: %m");
-	}
 	r = bgclose_start();
 	if (r < 0)
 		log_warning_errno(r, "Failed to start the closing thread, closing in place: %m");
 	log_info("vmnet-brokerd %s serving on %s", VMNET_VERSION,
 		 o->listen_fd >= 0 ? "the socket from systemd" : o->socket_path);
-	if (exit_idle_usec > 0 && o->listen_fd < 0) {
-		/* Nothing would start us again: the socket would just vanish. */
-		log_notice("Ignoring --exit-idle: it needs a socket from systemd");
-	} else if (exit_idle_usec > 0) {
-		ie.broker = b;
-		ie.timeout_usec = exit_idle_usec;
-		ie.period_usec = exit_idle_usec / 4;
-		if (ie.period_usec < 1000000)
-			ie.period_usec = 1000000;
-		if (ie.period_usec > 60000000)
-			ie.period_usec = 60000000;
-		r = sd_event_add_time_relative(event, &idle_check, CLOCK_MONOTONIC, ie.period_usec,
-					       0, on_exit_idle_check, &ie);
-		if (r < 0)
-			log_warning_errno(r, "Failed to start the --exit-idle check, staying up: %m");
-	}
+	ie.broker = b;
+	watch_exit_idle(event, o->listen_fd >= 0, &ie, &idle_check);
 	(void)sd_notify(0, "READY=1");
 	r = sd_event_loop(event);
 	(void)sd_notify(0, "STOPPING=1");
-	broker_free(b);
+	/* The closing threads last: stopping may still close TAP fds. */
+	b = broker_free(b);
 	bgclose_stop();
 	return r < 0 ? log_error_errno(r, "Event loop failed: %m") : 0;
 }

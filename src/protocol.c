@@ -332,10 +332,10 @@ static int parse_forwards(json_t *v, struct request *req, char *err)
 	return 0;
 }
 
-static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
+/* What names the port: its network, kind, MAC, label and interface name. */
+static int parse_port_identity(json_t *obj, struct request *req, char *err)
 {
 	const char *s;
-	json_t *v;
 	int r;
 
 	r = get_string(obj, "network_name", &s, err);
@@ -377,6 +377,15 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 			return fail(err, "'label' must be at most %d printable characters", LABEL_MAX);
 		strcpy(req->label, s);
 	}
+	return 0;
+}
+
+/* What shapes the port: the netns interface name, the TAP's vnet_hdr and queues. */
+static int parse_port_shape(json_t *obj, struct request *req, char *err)
+{
+	const char *s;
+	json_t *v;
+	int r;
 
 	r = get_string(obj, "ifname", &s, err);
 	if (r)
@@ -406,7 +415,20 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 	}
 	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP && req->port != PORT_NAMED_TAP)
 		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
+	return 0;
+}
 
+static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
+{
+	json_t *v;
+	int r;
+
+	r = parse_port_identity(obj, req, err);
+	if (r)
+		return r;
+	r = parse_port_shape(obj, req, err);
+	if (r)
+		return r;
 	v = json_object_get(obj, "port_forwards");
 	if (v)
 		return parse_forwards(v, req, err);

@@ -86,7 +86,7 @@ _printf_(3, 4) static int fail(struct reply *rp, int status, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(rp->message, sizeof(rp->message), fmt, ap);
 	va_end(ap);
-	return rp->status;
+	return status;
 }
 
 /* ---- acquire */
@@ -269,11 +269,36 @@ static int port_failure(struct broker *b, const struct request *req, int r, bool
 		    port_kind_to_string(req->port), req->network_name, strerror(-r));
 }
 
-static int handle_acquire(struct broker *b, struct connection *c, const struct request *req,
-			  int netns_fd, struct reply *rp)
+/*
+ * Whether @req may go on: its network exists (*@ret its configuration),
+ * the caller may use it, and no limit is hit. *@ret_client: the
+ * connection's holdings, for a lease that ends with it.
+ */
+static int admit(struct broker *b, struct connection *c, const struct request *req,
+		 const struct network_config **ret, struct client **ret_client, struct reply *rp)
+{
+	const struct network_config *access;
+	int r;
+
+	r = find_config(b, req->network_name, ret, &access, rp);
+	if (r == 0)
+		r = check_access(c, access, rp);
+	if (r)
+		return r;
+	*ret_client = NULL;
+	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
+		*ret_client = client_get(c);
+		if (!*ret_client)
+			return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	}
+	return check_limits(b, c, req, rp);
+}
+
+/* @req's lease and port on @n, a TAP's fds into the reply; NULL with the error in @rp. */
+static struct lease *add_port(struct broker *b, struct connection *c, const struct request *req,
+			      int netns_fd, struct network *n, struct reply *rp)
 {
 	const struct ucred *peer = connection_peer(c);
-	const struct network_config *config, *access;
 	const struct port_spec spec = {
 		.kind = req->port,
 		.queues = req->queues,
@@ -281,26 +306,41 @@ static int handle_acquire(struct broker *b, struct connection *c, const struct r
 		.netns_fd = netns_fd,
 		.peer_ifname = req->ifname,
 	};
-	struct client *cl = NULL;
-	struct network *n;
-	struct lease *l;
 	bool dhcp_failed = false;
+	struct lease *l;
 	int r;
 
-	r = find_config(b, req->network_name, &config, &access, rp);
-	if (r == 0)
-		r = check_access(c, access, rp);
-	if (r)
-		return r;
-	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
-		cl = client_get(c);
-		if (!cl)
-			return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	if (req->port == PORT_NETNS) {
+		r = port_check_netns(netns_fd, peer->uid);
+		if (r) {
+			(void)port_failure(b, req, r, false, rp);
+			return NULL;
+		}
 	}
-	r = check_limits(b, c, req, rp);
+	r = lease_new(b->env.next_lease_id++, req, peer, &l);
+	if (r == 0)
+		r = broker_add_lease(b, n, l, &spec, &rp->fds, &dhcp_failed);
+	if (r == 0)
+		return l;
+	if (r < 0 && !dhcp_failed)
+		log_netname_error_errno(req->network_name, r, "Failed to create %s port for pid %d: %m",
+					port_kind_to_string(req->port), (int)peer->pid);
+	(void)port_failure(b, req, r, dhcp_failed, rp);
+	return NULL;
+}
+
+static int handle_acquire(struct broker *b, struct connection *c, const struct request *req,
+			  int netns_fd, struct reply *rp)
+{
+	const struct network_config *config;
+	struct client *cl;
+	struct network *n;
+	struct lease *l;
+	int r;
+
+	r = admit(b, c, req, &config, &cl, rp);
 	if (r)
 		return r;
-
 	r = broker_acquire_network(b, config, &n);
 	if (r > 0)
 		return network_failure(b, config, r, rp);
@@ -309,22 +349,9 @@ static int handle_acquire(struct broker *b, struct connection *c, const struct r
 		return fail(rp, VMNET_BROKER_CREATE_FAILURE, "failed to create network '%s': %s",
 			    req->network_name, strerror(-r));
 	}
-
-	if (req->port == PORT_NETNS) {
-		r = port_check_netns(netns_fd, peer->uid);
-		if (r)
-			return port_failure(b, req, r, false, rp);
-	}
-	r = lease_new(b->env.next_lease_id++, req, peer, &l);
-	if (r == 0)
-		r = broker_add_lease(b, n, l, &spec, &rp->fds, &dhcp_failed);
-	if (r) {
-		if (r < 0 && !dhcp_failed)
-			log_netname_error_errno(req->network_name, r,
-						"Failed to create %s port for pid %d: %m",
-						port_kind_to_string(req->port), (int)peer->pid);
-		return port_failure(b, req, r, dhcp_failed, rp);
-	}
+	l = add_port(b, c, req, netns_fd, n, rp);
+	if (!l)
+		return rp->status;
 	if (cl) {
 		l->client = cl;
 		TAILQ_INSERT_TAIL(&cl->leases, l, client_link);
