@@ -52,19 +52,30 @@ static int copy_forwards(struct lease *l, const struct port_forward *v, size_t n
 	return 0;
 }
 
+/* A lease of @kind held by @uid/@pid; the rest is the caller's to fill. */
+static struct lease *lease_alloc(uint64_t id, enum port_kind kind, uid_t uid, pid_t pid,
+				 const char *label)
+{
+	struct lease *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->id = id;
+	l->port.kind = kind;
+	l->uid = uid;
+	l->pid = pid;
+	snprintf(l->label, sizeof(l->label), "%s", label);
+	return l;
+}
+
 int lease_new(uint64_t id, const struct request *req, const struct ucred *peer, struct lease **ret)
 {
 	_cleanup_(lease_freep) struct lease *l = NULL;
 	int r;
 
-	l = calloc(1, sizeof(*l));
+	l = lease_alloc(id, req->port, peer->uid, peer->pid, req->label);
 	if (!l)
 		return -ENOMEM;
-	l->id = id;
-	l->port.kind = req->port;
-	l->uid = peer->uid;
-	l->pid = peer->pid;
-	memcpy(l->label, req->label, sizeof(l->label));
 	if (l->port.kind != PORT_NONE) {
 		if (req->has_mac)
 			memcpy(l->mac, req->mac, 6);
@@ -83,18 +94,13 @@ int lease_new_from_record(const struct state_lease *rec, uint64_t id, struct lea
 	_cleanup_(lease_freep) struct lease *l = NULL;
 	int r;
 
-	l = calloc(1, sizeof(*l));
+	l = lease_alloc(id, rec->kind, rec->uid, rec->pid, rec->label);
 	if (!l)
 		return -ENOMEM;
-	l->id = id;
-	l->port.kind = rec->kind;
 	memcpy(l->port.ifname, rec->ifname, sizeof(l->port.ifname));
 	l->port.ifindex = rec->ifindex;
 	memcpy(l->mac, rec->mac, 6);
 	l->host = rec->host;
-	l->uid = rec->uid;
-	l->pid = rec->pid;
-	memcpy(l->label, rec->label, sizeof(l->label));
 	r = copy_forwards(l, rec->forwards, rec->n_forwards);
 	if (r < 0)
 		return r;
