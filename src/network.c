@@ -538,10 +538,11 @@ static int take_address(struct network *n, struct lease *l, bool adopted)
 	size_t n_leased = 0;
 	int r;
 
-	if (adopted)
-		return !l->host || host_map_take_exact(&n->hosts, l->host) == 0
-			       ? 0
-			       : NETWORK_E_NO_ADDRESS;
+	if (adopted) {
+		if (l->host && host_map_take_exact(&n->hosts, l->host) != 0)
+			return NETWORK_E_NO_ADDRESS; /* an adopted lease holds it already */
+		return 0;
+	}
 	if (!n->config.dhcp)
 		return 0;
 	/* Without dnsmasq's view (no DHCP, unreadable file) plain next-fit is all we have. */
