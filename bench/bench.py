@@ -80,86 +80,28 @@ def log(msg):
 
 # ----------------------------------------------------------------- helpers
 
+# Namespaces, processes and cleanup, shared with the system tests.
+sys.path.insert(0, os.path.join(REPO, "test", "lib"))
+from vmnet_sandbox import (DHCP_NOOP_SCRIPT, CommandFailed, children, kill_pids,  # noqa: E402
+                           ns_add, ns_delete, ns_pids, nsexec, pid_comm, sweep, wait_until,
+                           write_script)
+from vmnet_sandbox import run as _run  # noqa: E402
+
+
 def run(cmd, check=True, timeout=60, env=None, input=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                       input=input, stdin=None if input is not None else subprocess.DEVNULL)
-    if check and p.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s"
-                           % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
-    return p
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def pid_comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def kill_pids(pids, signals=(signal.SIGTERM, signal.SIGKILL)):
-    for sig in signals:
-        for p in pids:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            time.sleep(0.02)
-        pids = [p for p in pids if pid_alive(p)]
-        if not pids:
-            return
-
-
-def ns_pids(ns):
-    return [int(x) for x in run(["ip", "netns", "pids", ns], check=False).stdout.split()]
-
-
-def ns_delete(ns):
-    kill_pids(ns_pids(ns))
-    run(["ip", "netns", "del", ns], check=False)
+    return _run(cmd, check=check, timeout=timeout, env=env, input=input)
 
 
 def netns(role):
     _ns_counter[0] += 1
-    name = "%s%d-%s" % (RUN, _ns_counter[0], role)
-    run(["ip", "netns", "add", name])
+    name = ns_add("%s%d-%s" % (RUN, _ns_counter[0], role))
     _namespaces.append(name)
-    run(["ip", "-n", name, "link", "set", "lo", "up"])
     return name
 
 
 def sweep_leftovers():
-    """Namespaces of earlier runs whose bench.py is gone."""
-    out = run(["ip", "netns", "list"], check=False).stdout
-    for line in out.splitlines():
-        ns = line.split()[0] if line.strip() else ""
-        if not ns.startswith(PREFIX):
-            continue
-        try:
-            owner = int(ns[len(PREFIX):].split("-")[0])
-        except ValueError:
-            owner = -1
-        if owner != os.getpid() and not pid_alive(owner):
-            log("removing leftover namespace " + ns)
-            ns_delete(ns)
-    for name in os.listdir(SHM):
-        if name.startswith(PREFIX):
-            try:
-                owner = int(name[len(PREFIX):].split("-")[0])
-            except ValueError:
-                continue
-            if owner != os.getpid() and not pid_alive(owner):
-                shutil.rmtree(os.path.join(SHM, name), ignore_errors=True)
+    """Namespaces, daemons and directories of earlier runs whose bench.py is gone."""
+    sweep(PREFIX, [SHM, tempfile.gettempdir()], log=log)
 
 
 def cleanup():
@@ -174,10 +116,6 @@ def cleanup():
     for d in _shm_dirs:
         shutil.rmtree(d, ignore_errors=True)
     del _shm_dirs[:]
-
-
-def nsexec(ns, *cmd):
-    return ["ip", "netns", "exec", ns, *cmd]
 
 
 def pct(v, q):
@@ -207,22 +145,6 @@ def proc_cpu_ticks(pid):
         return int(fields[11]) + int(fields[12])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def children(pid, comm=None):
-    out = []
-    for e in os.listdir("/proc"):
-        if not e.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % e) as f:
-                s = f.read()
-        except OSError:
-            continue
-        name = s[s.find("(") + 1:s.rfind(")")]
-        if int(s.rsplit(")", 1)[1].split()[1]) == pid and (comm is None or name == comm):
-            out.append(int(e))
-    return out
 
 
 def pytest_running():
@@ -370,7 +292,7 @@ class Daemon:
                 try:
                     lib.query(self.socket)
                     return self
-                except (RuntimeError, OSError):
+                except (RuntimeError, CommandFailed, OSError):
                     pass
             if time.monotonic() > deadline:
                 raise RuntimeError("vmnet-brokerd did not answer:\n" + self.log())
@@ -448,9 +370,6 @@ def bench_ports(ctx):
 
 # ----------------------------------------------------------------- 2. cold start
 
-NOOP_SCRIPT = "#!/bin/sh\nexit 0\n"
-
-
 DHCP_TRIES = 5  # udhcpc -t: DISCOVERs 1 s apart before it gives up
 
 
@@ -464,11 +383,7 @@ def udhcpc(ctx, guest):
 
 
 def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.01)
+    wait_until(pred, timeout=timeout, interval=0.01, what=what)
 
 
 def bench_cold(ctx):
@@ -748,7 +663,7 @@ def bench_data(ctx):
         try:
             h, gg, addr, pid = fn()
             configs[name] = (h, gg, addr, pid)
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, CommandFailed, OSError) as e:
             log("%s: not measured: %s" % (name, e))
     names = list(configs)
     res = {n: {"gbps": [], "intervals": [], "cpu_s": [], "seconds": []} for n in names}
@@ -1084,10 +999,7 @@ def main(argv):
     sweep_leftovers()
     tmp = tempfile.mkdtemp(prefix=RUN)
     os.chmod(tmp, 0o755)
-    noop = os.path.join(tmp, "udhcpc-noop")
-    with open(noop, "w") as f:
-        f.write(NOOP_SCRIPT)
-    os.chmod(noop, 0o755)
+    noop = write_script(os.path.join(tmp, "udhcpc-noop"), DHCP_NOOP_SCRIPT)
     ctx = {"build": build, "quick": a.quick, "tmp": tmp, "lib": Lib(os.path.join(
         build, "libvmnet-broker.so")), "noop_script": noop}
     r = {"quick": a.quick, "machine": machine(), "load_before": loadavg(),
