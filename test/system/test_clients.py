@@ -1,0 +1,92 @@
+"""The Go and Python clients against the real daemon, in namespaces of the test.
+
+`go test ./...` of go/ runs its daemon tests (daemon_test.go) against the
+test's daemon; the Python package's command line, python3 -m vmnet_broker,
+runs as an unprivileged user. (Every other system test speaks to the
+daemon through the Python package too, and test_conformance.py holds all
+three clients to the same scenarios.)
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+
+from conftest import AS_NOBODY, BUILD, NOBODY_UID, PYTHON, PYTHON_ENV, REPO, run, wait_until
+
+GO_DIR = os.path.join(REPO, "go")
+
+
+def go_env(**extra):
+    """As the Makefile's GO_ENV: caches in the build directory, never the network."""
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOENV="off",
+               GOTOOLCHAIN="local", GOCACHE=os.path.join(BUILD, "go", "cache"),
+               GOPATH=os.path.join(BUILD, "go", "path"))
+    env.update(extra)
+    return env
+
+
+def test_go_package_against_the_daemon(broker, topo):
+    g = topo.guest("g")
+    p = subprocess.run(["go", "test", "-count=1", "-v", "./..."], cwd=GO_DIR, timeout=600,
+                       env=go_env(VMNET_BROKER_TEST_SOCKET=broker.socket,
+                                  VMNET_BROKER_TEST_NETNS=g.path),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    passed = set(re.findall(r"^--- PASS: (TestDaemon\w+)", p.stdout, re.M))
+    assert passed == {"TestDaemonTAP", "TestDaemonNoneAndNamedTAP", "TestDaemonNetns",
+                      "TestDaemonRefusals", "TestDaemonNetworks"}, p.stdout
+    # The netns lease outlived `go test`: it lasts as long as the namespace.
+    [lease] = broker.leases()
+    assert lease["label"] == "go-netns" and lease["kind"] == "netns"
+    assert g.link("eth7")["address"] == lease["mac"]
+
+
+def py(*args, user=None, check=True, **kw):
+    cmd = ([] if user is None else AS_NOBODY) + [PYTHON, "-m", "vmnet_broker", *args]
+    return run(cmd, env=PYTHON_ENV, check=check, **kw)
+
+
+def test_python_command_line(broker, topo):
+    s = ["--socket", broker.socket]
+    out = json.loads(py(*s, "networks", "--json", user=NOBODY_UID).stdout)
+    assert [n["name"] for n in out["networks"]] == ["host", "shared"]
+
+    # acquire --hold keeps a TAP and its lease until SIGTERM.
+    hold = topo.spawn(AS_NOBODY + [PYTHON, "-m", "vmnet_broker", *s, "acquire", "shared",
+                                   "--mac", "52:54:00:70:00:01", "--label", "py-hold",
+                                   "--vnet-hdr", "--queues", "2", "--hold"],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=PYTHON_ENV)
+    line = hold.stdout.readline()
+    m = re.match(r"network shared: port tap (vmtap\d+) mac 52:54:00:70:00:01 address (\S+)$",
+                 line.strip())
+    assert m, (line, hold.stderr.read() if hold.poll() is not None else "")
+    lease = broker.lease_by_mac("52:54:00:70:00:01")
+    assert lease["uid"] == NOBODY_UID and lease["label"] == "py-hold"
+    assert lease["ifname"] == m.group(1) and lease["address"] == m.group(2)
+    info = broker.link(m.group(1))["linkinfo"]["info_data"]
+    assert info["multi_queue"] is True and info["vnet_hdr"] is True
+    text = py(*s, "status", user=NOBODY_UID).stdout
+    assert "py-hold" in text and m.group(2) in text, text
+    hold.send_signal(signal.SIGTERM)
+    assert hold.wait(10) == 0
+    wait_until(lambda: not broker.leases(), what="the held lease to end")
+
+    # A netns port, forwarded, as nobody in a namespace of its own.
+    script = ('"$0" -m vmnet_broker --socket "$1" acquire shared --netns /proc/self/ns/net '
+              '--forward tcp:2422:22 --json')
+    p = run(AS_NOBODY + ["unshare", "-Urn", "sh", "-c", script, PYTHON, broker.socket],
+            env=PYTHON_ENV)
+    port = json.loads(p.stdout)["network"]["port"]
+    assert port["kind"] == "netns"
+    assert port["port_forwards"][0]["internal_address"] == port["address"]
+
+    # Errors: the code's name and the daemon's message, exit 1; usage: exit 2.
+    p = py(*s, "acquire", "nosuch", check=False)
+    assert p.returncode == 1
+    assert p.stderr.startswith("python3 -m vmnet_broker: VMNET_BROKER_NOT_FOUND: no network "
+                               "named 'nosuch'"), p.stderr
+    p = py(*s, "acquire", "shared", "--forward", "tcp:22", check=False)
+    assert p.returncode == 2 and "PROTOCOL:HOST:GUEST" in p.stderr
+    p = py("--socket", os.path.join(topo.tmp, "none"), "status", check=False)
+    assert p.returncode == 1 and "VMNET_BROKER_CONNECTION_FAILURE" in p.stderr
