@@ -90,7 +90,7 @@ func main() {
 		nets = networks{"shared"}
 	}
 
-	args := []string{"-accel", "kvm:tcg", "-m", *memory, "-smp", "1", "-display", "none",
+	args := []string{"-machine", "accel=kvm:tcg", "-m", *memory, "-smp", "1", "-display", "none", "-no-reboot",
 		"-nodefaults", "-no-user-config", "-serial", "stdio", "-kernel", *kernel, "-append", *cmdline}
 	if *initrd != "" {
 		args = append(args, "-initrd", *initrd)
