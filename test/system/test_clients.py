@@ -90,3 +90,41 @@ def test_python_command_line(broker, topo):
     assert p.returncode == 2 and "PROTOCOL:HOST:GUEST" in p.stderr
     p = py("--socket", os.path.join(topo.tmp, "none"), "status", check=False)
     assert p.returncode == 1 and "VMNET_BROKER_CONNECTION_FAILURE" in p.stderr
+
+
+def test_integrations_doc_shows_vmtool_as_it_is():
+    """docs/integrations.md quotes BrokerNetworks: the code that boots in test_qemu.py."""
+    def function(text):
+        i = text.index("func BrokerNetworks(")
+        return text[i:text.index("\n}\n", i) + 3]
+    with open(os.path.join(REPO, "docs", "integrations.md")) as f:
+        doc = f.read()
+    with open(os.path.join(GO_DIR, "examples", "vmtool", "main.go")) as f:
+        code = f.read()
+    assert function(doc) == function(code)
+
+
+def readme_block(lang, after):
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    i = text.index("```" + lang + "\n", text.index(after)) + len(lang) + 4
+    return text[i:text.index("```", i)]
+
+
+def test_readme_examples_build(topo):
+    """The README's Go and Python examples are code that compiles."""
+    compile(readme_block("python", "Python, `vmnet_broker`"), "README.md", "exec")
+    body = readme_block("go", "Go, package")
+    d = os.path.join(topo.tmp, "readme")
+    os.makedirs(d)
+    with open(os.path.join(d, "main.go"), "w") as f:
+        f.write("package main\n\nimport (\n\t\"context\"\n\t\"errors\"\n\t\"log\"\n\t\"os\"\n"
+                "\t\"os/exec\"\n\n\t\"vmnet-broker.invalid/vmnetbroker\"\n)\n\n"
+                "func main() {\n\tctx := context.Background()\n"
+                "\tmac := \"52:54:00:12:34:56\"\n" + body + "}\n")
+    with open(os.path.join(d, "go.mod"), "w") as f:
+        f.write("module readme\n\ngo 1.19\n\nrequire vmnet-broker.invalid/vmnetbroker v0.0.0\n"
+                "replace vmnet-broker.invalid/vmnetbroker => %s\n" % GO_DIR)
+    p = subprocess.run(["go", "vet", "."], cwd=d, env=go_env(), capture_output=True, text=True,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
