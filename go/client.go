@@ -308,13 +308,8 @@ func (c *Client) Acquire(ctx context.Context, network string, opts *AcquireOptio
 		files = append(files, f)
 	}
 
-	conn, err := Dial(ctx, c.Socket)
+	conn, msg, err := exchange(ctx, c.Socket, data, files...)
 	if err != nil {
-		return nil, err
-	}
-	msg, err := conn.Request(ctx, data, files...)
-	if err != nil {
-		conn.Close()
 		return nil, err
 	}
 	queues := o.MultiQueue
@@ -361,15 +356,11 @@ func newPort(msg *Message, kind PortKind, queues int) (*Port, error) {
 }
 
 func (c *Client) query(ctx context.Context, command string, v any) error {
-	conn, err := Dial(ctx, c.Socket)
+	conn, msg, err := exchange(ctx, c.Socket, []byte(`{"command":"`+command+`"}`))
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	msg, err := conn.Request(ctx, []byte(`{"command":"`+command+`"}`))
-	if err != nil {
-		return err
-	}
+	conn.Close()
 	if err := checkError(msg.Data); err != nil {
 		msg.Close()
 		return err

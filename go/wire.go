@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -67,66 +66,155 @@ func closeFiles(files []*os.File) {
 // ends the named_tap and none leases acquired on it. Most programs need only
 // Acquire, Status and Networks; Conn is the level below, which also sends
 // any bytes (for tests of a daemon).
+//
+// A Conn is a blocking socket of its own rather than a net.Conn: the reply
+// to an acquire comes when the daemon has made the port, and a thread
+// blocked in recvmsg(2) wakes at once, where the runtime's network poller
+// adds a hand-over between threads. A context's deadline becomes the
+// socket's SO_RCVTIMEO and SO_SNDTIMEO; its cancellation shuts the socket
+// down, which wakes the blocked call.
 type Conn struct {
-	c    *net.UnixConn
-	path string
+	fd     int
+	path   string
+	closed bool
 }
 
 // Dial connects to the daemon's socket at path ("" for SocketPath()).
 func Dial(ctx context.Context, path string) (*Conn, error) {
+	c, err := newConn(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	stop := c.watch(ctx)
+	err = c.connect(ctx)
+	stop()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newConn makes the socket of a connection to path, not yet connected.
+func newConn(ctx context.Context, path string) (*Conn, error) {
 	if path == "" {
 		path = SocketPath()
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unixpacket", path)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, connFailure(ctx, err, "connect %s", path)
 	}
-	return &Conn{c: c.(*net.UnixConn), path: path}, nil
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, wrapf(ConnectionFailure, err, "socket: %v", err)
+	}
+	c := &Conn{fd: fd, path: path}
+	runtime.SetFinalizer(c, (*Conn).Close)
+	return c, nil
 }
 
-// UnixConn returns the socket underneath.
-func (c *Conn) UnixConn() *net.UnixConn { return c.c }
+func (c *Conn) connect(ctx context.Context) error {
+	for {
+		// Blocks only while the daemon's backlog is full; SO_SNDTIMEO bounds it.
+		err := syscall.Connect(c.fd, &syscall.SockaddrUnix{Name: c.path})
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EINTR {
+			return connFailure(ctx, timeoutErr(err), "connect %s", c.path)
+		}
+	}
+}
+
+// exchange connects to path and makes one request: the connection and the
+// reply. One watch() for all three steps: an acquire pays for it once.
+func exchange(ctx context.Context, path string, data []byte, files ...*os.File) (*Conn, *Message, error) {
+	c, err := newConn(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := c.watch(ctx)
+	var m *Message
+	err = c.connect(ctx)
+	if err == nil {
+		err = c.send(ctx, data, files)
+	}
+	if err == nil {
+		m, err = c.receive(ctx)
+	}
+	stop()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, m, nil
+}
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.c.Close() }
+func (c *Conn) Close() error {
+	if c.closed {
+		return syscall.EBADF
+	}
+	c.closed = true
+	runtime.SetFinalizer(c, nil)
+	return syscall.Close(c.fd)
+}
 
-// aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
-var aLongTimeAgo = time.Unix(1, 0)
+// Fd returns the socket's file descriptor, still owned by the Conn.
+func (c *Conn) Fd() int { return c.fd }
 
-// watch applies ctx's deadline to the socket and interrupts its I/O when
-// ctx is cancelled; call the returned function when the I/O is done.
+// errTimeout stands for the socket timeout (EAGAIN) that ctx's deadline set.
+var errTimeout = errors.New("timed out")
+
+func timeoutErr(err error) error {
+	if err == syscall.EAGAIN || err == syscall.EINPROGRESS {
+		return errTimeout
+	}
+	return err
+}
+
+// watch applies ctx's deadline to the socket's timeouts and shuts the
+// socket down when ctx is cancelled first; call the returned function when
+// the I/O is done.
 func (c *Conn) watch(ctx context.Context) func() {
-	d, _ := ctx.Deadline()
-	c.c.SetDeadline(d)
+	var tv syscall.Timeval // zero: no timeout
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d)
+		if left < time.Microsecond {
+			left = time.Microsecond
+		}
+		tv = syscall.NsecToTimeval(left.Nanoseconds())
+	}
+	syscall.SetsockoptTimeval(c.fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	syscall.SetsockoptTimeval(c.fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
 	if ctx.Done() == nil {
 		return func() {}
 	}
 	done := make(chan struct{})
+	finished := make(chan struct{})
 	go func() {
+		defer close(finished)
 		select {
 		case <-ctx.Done():
-			c.c.SetDeadline(aLongTimeAgo)
+			syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
 		case <-done:
 		}
 	}()
-	return func() { close(done) }
+	return func() {
+		close(done)
+		<-finished // no shutdown behind our back once the call is over
+	}
 }
 
 // connFailure: ConnectionFailure, naming ctx's error when it ended the call.
 func connFailure(ctx context.Context, err error, format string, args ...any) *Error {
 	what := fmt.Sprintf(format, args...)
 	cerr := ctx.Err()
-	if d, ok := ctx.Deadline(); cerr == nil && ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
-		// The socket's deadline, which is ctx's, fired before ctx's own timer.
+	if d, ok := ctx.Deadline(); cerr == nil && ok && err == errTimeout && !time.Now().Before(d) {
+		// The socket's timeout, which is ctx's deadline, fired before ctx's own timer.
 		cerr = context.DeadlineExceeded
 	}
 	if cerr != nil {
 		return wrapf(ConnectionFailure, cerr, "%s: %v", what, cerr)
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return wrapf(ConnectionFailure, err, "%s: %v", what, op.Err)
 	}
 	return wrapf(ConnectionFailure, err, "%s: %v", what, err)
 }
@@ -134,7 +222,14 @@ func connFailure(ctx context.Context, err error, format string, args ...any) *Er
 // Send sends data as one message with files as SCM_RIGHTS (borrowed: they
 // stay open).
 func (c *Conn) Send(ctx context.Context, data []byte, files ...*os.File) error {
+	if c.closed {
+		return errorf(ConnectionFailure, "send request: the connection is closed")
+	}
 	defer c.watch(ctx)()
+	return c.send(ctx, data, files)
+}
+
+func (c *Conn) send(ctx context.Context, data []byte, files []*os.File) error {
 	var oob []byte
 	if len(files) > 0 {
 		fds := make([]int, len(files))
@@ -143,16 +238,23 @@ func (c *Conn) Send(ctx context.Context, data []byte, files ...*os.File) error {
 		}
 		oob = syscall.UnixRights(fds...)
 	}
-	_, _, err := c.c.WriteMsgUnix(data, oob, nil)
+	var err error
+	for {
+		// MSG_NOSIGNAL: a daemon that went away must not raise SIGPIPE.
+		_, err = syscall.SendmsgN(c.fd, data, oob, nil, syscall.MSG_NOSIGNAL)
+		if err != syscall.EINTR {
+			break
+		}
+	}
 	for _, f := range files {
 		// f.Fd() is valid until here: keep f from being finalized before.
 		runtime.KeepAlive(f)
 	}
+	if err == syscall.EMSGSIZE {
+		return wrapf(InvalidRequest, err, "request of %d bytes is too large", len(data))
+	}
 	if err != nil {
-		if errors.Is(err, syscall.EMSGSIZE) {
-			return wrapf(InvalidRequest, err, "request of %d bytes is too large", len(data))
-		}
-		return connFailure(ctx, err, "send request")
+		return connFailure(ctx, timeoutErr(err), "send request")
 	}
 	return nil
 }
@@ -166,24 +268,14 @@ func (c *Conn) SendJSON(ctx context.Context, v any, files ...*os.File) error {
 	return c.Send(ctx, data, files...)
 }
 
-// replySize returns the length of the next message without reading it:
-// MSG_PEEK|MSG_TRUNC gives a SEQPACKET message's real length.
-func (c *Conn) replySize() (int, error) {
-	raw, err := c.c.SyscallConn()
-	if err != nil {
-		return 0, err
+// recvmsg is recvmsg(2), again after EINTR.
+func (c *Conn) recvmsg(buf, oob []byte, flags int) (n, oobn, rflags int, err error) {
+	for {
+		n, oobn, rflags, _, err = syscall.Recvmsg(c.fd, buf, oob, flags)
+		if err != syscall.EINTR {
+			return
+		}
 	}
-	var n int
-	var rerr error
-	var one [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, rerr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_TRUNC|syscall.MSG_DONTWAIT)
-		return rerr != syscall.EAGAIN
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, rerr
 }
 
 // Receive reads one message with its files. It fails with ConnectionFailure
@@ -191,35 +283,46 @@ func (c *Conn) replySize() (int, error) {
 // InvalidReply when the message was cut (longer than ReplyMax, or with more
 // than FDsMax files).
 func (c *Conn) Receive(ctx context.Context) (*Message, error) {
+	if c.closed {
+		return nil, errorf(ConnectionFailure, "receive reply: the connection is closed")
+	}
 	defer c.watch(ctx)()
-	n, err := c.replySize()
+	return c.receive(ctx)
+}
+
+func (c *Conn) receive(ctx context.Context) (*Message, error) {
+	// MSG_PEEK|MSG_TRUNC gives a SEQPACKET message's real length, whatever
+	// the buffer: a reply may be longer than MessageMax.
+	var one [1]byte
+	n, _, _, err := c.recvmsg(one[:], nil, syscall.MSG_PEEK|syscall.MSG_TRUNC)
+	var buf, oob []byte
+	var oobn, flags, size int
+	if err == nil && n > 0 {
+		size = n
+		if size < MessageMax {
+			size = MessageMax
+		}
+		if size > ReplyMax {
+			size = ReplyMax
+		}
+		// One byte more: a message that grew past the limit still shows as too long.
+		buf = make([]byte, size+1)
+		oob = make([]byte, syscall.CmsgSpace(FDsMax*4))
+		// MSG_CMSG_CLOEXEC: no window in which a fork+exec inherits a TAP.
+		n, oobn, flags, err = c.recvmsg(buf, oob, syscall.MSG_CMSG_CLOEXEC)
+	}
 	if err != nil {
-		return nil, connFailure(ctx, err, "receive reply")
+		return nil, connFailure(ctx, timeoutErr(err), "receive reply")
 	}
-	size := n
-	if size < MessageMax {
-		size = MessageMax
-	}
-	if size > ReplyMax {
-		size = ReplyMax
-	}
-	// One byte more: a message that grew past the limit still shows as too long.
-	buf := make([]byte, size+1)
-	oob := make([]byte, syscall.CmsgSpace(FDsMax*4))
-	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 	var files []*os.File
 	if oobn > 0 {
 		files = parseRights(oob[:oobn])
 	}
-	if err != nil {
-		closeFiles(files)
-		if errors.Is(err, io.EOF) {
-			return nil, errorf(ConnectionFailure, "the daemon closed the connection without replying")
-		}
-		return nil, connFailure(ctx, err, "receive reply")
-	}
 	if n == 0 {
 		closeFiles(files)
+		if ctx.Err() != nil { // shut down by watch(): the reply never came
+			return nil, connFailure(ctx, ctx.Err(), "receive reply")
+		}
 		return nil, errorf(ConnectionFailure, "the daemon closed the connection without replying")
 	}
 	if flags&syscall.MSG_CTRUNC != 0 {
@@ -280,11 +383,15 @@ func init() {
 func checkReplyJSON(data []byte) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
-	var walk func() error
-	walk = func() error {
+	// walk reads one value; key is the member it is the value of ("" in arrays).
+	var walk func(key string) error
+	walk = func(key string) error {
 		t, err := d.Token()
 		if err != nil {
 			return err
+		}
+		if t == nil && knownKeys[key] {
+			return fmt.Errorf("'%s' is null", key)
 		}
 		delim, ok := t.(json.Delim)
 		if !ok {
@@ -298,31 +405,18 @@ func checkReplyJSON(data []byte) error {
 				if err != nil {
 					return err
 				}
-				key := k.(string)
-				if seen[key] {
-					return fmt.Errorf("duplicate key %q", key)
+				name := k.(string)
+				if seen[name] {
+					return fmt.Errorf("duplicate key %q", name)
 				}
-				seen[key] = true
-				if knownKeys[key] {
-					var v json.RawMessage
-					if err := d.Decode(&v); err != nil {
-						return err
-					}
-					if string(v) == "null" {
-						return fmt.Errorf("'%s' is null", key)
-					}
-					if err := checkReplyJSON(v); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := walk(); err != nil {
+				seen[name] = true
+				if err := walk(name); err != nil {
 					return err
 				}
 			}
 		case '[':
 			for d.More() {
-				if err := walk(); err != nil {
+				if err := walk(""); err != nil {
 					return err
 				}
 			}
@@ -330,7 +424,7 @@ func checkReplyJSON(data []byte) error {
 		_, err = d.Token() // the closing delimiter
 		return err
 	}
-	if err := walk(); err != nil {
+	if err := walk(""); err != nil {
 		return err
 	}
 	if _, err := d.Token(); err != io.EOF {

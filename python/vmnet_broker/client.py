@@ -113,15 +113,16 @@ class Port:
     :meth:`take_fds`), a ``netns`` lease while the namespace lives.
     """
 
-    def __init__(self, conn: Connection, reply: dict[str, Any], fds: list[int]) -> None:
+    def __init__(self, conn: Connection, reply: dict[str, Any], network: NetworkInfo,
+                 port: PortInfo, fds: list[int]) -> None:
         self._conn: Connection | None = conn
         self._fds: list[int | None] = list(fds)
+        #: The daemon's reply, as it came.
         self.reply: dict[str, Any] = reply
-        network = reply["network"]
         #: The network the port is on.
-        self.network: NetworkInfo = NetworkInfo.from_json(network)
+        self.network: NetworkInfo = network
         #: The port itself.
-        self.port: PortInfo = PortInfo.from_json(network["port"])
+        self.port: PortInfo = port
 
     # The port's members, for short.
     @property
@@ -236,7 +237,8 @@ def _acquire_request(network: str, port: PortKind | str | None, mac: str | None,
     return req, kind
 
 
-def _check_acquire_reply(msg: Message, kind: PortKind, queues: int) -> dict[str, Any]:
+def _check_acquire_reply(msg: Message, kind: PortKind,
+                         queues: int) -> tuple[NetworkInfo, PortInfo]:
     body, fds = msg
     _raise_if_error(body, fds)
     try:
@@ -247,18 +249,18 @@ def _check_acquire_reply(msg: Message, kind: PortKind, queues: int) -> dict[str,
         if not isinstance(port, dict):
             raise InvalidReply("reply has no 'port'")
         # Decoded here so that a malformed reply fails before the Port owns anything.
-        NetworkInfo.from_json(network)
-        got = PortInfo.from_json(port).kind
-        if got != kind:
+        info = NetworkInfo.from_json(network)
+        got = PortInfo.from_json(port)
+        if got.kind != kind:
             raise InvalidReply("asked for a '%s' port, the reply has '%s'" % (kind.value,
-                                                                              got.value))
+                                                                              got.kind.value))
         want = queues if kind == PortKind.TAP else 0
         if len(fds) != want:
             raise InvalidReply("the reply carries %d fd(s), expected %d" % (len(fds), want))
     except BrokerError:
         _close_all(fds)
         raise
-    return body
+    return info, got
 
 
 def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None = None,
@@ -302,8 +304,8 @@ def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None
         conn = Connection(socket_path, timeout)
         try:
             msg = conn.request(req, [netns_fd] if netns_fd >= 0 else [])
-            body = _check_acquire_reply(msg, kind, multi_queue or 1)
-            return Port(conn, body, msg.fds)
+            network, port_info = _check_acquire_reply(msg, kind, multi_queue or 1)
+            return Port(conn, msg.body, network, port_info, msg.fds)
         except BaseException:
             conn.close()
             raise
