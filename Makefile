@@ -45,6 +45,7 @@ GO_ENV = GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOTOOLCHAIN=local \
 go: | deps
 	mkdir -p $(BUILD)/go
 	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/vmnet-broker-conformance-go ./internal/conformance
+	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/vmnet-broker-bench-go ./internal/benchworker
 	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/ ./examples/...
 
 # The Go and Python clients without a daemon: go vet and go test, the Python
@@ -72,12 +73,15 @@ fuzz:
 
 # Benchmarks against what users do today, in namespaces of their own
 # (docs/performance.md). BENCH_QUICK=1: fewer repetitions; BENCH_DOCS=1:
-# also update docs/performance.md and its plot.
+# also update docs/performance.md and its plot; BENCH_ONLY=port (or cold,
+# scale, data) and BENCH_PORT_METHODS=library,go,python: a part of it.
 .PHONY: bench
-bench: all
+bench: all go
 	@./bench/install-deps.sh
 	/usr/bin/python3 bench/bench.py --build $(abspath $(BUILD)) \
-		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_DOCS),--docs)
+		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_DOCS),--docs) \
+		$(if $(BENCH_ONLY),--only $(BENCH_ONLY)) \
+		$(if $(BENCH_PORT_METHODS),--port-methods $(BENCH_PORT_METHODS))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -2,6 +2,7 @@
 """bench.py - vmnet-broker against what users do today, in namespaces of its own.
 
     bench/bench.py [--build DIR] [--quick] [--only port,cold,scale,data] [--docs]
+                   [--port-methods library,go,python]
 
 (`make bench` runs it as root; BENCH_QUICK=1 gives --quick, BENCH_DOCS=1
 gives --docs.) Every measurement happens in network namespaces made here,
@@ -16,8 +17,9 @@ Four measurements, each against a competitor timed in the same run:
   1. port     a TAP on an existing network, fd in hand: the library, our QEMU
               helper, QEMU's qemu-bridge-helper, an `ip tuntap` script, and the
               kernel work of a port ready to forward, in-process (the floor);
-              as diagnostics, the least a launcher can do (TAP + attach) and a
-              unix-socket round trip passing an fd; interleaved in rounds.
+              the Go and Python clients against the library; as diagnostics,
+              the least a launcher can do (TAP + attach) and a unix-socket
+              round trip passing an fd; interleaved in rounds.
   2. cold     acquire of an unused network until a guest's udhcpc has its
               lease, against the same network built by hand (ip, nft, dnsmasq).
   3. scale    1,000 TAPs on one network and 200 networks: acquire latency at
@@ -60,6 +62,7 @@ IPERF_PORT = 5201
 TARGETS = {
     "port_vs_qbh": 3.0,        # library at least 3x faster than qemu-bridge-helper
     "port_vs_floor": 2.0,      # library within 2x of the kernel floor
+    "client_vs_library": 1.5,  # Go and Python clients within 1.5x of the library at p50
     "cold_vs_hand": 1.5,       # within 1.5x of the hand-built network
     "scale_end_vs_start": 2.0,  # acquire at the end within 2x of the start
     "status_ms": 50.0,         # status of a full daemon under 50 ms
@@ -332,17 +335,23 @@ def bench_ports(ctx):
     q = ctx["quick"]
     ns = netns("d")
     d = Daemon(ctx["build"], ctx["tmp"], ns).start(ctx["lib"])
-    methods = ["library", "helper", "script", "floor", "minimal", "ipc"]
+    methods = ["library", "helper", "script", "floor", "minimal", "ipc", "go", "python",
+               "c-worker"]
     have_qbh = os.access(QBH, os.X_OK)
     if have_qbh:
         methods.insert(2, "qbh")
     else:
         log("%s is missing (qemu-system-common): skipping it" % QBH)
+    if ctx["port_methods"]:
+        methods = [m for m in methods if m in ctx["port_methods"]]
     cmd = [os.path.join(ctx["build"], "vmnet-bench"), "ports", "--socket", d.socket,
            "--network", "shared", "--n", str(100 if q else 400), "--batch", "10",
            "--settle-us", "3000", "--methods", ",".join(methods),
            "--helper", os.path.join(ctx["build"], "vmnet-broker-qemu-helper"),
-           "--qbh", QBH, "--script", os.path.join(HERE, "tap-script.sh")]
+           "--qbh", QBH, "--script", os.path.join(HERE, "tap-script.sh"),
+           # The Go and Python clients' workers (bench/vmnet-bench.c says how they work).
+           "--go", os.path.join(ctx["build"], "go", "vmnet-broker-bench-go"),
+           "--python", os.path.join(HERE, "worker.py")]
     # qemu-bridge-helper reads /etc/qemu/bridge.conf. A private mount namespace
     # gets an overlay on /etc holding one; the machine's /etc is untouched.
     etc = os.path.join(ctx["tmp"], "etc-overlay")
@@ -351,7 +360,7 @@ def bench_ports(ctx):
              'mount -t overlay bench-etc -o lowerdir=/etc,upperdir="$1/u",workdir="$1/w" /etc; '
              'mkdir -p /etc/qemu; echo "allow vmbr0" > /etc/qemu/bridge.conf; '
              'shift; exec "$@"')
-    env = dict(os.environ, VMNET_BROKER_SOCKET=d.socket)
+    env = dict(os.environ, VMNET_BROKER_SOCKET=d.socket, PYTHONPATH=os.path.join(REPO, "python"))
     log("port latency: %s, %s samples each" % (", ".join(methods), cmd[cmd.index("--n") + 1]))
     p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", shell, "sh", etc,
              *nsexec(ns, *cmd)], timeout=900, env=env)
@@ -758,6 +767,16 @@ def table_rows(r):
         if "ipc" in m:
             lat_row("port: library vs a unix-socket round trip with an fd (diagnostic)", lib,
                     m["ipc"]["acquire_ms"], "", None)
+        for name, label in (("go", "Go"), ("python", "Python")):
+            if name in m:
+                t = TARGETS["client_vs_library"]
+                ours = m[name]["acquire_ms"]
+                lat_row("port: %s package vs the C library" % label, ours, lib,
+                        "p50 within %.1fx (ratio >= %.2fx)" % (t, 1 / t),
+                        ours["p50"] / lib["p50"] <= t)
+        if "c-worker" in m:  # the Go and Python clients are timed in such a worker
+            lat_row("port: C library in a worker process vs in-process (diagnostic)",
+                    m["c-worker"]["acquire_ms"], lib, "", None)
     c = r.get("cold_start")
     if c:
         t = TARGETS["cold_vs_hand"]
@@ -903,7 +922,9 @@ def plot(r, path):
         names = list(p["methods"])
         label = {"library": "library", "helper": "our QEMU\nhelper", "qbh": "qemu-bridge-\nhelper",
                  "script": "ip tuntap\nscript", "floor": "kernel\nfloor",
-                 "minimal": "minimal\nTAP+attach", "ipc": "socket round\ntrip (no port)"}
+                 "minimal": "minimal\nTAP+attach", "ipc": "socket round\ntrip (no port)",
+                 "go": "Go\npackage", "python": "Python\npackage",
+                 "c-worker": "library in\na worker"}
         data = [[x / 1000 for x in p["methods"][n]["raw_acquire_us"]] for n in names]
         ax.boxplot(data, labels=[label.get(n, n) for n in names], whis=(1, 99), showfliers=False)
         ax.set_yscale("log")
@@ -986,14 +1007,19 @@ def main(argv):
     ap.add_argument("--only", default="port,cold,scale,data")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--docs", action="store_true", default=bool(os.environ.get("BENCH_DOCS")))
+    ap.add_argument("--port-methods", default=os.environ.get("BENCH_PORT_METHODS", ""),
+                    help="only these port methods, e.g. library,go,python (default: all)")
     a = ap.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench: run as root (it makes network namespaces)")
     build = os.path.abspath(a.build)
-    for f in ("vmnet-brokerd", "vmnet-bench", "vmnet-broker-qemu-helper", "libvmnet-broker.so"):
+    for f in ("vmnet-brokerd", "vmnet-bench", "vmnet-broker-qemu-helper", "libvmnet-broker.so",
+              "go/vmnet-broker-bench-go"):
         if not os.path.exists(os.path.join(build, f)):
             sys.exit("bench: %s/%s is missing: run make" % (build, f))
-    for c in ("ip", "udhcpc", "dnsmasq", "nft", "iperf3", "unshare"):
+    only = a.only.split(",")
+    for c in ("ip", "udhcpc", "dnsmasq", "nft", "unshare") + (("iperf3",) if "data" in only
+                                                               else ()):
         if not shutil.which(c):
             sys.exit("bench: '%s' is missing: run bench/install-deps.sh" % c)
     sweep_leftovers()
@@ -1001,13 +1027,13 @@ def main(argv):
     os.chmod(tmp, 0o755)
     noop = write_script(os.path.join(tmp, "udhcpc-noop"), DHCP_NOOP_SCRIPT)
     ctx = {"build": build, "quick": a.quick, "tmp": tmp, "lib": Lib(os.path.join(
-        build, "libvmnet-broker.so")), "noop_script": noop}
+        build, "libvmnet-broker.so")), "noop_script": noop,
+        "port_methods": [m for m in a.port_methods.split(",") if m]}
     r = {"quick": a.quick, "machine": machine(), "load_before": loadavg(),
          "pytest_before": pytest_running(), "targets": TARGETS}
     t0 = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        only = a.only.split(",")
         for key, name, fn in (("port", "port_latency", bench_ports), ("cold", "cold_start", bench_cold),
                               ("scale", "scale", bench_scale), ("data", "data_plane", bench_data)):
             if key in only:

@@ -5,7 +5,8 @@
  *
  *   vmnet-bench ports --socket S [--network shared] [--n 400] [--batch 10]
  *               [--settle-us 3000] [--helper PATH] [--qbh PATH] [--script PATH]
- *               [--methods library,helper,qbh,script,floor,minimal,ipc]
+ *               [--go PATH] [--python PATH]
+ *               [--methods library,helper,qbh,script,floor,minimal,ipc,go,python]
  *
  *     Time getting a TAP attached to the network's bridge, up, with its fd
  *     in hand, N times per method, interleaved in rounds of --batch so
@@ -29,9 +30,19 @@
  *                request, get a reply carrying an fd from another process,
  *                as the library does with the daemon; what any broker pays
  *                on top of the floor
+ *       go       the Go package's Acquire(), in a worker process (--go, a
+ *                build of go/internal/benchworker) started once
+ *       python   the Python package's acquire(), in a worker process
+ *                (--python, bench/worker.py) started once
+ *       c-worker the library again, in such a worker (this program's
+ *                `worker` command): what timing in a worker costs (diagnostic)
  *
  *     "release" is what ends the port: close() of the TAP fd (the kernel
  *     destroys it), and for the script also `sh SCRIPT del NAME`.
+ *
+ *   vmnet-bench worker --socket S --network NAME
+ *
+ *     The library as a worker of the ports command (fd 3; method c-worker).
  *
  *   vmnet-bench scale --socket S --network NAME [--ports 1000] [--cycles 100]
  *               [--networks-file FILE] [--status-n 50] [--daemon-pid PID]
@@ -447,12 +458,13 @@ static int lib_acquire(const char *network, const struct vmnet_broker_options *o
 
 /* ------------------------------------------------------------------ ports */
 
-enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, M_MINIMAL, M_IPC, _M_MAX };
-static const char *const method_names[] = { "library", "helper", "qbh",    "script",
-					    "floor",   "minimal", "ipc" };
+enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, M_MINIMAL, M_IPC, M_GO, M_PYTHON,
+	      M_CWORKER, _M_MAX };
+static const char *const method_names[] = { "library", "helper", "qbh", "script", "floor",
+					    "minimal", "ipc",    "go",  "python", "c-worker" };
 
 struct ports_args {
-	const char *network, *helper, *qbh, *script;
+	const char *network, *helper, *qbh, *script, *go, *python;
 	bool on[_M_MAX];
 	unsigned int n, batch;
 	long settle_us, hold_us;
@@ -556,11 +568,118 @@ static int ipc_round_trip(void)
 	return fd;
 }
 
+/* ------------------------------------------------------------------ the Go and Python clients */
+
+/*
+ * The Go and Python clients are timed in worker processes of their own,
+ * started once per run and warmed up like every method. For each byte that
+ * arrives on its fd 3 (one end of a SOCK_SEQPACKET pair) a worker acquires
+ * a TAP with its client, making the same request as lib_acquire() (tap,
+ * vnet_hdr, label "vmnet-bench", on --network), and sends back the time
+ * that took, in microseconds as text, with the TAP's fd; then it closes
+ * its copy. Its own clock: the round trip to us is no cost of the client.
+ */
+struct worker {
+	pid_t pid;
+	int sock;
+};
+
+static struct worker workers[_M_MAX];
+
+static void worker_start(enum method m, const struct ports_args *a)
+{
+	char *go_argv[] = { (char *)a->go, "--socket", (char *)sock_path, "--network",
+			    (char *)a->network, NULL };
+	char *py_argv[] = { "/usr/bin/python3", "-B", (char *)a->python, "--socket",
+			    (char *)sock_path, "--network", (char *)a->network, NULL };
+	char *c_argv[] = { "/proc/self/exe", "worker", "--socket", (char *)sock_path,
+			   "--network", (char *)a->network, NULL };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %m");
+	workers[m].pid = spawn(m == M_GO ? go_argv : m == M_PYTHON ? py_argv : c_argv, sv[1]);
+	workers[m].sock = sv[0];
+	close(sv[1]);
+}
+
+static void worker_stop(enum method m)
+{
+	if (workers[m].pid <= 0)
+		return;
+	close(workers[m].sock); /* the worker sees EOF and exits */
+	wait_ok(workers[m].pid, method_names[m]);
+	workers[m].pid = 0;
+}
+
+/* One acquire in worker @m; Return: the TAP's fd, with its time in *@ret_us. */
+static int worker_acquire(enum method m, double *ret_us)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	char text[64];
+	struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	if (send(workers[m].sock, "a", 1, MSG_NOSIGNAL) != 1)
+		die("%s worker: %m", method_names[m]);
+	do
+		n = recvmsg(workers[m].sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	c = CMSG_FIRSTHDR(&mh);
+	if (n <= 0 || !c || c->cmsg_type != SCM_RIGHTS)
+		die("%s worker failed (see its message above)", method_names[m]);
+	text[n] = '\0';
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	*ret_us = strtod(text, NULL);
+	return fd;
+}
+
+/* `vmnet-bench worker`: the library as a worker, the same way as the others. */
+static int cmd_worker(const char *network)
+{
+	struct vmnet_broker_options *o = tap_options();
+	char byte;
+
+	while (recv(3, &byte, 1, 0) == 1) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} control = { 0 };
+		char text[32];
+		struct iovec iov = { .iov_base = text };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		double t0 = now_us();
+		int fd = lib_acquire(network, o, NULL, NULL);
+
+		iov.iov_len = (size_t)snprintf(text, sizeof(text), "%.1f", now_us() - t0);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(3, &mh, MSG_NOSIGNAL) < 0)
+			die("worker: %m");
+		close(fd);
+	}
+	vmnet_broker_options_free(o);
+	return 0;
+}
+
 static void one_port(enum method m, const struct ports_args *a, const struct vmnet_broker_options *o,
 		     const char *bridge, int bridge_ifindex, double *acq, double *rel)
 {
 	char name[IFNAMSIZ];
-	double t0, t1, t1b, t2;
+	double t0, t1, t1b, t2, worker_us = 0;
 	int fd;
 
 	t0 = now_us();
@@ -591,10 +710,17 @@ static void one_port(enum method m, const struct ports_args *a, const struct vmn
 	case M_IPC:
 		fd = ipc_round_trip();
 		break;
+	case M_GO:
+	case M_PYTHON:
+	case M_CWORKER:
+		fd = worker_acquire(m, &worker_us);
+		break;
 	default:
 		abort();
 	}
 	t1 = now_us();
+	if (m == M_GO || m == M_PYTHON || m == M_CWORKER)
+		t0 = t1 - worker_us;
 	if (m == M_IPC) { /* no port: only the same pauses as the others */
 		close(fd);
 		sleep_us(a->hold_us);
@@ -630,6 +756,9 @@ static int cmd_ports(const struct ports_args *a)
 	/* One lease held all along keeps the network up whatever --idle-timeout says. */
 	if (a->on[M_IPC]) /* first: its child must not inherit the keeper's TAP */
 		ipc_start();
+	for (enum method m = M_GO; m <= M_CWORKER; m++)
+		if (a->on[m])
+			worker_start(m, a);
 	keeper = lib_acquire(a->network, o, bridge, NULL);
 	bridge_ifindex = (int)if_nametoindex(bridge);
 	if (bridge_ifindex == 0)
@@ -660,6 +789,9 @@ static int cmd_ports(const struct ports_args *a)
 	}
 	close(keeper);
 	ipc_stop();
+	worker_stop(M_GO);
+	worker_stop(M_PYTHON);
+	worker_stop(M_CWORKER);
 	vmnet_broker_options_free(o);
 
 	printf("{\"bridge\": \"%s\", \"network\": \"%s\", \"n\": %u, \"batch\": %u, "
@@ -1133,9 +1265,11 @@ static int cmd_scale(const struct scale_args *a)
 static void usage(void)
 {
 	fputs("Usage: vmnet-bench ports --socket S [--network N] [--n N] [--batch B] [--settle-us US]\n"
-	      "                   [--helper PATH] [--qbh PATH] [--script PATH] [--methods LIST]\n"
+	      "                   [--helper PATH] [--qbh PATH] [--script PATH] [--go PATH]\n"
+	      "                   [--python PATH] [--methods LIST]\n"
 	      "       vmnet-bench scale --socket S --network N [--ports N] [--cycles N]\n"
 	      "                   [--networks-file F] [--status-n N] [--daemon-pid PID] [--wait]\n"
+	      "       vmnet-bench worker --socket S --network N   (run by ports, on fd 3)\n"
 	      "Meant to be run by bench/bench.py, inside the daemon's network namespace.\n",
 	      stderr);
 	exit(2);
@@ -1144,7 +1278,8 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 0x100, O_NETWORK, O_N, O_BATCH, O_SETTLE, O_HELPER, O_QBH, O_SCRIPT,
-	       O_METHODS, O_HOLD, O_PORTS, O_CYCLES, O_NETFILE, O_STATUS_N, O_DAEMON, O_WAIT };
+	       O_METHODS, O_HOLD, O_PORTS, O_CYCLES, O_NETFILE, O_STATUS_N, O_DAEMON, O_WAIT, O_GO,
+	       O_PYTHON };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "network", required_argument, NULL, O_NETWORK },
@@ -1162,6 +1297,8 @@ int main(int argc, char **argv)
 		{ "status-n", required_argument, NULL, O_STATUS_N },
 		{ "daemon-pid", required_argument, NULL, O_DAEMON },
 		{ "wait", no_argument, NULL, O_WAIT },
+		{ "go", required_argument, NULL, O_GO },
+		{ "python", required_argument, NULL, O_PYTHON },
 		{},
 	};
 	struct ports_args pa = { .network = "shared", .n = 400, .batch = 10, .settle_us = 3000,
@@ -1194,6 +1331,8 @@ int main(int argc, char **argv)
 		case O_STATUS_N: sa.status_n = (unsigned)atoi(optarg); break;
 		case O_DAEMON: sa.daemon = atoi(optarg); break;
 		case O_WAIT: sa.wait_stdin = true; break;
+		case O_GO: pa.go = optarg; break;
+		case O_PYTHON: pa.python = optarg; break;
 		default: usage();
 		}
 	}
@@ -1213,13 +1352,16 @@ int main(int argc, char **argv)
 		}
 		free(list);
 		if ((pa.on[M_HELPER] && !pa.helper) || (pa.on[M_QBH] && !pa.qbh) ||
-		    (pa.on[M_SCRIPT] && !pa.script))
-			die("--helper, --qbh and --script are needed for their methods");
+		    (pa.on[M_SCRIPT] && !pa.script) || (pa.on[M_GO] && !pa.go) ||
+		    (pa.on[M_PYTHON] && !pa.python))
+			die("--helper, --qbh, --script, --go and --python are needed for their methods");
 		if (pa.batch == 0 || pa.n == 0)
 			usage();
 		return cmd_ports(&pa);
 	}
 	if (strcmp(cmd, "scale") == 0)
 		return cmd_scale(&sa);
+	if (strcmp(cmd, "worker") == 0)
+		return cmd_worker(pa.network);
 	usage();
 }

@@ -173,8 +173,10 @@ func (p *Port) TakeFiles() []*os.File {
 	return f
 }
 
-// Conn returns the connection the port was acquired on (nil once closed).
-// It holds a named_tap or none lease; more requests may go over it.
+// Conn returns the connection the port was acquired on: for a named_tap or
+// none port, the connection that holds the lease (more requests may go over
+// it); nil once closed, and for tap and netns ports, whose leases do not
+// need it (it is closed as soon as their reply is in).
 func (p *Port) Conn() *Conn { return p.conn }
 
 // Close closes the files not taken and the connection.
