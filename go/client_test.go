@@ -198,6 +198,9 @@ func TestAcquireSendsEveryKeyAndHandsOverFiles(t *testing.T) {
 	if p.Kind != PortTAP || p.Ifname != "vmtap0" || p.Network.Bridge != "vmbr0" || p.Network.MTU != 1500 || len(p.Files) != 2 {
 		t.Fatalf("port %+v", p)
 	}
+	if p.Conn() != nil {
+		t.Error("a tap port kept its connection, which its lease does not need")
+	}
 	if target, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", p.File().Fd())); target != "/dev/null" {
 		t.Errorf("file points at %s", target)
 	}

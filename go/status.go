@@ -86,6 +86,7 @@ type Error struct {
 	Err     error
 }
 
+// Error is the code's name and the message: "VMNET_BROKER_NOT_FOUND: no network named 'lab' ...".
 func (e *Error) Error() string {
 	return e.Code.String() + ": " + e.Message
 }

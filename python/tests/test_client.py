@@ -142,6 +142,7 @@ class AcquireTest(unittest.TestCase):
                 self.assertEqual(os.readlink("/proc/self/fd/%d" % port.fd), "/dev/null")
                 self.assertEqual(len(port.fds), 1)
             port = vmnet_broker.acquire("shared", socket_path=fake.path)
+            self.assertIsNone(port.detach())  # a tap lease needs no connection
             [fd] = port.take_fds()
             port.close()
             os.fstat(fd)  # still open: the caller's now

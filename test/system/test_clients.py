@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 
+import vmnet_broker
 from conftest import AS_NOBODY, BUILD, NOBODY_UID, PYTHON, PYTHON_ENV, REPO, run, wait_until
 
 GO_DIR = os.path.join(REPO, "go")
@@ -40,6 +41,31 @@ def test_go_package_against_the_daemon(broker, topo):
     [lease] = broker.leases()
     assert lease["label"] == "go-netns" and lease["kind"] == "netns"
     assert g.link("eth7")["address"] == lease["mac"]
+
+
+def test_python_package_leases(broker, topo):
+    """What each port kind's lease hangs on, through the package's Port."""
+    with vmnet_broker.acquire("shared", port="none", label="py-none",
+                              socket_path=broker.socket) as held:
+        assert held.kind == vmnet_broker.PortKind.NONE and held.fds == []
+        assert [le["label"] for le in broker.leases()] == ["py-none"]
+    wait_until(lambda: not broker.leases(), what="the none lease to end with its connection")
+    port = vmnet_broker.acquire("shared", port="named_tap", socket_path=broker.socket)
+    conn = port.detach()
+    port.close()
+    assert [le["kind"] for le in broker.leases()] == ["named_tap"], "detach() kept it"
+    conn.close()
+    wait_until(lambda: not broker.leases(), what="the named_tap lease to end")
+    # A tap lease hangs on the fd only.
+    port = vmnet_broker.acquire("shared", socket_path=broker.socket, multi_queue=2)
+    fds = port.take_fds()
+    port.close()
+    assert len(fds) == 2 and [le["kind"] for le in broker.leases()] == ["tap"]
+    for fd in fds:
+        os.close(fd)
+    wait_until(lambda: not broker.leases(), what="the tap lease to end with its fds")
+    st = vmnet_broker.status(socket_path=broker.socket)
+    assert st.version == 1 and st.network("shared").state == "idle"
 
 
 def py(*args, user=None, check=True, **kw):
