@@ -1,5 +1,6 @@
 # Thin wrapper around meson: `make`, `make check`, `make demo`,
-# `make install`, `make uninstall`, `make deb`, `make format`.
+# `make install`, `make uninstall`, `make deb`, `make format`; `go` builds
+# the Go client's programs, `clients` tests the Go and Python clients.
 BUILD ?= build
 MESON_OPTS ?=
 PYTEST ?= /usr/bin/python3 -m pytest
@@ -9,7 +10,8 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps check lint format unit system soak demo clean asan install uninstall deb deb-deps fuzz
+.PHONY: all deps check lint format unit system soak demo clean asan install uninstall deb \
+	deb-deps fuzz go clients
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -24,7 +26,7 @@ unit: all
 	meson test -C $(BUILD) --suite unit --print-errorlogs
 
 # The soak test (test_soak.py) runs the daemon of $(ASAN_BUILD), for LeakSanitizer.
-system: all asan
+system: all asan go
 	VMNET_BUILD=$(abspath $(BUILD)) VMNET_ASAN_BUILD=$(abspath $(ASAN_BUILD)) \
 		$(PYTEST) -v -p no:cacheprovider test/system
 
@@ -39,7 +41,28 @@ lint: all
 format:
 	./scripts/lint.sh --fix-format
 
-check: lint unit system
+# deb-deps: the package tests (test_package.py) build and boot the .debs.
+check: deb-deps lint unit clients system
+
+# The Go client (go/): its conformance runner and examples into $(BUILD)/go.
+# The toolchain's caches live there too (no $$HOME needed), and it never
+# downloads: the package uses the standard library only.
+GO_ENV = GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOTOOLCHAIN=local \
+	GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go/path
+go: | deps
+	mkdir -p $(BUILD)/go
+	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/vmnet-broker-conformance-go ./internal/conformance
+	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/vmnet-broker-bench-go ./internal/benchworker
+	cd go && $(GO_ENV) go build -o $(abspath $(BUILD))/go/ ./examples/...
+
+# The Go and Python clients without a daemon: go vet and go test, the Python
+# package's unit tests, and every client (the C library too) against the
+# golden messages and schema of protocol/. test/system runs them against the
+# real daemon.
+clients: all go
+	@out=$$(gofmt -l go); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	cd go && $(GO_ENV) go vet ./... && $(GO_ENV) go test ./...
+	VMNET_BUILD=$(abspath $(BUILD)) $(PYTEST) -v -p no:cacheprovider python/tests test/conformance
 
 demo: all
 	./scripts/demo.sh $(abspath $(BUILD))
@@ -57,12 +80,15 @@ fuzz:
 
 # Benchmarks against what users do today, in namespaces of their own
 # (docs/performance.md). BENCH_QUICK=1: fewer repetitions; BENCH_DOCS=1:
-# also update docs/performance.md and its plot.
+# also update docs/performance.md and its plot; BENCH_ONLY=port (or cold,
+# scale, data) and BENCH_PORT_METHODS=library,go,python: a part of it.
 .PHONY: bench
-bench: all
+bench: all go
 	@./bench/install-deps.sh
 	/usr/bin/python3 bench/bench.py --build $(abspath $(BUILD)) \
-		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_DOCS),--docs)
+		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_DOCS),--docs) \
+		$(if $(BENCH_ONLY),--only $(BENCH_ONLY)) \
+		$(if $(BENCH_PORT_METHODS),--port-methods $(BENCH_PORT_METHODS))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

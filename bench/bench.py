@@ -2,6 +2,7 @@
 """bench.py - vmnet-broker against what users do today, in namespaces of its own.
 
     bench/bench.py [--build DIR] [--quick] [--only port,cold,scale,data] [--docs]
+                   [--port-methods library,go,python]
 
 (`make bench` runs it as root; BENCH_QUICK=1 gives --quick, BENCH_DOCS=1
 gives --docs.) Every measurement happens in network namespaces made here,
@@ -16,8 +17,9 @@ Four measurements, each against a competitor timed in the same run:
   1. port     a TAP on an existing network, fd in hand: the library, our QEMU
               helper, QEMU's qemu-bridge-helper, an `ip tuntap` script, and the
               kernel work of a port ready to forward, in-process (the floor);
-              as diagnostics, the least a launcher can do (TAP + attach) and a
-              unix-socket round trip passing an fd; interleaved in rounds.
+              the Go and Python clients against the library; as diagnostics,
+              the least a launcher can do (TAP + attach) and a unix-socket
+              round trip passing an fd; interleaved in rounds.
   2. cold     acquire of an unused network until a guest's udhcpc has its
               lease, against the same network built by hand (ip, nft, dnsmasq).
   3. scale    1,000 TAPs on one network and 200 networks: acquire latency at
@@ -60,6 +62,7 @@ IPERF_PORT = 5201
 TARGETS = {
     "port_vs_qbh": 3.0,        # library at least 3x faster than qemu-bridge-helper
     "port_vs_floor": 2.0,      # library within 2x of the kernel floor
+    "client_vs_library": 1.5,  # Go and Python clients within 1.5x of the library at p50
     "cold_vs_hand": 1.5,       # within 1.5x of the hand-built network
     "scale_end_vs_start": 2.0,  # acquire at the end within 2x of the start
     "status_ms": 50.0,         # status of a full daemon under 50 ms
@@ -80,86 +83,28 @@ def log(msg):
 
 # ----------------------------------------------------------------- helpers
 
+# Namespaces, processes and cleanup, shared with the system tests.
+sys.path.insert(0, os.path.join(REPO, "test", "lib"))
+from vmnet_sandbox import (DHCP_NOOP_SCRIPT, CommandFailed, children, kill_pids,  # noqa: E402
+                           ns_add, ns_delete, ns_pids, nsexec, pid_comm, sweep, wait_until,
+                           write_script)
+from vmnet_sandbox import run as _run  # noqa: E402
+
+
 def run(cmd, check=True, timeout=60, env=None, input=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                       input=input, stdin=None if input is not None else subprocess.DEVNULL)
-    if check and p.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s"
-                           % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
-    return p
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def pid_comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def kill_pids(pids, signals=(signal.SIGTERM, signal.SIGKILL)):
-    for sig in signals:
-        for p in pids:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            time.sleep(0.02)
-        pids = [p for p in pids if pid_alive(p)]
-        if not pids:
-            return
-
-
-def ns_pids(ns):
-    return [int(x) for x in run(["ip", "netns", "pids", ns], check=False).stdout.split()]
-
-
-def ns_delete(ns):
-    kill_pids(ns_pids(ns))
-    run(["ip", "netns", "del", ns], check=False)
+    return _run(cmd, check=check, timeout=timeout, env=env, input=input)
 
 
 def netns(role):
     _ns_counter[0] += 1
-    name = "%s%d-%s" % (RUN, _ns_counter[0], role)
-    run(["ip", "netns", "add", name])
+    name = ns_add("%s%d-%s" % (RUN, _ns_counter[0], role))
     _namespaces.append(name)
-    run(["ip", "-n", name, "link", "set", "lo", "up"])
     return name
 
 
 def sweep_leftovers():
-    """Namespaces of earlier runs whose bench.py is gone."""
-    out = run(["ip", "netns", "list"], check=False).stdout
-    for line in out.splitlines():
-        ns = line.split()[0] if line.strip() else ""
-        if not ns.startswith(PREFIX):
-            continue
-        try:
-            owner = int(ns[len(PREFIX):].split("-")[0])
-        except ValueError:
-            owner = -1
-        if owner != os.getpid() and not pid_alive(owner):
-            log("removing leftover namespace " + ns)
-            ns_delete(ns)
-    for name in os.listdir(SHM):
-        if name.startswith(PREFIX):
-            try:
-                owner = int(name[len(PREFIX):].split("-")[0])
-            except ValueError:
-                continue
-            if owner != os.getpid() and not pid_alive(owner):
-                shutil.rmtree(os.path.join(SHM, name), ignore_errors=True)
+    """Namespaces, daemons and directories of earlier runs whose bench.py is gone."""
+    sweep(PREFIX, [SHM, tempfile.gettempdir()], log=log)
 
 
 def cleanup():
@@ -174,10 +119,6 @@ def cleanup():
     for d in _shm_dirs:
         shutil.rmtree(d, ignore_errors=True)
     del _shm_dirs[:]
-
-
-def nsexec(ns, *cmd):
-    return ["ip", "netns", "exec", ns, *cmd]
 
 
 def pct(v, q):
@@ -207,22 +148,6 @@ def proc_cpu_ticks(pid):
         return int(fields[11]) + int(fields[12])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def children(pid, comm=None):
-    out = []
-    for e in os.listdir("/proc"):
-        if not e.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % e) as f:
-                s = f.read()
-        except OSError:
-            continue
-        name = s[s.find("(") + 1:s.rfind(")")]
-        if int(s.rsplit(")", 1)[1].split()[1]) == pid and (comm is None or name == comm):
-            out.append(int(e))
-    return out
 
 
 def pytest_running():
@@ -370,7 +295,7 @@ class Daemon:
                 try:
                     lib.query(self.socket)
                     return self
-                except (RuntimeError, OSError):
+                except (RuntimeError, CommandFailed, OSError):
                     pass
             if time.monotonic() > deadline:
                 raise RuntimeError("vmnet-brokerd did not answer:\n" + self.log())
@@ -410,17 +335,23 @@ def bench_ports(ctx):
     q = ctx["quick"]
     ns = netns("d")
     d = Daemon(ctx["build"], ctx["tmp"], ns).start(ctx["lib"])
-    methods = ["library", "helper", "script", "floor", "minimal", "ipc"]
+    methods = ["library", "helper", "script", "floor", "minimal", "ipc", "go", "python",
+               "c-worker"]
     have_qbh = os.access(QBH, os.X_OK)
     if have_qbh:
         methods.insert(2, "qbh")
     else:
         log("%s is missing (qemu-system-common): skipping it" % QBH)
+    if ctx["port_methods"]:
+        methods = [m for m in methods if m in ctx["port_methods"]]
     cmd = [os.path.join(ctx["build"], "vmnet-bench"), "ports", "--socket", d.socket,
            "--network", "shared", "--n", str(100 if q else 400), "--batch", "10",
            "--settle-us", "3000", "--methods", ",".join(methods),
            "--helper", os.path.join(ctx["build"], "vmnet-broker-qemu-helper"),
-           "--qbh", QBH, "--script", os.path.join(HERE, "tap-script.sh")]
+           "--qbh", QBH, "--script", os.path.join(HERE, "tap-script.sh"),
+           # The Go and Python clients' workers (bench/vmnet-bench.c says how they work).
+           "--go", os.path.join(ctx["build"], "go", "vmnet-broker-bench-go"),
+           "--python", os.path.join(HERE, "worker.py")]
     # qemu-bridge-helper reads /etc/qemu/bridge.conf. A private mount namespace
     # gets an overlay on /etc holding one; the machine's /etc is untouched.
     etc = os.path.join(ctx["tmp"], "etc-overlay")
@@ -429,7 +360,7 @@ def bench_ports(ctx):
              'mount -t overlay bench-etc -o lowerdir=/etc,upperdir="$1/u",workdir="$1/w" /etc; '
              'mkdir -p /etc/qemu; echo "allow vmbr0" > /etc/qemu/bridge.conf; '
              'shift; exec "$@"')
-    env = dict(os.environ, VMNET_BROKER_SOCKET=d.socket)
+    env = dict(os.environ, VMNET_BROKER_SOCKET=d.socket, PYTHONPATH=os.path.join(REPO, "python"))
     log("port latency: %s, %s samples each" % (", ".join(methods), cmd[cmd.index("--n") + 1]))
     p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", shell, "sh", etc,
              *nsexec(ns, *cmd)], timeout=900, env=env)
@@ -448,9 +379,6 @@ def bench_ports(ctx):
 
 # ----------------------------------------------------------------- 2. cold start
 
-NOOP_SCRIPT = "#!/bin/sh\nexit 0\n"
-
-
 DHCP_TRIES = 5  # udhcpc -t: DISCOVERs 1 s apart before it gives up
 
 
@@ -464,11 +392,7 @@ def udhcpc(ctx, guest):
 
 
 def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.01)
+    wait_until(pred, timeout=timeout, interval=0.01, what=what)
 
 
 def bench_cold(ctx):
@@ -748,7 +672,7 @@ def bench_data(ctx):
         try:
             h, gg, addr, pid = fn()
             configs[name] = (h, gg, addr, pid)
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, CommandFailed, OSError) as e:
             log("%s: not measured: %s" % (name, e))
     names = list(configs)
     res = {n: {"gbps": [], "intervals": [], "cpu_s": [], "seconds": []} for n in names}
@@ -843,6 +767,16 @@ def table_rows(r):
         if "ipc" in m:
             lat_row("port: library vs a unix-socket round trip with an fd (diagnostic)", lib,
                     m["ipc"]["acquire_ms"], "", None)
+        for name, label in (("go", "Go"), ("python", "Python")):
+            if name in m:
+                t = TARGETS["client_vs_library"]
+                ours = m[name]["acquire_ms"]
+                lat_row("port: %s package vs the C library" % label, ours, lib,
+                        "p50 within %.1fx (ratio >= %.2fx)" % (t, 1 / t),
+                        ours["p50"] / lib["p50"] <= t)
+        if "c-worker" in m:  # the Go and Python clients are timed in such a worker
+            lat_row("port: C library in a worker process vs in-process (diagnostic)",
+                    m["c-worker"]["acquire_ms"], lib, "", None)
     c = r.get("cold_start")
     if c:
         t = TARGETS["cold_vs_hand"]
@@ -988,7 +922,9 @@ def plot(r, path):
         names = list(p["methods"])
         label = {"library": "library", "helper": "our QEMU\nhelper", "qbh": "qemu-bridge-\nhelper",
                  "script": "ip tuntap\nscript", "floor": "kernel\nfloor",
-                 "minimal": "minimal\nTAP+attach", "ipc": "socket round\ntrip (no port)"}
+                 "minimal": "minimal\nTAP+attach", "ipc": "socket round\ntrip (no port)",
+                 "go": "Go\npackage", "python": "Python\npackage",
+                 "c-worker": "library in\na worker"}
         data = [[x / 1000 for x in p["methods"][n]["raw_acquire_us"]] for n in names]
         ax.boxplot(data, labels=[label.get(n, n) for n in names], whis=(1, 99), showfliers=False)
         ax.set_yscale("log")
@@ -1071,31 +1007,33 @@ def main(argv):
     ap.add_argument("--only", default="port,cold,scale,data")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--docs", action="store_true", default=bool(os.environ.get("BENCH_DOCS")))
+    ap.add_argument("--port-methods", default=os.environ.get("BENCH_PORT_METHODS", ""),
+                    help="only these port methods, e.g. library,go,python (default: all)")
     a = ap.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench: run as root (it makes network namespaces)")
     build = os.path.abspath(a.build)
-    for f in ("vmnet-brokerd", "vmnet-bench", "vmnet-broker-qemu-helper", "libvmnet-broker.so"):
+    for f in ("vmnet-brokerd", "vmnet-bench", "vmnet-broker-qemu-helper", "libvmnet-broker.so",
+              "go/vmnet-broker-bench-go"):
         if not os.path.exists(os.path.join(build, f)):
             sys.exit("bench: %s/%s is missing: run make" % (build, f))
-    for c in ("ip", "udhcpc", "dnsmasq", "nft", "iperf3", "unshare"):
+    only = a.only.split(",")
+    for c in ("ip", "udhcpc", "dnsmasq", "nft", "unshare") + (("iperf3",) if "data" in only
+                                                               else ()):
         if not shutil.which(c):
             sys.exit("bench: '%s' is missing: run bench/install-deps.sh" % c)
     sweep_leftovers()
     tmp = tempfile.mkdtemp(prefix=RUN)
     os.chmod(tmp, 0o755)
-    noop = os.path.join(tmp, "udhcpc-noop")
-    with open(noop, "w") as f:
-        f.write(NOOP_SCRIPT)
-    os.chmod(noop, 0o755)
+    noop = write_script(os.path.join(tmp, "udhcpc-noop"), DHCP_NOOP_SCRIPT)
     ctx = {"build": build, "quick": a.quick, "tmp": tmp, "lib": Lib(os.path.join(
-        build, "libvmnet-broker.so")), "noop_script": noop}
+        build, "libvmnet-broker.so")), "noop_script": noop,
+        "port_methods": [m for m in a.port_methods.split(",") if m]}
     r = {"quick": a.quick, "machine": machine(), "load_before": loadavg(),
          "pytest_before": pytest_running(), "targets": TARGETS}
     t0 = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        only = a.only.split(",")
         for key, name, fn in (("port", "port_latency", bench_ports), ("cold", "cold_start", bench_cold),
                               ("scale", "scale", bench_scale), ("data", "data_plane", bench_data)):
             if key in only:

@@ -5,7 +5,8 @@
  *
  *   vmnet-bench ports --socket S [--network shared] [--n 400] [--batch 10]
  *               [--settle-us 3000] [--helper PATH] [--qbh PATH] [--script PATH]
- *               [--methods library,helper,qbh,script,floor,minimal,ipc]
+ *               [--go PATH] [--python PATH]
+ *               [--methods library,helper,qbh,script,floor,minimal,ipc,go,python]
  *
  *     Time getting a TAP attached to the network's bridge, up, with its fd
  *     in hand, N times per method, interleaved in rounds of --batch so
@@ -29,9 +30,19 @@
  *                request, get a reply carrying an fd from another process,
  *                as the library does with the daemon; what any broker pays
  *                on top of the floor
+ *       go       the Go package's Acquire(), in a worker process (--go, a
+ *                build of go/internal/benchworker) started once
+ *       python   the Python package's acquire(), in a worker process
+ *                (--python, bench/worker.py) started once
+ *       c-worker the library again, in such a worker (this program's
+ *                `worker` command): what timing in a worker costs (diagnostic)
  *
  *     "release" is what ends the port: close() of the TAP fd (the kernel
  *     destroys it), and for the script also `sh SCRIPT del NAME`.
+ *
+ *   vmnet-bench worker --socket S --network NAME
+ *
+ *     The library as a worker of the ports command (fd 3; method c-worker).
  *
  *   vmnet-bench scale --socket S --network NAME [--ports 1000] [--cycles 100]
  *               [--networks-file FILE] [--status-n 50] [--daemon-pid PID]
@@ -75,11 +86,11 @@
 
 extern char **environ;
 
-#define die(...)                                                                              \
-	do {                                                                                  \
-		fprintf(stderr, "vmnet-bench: " __VA_ARGS__);                                 \
-		fputc('\n', stderr);                                                          \
-		exit(1);                                                                      \
+#define die(...)                                              \
+	do {                                                  \
+		fprintf(stderr, "vmnet-bench: " __VA_ARGS__); \
+		fputc('\n', stderr);                          \
+		exit(1);                                      \
 	} while (0)
 
 static double now_us(void)
@@ -251,9 +262,12 @@ static void floor_attach(int ifindex, int bridge_ifindex)
 		struct rtattr a;
 		uint32_t master;
 	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_NEWLINK,
+		.h = { .nlmsg_len = sizeof(req),
+		       .nlmsg_type = RTM_NEWLINK,
 		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
-		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = IFF_UP,
+		.i = { .ifi_family = AF_UNSPEC,
+		       .ifi_index = ifindex,
+		       .ifi_flags = IFF_UP,
 		       .ifi_change = IFF_UP },
 		.a = { .rta_len = RTA_LENGTH(sizeof(uint32_t)), .rta_type = IFLA_MASTER },
 		.master = (uint32_t)bridge_ifindex,
@@ -274,8 +288,7 @@ static void link_sync(int ifindex)
 		struct nlmsghdr h;
 		struct ifinfomsg i;
 	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
-		       .nlmsg_flags = NLM_F_REQUEST },
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST },
 		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
 	};
 
@@ -358,8 +371,10 @@ static int recv_fd(int sock)
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
 	};
 	struct cmsghdr *c;
 	ssize_t n;
@@ -447,12 +462,24 @@ static int lib_acquire(const char *network, const struct vmnet_broker_options *o
 
 /* ------------------------------------------------------------------ ports */
 
-enum method { M_LIBRARY, M_HELPER, M_QBH, M_SCRIPT, M_FLOOR, M_MINIMAL, M_IPC, _M_MAX };
-static const char *const method_names[] = { "library", "helper", "qbh",    "script",
-					    "floor",   "minimal", "ipc" };
+enum method {
+	M_LIBRARY,
+	M_HELPER,
+	M_QBH,
+	M_SCRIPT,
+	M_FLOOR,
+	M_MINIMAL,
+	M_IPC,
+	M_GO,
+	M_PYTHON,
+	M_CWORKER,
+	_M_MAX
+};
+static const char *const method_names[] = { "library", "helper", "qbh", "script", "floor",
+					    "minimal", "ipc",    "go",  "python", "c-worker" };
 
 struct ports_args {
-	const char *network, *helper, *qbh, *script;
+	const char *network, *helper, *qbh, *script, *go, *python;
 	bool on[_M_MAX];
 	unsigned int n, batch;
 	long settle_us, hold_us;
@@ -477,7 +504,9 @@ static void ipc_serve(int lfd)
 			struct cmsghdr align;
 		} u = { 0 };
 		struct iovec iov = { .iov_base = reply, .iov_len = sizeof(reply) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = u.b,
 				      .msg_controllen = sizeof(u.b) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
@@ -539,8 +568,9 @@ static int ipc_round_trip(void)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			      .msg_controllen = sizeof(u.b) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)
+	};
 	struct cmsghdr *cm;
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), fd;
 
@@ -556,11 +586,122 @@ static int ipc_round_trip(void)
 	return fd;
 }
 
+/* ------------------------------------------------------------------ the Go and Python clients */
+
+/*
+ * The Go and Python clients are timed in worker processes of their own,
+ * started once per run and warmed up like every method. For each byte that
+ * arrives on its fd 3 (one end of a SOCK_SEQPACKET pair) a worker acquires
+ * a TAP with its client, making the same request as lib_acquire() (tap,
+ * vnet_hdr, label "vmnet-bench", on --network), and sends back the time
+ * that took, in microseconds as text, with the TAP's fd; then it closes
+ * its copy. Its own clock: the round trip to us is no cost of the client.
+ */
+struct worker {
+	pid_t pid;
+	int sock;
+};
+
+static struct worker workers[_M_MAX];
+
+static void worker_start(enum method m, const struct ports_args *a)
+{
+	char *go_argv[] = { (char *)a->go, "--socket",         (char *)sock_path,
+			    "--network",   (char *)a->network, NULL };
+	char *py_argv[] = { "/usr/bin/python3", "-B",        (char *)a->python,  "--socket",
+			    (char *)sock_path,  "--network", (char *)a->network, NULL };
+	char *c_argv[] = { "/proc/self/exe", "worker",           "--socket", (char *)sock_path,
+			   "--network",      (char *)a->network, NULL };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %m");
+	workers[m].pid = spawn(m == M_GO ? go_argv : m == M_PYTHON ? py_argv : c_argv, sv[1]);
+	workers[m].sock = sv[0];
+	close(sv[1]);
+}
+
+static void worker_stop(enum method m)
+{
+	if (workers[m].pid <= 0)
+		return;
+	close(workers[m].sock); /* the worker sees EOF and exits */
+	wait_ok(workers[m].pid, method_names[m]);
+	workers[m].pid = 0;
+}
+
+/* One acquire in worker @m; Return: the TAP's fd, with its time in *@ret_us. */
+static int worker_acquire(enum method m, double *ret_us)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	char text[64];
+	struct iovec iov = { .iov_base = text, .iov_len = sizeof(text) - 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	if (send(workers[m].sock, "a", 1, MSG_NOSIGNAL) != 1)
+		die("%s worker: %m", method_names[m]);
+	do
+		n = recvmsg(workers[m].sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	c = CMSG_FIRSTHDR(&mh);
+	if (n <= 0 || !c || c->cmsg_type != SCM_RIGHTS)
+		die("%s worker failed (see its message above)", method_names[m]);
+	text[n] = '\0';
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	*ret_us = strtod(text, NULL);
+	return fd;
+}
+
+/* `vmnet-bench worker`: the library as a worker, the same way as the others. */
+static int cmd_worker(const char *network)
+{
+	struct vmnet_broker_options *o = tap_options();
+	char byte;
+
+	while (recv(3, &byte, 1, 0) == 1) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} control = { 0 };
+		char text[32];
+		struct iovec iov = { .iov_base = text };
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = control.buf,
+				     .msg_controllen = sizeof(control.buf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		double t0 = now_us();
+		int fd = lib_acquire(network, o, NULL, NULL);
+
+		iov.iov_len = (size_t)snprintf(text, sizeof(text), "%.1f", now_us() - t0);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(3, &mh, MSG_NOSIGNAL) < 0)
+			die("worker: %m");
+		close(fd);
+	}
+	vmnet_broker_options_free(o);
+	return 0;
+}
+
 static void one_port(enum method m, const struct ports_args *a, const struct vmnet_broker_options *o,
 		     const char *bridge, int bridge_ifindex, double *acq, double *rel)
 {
 	char name[IFNAMSIZ];
-	double t0, t1, t1b, t2;
+	double t0, t1, t1b, t2, worker_us = 0;
 	int fd;
 
 	t0 = now_us();
@@ -591,10 +732,17 @@ static void one_port(enum method m, const struct ports_args *a, const struct vmn
 	case M_IPC:
 		fd = ipc_round_trip();
 		break;
+	case M_GO:
+	case M_PYTHON:
+	case M_CWORKER:
+		fd = worker_acquire(m, &worker_us);
+		break;
 	default:
 		abort();
 	}
 	t1 = now_us();
+	if (m == M_GO || m == M_PYTHON || m == M_CWORKER)
+		t0 = t1 - worker_us;
 	if (m == M_IPC) { /* no port: only the same pauses as the others */
 		close(fd);
 		sleep_us(a->hold_us);
@@ -630,6 +778,9 @@ static int cmd_ports(const struct ports_args *a)
 	/* One lease held all along keeps the network up whatever --idle-timeout says. */
 	if (a->on[M_IPC]) /* first: its child must not inherit the keeper's TAP */
 		ipc_start();
+	for (enum method m = M_GO; m <= M_CWORKER; m++)
+		if (a->on[m])
+			worker_start(m, a);
 	keeper = lib_acquire(a->network, o, bridge, NULL);
 	bridge_ifindex = (int)if_nametoindex(bridge);
 	if (bridge_ifindex == 0)
@@ -660,12 +811,14 @@ static int cmd_ports(const struct ports_args *a)
 	}
 	close(keeper);
 	ipc_stop();
+	worker_stop(M_GO);
+	worker_stop(M_PYTHON);
+	worker_stop(M_CWORKER);
 	vmnet_broker_options_free(o);
 
 	printf("{\"bridge\": \"%s\", \"network\": \"%s\", \"n\": %u, \"batch\": %u, "
 	       "\"settle_us\": %ld, \"hold_us\": %ld, \"seconds\": %.1f, \"methods\": {",
-	       bridge, a->network, a->n, a->batch, a->settle_us, a->hold_us,
-	       (now_us() - start) / 1e6);
+	       bridge, a->network, a->n, a->batch, a->settle_us, a->hold_us, (now_us() - start) / 1e6);
 	for (unsigned int i = 0; i < n_on; i++) {
 		enum method m = order[i];
 		printf("%s\"%s\": {", i ? ", " : "", method_names[m]);
@@ -839,7 +992,8 @@ static int floor_bridge_add(const char *name)
 	const char *alias = "vmnet-bench floor";
 	int ifindex;
 
-	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)), .nlmsg_type = RTM_NEWLINK,
+	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)),
+				   .nlmsg_type = RTM_NEWLINK,
 				   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
 						  NLM_F_EXCL };
 	*i = (struct ifinfomsg){ .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
@@ -855,7 +1009,8 @@ static int floor_bridge_add(const char *name)
 	/* Then, as the daemon's configure_bridge(): alias and no kernel-made
 	 * link-local address, in one request. */
 	memset(&req, 0, sizeof(req));
-	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)), .nlmsg_type = RTM_NEWLINK,
+	req.h = (struct nlmsghdr){ .nlmsg_len = NLMSG_LENGTH(sizeof(*i)),
+				   .nlmsg_type = RTM_NEWLINK,
 				   .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK };
 	*i = (struct ifinfomsg){ .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
 	rta_put(&req.h, sizeof(req), IFLA_IFALIAS, alias, strlen(alias));
@@ -915,7 +1070,8 @@ static void floor_link_del(int ifindex)
 		struct nlmsghdr h;
 		struct ifinfomsg i;
 	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_DELLINK,
+		.h = { .nlmsg_len = sizeof(req),
+		       .nlmsg_type = RTM_DELLINK,
 		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
 		.i = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex },
 	};
@@ -958,8 +1114,8 @@ static const char *status_times(unsigned int n, struct samples *s, size_t *ret_l
 		vmnet_broker_return_t st = vmnet_broker_query(sock_path, "status", &json);
 
 		if (st != VMNET_BROKER_SUCCESS) {
-			fprintf(stderr, "vmnet-bench: status: %s: %s\n", vmnet_broker_status_name(st),
-				vmnet_broker_last_error_message());
+			fprintf(stderr, "vmnet-bench: status: %s: %s\n",
+				vmnet_broker_status_name(st), vmnet_broker_last_error_message());
 			return vmnet_broker_status_name(st);
 		}
 		samples_add(s, now_us() - t0);
@@ -1074,8 +1230,8 @@ static int cmd_scale(const struct scale_args *a)
 	fputs(", ", stdout);
 	st_full_err = status_times(a->status_n, &st_full, &st_full_len);
 
-	printf("\"ports_held\": %u, \"networks_held\": %u, \"networks_wanted\": %u, ", held - (nets - 1),
-	       nets, n_names + 1);
+	printf("\"ports_held\": %u, \"networks_held\": %u, \"networks_wanted\": %u, ",
+	       held - (nets - 1), nets, n_names + 1);
 	if (pending)
 		printf("\"networks_error\": \"%s\", ", pending);
 	samples_print(stdout, "acquire_start_us", &start);
@@ -1133,9 +1289,11 @@ static int cmd_scale(const struct scale_args *a)
 static void usage(void)
 {
 	fputs("Usage: vmnet-bench ports --socket S [--network N] [--n N] [--batch B] [--settle-us US]\n"
-	      "                   [--helper PATH] [--qbh PATH] [--script PATH] [--methods LIST]\n"
+	      "                   [--helper PATH] [--qbh PATH] [--script PATH] [--go PATH]\n"
+	      "                   [--python PATH] [--methods LIST]\n"
 	      "       vmnet-bench scale --socket S --network N [--ports N] [--cycles N]\n"
 	      "                   [--networks-file F] [--status-n N] [--daemon-pid PID] [--wait]\n"
+	      "       vmnet-bench worker --socket S --network N   (run by ports, on fd 3)\n"
 	      "Meant to be run by bench/bench.py, inside the daemon's network namespace.\n",
 	      stderr);
 	exit(2);
@@ -1143,8 +1301,26 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	enum { O_SOCKET = 0x100, O_NETWORK, O_N, O_BATCH, O_SETTLE, O_HELPER, O_QBH, O_SCRIPT,
-	       O_METHODS, O_HOLD, O_PORTS, O_CYCLES, O_NETFILE, O_STATUS_N, O_DAEMON, O_WAIT };
+	enum {
+		O_SOCKET = 0x100,
+		O_NETWORK,
+		O_N,
+		O_BATCH,
+		O_SETTLE,
+		O_HELPER,
+		O_QBH,
+		O_SCRIPT,
+		O_METHODS,
+		O_HOLD,
+		O_PORTS,
+		O_CYCLES,
+		O_NETFILE,
+		O_STATUS_N,
+		O_DAEMON,
+		O_WAIT,
+		O_GO,
+		O_PYTHON
+	};
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "network", required_argument, NULL, O_NETWORK },
@@ -1162,12 +1338,16 @@ int main(int argc, char **argv)
 		{ "status-n", required_argument, NULL, O_STATUS_N },
 		{ "daemon-pid", required_argument, NULL, O_DAEMON },
 		{ "wait", no_argument, NULL, O_WAIT },
+		{ "go", required_argument, NULL, O_GO },
+		{ "python", required_argument, NULL, O_PYTHON },
 		{},
 	};
-	struct ports_args pa = { .network = "shared", .n = 400, .batch = 10, .settle_us = 3000,
-				 .hold_us = 2000 };
-	struct scale_args sa = { .network = "shared", .ports = 1000, .cycles = 100, .status_n = 50,
-				 .settle_us = 3000 };
+	struct ports_args pa = {
+		.network = "shared", .n = 400, .batch = 10, .settle_us = 3000, .hold_us = 2000
+	};
+	struct scale_args sa = {
+		.network = "shared", .ports = 1000, .cycles = 100, .status_n = 50, .settle_us = 3000
+	};
 	const char *methods = "library,helper,qbh,script,floor,minimal,ipc";
 	const char *cmd;
 	int opt;
@@ -1178,23 +1358,62 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
 		switch (opt) {
-		case O_SOCKET: sock_path = optarg; break;
-		case O_NETWORK: pa.network = sa.network = optarg; break;
-		case O_N: pa.n = (unsigned)atoi(optarg); break;
-		case O_BATCH: pa.batch = (unsigned)atoi(optarg); break;
-		case O_SETTLE: pa.settle_us = sa.settle_us = atol(optarg); break;
-		case O_HELPER: pa.helper = optarg; break;
-		case O_QBH: pa.qbh = optarg; break;
-		case O_SCRIPT: pa.script = optarg; break;
-		case O_METHODS: methods = optarg; break;
-		case O_HOLD: pa.hold_us = atol(optarg); break;
-		case O_PORTS: sa.ports = (unsigned)atoi(optarg); break;
-		case O_CYCLES: sa.cycles = (unsigned)atoi(optarg); break;
-		case O_NETFILE: sa.networks_file = optarg; break;
-		case O_STATUS_N: sa.status_n = (unsigned)atoi(optarg); break;
-		case O_DAEMON: sa.daemon = atoi(optarg); break;
-		case O_WAIT: sa.wait_stdin = true; break;
-		default: usage();
+		case O_SOCKET:
+			sock_path = optarg;
+			break;
+		case O_NETWORK:
+			pa.network = sa.network = optarg;
+			break;
+		case O_N:
+			pa.n = (unsigned)atoi(optarg);
+			break;
+		case O_BATCH:
+			pa.batch = (unsigned)atoi(optarg);
+			break;
+		case O_SETTLE:
+			pa.settle_us = sa.settle_us = atol(optarg);
+			break;
+		case O_HELPER:
+			pa.helper = optarg;
+			break;
+		case O_QBH:
+			pa.qbh = optarg;
+			break;
+		case O_SCRIPT:
+			pa.script = optarg;
+			break;
+		case O_METHODS:
+			methods = optarg;
+			break;
+		case O_HOLD:
+			pa.hold_us = atol(optarg);
+			break;
+		case O_PORTS:
+			sa.ports = (unsigned)atoi(optarg);
+			break;
+		case O_CYCLES:
+			sa.cycles = (unsigned)atoi(optarg);
+			break;
+		case O_NETFILE:
+			sa.networks_file = optarg;
+			break;
+		case O_STATUS_N:
+			sa.status_n = (unsigned)atoi(optarg);
+			break;
+		case O_DAEMON:
+			sa.daemon = atoi(optarg);
+			break;
+		case O_WAIT:
+			sa.wait_stdin = true;
+			break;
+		case O_GO:
+			pa.go = optarg;
+			break;
+		case O_PYTHON:
+			pa.python = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!sock_path)
@@ -1213,13 +1432,16 @@ int main(int argc, char **argv)
 		}
 		free(list);
 		if ((pa.on[M_HELPER] && !pa.helper) || (pa.on[M_QBH] && !pa.qbh) ||
-		    (pa.on[M_SCRIPT] && !pa.script))
-			die("--helper, --qbh and --script are needed for their methods");
+		    (pa.on[M_SCRIPT] && !pa.script) || (pa.on[M_GO] && !pa.go) ||
+		    (pa.on[M_PYTHON] && !pa.python))
+			die("--helper, --qbh, --script, --go and --python are needed for their methods");
 		if (pa.batch == 0 || pa.n == 0)
 			usage();
 		return cmd_ports(&pa);
 	}
 	if (strcmp(cmd, "scale") == 0)
 		return cmd_scale(&sa);
+	if (strcmp(cmd, "worker") == 0)
+		return cmd_worker(pa.network);
 	usage();
 }

@@ -8,18 +8,22 @@ set -eu
 # busybox-static it fetches itself with `apt-get download` (busybox-static
 # would replace the busybox package if installed). scdoc: the man pages.
 # clang-format, clang-tidy: `make lint` (scripts/lint.sh), part of `make check`.
+# golang-go: the Go client (go/); python3-jsonschema: the protocol's schema
+# (protocol/schema), checked against the daemon's replies.
 PKGS="meson ninja-build pkg-config gcc
 libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
 libcmocka-dev libcap-ng-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
-python3 python3-pytest procps util-linux qemu-system-x86 cpio
+python3 python3-pytest python3-jsonschema golang-go procps util-linux qemu-system-x86 cpio
 scdoc clang-format clang-tidy"
-# `make deb` (VMNET_DEB_DEPS=1) also needs the Debian packaging tools and
-# what debian/control's Build-Depends adds: systemd.pc for the unit
-# directory, bash-completion.pc for the completions directory. With
-# systemd-container and debootstrap, test_package.py also boots the
-# package under a real systemd (in a throwaway root, never this one).
+# `make deb` and `make check` (VMNET_DEB_DEPS=1) also need the Debian
+# packaging tools and what debian/control's Build-Depends adds: systemd.pc
+# for the unit directory, bash-completion.pc for the completions
+# directory, dh-python for python3-vmnet-broker. With systemd-container and
+# debootstrap, test_package.py also boots the packages under a real systemd
+# (in a throwaway root made in /var/tmp, never this one).
 if [ "${VMNET_DEB_DEPS:-0}" = 1 ]; then
-	PKGS="$PKGS dpkg-dev debhelper systemd bash-completion systemd-container debootstrap"
+	PKGS="$PKGS dpkg-dev debhelper dh-python systemd bash-completion systemd-container
+debootstrap"
 fi
 # Further packages a caller needs on top (bench/install-deps.sh, fuzz).
 PKGS="$PKGS $*"
@@ -38,6 +42,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
+# Another apt or dpkg at work (a parallel make, unattended-upgrades): wait
+# for its lock rather than fail.
+LOCK="-o DPkg::Lock::Timeout=600"
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+apt-get $LOCK update -q
+# shellcheck disable=SC2086
+apt-get $LOCK install -y -q --no-install-recommends $missing

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The C code's habits, checked: clang-format (.clang-format) finds no
 # difference, and clang-tidy (.clang-tidy) no warning, in the daemon, the
-# library, the CLI and their tests.
+# library, the CLI, the benchmark and their tests.
 #
 #   scripts/lint.sh [BUILD_DIR]     (make lint; BUILD_DIR has compile_commands.json)
 #   scripts/lint.sh --fix-format    (make format: rewrite the files in place)
@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 files() {
 	git ls-files 'src/*.[ch]' 'lib/*.[ch]' 'cli/*.[ch]' 'include/*.h' \
-		'test/unit/*.[ch]' 'test/fuzz/*.[ch]' 2>/dev/null ||
-		find src lib cli include test/unit test/fuzz -name '*.[ch]'
+		'test/unit/*.[ch]' 'test/fuzz/*.[ch]' 'test/conformance/*.[ch]' 'bench/*.[ch]' 2>/dev/null ||
+		find src lib cli include test/unit test/fuzz test/conformance bench -name '*.[ch]'
 }
 
 if [ "${1:-}" = --fix-format ]; then

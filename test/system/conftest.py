@@ -31,16 +31,25 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import vmbt_proto as proto  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.join(REPO, "test", "lib"), os.path.join(REPO, "test", "conformance"),
+                os.path.join(REPO, "python")]
+import conformance  # noqa: E402
+import vmnet_broker  # noqa: E402
+from vmnet_sandbox import (DHCP_SCRIPT, ip_json, kill_pids, ns_add, ns_delete,  # noqa: E402,F401
+                           ns_exists, ns_list, ns_pids, pid_alive, pid_comm, run, wait_until,
+                           write_script)
+import vmnet_sandbox  # noqa: E402
+
 BUILD = os.environ.get("VMNET_BUILD") or os.path.join(REPO, "build")
 DAEMON = os.path.join(BUILD, "vmnet-brokerd")
 CLI = os.path.join(BUILD, "vmnet-broker")
 LIBRARY = os.path.join(BUILD, "libvmnet-broker.so")
 PYTHON = "/usr/bin/python3"
+# The tree's Python package, and an environment in which `python3 -m vmnet_broker` finds it.
+PYTHON_SRC = os.path.join(REPO, "python")
+PYTHON_ENV = dict(os.environ, PYTHONPATH=PYTHON_SRC, PYTHONDONTWRITEBYTECODE="1")
 
 PREFIX = "vmbt-"
 RUN = "%s%d-" % (PREFIX, os.getpid())
@@ -63,167 +72,26 @@ TOPO_KEY = pytest.StashKey()
 
 # ----------------------------------------------------------------- helpers
 
-def run(cmd, check=True, timeout=30, input=None, env=None, pass_fds=()):
-    """Run @cmd, capture text output; on failure with @check raise with it."""
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL if input is None else None,
-                       input=input, capture_output=True, text=True, timeout=timeout,
-                       env=env, pass_fds=pass_fds)
-    if check and p.returncode != 0:
-        raise AssertionError("command failed (%d): %s\nstdout: %s\nstderr: %s"
-                             % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
-    return p
-
-
-def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
-    """Poll @pred until it returns something true; return that, or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def pid_comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def kill_pids(pids, timeout=3.0):
-    """SIGTERM the given pids, then SIGKILL what is left."""
-    pids = [p for p in pids if p != os.getpid()]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in pids:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
-            time.sleep(0.02)
-        pids = [p for p in pids if pid_alive(p)]
-        if not pids:
-            return
-
-
-def ns_list():
-    out = run(["ip", "netns", "list"], check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def ns_pids(ns):
-    out = run(["ip", "netns", "pids", ns], check=False).stdout
-    return [int(x) for x in out.split()]
-
-
-def ns_delete(ns):
-    """Kill everything inside @ns (only processes we started live there), delete it."""
-    kill_pids(ns_pids(ns))
-    run(["ip", "netns", "del", ns], check=False)
-
-
-def ns_exists(ns):
-    return os.path.exists("/run/netns/" + ns)
-
-
-def _owner_is_live_run(pid):
-    """Whether the run that named things after @pid may still be using them.
-
-    Any live process counts (a reused pid only delays the sweep), so a
-    script driving these helpers outside pytest is not swept from under.
-    """
-    return pid == os.getpid() or pid_alive(pid)
-
-
 def sweep_leftovers():
-    """Remove namespaces and temp dirs of earlier test runs that are gone."""
-    for ns in ns_list():
-        if not ns.startswith(PREFIX):
-            continue
-        try:
-            owner = int(ns.split("-")[1])
-        except (IndexError, ValueError):
-            owner = -1
-        if not _owner_is_live_run(owner):
-            ns_delete(ns)
-    # Daemons (and their dnsmasq) of a dead run whose namespace is already
-    # gone: they still name that run's temp dir on their command line.
-    tmp = tempfile.gettempdir()
-    stray = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or pid_comm(int(entry)) not in ("vmnet-brokerd", "dnsmasq"):
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                args = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        for arg in args:
-            i = arg.find(os.path.join(tmp, PREFIX))
-            if i < 0:
-                continue
-            try:
-                owner = int(arg[i + len(os.path.join(tmp, PREFIX)):].split("-")[0])
-            except ValueError:
-                continue
-            if not _owner_is_live_run(owner):
-                stray.append(int(entry))
-            break
-    kill_pids(stray)
-    for name in os.listdir(tmp):
-        if not name.startswith(PREFIX):
-            continue
-        try:
-            owner = int(name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if not _owner_is_live_run(owner):
-            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+    """Remove namespaces, daemons and temp dirs of earlier test runs that are gone."""
+    vmnet_sandbox.sweep(PREFIX, [tempfile.gettempdir()])
 
 
-def ip_json(ns, *args):
-    out = run(["ip", "-n", ns, "-j", *args], check=False)
-    if out.returncode != 0 or not out.stdout.strip():
-        return []
-    return json.loads(out.stdout)
+def validate_reply(request, reply):
+    """Check a reply of the daemon against the protocol's schema, when the
+    request was one the schema knows (not bytes made up to be bad)."""
+    if not isinstance(request, dict) or not isinstance(reply, dict):
+        return
+    command = request.get("command")
+    if command not in conformance.REPLY_SCHEMAS or conformance.schemas().errors(
+            "request", request):
+        if "error" in reply:
+            conformance.schemas().validate("error-reply", reply)
+        return
+    conformance.schemas().validate_reply(command, reply)
 
 
 # ----------------------------------------------------------------- guests
-
-DHCP_SCRIPT = r"""#!/bin/sh
-# udhcpc event script of the system tests: apply the lease, record it.
-case "$1" in
-deconfig)
-	ip link set dev "$interface" up
-	ip -4 addr flush dev "$interface"
-	;;
-bound|renew)
-	ip -4 addr flush dev "$interface"
-	ip addr add "$ip/${mask:-24}" dev "$interface"
-	if [ -n "$router" ]; then
-		set -- $router
-		ip route replace default via "$1" dev "$interface"
-	fi
-	printf '{"ip": "%s", "mask": "%s", "router": "%s", "dns": "%s"}\n' \
-		"$ip" "$mask" "$router" "$dns" > "$VMBT_LEASE_FILE"
-	;;
-esac
-exit 0
-"""
 
 TCP_LISTENER = r"""
 import socket, sys
@@ -369,8 +237,8 @@ class Broker:
             if not os.path.exists(self.socket):
                 return False
             try:
-                reply = proto.request_nofds(self.socket, {"command": "status"}, timeout=2)
-            except (OSError, proto.Closed):
+                reply = self.request({"command": "status"}, timeout=2)
+            except vmnet_broker.ConnectionFailure:
                 return False
             return "networks" in reply
         wait_until(ready, timeout, what="vmnet-brokerd to answer on %s" % self.socket)
@@ -415,12 +283,29 @@ class Broker:
                 or "runtime error:" in line]
 
     # -- protocol
+    def connect(self, timeout=10.0):
+        """A connection to the daemon (vmnet_broker.Connection)."""
+        return vmnet_broker.Connection(self.socket, timeout)
+
     def request(self, req, fds=(), timeout=10.0):
         """One request on a fresh connection; fds of the reply are closed."""
-        return proto.request_nofds(self.socket, req, fds, timeout)
+        reply, rfds = self.request_fds(req, fds, timeout)
+        for fd in rfds:
+            os.close(fd)
+        return reply
 
     def request_fds(self, req, fds=(), timeout=10.0):
-        return proto.request(self.socket, req, fds, timeout)
+        """One request on a fresh connection: (reply, [fds]); the fds are the caller's.
+        Every reply is checked against the protocol's schema."""
+        with self.connect(timeout) as conn:
+            reply, rfds = conn.request(req, fds)
+        try:
+            validate_reply(req, reply)
+        except AssertionError:
+            for fd in rfds:
+                os.close(fd)
+            raise
+        return reply, rfds
 
     def status(self):
         reply = self.request({"command": "status"})
@@ -520,16 +405,11 @@ class Topology:
         self.namespaces = []
         self.procs = []
         self.brokers = []
-        self.dhcp_script = os.path.join(tmp, "udhcpc.script")
-        with open(self.dhcp_script, "w") as f:
-            f.write(DHCP_SCRIPT)
-        os.chmod(self.dhcp_script, 0o755)
+        self.dhcp_script = write_script(os.path.join(tmp, "udhcpc.script"), DHCP_SCRIPT)
 
     def netns(self, role):
-        name = "%s%d-%s" % (RUN, next(_ns_counter), role)
-        run(["ip", "netns", "add", name])
+        name = ns_add("%s%d-%s" % (RUN, next(_ns_counter), role))
         self.namespaces.append(name)
-        run(["ip", "-n", name, "link", "set", "lo", "up"])
         return name
 
     def uplinked_pair(self):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import CLI, DAEMON, ns_delete, run, wait_until
 from vmbt_activate import Activator
 
@@ -45,8 +45,9 @@ def activated(topo):
 
 def status(a):
     try:
-        reply = proto.request_nofds(a.sock_path, {"command": "status"}, timeout=15)
-    except (OSError, proto.Closed) as e:
+        with vmnet_broker.Connection(a.sock_path, timeout=15) as conn:
+            reply, fds = conn.request({"command": "status"})
+    except vmnet_broker.BrokerError as e:
         raise AssertionError("no status from the activated daemon (%s); started %s, exits %s:\n%s"
                              % (e, a.started, a.exits, a.log()))
     assert "networks" in reply, reply
@@ -90,10 +91,10 @@ def test_exit_idle_after_last_network_then_started_again(activated, topo):
 
 def test_exit_idle_waits_for_connections(activated):
     a = activated("--exit-idle", "1")
-    conn = proto.connect(a.sock_path)
+    conn = vmnet_broker.Connection(a.sock_path, timeout=10)
     try:
-        proto.send(conn, {"command": "status"})
-        assert "networks" in proto.recv(conn)[0]
+        conn.send({"command": "status"})
+        assert "networks" in conn.receive()[0]
         time.sleep(3.5)
         assert a.exits == [], "exited with a client connected:\n" + a.log()
     finally:

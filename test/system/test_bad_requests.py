@@ -12,11 +12,13 @@ import time
 
 import pytest
 
-import vmbt_proto as proto
+import conformance
+import vmnet_broker
 from conftest import ip_json, wait_until
 
-INVALID = proto.INVALID_REQUEST
-NOT_FOUND = proto.NOT_FOUND
+INVALID = vmnet_broker.Status.INVALID_REQUEST
+NOT_FOUND = vmnet_broker.Status.NOT_FOUND
+SCHEMAS = conformance.schemas()
 
 
 class Baseline:
@@ -182,13 +184,25 @@ BAD = [
 @pytest.mark.parametrize("message", [m for _, m in BAD], ids=[i for i, _ in BAD])
 def test_bad_request_is_invalid(quiet, message):
     broker, base = quiet
-    with proto.connect(broker.socket) as sock:
-        proto.send(sock, message)
-        reply, fds = proto.recv(sock)
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
+        sock.send(message)
+        reply, fds = sock.receive()
     assert fds == []
     assert reply.get("error") == INVALID, reply
     assert isinstance(reply.get("message"), str) and reply["message"], reply
     base.check()
+
+
+# What JSON Schema cannot say: a protocol and external port once per request.
+SCHEMA_BLIND = {"forwards-twice"}
+
+
+@pytest.mark.parametrize("message", [m for i, m in BAD if isinstance(m, dict)
+                                     and i not in SCHEMA_BLIND],
+                         ids=[i for i, m in BAD if isinstance(m, dict) and i not in SCHEMA_BLIND])
+def test_schema_refuses_every_bad_request(message):
+    """protocol/schema/request.schema.json refuses what the daemon refuses."""
+    assert SCHEMAS.errors("request", message), "the schema takes %r" % message
 
 
 GOOD_EDGES = [
@@ -212,13 +226,13 @@ def test_edge_of_valid(quiet, message, code):
 
 def test_connection_carries_many_requests_after_an_error(quiet):
     broker, base = quiet
-    with proto.connect(broker.socket) as sock:
-        proto.send(sock, acquire(network_name="a/b"))
-        assert proto.recv(sock)[0]["error"] == INVALID
-        proto.send(sock, {"command": "status"})
-        assert "networks" in proto.recv(sock)[0]
-        proto.send(sock, {"command": "networks"})
-        assert "networks" in proto.recv(sock)[0]
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
+        sock.send(acquire(network_name="a/b"))
+        assert sock.receive()[0]["error"] == INVALID
+        sock.send({"command": "status"})
+        assert "networks" in sock.receive()[0]
+        sock.send({"command": "networks"})
+        assert "networks" in sock.receive()[0]
     base.check()
 
 
@@ -316,7 +330,7 @@ def test_fd_on_a_request_that_takes_none(quiet, topo, req):
 
 def test_silent_client_does_not_block_others(quiet):
     broker, base = quiet
-    silent = [proto.connect(broker.socket) for _ in range(3)]
+    silent = [vmnet_broker.Connection(broker.socket, timeout=10) for _ in range(3)]
     try:
         t = time.monotonic()
         assert "networks" in broker.request({"command": "status"}, timeout=5)
@@ -333,10 +347,10 @@ def test_silent_client_does_not_block_others(quiet):
 def test_client_that_sent_half_then_hung_up(quiet):
     """SEQPACKET has no half message: a client that sends and shuts down its write side."""
     broker, base = quiet
-    with proto.connect(broker.socket) as sock:
-        proto.send(sock, {"command": "status"})
-        sock.shutdown(socket.SHUT_WR)
-        reply, _ = proto.recv(sock)
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
+        sock.send({"command": "status"})
+        sock.socket.shutdown(socket.SHUT_WR)
+        reply, _ = sock.receive()
         assert "networks" in reply
     base.check()
 
@@ -345,8 +359,8 @@ def test_client_that_sent_half_then_hung_up(quiet):
 def test_client_closes_before_reading_the_reply(quiet, port):
     broker, base = quiet
     for _ in range(3):
-        sock = proto.connect(broker.socket)
-        proto.send(sock, acquire(port=port))
+        sock = vmnet_broker.Connection(broker.socket, timeout=10)
+        sock.send(acquire(port=port))
         sock.close()
     wait_until(lambda: not [n for n in broker.links() if n["ifname"].startswith("vmtap")],
                timeout=5, what="the TAPs to disappear")
@@ -357,10 +371,10 @@ def test_client_closes_before_reading_the_reply(quiet, port):
 
 def test_many_bad_requests_on_one_connection(quiet):
     broker, base = quiet
-    with proto.connect(broker.socket) as sock:
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
         for _ in range(200):
-            proto.send(sock, b"nope")
-            assert proto.recv(sock)[0]["error"] == INVALID
+            sock.send(b"nope")
+            assert sock.receive()[0]["error"] == INVALID
     base.check()
 
 
@@ -368,10 +382,10 @@ def test_pipelined_requests_are_answered_in_order(quiet):
     broker, base = quiet
     reqs = [{"command": "status"}, acquire(network_name="nosuch"), b"x",
             {"command": "networks"}]
-    with proto.connect(broker.socket) as sock:
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
         for r in reqs:
-            proto.send(sock, r)
-        replies = [proto.recv(sock)[0] for _ in reqs]
+            sock.send(r)
+        replies = [sock.receive()[0] for _ in reqs]
     assert "networks" in replies[0] and "version" in replies[0]
     assert replies[1]["error"] == NOT_FOUND
     assert replies[2]["error"] == INVALID

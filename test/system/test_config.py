@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (CLI, PYTHON, UPLINK_DAEMON, UPLINK_UPSTREAM, ns_delete, run, subnet_of,
                       wait_until)
-import vmbt_proto as proto
+import vmnet_broker
 from test_ipv6 import (first_advertisement, gateway6, no_dad, prefix_of, router_advertisements,
                        slaac)
 
@@ -127,7 +127,7 @@ def test_overlapping_files_are_refused_with_the_reason(broker):
                                 "mask": "255.255.255.128"})
     for name, other in (("lab-a", b), ("lab-b", a)):
         reply = acquire_error(broker, name)
-        assert reply["error"] == proto.NOT_FOUND
+        assert reply["error"] == vmnet_broker.Status.NOT_FOUND
         assert "overlaps" in reply["message"] and other in reply["message"], reply
     nets = networks(broker)
     assert nets["lab-a"]["errors"][0]["key"] == "subnet"
@@ -145,9 +145,9 @@ def test_broken_file_is_not_found_and_harms_no_other_network(broker, topo):
     path = write(broker, "broken", {"mode": "shared", "mtu": 10})
     write(broker, "fine", lab())
     reply = acquire_error(broker, "broken")
-    assert reply["error"] == proto.NOT_FOUND
+    assert reply["error"] == vmnet_broker.Status.NOT_FOUND
     assert path in reply["message"] and "mtu" in reply["message"], reply
-    assert acquire_error(broker, "nothing-here")["error"] == proto.NOT_FOUND
+    assert acquire_error(broker, "nothing-here")["error"] == vmnet_broker.Status.NOT_FOUND
     g = topo.guest("g")
     r = broker.acquire_netns(g, network="fine")
     assert g.dhcp()["ip"] == r["network"]["port"]["address"]
@@ -224,7 +224,7 @@ def test_file_subnet_overlapping_a_host_route_is_a_conflict(broker):
     broker.ip("route", "add", "10.77.0.0/16", "via", UPLINK_UPSTREAM)
     write(broker, "lab", lab())
     reply = acquire_error(broker, "lab")
-    assert reply["error"] == proto.CONFLICT
+    assert reply["error"] == vmnet_broker.Status.CONFLICT
     assert "10.77.0.0/24" in reply["message"] and "route" in reply["message"], reply
     assert broker.network("lab") is None
 
@@ -238,7 +238,7 @@ def test_file_subnet_overlapping_a_running_network_is_a_conflict(broker):
     write(broker, "late", {"mode": "host", "subnet": str(net.network_address + 9),
                            "mask": "255.255.255.128"})
     err = acquire_error(broker, "late")
-    assert err["error"] == proto.CONFLICT and "'shared'" in err["message"], err
+    assert err["error"] == vmnet_broker.Status.CONFLICT and "'shared'" in err["message"], err
 
 
 @pytest.mark.broker(subnet_pool="192.168.64.0/22")
@@ -254,7 +254,7 @@ def test_pool_skips_routed_subnets_and_file_subnets(broker):
     assert str(subnet_of(r3)) == "192.168.65.0/24"
     write(broker, "more", {"mode": "shared"})
     err = acquire_error(broker, "more")
-    assert err["error"] == proto.LIMIT_EXCEEDED
+    assert err["error"] == vmnet_broker.Status.LIMIT_EXCEEDED
     assert "192.168.64.0/22" in err["message"] and "pool" in err["message"], err
     for fd in fds + fds2 + fds3:
         os.close(fd)
@@ -277,14 +277,14 @@ def test_reserved_mac_gets_its_address_and_no_one_else_does(broker, topo):
         got.append(reply["network"]["port"]["address"])
     assert sorted(got) == [LAB + ".4", LAB + ".5", LAB + ".6"]
     err = acquire_error(broker, "small", port="tap")
-    assert err["error"] == proto.LIMIT_EXCEEDED
+    assert err["error"] == vmnet_broker.Status.LIMIT_EXCEEDED
     g = topo.guest("g")
     r = broker.acquire_netns(g, network="small", mac=MAC1)
     assert r["network"]["port"]["address"] == LAB + ".2"
     assert g.dhcp()["ip"] == LAB + ".2"
     # The reservation is the MAC's: a second port with it is a conflict.
     err = acquire_error(broker, "small", port="tap", mac=MAC1)
-    assert err["error"] == proto.CONFLICT
+    assert err["error"] == vmnet_broker.Status.CONFLICT
     for fd in fds:
         os.close(fd)
 
@@ -581,11 +581,11 @@ def test_acquire_port_forwards_live_and_die_with_the_lease(broker, topo):
     # Taken: by this lease, by the file, or asked twice in one request.
     h = topo.guest("h")
     for fwd, code in (([{"protocol": "tcp", "external_port": 3333, "internal_port": 1}],
-                       proto.CONFLICT),
+                       vmnet_broker.Status.CONFLICT),
                       ([{"protocol": "tcp", "external_port": 2222, "internal_port": 1}],
-                       proto.CONFLICT),
+                       vmnet_broker.Status.CONFLICT),
                       ([{"protocol": "tcp", "external_port": 4444, "internal_port": 1,
-                         "internal_address": "10.77.0.9"}], proto.INVALID_REQUEST)):
+                         "internal_address": "10.77.0.9"}], vmnet_broker.Status.INVALID_REQUEST)):
         err = netns_acquire(broker, h, "lab", port_forwards=fwd)
         assert err.get("error") == code, err
     err = netns_acquire(broker, h, "lab", port_forwards=fw)
@@ -623,7 +623,7 @@ def test_acquire_port_forwards_need_a_shared_network_with_dhcp(broker, topo):
     fw = [{"protocol": "tcp", "external_port": 3334, "internal_port": 22}]
     for name in ("host", "nodhcp"):
         err = netns_acquire(broker, topo.guest("g"), name, port_forwards=fw)
-        assert err.get("error") == proto.INVALID_REQUEST, err
+        assert err.get("error") == vmnet_broker.Status.INVALID_REQUEST, err
 
 
 # ----------------------------------------------------------------- access

@@ -3,7 +3,7 @@ import os
 import signal
 import threading
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import pid_alive, wait_until
 
 
@@ -25,7 +25,7 @@ def test_second_port_with_the_same_ifname_in_one_namespace_conflicts(broker, top
                                 "port": "netns"}, fds=[fd])
     finally:
         os.close(fd)
-    assert reply.get("error") == proto.CONFLICT, reply
+    assert reply.get("error") == vmnet_broker.Status.CONFLICT, reply
     assert broker.link_names() == links
     [lease] = broker.leases()
     assert lease["mac"] == first["network"]["port"]["mac"]
@@ -47,7 +47,7 @@ def test_same_mac_conflicts_within_a_network_not_across(broker):
     r1, fds1 = broker.acquire_tap("shared", mac=mac)
     try:
         reply = broker.request({"command": "acquire", "network_name": "shared", "mac": mac})
-        assert reply.get("error") == proto.CONFLICT, reply
+        assert reply.get("error") == vmnet_broker.Status.CONFLICT, reply
         r2, fds2 = broker.acquire_tap("host", mac=mac)
         close_all(fds2)
         assert r2["network"]["port"]["mac"] == mac

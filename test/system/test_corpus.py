@@ -8,11 +8,10 @@ serving. A finding once was a reason text that was not UTF-8: the daemon
 could not put it in JSON and sent nothing, leaving the client waiting.
 """
 import os
-import socket
 
 import pytest
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import REPO
 
 CORPUS = os.path.join(REPO, "test", "fuzz", "corpus", "request")
@@ -30,20 +29,20 @@ def test_every_request_gets_one_reply(broker):
         if not data:
             # An empty SOCK_SEQPACKET message reads as end of file: a hang-up, not a request.
             continue
-        with proto.connect(broker.socket, timeout=5) as sock:
-            proto.send(sock, data)
+        with vmnet_broker.Connection(broker.socket, timeout=5) as sock:
+            sock.send(data)
             try:
-                reply, fds = proto.recv(sock)
-            except socket.timeout:
+                reply, fds = sock.receive()
+            except vmnet_broker.ConnectionFailure:
                 pytest.fail("no reply to %s within 5 s" % name, pytrace=False)
             for fd in fds:
                 os.close(fd)  # a TAP of a valid acquire
             assert isinstance(reply, dict), (name, reply)
             if name.startswith(("bad-", "regress-")):
-                assert reply.get("error") == proto.INVALID_REQUEST, (name, reply)
+                assert reply.get("error") == vmnet_broker.Status.INVALID_REQUEST, (name, reply)
             # Nothing more follows: the next message would be a second reply.
-            sock.setblocking(False)
+            sock.socket.setblocking(False)
             with pytest.raises(BlockingIOError):
-                sock.recv(65536)
+                sock.socket.recv(65536)
     assert broker.alive()
     assert "networks" in broker.status()

@@ -8,7 +8,7 @@ import os
 import signal
 
 from conftest import run, wait_until
-import vmbt_proto as proto
+import vmnet_broker
 
 
 def state_path(broker, name="shared", suffix=".state"):
@@ -159,7 +159,7 @@ def test_acquire_port_forwards_come_back_after_a_restart(broker, topo):
     # Taken still, and gone with the lease.
     reply = broker.request({"command": "acquire", "network_name": "shared", "port": "tap",
                             "port_forwards": fw})
-    assert reply.get("error") == proto.CONFLICT, reply
+    assert reply.get("error") == vmnet_broker.Status.CONFLICT, reply
     release(broker, [(port, fds)])
     wait_until(lambda: "tcp dport 3333 dnat" not in broker.nft_text(),
                what="the adopted forward to go with its lease")

@@ -7,15 +7,15 @@ import time
 
 import pytest
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import AS_NOBODY, CLI, wait_until
 
 LIMIT_EXCEEDED = 8
 
 
 def acquire(sock, **keys):
-    proto.send(sock, {"command": "acquire", "network_name": "shared", **keys})
-    reply, fds = proto.recv(sock)
+    sock.send({"command": "acquire", "network_name": "shared", **keys})
+    reply, fds = sock.receive()
     for fd in fds:
         os.close(fd)
     return reply
@@ -56,7 +56,7 @@ def test_ports_per_user(broker, topo):
 def test_networks_in_total(broker):
     _, fds = broker.acquire_tap("shared")
     reply = broker.request({"command": "acquire", "network_name": "host", "port": "none"})
-    assert proto.error_code(reply) == LIMIT_EXCEEDED, reply
+    assert reply.get('error') == LIMIT_EXCEEDED, reply
     assert "networks" in reply["message"]
     assert broker.network("host") is None
     for fd in fds:
@@ -64,29 +64,29 @@ def test_networks_in_total(broker):
 
 
 def test_holds_per_connection(broker):
-    with proto.connect(broker.socket) as sock:
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
         for i in range(8):
             reply = acquire(sock, port="none")
             assert "network" in reply, (i, reply)
         reply = acquire(sock, port="none")
-        assert proto.error_code(reply) == LIMIT_EXCEEDED, reply
+        assert reply.get('error') == LIMIT_EXCEEDED, reply
         # Ports that do not hang on the connection are not held by it.
         reply = acquire(sock, port="tap")
         assert "network" in reply, reply
         # Another connection has its own allowance.
-        with proto.connect(broker.socket) as other:
+        with vmnet_broker.Connection(broker.socket, timeout=10) as other:
             assert "network" in acquire(other, port="none")
     wait_until(lambda: broker.network("shared")["leases"] == [], what="the holds to end")
 
 
 @pytest.mark.broker(extra_args=["--max-connections", "3"])
 def test_connections_in_total(broker):
-    socks = [proto.connect(broker.socket) for _ in range(3)]
+    socks = [vmnet_broker.Connection(broker.socket, timeout=10) for _ in range(3)]
     try:
-        extra = proto.connect(broker.socket)
+        extra = vmnet_broker.Connection(broker.socket, timeout=10)
         with extra:
-            reply, _ = proto.recv(extra)
-            assert proto.error_code(reply) == LIMIT_EXCEEDED, reply
+            reply, _ = extra.receive()
+            assert reply.get('error') == LIMIT_EXCEEDED, reply
     finally:
         for s in socks:
             s.close()
@@ -96,7 +96,7 @@ def test_connections_in_total(broker):
         # be turned away (and find the socket closed under its request).
         try:
             return "networks" in broker.status()
-        except OSError:
+        except vmnet_broker.ConnectionFailure:
             return False
     wait_until(serves, what="the daemon to serve again")
 
@@ -110,7 +110,7 @@ def test_fds_per_message(broker, topo):
     finally:
         for fd in fds:
             os.close(fd)
-    assert proto.error_code(reply) == 4, reply
+    assert reply.get('error') == 4, reply
     assert "status" not in reply
     assert broker.link_names() == sorted(n for n in broker.link_names()
                                          if not n.startswith("vmveth"))
@@ -120,10 +120,10 @@ def test_fds_per_message(broker, topo):
 def test_silent_connection_is_closed(broker):
     """A peer that never sends is dropped after --client-timeout; others are
     served meanwhile."""
-    with proto.connect(broker.socket) as quiet:
+    with vmnet_broker.Connection(broker.socket, timeout=10) as quiet:
         t0 = time.monotonic()
         assert "networks" in broker.status()
         quiet.settimeout(10)
-        assert quiet.recv(100) == b"", "the daemon sent something to a silent peer"
+        assert quiet.socket.recv(100) == b"", "the daemon sent something to a silent peer"
         assert 1.5 < time.monotonic() - t0 < 8
     assert "sent nothing for 2 s, closing" in broker.log()

@@ -2,16 +2,18 @@
 import json
 import os
 
-from conftest import (AS_NOBODY, CLI, HERE, NOBODY_UID, PYTHON, as_user, ip_json, run,
+from conftest import (AS_NOBODY, CLI, NOBODY_UID, PYTHON, PYTHON_ENV, REPO, as_user, ip_json, run,
                       wait_until)
 
 OTHER_UID = 1000  # need not exist in /etc/passwd
+# Sends a request as it is, through the vmnet_broker package.
+RAW_RUNNER = os.path.join(REPO, "test", "conformance", "runner.py")
 
 
 def raw_as(uid, broker, request, fds):
     """One raw request as @uid, sending the inherited @fds."""
-    p = run(as_user(uid) + [PYTHON, "-B", os.path.join(HERE, "vmbt_proto.py"), broker.socket,
-                            json.dumps(request), *map(str, fds)], pass_fds=fds)
+    p = run(as_user(uid) + [PYTHON, "-B", RAW_RUNNER, broker.socket, "--raw",
+                            json.dumps(request), *map(str, fds)], pass_fds=fds, env=PYTHON_ENV)
     out = json.loads(p.stdout)
     assert "reply" in out, out
     return out["reply"]

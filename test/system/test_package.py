@@ -12,9 +12,13 @@ anything into the machine's own root:
   real systemd, sysusers, tmpfiles, the units' hardening, dpkg's
   maintainer scripts, upgrade and removal.
 
-Each part is skipped, saying why, where its tools are missing; `make deb`
-(VMNET_DEB_DEPS=1 scripts/install-deps.sh) installs the packaging tools,
-and systemd-container plus debootstrap allow the second part.
+The Go and Python clients' packages are tried both ways too: the Python
+module and a program built in GOPATH mode from the Go package's source,
+as a member of the group, against the daemon of the tree's packages.
+
+Each part is skipped, saying why, where its tools are missing; `make check`
+and `make deb` (VMNET_DEB_DEPS=1 scripts/install-deps.sh) install the
+packaging tools, systemd-container and debootstrap.
 """
 import glob
 import grp
@@ -29,10 +33,28 @@ import time
 
 import pytest
 
-from conftest import REPO, RUN, as_user, ns_delete, pid_alive, run, wait_until
+from conftest import BUILD, REPO, RUN, as_user, ns_delete, pid_alive, run, wait_until
 from vmbt_activate import Activator
 
 MULTIARCH = "x86_64-linux-gnu"
+GO_MODULE = "vmnet-broker.invalid/vmnetbroker"
+GO_SRC = "./usr/share/gocode/src/" + GO_MODULE
+PY_DIR = "./usr/lib/python3/dist-packages"
+
+
+def _tracked(prefix):
+    p = run(["git", "-C", REPO, "ls-files", "-co", "--exclude-standard", prefix], check=False)
+    if p.returncode == 0:
+        return [f for f in p.stdout.split() if os.path.exists(os.path.join(REPO, f))]
+    out = []
+    for d, _, files in os.walk(os.path.join(REPO, prefix)):
+        out += [os.path.relpath(os.path.join(d, f), REPO) for f in files
+                if "__pycache__" not in d and not f.endswith(".pyc")]
+    return out
+
+
+def _doc(pkg):
+    return {"./usr/share/doc/%s/changelog.gz" % pkg, "./usr/share/doc/%s/copyright" % pkg}
 
 # Everything each package may hold, directories aside.
 EXPECTED = {
@@ -68,6 +90,11 @@ EXPECTED = {
         "./usr/share/doc/libvmnet-broker-dev/copyright",
         "./usr/share/man/man3/vmnet-broker.3.gz",
     },
+    # The Go module's source, as go/ has it, for GOPATH builds.
+    "golang-vmnet-broker-dev": _doc("golang-vmnet-broker-dev") | {
+        GO_SRC + f[len("go"):] for f in _tracked("go") if not f.endswith(".md")},
+    "python3-vmnet-broker": _doc("python3-vmnet-broker") | {
+        PY_DIR + f[len("python"):] for f in _tracked("python/vmnet_broker")},
 }
 EXECUTABLES = {"./usr/bin/vmnet-broker", "./usr/sbin/vmnet-brokerd",
                "./usr/libexec/vmnet-broker-qemu-helper", "./usr/libexec/vmnet-broker-check-leases"}
@@ -355,6 +382,51 @@ def test_library_man_page_covers_the_header(debs, tmp_path):
     assert not missing, "vmnet-broker(3) does not mention %s" % missing
 
 
+def test_clients_from_their_packages(debs, extracted, topo):
+    """python3 -m vmnet_broker from python3-vmnet-broker, and a program built
+    in GOPATH mode from golang-vmnet-broker-dev, as a member of the group,
+    against the packaged daemon socket-activated as its units say."""
+    root = extracted
+    for pkg in ("python3-vmnet-broker", "golang-vmnet-broker-dev"):
+        run(["dpkg-deb", "-x", debs[pkg], root])
+    service = unit_settings(root + "/lib/systemd/system/vmnet-brokerd.service")
+    exec_start = service["ExecStart"][0].split()
+    state = os.path.join(topo.tmp, "state")
+    os.mkdir(state)
+    resolv = os.path.join(topo.tmp, "resolv.conf")
+    open(resolv, "w").close()
+    argv = [root + exec_start[0], *exec_start[1:], "--state-dir", state,
+            "--config-dir", root + "/etc/vmnet-broker.d", "--resolv-file", resolv]
+    gid = free_gid()
+    a = Activator(topo.netns("d"), argv, os.path.join(topo.tmp, "broker.sock"),
+                  os.path.join(topo.tmp, "daemon.log"), os.path.join(topo.tmp, "notify"),
+                  group=gid, mode=0o660)
+    member = ["setpriv", "--reuid=65534", "--regid=65534", "--groups=%d" % gid]
+    env = dict(os.environ, VMNET_BROKER_SOCKET=a.sock_path, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=root + "/usr/lib/python3/dist-packages")
+    try:
+        p = run(member + ["/usr/bin/python3", "-m", "vmnet_broker", "acquire", "host",
+                          "--label", "py-member", "--json"], env=env)
+        assert json.loads(p.stdout)["network"]["port"]["kind"] == "tap"
+        p = run(member + ["/usr/bin/python3", "-m", "vmnet_broker", "networks"], env=env)
+        assert "shared" in p.stdout and "builtin" in p.stdout, p.stdout
+
+        # The Go package, as a GOPATH build of another program would use it.
+        gopath = root + "/usr/share/gocode"
+        exe = os.path.join(topo.tmp, "go-status")
+        run(["go", "build", "-o", exe, GO_MODULE + "/examples/status"], timeout=300,
+            env=dict(os.environ, GO111MODULE="off", GOPATH=gopath, GOENV="off", GOFLAGS="",
+                     GOPROXY="off", GOCACHE=os.path.join(BUILD, "go", "cache")))
+        os.chmod(topo.tmp, 0o755)
+        p = run(member + [exe, "-networks"], env=env)
+        assert re.search(r"^shared\s+shared\s+\S+\s+builtin$", p.stdout, re.M), p.stdout
+        p = run(member + [exe], env=env)
+        assert "No network is up." in p.stdout or "host" in p.stdout, p.stdout
+    finally:
+        a.close()
+    assert all(rc == 0 for _, rc in a.exits), (a.exits, a.log())
+
+
 def test_bash_completion(extracted):
     lib = "/usr/share/bash-completion/bash_completion"
     if not os.path.exists(lib):
@@ -379,7 +451,7 @@ def test_bash_completion(extracted):
 ROOTFS_CACHE = "/var/tmp/vmnet-broker-test-rootfs"
 ROOTFS_PACKAGES = ("systemd,systemd-sysv,dbus,iproute2,nftables,dnsmasq-base,libnl-3-200,"
                    "libnl-route-3-200,libnftables1,libjansson4,libsystemd0,libcap-ng0,"
-                   "procps,util-linux")
+                   "procps,util-linux,python3")
 
 
 def _base_rootfs():
@@ -493,8 +565,15 @@ def container(debs, topo):
     root = os.path.join(topo.tmp, "container")
     run(["cp", "-a", base, root], timeout=300)
     os.makedirs(root + "/root/debs")
-    for pkg in ("vmnet-broker", "libvmnet-broker1"):
+    for pkg in ("vmnet-broker", "libvmnet-broker1", "python3-vmnet-broker"):
         shutil.copy(debs[pkg], root + "/root/debs/%s.deb" % pkg)
+    # A program of the Go package, static (CGO_ENABLED=0): the root has no Go.
+    gopath = os.path.join(topo.tmp, "gopath")
+    run(["dpkg-deb", "-x", debs["golang-vmnet-broker-dev"], gopath])
+    run(["go", "build", "-o", root + "/usr/local/bin/go-status", GO_MODULE + "/examples/status"],
+        timeout=300, env=dict(os.environ, GO111MODULE="off", CGO_ENABLED="0", GOENV="off",
+                              GOFLAGS="", GOPROXY="off", GOPATH=gopath + "/usr/share/gocode",
+                              GOCACHE=os.path.join(BUILD, "go", "cache")))
     # A DHCP client for the guest (make check installs busybox here; it
     # needs only libc and libresolv, which the root has).
     if os.path.exists("/bin/busybox"):
@@ -533,6 +612,17 @@ def test_installed_with_systemd(container):
     assert json.loads(p.stdout)["network"]["port"]["kind"] == "tap"
     p = c.sh("setpriv --reuid=bob --regid=bob --init-groups vmnet-broker status", check=False)
     assert p.returncode == 1 and "Permission denied" in p.stderr
+    # The clients' packages: Python's (byte-compiled by dpkg), and a Go program.
+    c.sh("dpkg -i /root/debs/python3-vmnet-broker.deb")
+    p = c.sh("setpriv --reuid=alice --regid=alice --init-groups "
+             "python3 -m vmnet_broker acquire host --port none --json")
+    assert json.loads(p.stdout)["network"]["port"]["kind"] == "none"
+    assert c.sh("ls /usr/lib/python3/dist-packages/vmnet_broker/__pycache__").stdout.strip()
+    p = c.sh("setpriv --reuid=alice --regid=alice --init-groups /usr/local/bin/go-status -networks")
+    assert re.search(r"^shared\s+shared\s+\S+\s+builtin$", p.stdout, re.M), p.stdout
+    p = c.sh("setpriv --reuid=bob --regid=bob --init-groups python3 -m vmnet_broker status",
+             check=False)
+    assert p.returncode == 1 and "VMNET_BROKER_CONNECTION_FAILURE" in p.stderr, p.stderr
 
     # Root puts a namespace on shared, through the hardened service:
     # bridge, nftables, dnsmasq, setns into the namespace, /proc/sys/net.
@@ -598,6 +688,9 @@ def test_installed_with_systemd(container):
     c.sh("ip netns add g2 && vmnet-broker acquire shared --netns /run/netns/g2")
     c.sh("dpkg -r vmnet-broker", env={"VMNET_BROKER_FORCE": "1"})
     c.sh("dpkg -P vmnet-broker")
+    c.sh("dpkg -P python3-vmnet-broker")
+    assert c.sh("ls -d /usr/lib/python3/dist-packages/vmnet_broker 2>/dev/null || true"
+                ).stdout.strip() == ""
     assert c.sh("ip -br link").stdout.split()[0] == "lo"
     assert len(c.sh("ip -br link").stdout.splitlines()) == 1
     assert "vmnet_broker" not in c.sh("nft list tables").stdout

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import AS_NOBODY, CLI, NOBODY_UID, wait_until
 
 
@@ -37,10 +37,10 @@ def stop(p):
 
 
 def test_none_port_lives_with_the_connection(broker):
-    with proto.connect(broker.socket) as sock:
-        proto.send(sock, {"command": "acquire", "network_name": "shared", "port": "none",
+    with vmnet_broker.Connection(broker.socket, timeout=10) as sock:
+        sock.send({"command": "acquire", "network_name": "shared", "port": "none",
                           "label": "holder"})
-        reply, fds = proto.recv(sock)
+        reply, fds = sock.receive()
         assert fds == []
         assert "error" not in reply, reply
         assert reply["network"]["port"]["kind"] == "none"
@@ -49,8 +49,8 @@ def test_none_port_lives_with_the_connection(broker):
         assert lease["label"] == "holder"
         assert broker.network("shared")["state"] == "active"
         # The same connection may carry more requests meanwhile.
-        proto.send(sock, {"command": "status"})
-        assert proto.recv(sock)[0]["networks"][0]["leases"]
+        sock.send({"command": "status"})
+        assert sock.receive()[0]["networks"][0]["leases"]
     wait_until(lambda: broker.leases() == [], what="the none lease to end")
 
 

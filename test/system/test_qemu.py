@@ -1,7 +1,8 @@
 """Real VMs on broker networks: QEMU guests booted under TCG as an
 unprivileged user, one through vmnet-broker-qemu-helper and one through
 `vmnet-broker run`, meet on `shared`; a third on `host`, on a named TAP as
-libvirt or Firecracker would use it, cannot reach them.
+libvirt or Firecracker would use it, cannot reach them. Two more are
+started by the Go package's example programs (go/examples).
 
 The guest (vmbt_guest.py) is the Debian kernel with a busybox initramfs; it
 is built on first use into a cache outside the checkout. QEMU runs as uid
@@ -9,6 +10,7 @@ is built on first use into a cache outside the checkout. QEMU runs as uid
 helper reaches the daemon's socket by its path. Only a named TAP must be
 opened from the daemon's own namespace, where its name is.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -321,3 +323,48 @@ def test_run_multi_queue_tap_with_qemu(broker, topo, guest_image):
     vm.proc.terminate()
     vm.proc.wait(10)
     wait_until(lambda: not broker.leases(), what="the lease to end with QEMU")
+
+
+GO_BIN = os.path.join(BUILD, "go")
+
+
+def go_mac(name, index):
+    """The MAC go/examples/vmtool derives for NIC @index of instance @name."""
+    h = hashlib.sha256(("%s/%d" % (name, index)).encode()).digest()
+    return "52:54:%02x:%02x:%02x:%02x" % tuple(h[:4])
+
+
+def test_go_examples_boot_guests_on_shared(broker, topo, guest_image):
+    """go/examples: qemu-shared and vmtool (a VM tool's launcher, as
+    docs/integrations.md has it for lima and podman machine) start QEMU
+    guests on shared through the Go package, as uid 65534."""
+    for exe in ("qemu-shared", "vmtool"):
+        if not os.access(os.path.join(GO_BIN, exe), os.X_OK):
+            pytest.fail("%s/%s is not built (make go)" % (GO_BIN, exe), pytrace=False)
+    kernel, initrd = guest_image
+    ns = topo.netns("qemu")
+    env = dict(os.environ, VMNET_BROKER_SOCKET=broker.socket)
+    mac_a = "52:54:00:60:00:0a"
+    base = [QEMU, "-accel", "tcg", "-m", "256", "-smp", "1", "-display", "none", "-nodefaults",
+            "-no-user-config", "-no-reboot", "-serial", "stdio", "-kernel", kernel, "-initrd",
+            initrd, "-append", "console=ttyS0 quiet panic=-1"]
+    a = Vm(topo, ns, "qemu-shared", [os.path.join(GO_BIN, "qemu-shared"), "-mac", mac_a,
+                                     "-label", "go-a", "--", *base], env=env)
+    b = Vm(topo, ns, "vmtool", [os.path.join(GO_BIN, "vmtool"), "-name", "go-b", "-qemu", QEMU,
+                                "-memory", "256", "-kernel", kernel, "-initrd", initrd,
+                                "-append", "console=ttyS0 quiet panic=-1"], env=env)
+    addr = {vm: vm.ready() for vm in (a, b)}
+    la, lb = broker.lease_by_mac(mac_a), broker.lease_by_mac(go_mac("go-b", 0))
+    assert la and lb, broker.status()
+    assert (la["address"], lb["address"]) == (addr[a], addr[b])
+    assert (la["label"], lb["label"]) == ("go-a", "go-b")
+    assert la["uid"] == lb["uid"] == NOBODY_UID
+    assert la["kind"] == lb["kind"] == "tap"
+    got = commands((a, "ping", addr[b]), (b, "ping", addr[a]))
+    assert got == [True, True], a.console() + "\n\n" + b.console()
+    for vm in (a, b):
+        vm.send("poweroff")
+    for vm in (a, b):
+        assert vm.wait_exit() == 0, vm.console()
+    # QEMU held the only copies of the TAPs: the leases ended with it.
+    wait_until(lambda: not broker.leases(), timeout=10, what="the leases to end with QEMU")

@@ -3,10 +3,10 @@ rolled back whole, and lost link events are recovered by a full resync."""
 import os
 import signal
 
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import ns_delete, run, wait_until
 
-CREATE_FAILURE = 6
+CREATE_FAILURE = vmnet_broker.Status.CREATE_FAILURE
 
 
 def test_half_created_network_is_rolled_back(broker):
@@ -15,7 +15,7 @@ def test_half_created_network_is_rolled_back(broker):
     blocker = os.path.join(broker.state_dir, "shared.hosts.tmp")
     os.mkdir(blocker)
     reply = broker.request({"command": "acquire", "network_name": "shared", "port": "none"})
-    assert proto.error_code(reply) == CREATE_FAILURE, reply
+    assert reply.get('error') == CREATE_FAILURE, reply
     assert "shared" in reply["message"]
     assert not [n for n in broker.link_names() if n.startswith("vmbr")]
     assert not broker.nft_table_exists()

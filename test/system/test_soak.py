@@ -38,7 +38,7 @@ import time
 import pytest
 
 import conftest
-import vmbt_proto as proto
+import vmnet_broker
 from conftest import wait_until
 
 CYCLES = int(os.environ.get("VMNET_SOAK_CYCLES", "10000"))
@@ -195,10 +195,10 @@ class Client:
             req["ifname"] = self.ifname
             pass_fds = [self.guest.fd]
         t0 = time.monotonic()
-        sock = proto.connect(self.broker.socket, timeout=60)
+        sock = vmnet_broker.Connection(self.broker.socket, timeout=60)
         try:
-            proto.send(sock, req, pass_fds)
-            reply, self.fds = proto.recv(sock)
+            sock.send(req, pass_fds)
+            reply, self.fds = sock.receive()
         except BaseException:
             sock.close()
             raise
@@ -415,10 +415,10 @@ def test_soak(soak_daemon, broker, topo):
         empty = footprint(broker)
 
         for network in NETWORKS:
-            s = proto.connect(broker.socket)
-            proto.send(s, {"command": "acquire", "network_name": network, "port": "none",
+            s = vmnet_broker.Connection(broker.socket, timeout=10)
+            s.send({"command": "acquire", "network_name": network, "port": "none",
                            "label": "soak-hold"})
-            reply, _ = proto.recv(s)
+            reply, _ = s.receive()
             assert "error" not in reply, reply
             holds.append(s)
 

@@ -3,16 +3,18 @@ import json
 import os
 import stat
 
-from conftest import AS_NOBODY, HERE, NOBODY_UID, PYTHON, run, wait_until
+from conftest import AS_NOBODY, NOBODY_UID, PYTHON, PYTHON_SRC, run, wait_until
 
 # Run as nobody: hold a TAP of our own on `shared`, then ask for status.
 NOBODY_TAP_STATUS = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-import vmbt_proto as p
-reply, fds = p.request(sys.argv[2], {"command": "acquire", "network_name": "shared",
-                                     "port": "tap", "label": "nobodys"})
-status = p.request_nofds(sys.argv[2], {"command": "status"})
+import vmnet_broker
+with vmnet_broker.Connection(sys.argv[2], timeout=10) as c:
+    reply, fds = c.request({"command": "acquire", "network_name": "shared", "port": "tap",
+                            "label": "nobodys"})
+with vmnet_broker.Connection(sys.argv[2], timeout=10) as c:
+    status, _ = c.request({"command": "status"})
 print(json.dumps({"acquire": reply, "fds": len(fds), "status": status}))
 """
 
@@ -106,7 +108,7 @@ def test_non_root_sees_other_users_leases_hidden(broker):
 def test_non_root_sees_own_lease_in_full(broker):
     root_reply, fds = broker.acquire_tap(label="roots")
     try:
-        p = run(AS_NOBODY + [PYTHON, "-B", "-c", NOBODY_TAP_STATUS, HERE, broker.socket])
+        p = run(AS_NOBODY + [PYTHON, "-B", "-c", NOBODY_TAP_STATUS, PYTHON_SRC, broker.socket])
         out = json.loads(p.stdout)
         assert "error" not in out["acquire"], out
         assert out["fds"] == 1

@@ -1,0 +1,411 @@
+package vmnetbroker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// Limits the daemon checks, checked here first so that a bad value fails
+// without a round trip.
+const (
+	NetworkNameMax = 64
+	LabelMax       = 64
+	QueuesMax      = 16
+	ForwardsMax    = 16
+)
+
+// AcquireOptions are the request keys of an acquire; the zero value asks for
+// a TAP with a MAC the daemon makes up.
+type AcquireOptions struct {
+	// Port is the kind of port; "" sends none (the daemon makes a TAP).
+	Port PortKind
+	// MAC is the port's MAC address, e.g. "52:54:00:12:34:56"; "" lets
+	// the daemon make one up. Give the guest this MAC: the network's DHCP
+	// serves only the MACs the broker reserved.
+	MAC string
+	// Label is free text shown in status and the interface alias.
+	Label string
+	// Netns is the network namespace (an fd of /run/netns/NAME or
+	// /proc/PID/ns/net) that a PortNetns port goes into; borrowed, not
+	// closed. Setting it implies PortNetns.
+	Netns *os.File
+	// NetnsPath is the same as Netns, by path: Acquire opens and closes it.
+	NetnsPath string
+	// Ifname is the interface's name inside the namespace (default eth0).
+	Ifname string
+	// VnetHdr opens the TAP with IFF_VNET_HDR.
+	VnetHdr bool
+	// MultiQueue is the TAP's queue count, 1-16 (0 sends none: one queue).
+	// Above 1 sets IFF_MULTI_QUEUE, and the port has one file per queue.
+	MultiQueue int
+	// PortForwards are host ports forwarded to the port's address while the
+	// lease lives (InternalAddress stays empty).
+	PortForwards []PortForward
+}
+
+// Client talks to the daemon at Socket ("" for SocketPath(), read at each
+// call). The zero value is ready to use, and so is DefaultClient.
+type Client struct {
+	Socket string
+}
+
+// DefaultClient is the Client of the package's functions.
+var DefaultClient = &Client{}
+
+// Acquire gets a port on network with DefaultClient.
+func Acquire(ctx context.Context, network string, opts *AcquireOptions) (*Port, error) {
+	return DefaultClient.Acquire(ctx, network, opts)
+}
+
+// Status asks DefaultClient's daemon for every running network and its leases.
+func Status(ctx context.Context) (*StatusReply, error) {
+	return DefaultClient.Status(ctx)
+}
+
+// Networks asks DefaultClient's daemon for every network it can create.
+func Networks(ctx context.Context) (*NetworksReply, error) {
+	return DefaultClient.Networks(ctx)
+}
+
+// ValidNetworkName reports whether name is a network name: 1-64 of
+// A-Za-z0-9._-, starting with a letter or digit, without "..".
+func ValidNetworkName(name string) bool {
+	if len(name) == 0 || len(name) > NetworkNameMax || strings.Contains(name, "..") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '.' && c != '-' && c != '_')) {
+			return false
+		}
+	}
+	return true
+}
+
+func validMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	var b [6]byte
+	zero := true
+	for i := 0; i < 6; i++ {
+		var v byte
+		for j := 0; j < 2; j++ {
+			c := s[i*3+j]
+			switch {
+			case c >= '0' && c <= '9':
+				v = v<<4 | (c - '0')
+			case c >= 'a' && c <= 'f':
+				v = v<<4 | (c - 'a' + 10)
+			case c >= 'A' && c <= 'F':
+				v = v<<4 | (c - 'A' + 10)
+			default:
+				return false
+			}
+		}
+		if i < 5 && s[i*3+2] != ':' {
+			return false
+		}
+		b[i] = v
+		zero = zero && v == 0
+	}
+	return !zero && b[0]&1 == 0
+}
+
+func validLabel(s string) bool {
+	if len(s) > LabelMax {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validIfname(s string) bool {
+	if len(s) == 0 || len(s) >= 16 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == ':' || c == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// acquireRequest builds the request and says which port kind it asks for.
+func acquireRequest(network string, o *AcquireOptions, hasNetns bool) (map[string]any, PortKind, error) {
+	if !ValidNetworkName(network) {
+		return nil, "", errorf(InvalidRequest, "invalid network name '%s': 1-%d characters of A-Z, a-z, 0-9, "+
+			"'.', '-', '_', starting with a letter or digit, without '..'", network, NetworkNameMax)
+	}
+	req := map[string]any{"command": "acquire", "network_name": network}
+	kind := PortTAP
+	if o.Port != "" {
+		switch o.Port {
+		case PortTAP, PortNetns, PortNamedTAP, PortNone:
+		default:
+			return nil, "", errorf(InvalidRequest, "unknown port kind '%s' (want tap, netns, named_tap or none)", o.Port)
+		}
+		kind = o.Port
+		req["port"] = string(kind)
+	}
+	if kind == PortNetns && !hasNetns {
+		return nil, "", errorf(InvalidRequest, "port 'netns' needs a network namespace fd")
+	}
+	if kind != PortNetns && hasNetns {
+		return nil, "", errorf(InvalidRequest, "a network namespace fd applies only to port 'netns'")
+	}
+	if o.MAC != "" {
+		if !validMAC(o.MAC) {
+			return nil, "", errorf(InvalidRequest, "'%s' is not a unicast MAC address like 52:54:00:12:34:56", o.MAC)
+		}
+		req["mac"] = strings.ToLower(o.MAC)
+	}
+	if o.Label != "" {
+		if !validLabel(o.Label) {
+			return nil, "", errorf(InvalidRequest, "a label is at most %d printable characters", LabelMax)
+		}
+		req["label"] = o.Label
+	}
+	if o.Ifname != "" {
+		if !validIfname(o.Ifname) {
+			return nil, "", errorf(InvalidRequest, "'%s' is not a valid interface name", o.Ifname)
+		}
+		req["ifname"] = o.Ifname
+	}
+	if o.VnetHdr {
+		req["vnet_hdr"] = true
+	}
+	if o.MultiQueue != 0 {
+		if o.MultiQueue < 1 || o.MultiQueue > QueuesMax {
+			return nil, "", errorf(InvalidRequest, "the queue count must be from 1 to %d", QueuesMax)
+		}
+		req["multi_queue"] = o.MultiQueue
+	}
+	if len(o.PortForwards) > 0 {
+		fw := make([]map[string]any, 0, len(o.PortForwards))
+		seen := map[string]bool{}
+		for _, f := range o.PortForwards {
+			if f.Protocol != "tcp" && f.Protocol != "udp" {
+				return nil, "", errorf(InvalidRequest, "the protocol must be \"tcp\" or \"udp\"")
+			}
+			if f.ExternalPort < 1 || f.ExternalPort > 65535 || f.InternalPort < 1 || f.InternalPort > 65535 {
+				return nil, "", errorf(InvalidRequest, "ports must be from 1 to 65535")
+			}
+			if f.InternalAddress != "" {
+				return nil, "", errorf(InvalidRequest, "a port forward of a request has no internal address: the port's own is meant")
+			}
+			key := fmt.Sprintf("%s/%d", f.Protocol, f.ExternalPort)
+			if seen[key] {
+				return nil, "", errorf(InvalidRequest, "%s port %d is forwarded already", f.Protocol, f.ExternalPort)
+			}
+			seen[key] = true
+			fw = append(fw, map[string]any{"protocol": f.Protocol, "external_port": f.ExternalPort,
+				"internal_port": f.InternalPort})
+		}
+		if len(fw) > ForwardsMax {
+			return nil, "", errorf(InvalidRequest, "at most %d port forwards on one acquire", ForwardsMax)
+		}
+		req["port_forwards"] = fw
+	}
+	return req, kind, nil
+}
+
+// checkError decodes data as a JSON object and, when it is an error reply,
+// returns its code and message as an *Error.
+func checkError(data []byte) error {
+	if err := checkReplyJSON(data); err != nil {
+		return errorf(InvalidReply, "reply is not valid JSON: %v", err)
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return errorf(InvalidReply, "reply is not a JSON object")
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return errorf(InvalidReply, "reply is not valid JSON: %v", err)
+	}
+	code, ok := top["error"]
+	if !ok {
+		return nil
+	}
+	var n int64
+	var msg string
+	message, ok := top["message"]
+	if !isJSONNumber(code) || json.Unmarshal(code, &n) != nil || !ok || !isJSONString(message) ||
+		json.Unmarshal(message, &msg) != nil {
+		return errorf(InvalidReply, "malformed error reply")
+	}
+	// Codes above the known ones pass through: the protocol may add codes.
+	if n <= 0 || n > math.MaxInt32 {
+		return errorf(InvalidReply, "error reply with code %d", n)
+	}
+	return &Error{Code: Code(n), Message: msg}
+}
+
+func isJSONNumber(v json.RawMessage) bool {
+	return len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9')
+}
+
+func isJSONString(v json.RawMessage) bool {
+	return len(v) > 0 && v[0] == '"'
+}
+
+func decodeReply(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return errorf(InvalidReply, "malformed reply: %v", err)
+	}
+	return nil
+}
+
+// Acquire gets a port on network, which the daemon creates on first use.
+// opts may be nil. ctx bounds the whole exchange. The error is an *Error;
+// errors.Is(err, ErrNotFound) and the like tell the codes apart.
+func (c *Client) Acquire(ctx context.Context, network string, opts *AcquireOptions) (*Port, error) {
+	var o AcquireOptions
+	if opts != nil {
+		o = *opts
+	}
+	hasNetns := o.Netns != nil || o.NetnsPath != ""
+	if o.Port == "" && hasNetns {
+		o.Port = PortNetns
+	}
+	if o.Netns != nil && o.NetnsPath != "" {
+		return nil, errorf(InvalidRequest, "give Netns or NetnsPath, not both")
+	}
+	req, kind, err := acquireRequest(network, &o, hasNetns)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, wrapf(InvalidRequest, err, "encode request: %v", err)
+	}
+	if len(data) > MessageMax {
+		return nil, errorf(InvalidRequest, "request larger than %d bytes", MessageMax)
+	}
+	var files []*os.File
+	if o.Netns != nil {
+		files = append(files, o.Netns)
+	} else if o.NetnsPath != "" {
+		f, err := os.OpenFile(o.NetnsPath, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, wrapf(InvalidRequest, err, "open %s: %v", o.NetnsPath, err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+
+	conn, msg, err := exchange(ctx, c.Socket, data, files...)
+	if err != nil {
+		return nil, err
+	}
+	if kind == PortTAP || kind == PortNetns {
+		// Their leases do not need the connection: let it go at once,
+		// before the decoding (which, done first, measurably delays the end
+		// of the daemon's exchange: see bench/README.md of the project).
+		conn.Close()
+		conn = nil
+	}
+	queues := o.MultiQueue
+	if queues == 0 {
+		queues = 1
+	}
+	p, err := newPort(msg, kind, queues)
+	if err != nil {
+		msg.Close()
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, err
+	}
+	p.conn = conn
+	return p, nil
+}
+
+// newPort checks an acquire reply: it must describe the port asked for,
+// with exactly the files that kind brings.
+func newPort(msg *Message, kind PortKind, queues int) (*Port, error) {
+	if err := checkError(msg.Data); err != nil {
+		return nil, err
+	}
+	var r acquireReply
+	if err := decodeReply(msg.Data, &r); err != nil {
+		return nil, err
+	}
+	if r.Network == nil {
+		return nil, errorf(InvalidReply, "reply has neither 'error' nor a valid 'network'")
+	}
+	if r.Network.Port == nil {
+		return nil, errorf(InvalidReply, "reply has no 'port'")
+	}
+	if r.Network.Port.Kind != kind {
+		return nil, errorf(InvalidReply, "asked for a '%s' port, the reply has '%s'", kind, r.Network.Port.Kind)
+	}
+	want := 0
+	if kind == PortTAP {
+		want = queues
+	}
+	if len(msg.Files) != want {
+		return nil, errorf(InvalidReply, "the reply carries %d fd(s), expected %d", len(msg.Files), want)
+	}
+	return &Port{Network: r.Network.Network, PortInfo: *r.Network.Port, Files: msg.Files, Reply: msg.Data}, nil
+}
+
+func (c *Client) query(ctx context.Context, command string, v any) error {
+	conn, msg, err := exchange(ctx, c.Socket, []byte(`{"command":"`+command+`"}`))
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	if err := checkError(msg.Data); err != nil {
+		msg.Close()
+		return err
+	}
+	if len(msg.Files) > 0 {
+		msg.Close()
+		return errorf(InvalidReply, "a '%s' reply carries fds", command)
+	}
+	var probe struct {
+		Networks json.RawMessage `json:"networks"`
+	}
+	if err := decodeReply(msg.Data, &probe); err != nil {
+		return err
+	}
+	if t := bytes.TrimLeft(probe.Networks, " \t\r\n"); len(t) == 0 || t[0] != '[' {
+		return errorf(InvalidReply, "reply has neither 'error' nor a valid 'networks'")
+	}
+	return decodeReply(msg.Data, v)
+}
+
+// Status asks for every running network and its leases. A caller that is
+// not root sees other users' leases hidden.
+func (c *Client) Status(ctx context.Context) (*StatusReply, error) {
+	var s StatusReply
+	if err := c.query(ctx, "status", &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Networks asks for every network the daemon can create, with each
+// file's errors.
+func (c *Client) Networks(ctx context.Context) (*NetworksReply, error) {
+	var n NetworksReply
+	if err := c.query(ctx, "networks", &n); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}

@@ -1,0 +1,3 @@
+module vmnet-broker.invalid/vmnetbroker
+
+go 1.19

@@ -1,0 +1,192 @@
+package vmnetbroker
+
+import (
+	"encoding/json"
+	"os"
+)
+
+// PortKind is what an acquire gives the client.
+type PortKind string
+
+// The port kinds.
+const (
+	// PortTAP is a TAP fd (one per queue) attached to the network's bridge;
+	// the lease lasts while some process holds it. The default.
+	PortTAP PortKind = "tap"
+	// PortNetns is a veth end put into the client's network namespace;
+	// the lease lasts while the namespace does.
+	PortNetns PortKind = "netns"
+	// PortNamedTAP is a persistent TAP owned by the client's uid, by name
+	// (for Firecracker, libvirt type='ethernet'); the lease lasts while the
+	// connection is open.
+	PortNamedTAP PortKind = "named_tap"
+	// PortNone is no port, only a hold on the network while the connection
+	// is open.
+	PortNone PortKind = "none"
+)
+
+// PortForward is a host port forwarded to a port's address while its lease
+// lives. In a request InternalAddress stays empty: the port's own address is
+// meant; replies fill it in.
+type PortForward struct {
+	Protocol        string `json:"protocol"` // "tcp" or "udp"
+	ExternalPort    int    `json:"external_port"`
+	InternalAddress string `json:"internal_address,omitempty"`
+	InternalPort    int    `json:"internal_port"`
+}
+
+// Network is a running network as an acquire reply describes it. Members the
+// reply left out are empty.
+type Network struct {
+	Name        string `json:"name,omitempty"`
+	Mode        string `json:"mode,omitempty"`   // "shared" or "host"
+	Bridge      string `json:"bridge,omitempty"` // the kernel bridge, e.g. "vmbr0"
+	Subnet      string `json:"subnet,omitempty"` // the gateway (host) address
+	Mask        string `json:"mask,omitempty"`
+	IPv6Prefix  string `json:"ipv6_prefix,omitempty"`
+	PrefixLen   int    `json:"prefix_len,omitempty"`
+	MTU         int    `json:"mtu,omitempty"`
+	Description string `json:"description,omitempty"` // the network file's, if any
+}
+
+// PortInfo is the port an acquire made.
+type PortInfo struct {
+	Kind         PortKind      `json:"kind"`
+	Ifname       string        `json:"ifname,omitempty"`  // the TAP, the veth's host end, the named TAP
+	MAC          string        `json:"mac,omitempty"`     // e.g. "52:54:00:12:34:56"
+	Address      string        `json:"address,omitempty"` // reserved for the MAC in DHCP; "" without DHCP
+	PortForwards []PortForward `json:"port_forwards,omitempty"`
+}
+
+// Lease is one lease in a status reply. Another user's lease, as a caller
+// that is not root sees it, is Hidden: only its Kind and Ifname are shown.
+type Lease struct {
+	Kind         string        `json:"kind"`
+	Ifname       string        `json:"ifname,omitempty"`
+	MAC          string        `json:"mac,omitempty"`
+	Address      string        `json:"address,omitempty"`
+	UID          *int          `json:"uid,omitempty"`
+	PID          *int          `json:"pid,omitempty"`
+	Label        *string       `json:"label,omitempty"`
+	Hidden       bool          `json:"hidden,omitempty"`
+	PortForwards []PortForward `json:"port_forwards,omitempty"`
+}
+
+// NetworkStatus is a running network in a status reply, with its leases.
+type NetworkStatus struct {
+	Network
+	State         string  `json:"state,omitempty"`          // "active", or "idle": no lease, removal pending
+	IdleRemaining *int    `json:"idle_remaining,omitempty"` // seconds until an idle network goes
+	DnsmasqPID    *int    `json:"dnsmasq_pid,omitempty"`
+	Leases        []Lease `json:"leases"`
+}
+
+// StatusReply is the reply of status: every running network.
+type StatusReply struct {
+	Version  int             `json:"version,omitempty"`
+	Networks []NetworkStatus `json:"networks"`
+}
+
+// Network returns the running network named name, or nil.
+func (s *StatusReply) Network(name string) *NetworkStatus {
+	for i := range s.Networks {
+		if s.Networks[i].Name == name {
+			return &s.Networks[i]
+		}
+	}
+	return nil
+}
+
+// ConfigError is a problem of a network file; Key is "" for the whole file.
+type ConfigError struct {
+	File   string `json:"file"`
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// NetworkEntry is a network the daemon knows how to create.
+type NetworkEntry struct {
+	Name          string        `json:"name"`
+	Mode          string        `json:"mode,omitempty"` // "" when a broken file does not say
+	Source        string        `json:"source"`         // "builtin", or the file's path
+	Description   string        `json:"description,omitempty"`
+	Persistent    bool          `json:"persistent"`     // created at start, never removed for idleness
+	Active        bool          `json:"active"`         // it runs now
+	PendingChange bool          `json:"pending_change"` // it runs, and its file changed since
+	Errors        []ConfigError `json:"errors"`         // a network with errors cannot be acquired
+}
+
+// NetworksReply is the reply of networks: the built-ins, then each file in
+// name order, then running networks whose file is gone.
+type NetworksReply struct {
+	Networks []NetworkEntry `json:"networks"`
+}
+
+// Get returns the entry named name, or nil.
+func (n *NetworksReply) Get(name string) *NetworkEntry {
+	for i := range n.Networks {
+		if n.Networks[i].Name == name {
+			return &n.Networks[i]
+		}
+	}
+	return nil
+}
+
+// acquireReply is the JSON of an acquire reply.
+type acquireReply struct {
+	Network *struct {
+		Network
+		Port *PortInfo `json:"port"`
+	} `json:"network"`
+}
+
+// Port is an acquired port: what the daemon said about it and its network,
+// and the TAP files it sent (one per queue for PortTAP, none otherwise).
+// Close closes the files not taken and the connection, which ends a
+// named_tap or none lease. A tap lease lives on while any process holds a
+// TAP (give it to the VM, or take it with TakeFiles); a netns lease while
+// the namespace lives.
+type Port struct {
+	Network Network
+	PortInfo
+	// Files are the TAP fds, owned by the Port until taken or closed.
+	Files []*os.File
+	// Reply is the daemon's reply as it came.
+	Reply json.RawMessage
+
+	conn *Conn
+}
+
+// File returns the first TAP file, or nil when there is none (another kind,
+// or taken).
+func (p *Port) File() *os.File {
+	if len(p.Files) == 0 {
+		return nil
+	}
+	return p.Files[0]
+}
+
+// TakeFiles returns the files, which are then the caller's to close.
+func (p *Port) TakeFiles() []*os.File {
+	f := p.Files
+	p.Files = nil
+	return f
+}
+
+// Conn returns the connection the port was acquired on: for a named_tap or
+// none port, the connection that holds the lease (more requests may go over
+// it); nil once closed, and for tap and netns ports, whose leases do not
+// need it (it is closed as soon as their reply is in).
+func (p *Port) Conn() *Conn { return p.conn }
+
+// Close closes the files not taken and the connection.
+func (p *Port) Close() error {
+	closeFiles(p.Files)
+	p.Files = nil
+	if p.conn == nil {
+		return nil
+	}
+	err := p.conn.Close()
+	p.conn = nil
+	return err
+}

@@ -1,0 +1,45 @@
+"""vmnet_broker - client of vmnet-brokerd, the daemon that shares virtual networks between VM tools.
+
+A VM tool asks the broker for a network by name (``shared``, ``host``, or
+one configured in ``/etc/vmnet-broker.d``) and gets back a port on it: by
+default a TAP fd attached to the network's bridge::
+
+    import subprocess
+    import vmnet_broker
+
+    with vmnet_broker.acquire("shared", mac="52:54:00:12:34:56") as port:
+        print(port.network.subnet, port.address)
+        fd = port.fd
+        subprocess.run(["qemu-system-x86_64", "-netdev", "tap,id=n0,fd=%d" % fd,
+                        "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56", ...],
+                       pass_fds=[fd])
+
+Failures raise a :class:`BrokerError` subclass named after the status code
+(:class:`NotFound`, :class:`NotAllowed`, ...), the same codes as the C
+library and the macOS broker. The socket is ``$VMNET_BROKER_SOCKET`` or
+``/run/vmnet-broker/broker.sock``. ``python3 -m vmnet_broker`` is a small
+command line: ``status``, ``networks``, ``acquire``.
+Standard library only; protocol version 1 (docs/protocol.md).
+"""
+from .client import Port, acquire, check_network_name, networks, status
+from .errors import (BrokerError, Conflict, ConnectionClosed, ConnectionFailure, CreateFailure,
+                     InternalError, InvalidReply, InvalidRequest, LimitExceeded, NotAllowed,
+                     NotFound, Status, error_for, status_name, status_text)
+from .model import (ConfigError, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
+                    NetworkStatus, PortForward, PortInfo, PortKind, StatusReply)
+from .wire import (DEFAULT_SOCKET, FDS_MAX, MESSAGE_MAX, REPLY_MAX, SOCKET_ENV, Connection,
+                   Message, socket_path)
+
+__version__ = "0.1.0"
+PROTOCOL_VERSION = 1
+
+__all__ = [
+    "acquire", "status", "networks", "Port", "check_network_name",
+    "Status", "status_name", "status_text", "error_for",
+    "BrokerError", "ConnectionFailure", "ConnectionClosed", "InvalidReply", "NotAllowed",
+    "InvalidRequest", "NotFound", "CreateFailure", "InternalError", "LimitExceeded", "Conflict",
+    "PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
+    "StatusReply", "NetworkEntry", "NetworksReply", "ConfigError",
+    "Connection", "Message", "socket_path", "DEFAULT_SOCKET", "SOCKET_ENV", "MESSAGE_MAX",
+    "REPLY_MAX", "FDS_MAX", "PROTOCOL_VERSION",
+]

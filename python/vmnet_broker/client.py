@@ -1,0 +1,352 @@
+"""acquire, status and networks: the client of vmnet-brokerd."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import BrokerError, InvalidReply, InvalidRequest, error_for
+from .model import NetworkInfo, NetworksReply, PortForward, PortInfo, PortKind, StatusReply
+from .wire import MESSAGE_MAX, Connection, Message
+
+__all__ = ["Port", "acquire", "status", "networks", "check_network_name"]
+
+NETWORK_NAME_MAX = 64
+LABEL_MAX = 64
+QUEUES_MAX = 16
+FORWARDS_MAX = 16
+IFNAMSIZ = 16
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
+
+
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def check_network_name(name: str) -> None:
+    """Raise :class:`InvalidRequest` unless @name is a valid network name:
+    1-64 of ``A-Za-z0-9._-``, starting with a letter or digit, without ``..``."""
+    if (not isinstance(name, str) or len(name) > NETWORK_NAME_MAX or not _NAME.fullmatch(name)
+            or ".." in name):
+        raise InvalidRequest("invalid network name %r: 1-%d characters of A-Z, a-z, 0-9, "
+                             "'.', '-', '_', starting with a letter or digit, without '..'"
+                             % (name, NETWORK_NAME_MAX))
+
+
+def _check_mac(mac: str) -> None:
+    if not isinstance(mac, str) or not _MAC.fullmatch(mac):
+        raise InvalidRequest("%r is not a unicast MAC address like 52:54:00:12:34:56" % (mac,))
+    b = bytes.fromhex(mac.replace(":", ""))
+    if not any(b) or b[0] & 1:
+        raise InvalidRequest("%r is not a unicast MAC address like 52:54:00:12:34:56" % (mac,))
+
+
+def _check_label(label: str) -> None:
+    # At most 64 bytes, as the daemon counts them, of printable characters.
+    if (not isinstance(label, str) or len(label.encode()) > LABEL_MAX
+            or any(ord(c) < 0x20 or ord(c) == 0x7f for c in label)):
+        raise InvalidRequest("a label is at most %d printable characters" % LABEL_MAX)
+
+
+def _check_ifname(ifname: str) -> None:
+    b = ifname.encode() if isinstance(ifname, str) else b""
+    if (not b or len(b) >= IFNAMSIZ or ifname in (".", "..")
+            or any(c <= 0x20 or c >= 0x7f or c in b"/:%" for c in b)):
+        raise InvalidRequest("%r is not a valid interface name" % (ifname,))
+
+
+def _forwards(port_forwards: Iterable[PortForward | tuple[str, int, int] | Mapping[str, Any]]
+              ) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, int]] = set()
+    for f in port_forwards:
+        if isinstance(f, PortForward):
+            proto, ext, internal = f.protocol, f.external_port, f.internal_port
+        elif isinstance(f, Mapping):
+            proto, ext, internal = f.get("protocol"), f.get("external_port"), f.get("internal_port")
+        else:
+            proto, ext, internal = f
+        if proto not in ("tcp", "udp"):
+            raise InvalidRequest('the protocol must be "tcp" or "udp"')
+        for p in (ext, internal):
+            if not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= 65535:
+                raise InvalidRequest("ports must be from 1 to 65535")
+        if (proto, ext) in seen:
+            raise InvalidRequest("%s port %d is forwarded already" % (proto, ext))
+        seen.add((proto, ext))
+        out.append({"protocol": proto, "external_port": ext, "internal_port": internal})
+    if len(out) > FORWARDS_MAX:
+        raise InvalidRequest("at most %d port forwards on one acquire" % FORWARDS_MAX)
+    return out
+
+
+def _raise_if_error(body: Any, fds: list[int]) -> None:
+    if not isinstance(body, dict):
+        _close_all(fds)
+        raise InvalidReply("reply is not a JSON object")
+    if "error" not in body:
+        return
+    _close_all(fds)
+    code, message = body.get("error"), body.get("message")
+    if not isinstance(code, int) or isinstance(code, bool) or not isinstance(message, str):
+        raise InvalidReply("malformed error reply")
+    # Codes above the known ones pass through: the protocol may add codes.
+    if code <= 0 or code > 2**31 - 1:
+        raise InvalidReply("error reply with code %d" % code)
+    raise error_for(code, message)
+
+
+class Port:
+    """An acquired port: what the daemon said about it and its network, and
+    the fds it sent (one TAP per queue for ``tap``, none otherwise).
+
+    Closing it (or leaving its ``with`` block) closes the fds not taken and
+    the connection, which ends a ``named_tap`` or ``none`` lease. A ``tap``
+    lease lives on while any process holds a TAP fd (give it to the VM, or
+    :meth:`take_fds`), a ``netns`` lease while the namespace lives.
+    """
+
+    def __init__(self, conn: Connection | None, reply: dict[str, Any], network: NetworkInfo,
+                 port: PortInfo, fds: list[int]) -> None:
+        self._conn: Connection | None = conn
+        self._fds: list[int | None] = list(fds)
+        #: The daemon's reply, as it came.
+        self.reply: dict[str, Any] = reply
+        #: The network the port is on.
+        self.network: NetworkInfo = network
+        #: The port itself.
+        self.port: PortInfo = port
+
+    # The port's members, for short.
+    @property
+    def kind(self) -> PortKind:
+        return self.port.kind
+
+    @property
+    def ifname(self) -> str | None:
+        return self.port.ifname
+
+    @property
+    def mac(self) -> str | None:
+        return self.port.mac
+
+    @property
+    def address(self) -> str | None:
+        return self.port.address
+
+    @property
+    def port_forwards(self) -> tuple[PortForward, ...]:
+        return self.port.port_forwards
+
+    @property
+    def fds(self) -> list[int]:
+        """The fds still held (not taken, not closed)."""
+        return [fd for fd in self._fds if fd is not None]
+
+    @property
+    def fd_count(self) -> int:
+        """How many fds the reply carried."""
+        return len(self._fds)
+
+    @property
+    def fd(self) -> int:
+        """The first TAP fd, still owned by the port. ValueError when there is none."""
+        if not self._fds or self._fds[0] is None:
+            raise ValueError("this port has no TAP fd (kind %s, or taken)" % self.kind)
+        return self._fds[0]
+
+    def take_fds(self) -> list[int]:
+        """The fds, now the caller's to close; the port closes them no more."""
+        out = self.fds
+        self._fds = [None] * len(self._fds)
+        return out
+
+    def detach(self) -> Connection | None:
+        """The connection, now the caller's: closing the port leaves it open
+        (it holds a ``none`` or ``named_tap`` lease). None for ``tap`` and
+        ``netns`` ports, whose leases do not need it: it is closed as soon
+        as their reply is in."""
+        conn, self._conn = self._conn, None
+        return conn
+
+    def close(self) -> None:
+        """Close the fds not taken and the connection."""
+        _close_all(self.take_fds())
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Port:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return "<Port %s %s on %s mac %s address %s fds %s>" % (
+            self.kind.value, self.ifname, self.network.name, self.mac, self.address, self.fds)
+
+
+def _acquire_request(network: str, port: PortKind | str | None, mac: str | None,
+                     label: str | None, ifname: str | None, vnet_hdr: bool,
+                     multi_queue: int | None, port_forwards: list[dict[str, Any]],
+                     has_netns: bool) -> tuple[dict[str, Any], PortKind]:
+    check_network_name(network)
+    req: dict[str, Any] = {"command": "acquire", "network_name": network}
+    kind = PortKind.TAP
+    if port is not None:
+        try:
+            kind = PortKind(port)
+        except ValueError:
+            raise InvalidRequest("unknown port kind %r (want tap, netns, named_tap or none)"
+                                 % (port,)) from None
+        req["port"] = kind.value
+    if kind == PortKind.NETNS and not has_netns:
+        raise InvalidRequest("port 'netns' needs a network namespace fd")
+    if kind != PortKind.NETNS and has_netns:
+        raise InvalidRequest("a network namespace fd applies only to port 'netns'")
+    if mac is not None:
+        _check_mac(mac)
+        req["mac"] = mac.lower()
+    if label is not None:
+        _check_label(label)
+        req["label"] = label
+    if ifname is not None:
+        _check_ifname(ifname)
+        req["ifname"] = ifname
+    if vnet_hdr:
+        req["vnet_hdr"] = True
+    if multi_queue is not None:
+        if (not isinstance(multi_queue, int) or isinstance(multi_queue, bool)
+                or not 1 <= multi_queue <= QUEUES_MAX):
+            raise InvalidRequest("the queue count must be from 1 to %d" % QUEUES_MAX)
+        req["multi_queue"] = multi_queue
+    if port_forwards:
+        req["port_forwards"] = port_forwards
+    return req, kind
+
+
+def _check_acquire_reply(msg: Message, kind: PortKind,
+                         queues: int) -> tuple[NetworkInfo, PortInfo]:
+    body, fds = msg
+    _raise_if_error(body, fds)
+    try:
+        network = body.get("network")
+        if not isinstance(network, dict):
+            raise InvalidReply("reply has neither 'error' nor a valid 'network'")
+        port = network.get("port")
+        if not isinstance(port, dict):
+            raise InvalidReply("reply has no 'port'")
+        # Decoded here so that a malformed reply fails before the Port owns anything.
+        info = NetworkInfo.from_json(network)
+        got = PortInfo.from_json(port)
+        if got.kind != kind:
+            raise InvalidReply("asked for a '%s' port, the reply has '%s'" % (kind.value,
+                                                                              got.kind.value))
+        want = queues if kind == PortKind.TAP else 0
+        if len(fds) != want:
+            raise InvalidReply("the reply carries %d fd(s), expected %d" % (len(fds), want))
+    except BrokerError:
+        _close_all(fds)
+        raise
+    return info, got
+
+
+def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None = None,
+            label: str | None = None, netns: int | str | os.PathLike[str] | None = None,
+            ifname: str | None = None, vnet_hdr: bool = False, multi_queue: int | None = None,
+            port_forwards: Iterable[PortForward | tuple[str, int, int] | Mapping[str, Any]] = (),
+            socket_path: str | os.PathLike[str] | None = None,
+            timeout: float | None = 30.0) -> Port:
+    """Acquire a port on @network; the network is created on first use.
+
+    @port is ``tap`` (the default), ``netns``, ``named_tap`` or ``none``.
+    @netns (for ``netns``; implies it when @port is None) is a network
+    namespace's fd (borrowed) or path (``/run/netns/NAME``,
+    ``/proc/PID/ns/net``): the broker puts a veth end named @ifname
+    (default ``eth0``) into it. @mac (default: one the daemon makes up),
+    @label (shown in status), @vnet_hdr and @multi_queue (TAP queues, each
+    its own fd) and @port_forwards (``("tcp", 2222, 22)``: host port to the
+    port's address, while the lease lives) are the request's other keys.
+
+    Raises the :class:`~vmnet_broker.errors.BrokerError` subclass of the
+    failure's status code. The returned :class:`Port` is a context manager.
+    """
+    if port is None and netns is not None:
+        port = PortKind.NETNS
+    forwards = _forwards(port_forwards)
+    req, kind = _acquire_request(network, port, mac, label, ifname, vnet_hdr, multi_queue,
+                                 forwards, netns is not None)
+    if len(Connection.encode(req)) > MESSAGE_MAX:
+        raise InvalidRequest("request larger than %d bytes" % MESSAGE_MAX)
+    netns_fd, opened = -1, False
+    if netns is not None:
+        if isinstance(netns, int) and not isinstance(netns, bool):
+            netns_fd = netns
+        else:
+            try:
+                netns_fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise InvalidRequest("open %s: %s" % (os.fspath(netns), e.strerror)) from None
+            opened = True
+    try:
+        conn: Connection | None = Connection(socket_path, timeout)
+        assert conn is not None
+        try:
+            msg = conn.request(req, [netns_fd] if netns_fd >= 0 else [])
+            if kind in (PortKind.TAP, PortKind.NETNS):
+                # Their leases do not need the connection: let it go at once,
+                # before the decoding (which, done first, measurably delays
+                # the end of the daemon's exchange: see bench/README.md).
+                conn.close()
+                conn = None
+            network, port_info = _check_acquire_reply(msg, kind, multi_queue or 1)
+            return Port(conn, msg.body, network, port_info, msg.fds)
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+    finally:
+        if opened:
+            os.close(netns_fd)
+
+
+def _query(command: str, socket_path: str | os.PathLike[str] | None,
+           timeout: float | None) -> dict[str, Any]:
+    with Connection(socket_path, timeout) as conn:
+        body, fds = conn.request({"command": command})
+    _raise_if_error(body, fds)
+    if fds:
+        _close_all(fds)
+        raise InvalidReply("a '%s' reply carries fds" % command)
+    if not isinstance(body.get("networks"), list):
+        raise InvalidReply("reply has neither 'error' nor a valid 'networks'")
+    return body
+
+
+def status(*, socket_path: str | os.PathLike[str] | None = None,
+           timeout: float | None = 30.0) -> StatusReply:
+    """Every running network and its leases. A caller that is not root sees
+    other users' leases hidden."""
+    return StatusReply.from_json(_query("status", socket_path, timeout))
+
+
+def networks(*, socket_path: str | os.PathLike[str] | None = None,
+             timeout: float | None = 30.0) -> NetworksReply:
+    """Every network the daemon knows how to create, with each file's errors."""
+    return NetworksReply.from_json(_query("networks", socket_path, timeout))
+
+

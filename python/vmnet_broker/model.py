@@ -1,0 +1,322 @@
+"""Typed values of the daemon's replies.
+
+Every reply is checked as it is decoded: a member of the wrong type is an
+:class:`~vmnet_broker.errors.InvalidReply`. Members a reply leaves out are
+None (the daemon leaves ``address`` out when a network has no DHCP, and a
+hidden lease has no ``mac``), and members this version does not know are
+ignored, so a newer daemon's additions break nothing; ``raw`` keeps the
+reply's JSON as it came. ``to_json()`` gives the members back, without
+the ones that were left out.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from .errors import InvalidReply
+
+__all__ = ["PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
+           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply"]
+
+
+class PortKind(str, enum.Enum):
+    """What an acquire gives the client."""
+
+    TAP = "tap"              # a TAP fd (one per queue) attached to the bridge
+    NETNS = "netns"          # a veth end put into the client's network namespace
+    NAMED_TAP = "named_tap"  # a persistent TAP owned by the client's uid, by name
+    NONE = "none"            # no port: only a hold on the network
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_T = TypeVar("_T")
+
+
+def _where(path: str, key: str) -> str:
+    return "%s.%s" % (path, key) if path else key
+
+
+def _get(obj: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
+    """@obj[@key] checked to be a @kind, None when absent."""
+    v = obj.get(key)
+    if v is None:
+        if key in obj:
+            raise InvalidReply("'%s' in the reply is null" % _where(path, key))
+        return None
+    if kind is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, kind)
+    if not ok:
+        raise InvalidReply("'%s' in the reply is not %s" % (
+            _where(path, key), {str: "a string", int: "an integer", bool: "true or false",
+                                list: "an array", dict: "an object"}[kind]))
+    return v
+
+
+def _need(obj: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
+    v = _get(obj, key, kind, path)
+    if v is None:
+        raise InvalidReply("the reply has no '%s'" % _where(path, key))
+    return v
+
+
+def _object(v: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(v, dict):
+        raise InvalidReply("'%s' in the reply is not an object" % path)
+    return v
+
+
+def _list(obj: Mapping[str, Any], key: str, path: str, parse: Any) -> tuple[Any, ...]:
+    items = _get(obj, key, list, path) or []
+    return tuple(parse(_object(x, "%s[%d]" % (_where(path, key), i)),
+                       "%s[%d]" % (_where(path, key), i)) for i, x in enumerate(items))
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        out = {}
+        for f in dataclasses.fields(value):
+            if f.name == "raw" or not f.metadata.get("json", True):
+                continue
+            v = getattr(value, f.name)
+            if v is None or (f.metadata.get("omit_empty") and not v):
+                continue
+            out[f.name] = _to_json(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+class _Value:
+    def to_json(self) -> dict[str, Any]:
+        """The members, as the daemon sent them, minus those it left out."""
+        out = _to_json(self)
+        assert isinstance(out, dict)
+        return out
+
+
+def _raw() -> Any:
+    return dataclasses.field(default_factory=dict, repr=False, compare=False,
+                             metadata={"json": False})
+
+
+def _many() -> Any:
+    return dataclasses.field(default=(), metadata={"omit_empty": True})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PortForward(_Value):
+    """A host port forwarded to a port's address while its lease lives."""
+
+    protocol: str  # "tcp" or "udp"
+    external_port: int
+    internal_port: int
+    #: In replies: the port's own address. Not sent in requests.
+    internal_address: str | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "port_forwards") -> PortForward:
+        return cls(protocol=_need(o, "protocol", str, path),
+                   external_port=_need(o, "external_port", int, path),
+                   internal_port=_need(o, "internal_port", int, path),
+                   internal_address=_get(o, "internal_address", str, path))
+
+    def request_json(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "external_port": self.external_port,
+                "internal_port": self.internal_port}
+
+
+def _network_members(o: Mapping[str, Any], path: str) -> dict[str, Any]:
+    return {"name": _get(o, "name", str, path), "mode": _get(o, "mode", str, path),
+            "bridge": _get(o, "bridge", str, path), "subnet": _get(o, "subnet", str, path),
+            "mask": _get(o, "mask", str, path), "ipv6_prefix": _get(o, "ipv6_prefix", str, path),
+            "prefix_len": _get(o, "prefix_len", int, path), "mtu": _get(o, "mtu", int, path),
+            "description": _get(o, "description", str, path)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkInfo(_Value):
+    """A running network: what an acquire reply says about it."""
+
+    name: str | None = None
+    mode: str | None = None         # "shared" or "host"
+    bridge: str | None = None       # the kernel bridge, e.g. "vmbr0"
+    subnet: str | None = None       # the gateway (host) address
+    mask: str | None = None
+    ipv6_prefix: str | None = None
+    prefix_len: int | None = None
+    mtu: int | None = None
+    description: str | None = None  # the network file's, when it has one
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "network") -> NetworkInfo:
+        return cls(**_network_members(o, path), raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PortInfo(_Value):
+    """The port an acquire made."""
+
+    kind: PortKind
+    ifname: str | None = None   # the TAP, the veth's host end, or the named TAP
+    mac: str | None = None
+    address: str | None = None  # reserved for the MAC in DHCP; None without DHCP
+    port_forwards: tuple[PortForward, ...] = _many()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "network.port") -> PortInfo:
+        kind = _need(o, "kind", str, path)
+        try:
+            k = PortKind(kind)
+        except ValueError:
+            raise InvalidReply("'%s.kind' in the reply is '%s', not a port kind"
+                               % (path, kind)) from None
+        return cls(kind=k, ifname=_get(o, "ifname", str, path), mac=_get(o, "mac", str, path),
+                   address=_get(o, "address", str, path),
+                   port_forwards=_list(o, "port_forwards", path, PortForward.from_json),
+                   raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LeaseInfo(_Value):
+    """One lease in ``status``. Another user's lease, seen by a non-root
+    caller, is ``hidden``: only its kind and interface are shown."""
+
+    kind: str
+    ifname: str | None = None
+    mac: str | None = None
+    address: str | None = None
+    uid: int | None = None
+    pid: int | None = None
+    label: str | None = None
+    hidden: bool | None = None
+    port_forwards: tuple[PortForward, ...] = _many()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "leases") -> LeaseInfo:
+        return cls(kind=_need(o, "kind", str, path), ifname=_get(o, "ifname", str, path),
+                   mac=_get(o, "mac", str, path), address=_get(o, "address", str, path),
+                   uid=_get(o, "uid", int, path), pid=_get(o, "pid", int, path),
+                   label=_get(o, "label", str, path), hidden=_get(o, "hidden", bool, path),
+                   port_forwards=_list(o, "port_forwards", path, PortForward.from_json),
+                   raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkStatus(NetworkInfo):
+    """A running network in ``status``, with its leases."""
+
+    state: str | None = None           # "active", or "idle": no lease, removal pending
+    idle_remaining: int | None = None  # seconds until an idle network is removed
+    dnsmasq_pid: int | None = None
+    leases: tuple[LeaseInfo, ...] = ()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "networks") -> NetworkStatus:
+        return cls(**_network_members(o, path), state=_get(o, "state", str, path),
+                   idle_remaining=_get(o, "idle_remaining", int, path),
+                   dnsmasq_pid=_get(o, "dnsmasq_pid", int, path),
+                   leases=_list(o, "leases", path, LeaseInfo.from_json), raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StatusReply(_Value):
+    """The reply of ``status``: every running network and its leases."""
+
+    version: int | None = None
+    networks: tuple[NetworkStatus, ...] = ()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any]) -> StatusReply:
+        _need(o, "networks", list, "")
+        return cls(version=_get(o, "version", int, ""),
+                   networks=_list(o, "networks", "", NetworkStatus.from_json), raw=dict(o))
+
+    def network(self, name: str) -> NetworkStatus | None:
+        """The running network @name, or None."""
+        for n in self.networks:
+            if n.name == name:
+                return n
+        return None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConfigError(_Value):
+    """A problem of a network file; ``key`` is "" for the file as a whole."""
+
+    file: str
+    key: str
+    reason: str
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "errors") -> ConfigError:
+        return cls(file=_need(o, "file", str, path), key=_need(o, "key", str, path),
+                   reason=_need(o, "reason", str, path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkEntry(_Value):
+    """A network the daemon knows how to create, from ``networks``."""
+
+    name: str
+    source: str | None = None        # "builtin", or the file's path
+    mode: str | None = None          # None when a broken file does not say
+    description: str | None = None
+    persistent: bool | None = None   # created at start, never removed for idleness
+    active: bool | None = None       # it runs now
+    pending_change: bool | None = None  # it runs, and its file changed since
+    errors: tuple[ConfigError, ...] = ()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "networks") -> NetworkEntry:
+        return cls(name=_need(o, "name", str, path), source=_get(o, "source", str, path),
+                   mode=_get(o, "mode", str, path),
+                   description=_get(o, "description", str, path),
+                   persistent=_get(o, "persistent", bool, path),
+                   active=_get(o, "active", bool, path),
+                   pending_change=_get(o, "pending_change", bool, path),
+                   errors=_list(o, "errors", path, ConfigError.from_json), raw=dict(o))
+
+    @property
+    def valid(self) -> bool:
+        """Whether it can be acquired (its file has no errors)."""
+        return not self.errors
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworksReply(_Value):
+    """The reply of ``networks``: built-ins, then files in name order, then
+    running networks whose file is gone."""
+
+    networks: tuple[NetworkEntry, ...] = ()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any]) -> NetworksReply:
+        _need(o, "networks", list, "")
+        return cls(networks=_list(o, "networks", "", NetworkEntry.from_json), raw=dict(o))
+
+    def __iter__(self) -> Any:
+        return iter(self.networks)
+
+    def __len__(self) -> int:
+        return len(self.networks)
+
+    def get(self, name: str) -> NetworkEntry | None:
+        for n in self.networks:
+            if n.name == name:
+                return n
+        return None

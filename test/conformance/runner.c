@@ -1,0 +1,262 @@
+/* runner.c - the C library's conformance runner: one golden case or scenario through libvmnet-broker
+ *
+ *   vmnet-broker-conformance SOCKET CASE.json
+ *
+ * Makes the case's "call" with the public API of <vmnet-broker.h> only and
+ * prints the outcome as one JSON object on stdout (test/conformance/
+ * conformance.py says what it holds): the status code and its name, the
+ * message, and for a success the reply rebuilt from the accessors, the fd
+ * count and where each fd points. Where the library has no accessor (a
+ * network's "description", a port's "port_forwards") the value is copied
+ * from vmnet_broker_network_reply_json(), and "status" and "networks" are
+ * returned by the library as text only: both are printed as parsed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "vmnet-broker.h"
+
+#define die(...)                                                           \
+	do {                                                               \
+		fprintf(stderr, "vmnet-broker-conformance: " __VA_ARGS__); \
+		fputc('\n', stderr);                                       \
+		exit(2);                                                   \
+	} while (0)
+
+/* The targets of this process's open fds, to tell what a call left open. */
+static json_t *open_fds(void)
+{
+	json_t *out = json_object();
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		die("opendir /proc/self/fd: %m");
+	while ((e = readdir(d))) {
+		char path[sizeof("/proc/self/fd/") + sizeof(e->d_name)], target[256];
+		ssize_t n;
+
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		json_object_set_new(out, e->d_name, json_string(target));
+	}
+	closedir(d);
+	return out;
+}
+
+/* Fds open in @after but not in @before, as "N -> target". */
+static json_t *leaked_fds(json_t *before, json_t *after)
+{
+	json_t *out = json_array();
+	const char *fd;
+	json_t *v;
+
+	json_object_foreach(after, fd, v) {
+		json_t *was = json_object_get(before, fd);
+
+		if (!was || !json_equal(was, v))
+			json_array_append_new(out, json_sprintf("%s -> %s", fd, json_string_value(v)));
+	}
+	return out;
+}
+
+static void set_string(json_t *o, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(o, key, json_string(value));
+}
+
+static void set_int(json_t *o, const char *key, int value)
+{
+	if (value >= 0)
+		json_object_set_new(o, key, json_integer(value));
+}
+
+static void failed(json_t *out, vmnet_broker_return_t status)
+{
+	json_object_set_new(out, "status", json_integer(status));
+	json_object_set_new(out, "name", json_string(vmnet_broker_status_name(status)));
+	json_object_set_new(out, "message", json_string(vmnet_broker_last_error_message()));
+}
+
+/* The reply rebuilt from the accessors (and the reply's text where there is none). */
+static json_t *network_value(const struct vmnet_broker_network *net)
+{
+	json_t *reply = json_loads(vmnet_broker_network_reply_json(net), 0, NULL);
+	json_t *network = json_object_get(reply, "network");
+	json_t *out = json_object(), *port = json_object(), *v;
+
+	set_string(out, "name", vmnet_broker_network_name(net));
+	set_string(out, "mode", vmnet_broker_network_mode(net));
+	set_string(out, "bridge", vmnet_broker_network_bridge(net));
+	set_string(out, "subnet", vmnet_broker_network_subnet(net));
+	set_string(out, "mask", vmnet_broker_network_mask(net));
+	set_string(out, "ipv6_prefix", vmnet_broker_network_ipv6_prefix(net));
+	set_int(out, "prefix_len", vmnet_broker_network_prefix_len(net));
+	set_int(out, "mtu", vmnet_broker_network_mtu(net));
+	/* No accessor in the library for these two. */
+	v = json_object_get(network, "description");
+	if (json_is_string(v))
+		json_object_set(out, "description", v);
+	set_string(port, "kind", vmnet_broker_network_port_kind(net));
+	set_string(port, "ifname", vmnet_broker_network_port_ifname(net));
+	set_string(port, "mac", vmnet_broker_network_port_mac(net));
+	set_string(port, "address", vmnet_broker_network_port_address(net));
+	v = json_object_get(json_object_get(network, "port"), "port_forwards");
+	if (json_is_array(v))
+		json_object_set(port, "port_forwards", v);
+	json_object_set_new(out, "port", port);
+	json_decref(reply);
+	return out;
+}
+
+/* Apply the case's options; Return: the first setter's failure, or success. */
+static vmnet_broker_return_t options_apply(struct vmnet_broker_options *o, const char *sock,
+					   json_t *opts, int *ret_netns)
+{
+	vmnet_broker_return_t s = VMNET_BROKER_SUCCESS;
+	const char *netns = json_string_value(json_object_get(opts, "netns"));
+	json_t *v, *f;
+	size_t i;
+
+	if (sock)
+		s = vmnet_broker_options_set_socket(o, sock);
+	if (!s && (v = json_object_get(opts, "port")))
+		s = vmnet_broker_options_set_port(o, json_string_value(v));
+	if (!s && (v = json_object_get(opts, "mac")))
+		s = vmnet_broker_options_set_mac(o, json_string_value(v));
+	if (!s && (v = json_object_get(opts, "label")))
+		s = vmnet_broker_options_set_label(o, json_string_value(v));
+	if (!s && (v = json_object_get(opts, "ifname")))
+		s = vmnet_broker_options_set_ifname(o, json_string_value(v));
+	if (!s && json_is_true(json_object_get(opts, "vnet_hdr")))
+		s = vmnet_broker_options_set_vnet_hdr(o, true);
+	if (!s && (v = json_object_get(opts, "multi_queue")))
+		s = vmnet_broker_options_set_multi_queue(o, (unsigned int)json_integer_value(v));
+	json_array_foreach(json_object_get(opts, "port_forwards"), i, f) {
+		if (s)
+			break;
+		s = vmnet_broker_options_add_port_forward(o, json_string_value(json_array_get(f, 0)),
+							  (unsigned int)json_integer_value(
+								  json_array_get(f, 1)),
+							  (unsigned int)json_integer_value(
+								  json_array_get(f, 2)));
+	}
+	if (!s && netns) {
+		if (strcmp(netns, "self") == 0)
+			netns = "/proc/self/ns/net";
+		*ret_netns = open(netns, O_RDONLY | O_CLOEXEC);
+		if (*ret_netns < 0)
+			die("open %s: %m", netns);
+		s = vmnet_broker_options_set_netns_fd(o, *ret_netns);
+	}
+	return s;
+}
+
+static void run_acquire(json_t *out, const char *sock, json_t *call)
+{
+	struct vmnet_broker_options *o = vmnet_broker_options_new();
+	struct vmnet_broker_network *net = NULL;
+	json_t *targets;
+	vmnet_broker_return_t s;
+	int netns = -1;
+	size_t n;
+
+	if (!o)
+		die("out of memory");
+	s = options_apply(o, sock, json_object_get(call, "options"), &netns);
+	if (!s)
+		net = vmnet_broker_acquire_network_with_options(json_string_value(
+									json_object_get(call, "network")),
+								o, &s);
+	vmnet_broker_options_free(o);
+	if (netns >= 0)
+		close(netns);
+	if (!net) {
+		failed(out, s);
+		return;
+	}
+	targets = json_array();
+	n = vmnet_broker_network_fd_count(net);
+	for (size_t i = 0; i < n; i++) {
+		char path[64], target[256];
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", vmnet_broker_network_fd_at(net, i));
+		len = readlink(path, target, sizeof(target) - 1);
+		target[len < 0 ? 0 : len] = '\0';
+		json_array_append_new(targets, json_string(target));
+	}
+	json_object_set_new(out, "status", json_integer(VMNET_BROKER_SUCCESS));
+	json_object_set_new(out, "value", network_value(net));
+	json_object_set_new(out, "fds", json_integer((json_int_t)n));
+	json_object_set_new(out, "fd_targets", targets);
+	vmnet_broker_network_release(net);
+}
+
+static void run_query(json_t *out, const char *sock, const char *command)
+{
+	vmnet_broker_return_t s;
+	char *text = NULL;
+
+	s = vmnet_broker_query(sock, command, &text);
+	if (s) {
+		failed(out, s);
+		return;
+	}
+	json_object_set_new(out, "status", json_integer(VMNET_BROKER_SUCCESS));
+	json_object_set_new(out, "value", json_loads(text, 0, NULL));
+	json_object_set_new(out, "fds", json_integer(0));
+	free(text);
+}
+
+int main(int argc, char **argv)
+{
+	json_t *c, *call, *out = json_object(), *before, *after;
+	const char *sock, *command;
+	json_error_t err;
+
+	if (argc != 3)
+		die("usage: vmnet-broker-conformance SOCKET CASE.json");
+	c = json_load_file(argv[2], 0, &err);
+	if (!c)
+		die("%s: %s", argv[2], err.text);
+	call = json_object_get(c, "call");
+	command = json_string_value(json_object_get(call, "command"));
+	if (!command)
+		die("%s: no call.command", argv[2]);
+	sock = argv[1];
+	if (json_is_true(json_object_get(call, "socket_from_env"))) {
+		setenv(VMNET_BROKER_SOCKET_ENV, sock, 1);
+		sock = NULL;
+	}
+
+	before = open_fds();
+	if (strcmp(command, "acquire") == 0)
+		run_acquire(out, sock, call);
+	else
+		run_query(out, sock, command);
+	after = open_fds();
+	json_object_set_new(out, "leaked_fds", leaked_fds(before, after));
+
+	if (json_dumpf(out, stdout, JSON_COMPACT) < 0)
+		die("cannot print the outcome");
+	putchar('\n');
+	json_decref(before);
+	json_decref(after);
+	json_decref(out);
+	json_decref(c);
+	return 0;
+}
