@@ -26,7 +26,8 @@ import time
 
 import pytest
 
-import vmbt_proto as proto
+import vmnet_broker
+from vmnet_broker import Status
 from conftest import (CLI, NOBODY_UID, PYTHON, UPLINK_UPSTREAM, Broker, as_user, run, wait_until)
 from test_config import LAB, from_upstream, lab, write
 
@@ -53,6 +54,15 @@ for i in range(0, count, 200):
 """
 
 
+class Theirs(vmnet_broker.Connection):
+    """A vmnet_broker.Connection over a socket that another process connected."""
+
+    def __init__(self, sock, path, timeout=10):
+        self.path = path
+        self._sock = sock
+        sock.settimeout(timeout)
+
+
 def connect_as(broker, uid, count=1):
     """@count connections to @broker made by @uid (the daemon's SO_PEERCRED
     says @uid), handed to the test: a list of sockets, the caller's to close."""
@@ -71,9 +81,7 @@ def connect_as(broker, uid, count=1):
     finally:
         theirs.close()
         mine.close()
-    socks = [socket.socket(fileno=fd) for fd in got]
-    for s in socks:
-        s.settimeout(10)
+    socks = [Theirs(socket.socket(fileno=fd), broker.socket) for fd in got]
     assert len(socks) == count, "connected %d of %d" % (len(socks), count)
     return socks
 
@@ -88,8 +96,7 @@ def close_all(things):
 
 def ask(sock, req, fds=()):
     """One request on an open connection: (reply, [fds]); the fds are the caller's."""
-    proto.send(sock, req, fds)
-    return proto.recv(sock)
+    return sock.request(req, fds)
 
 
 def acquire(sock, network="shared", port="tap", **keys):
@@ -116,7 +123,7 @@ def served(broker, uid=None):
             [sock] = connect_as(broker, uid)
             with sock:
                 reply, _ = ask(sock, {"command": "status"})
-    except (OSError, proto.Closed):
+    except vmnet_broker.ConnectionFailure:
         return False
     return "networks" in reply
 
@@ -127,12 +134,12 @@ def settle(socks):
     for s in socks:
         try:
             reply, _ = ask(s, {"command": "status"})
-        except (OSError, proto.Closed):
+        except vmnet_broker.ConnectionFailure:
             continue
         if "networks" in reply:
             ok.append(s)
         else:
-            assert reply.get("error") == proto.LIMIT_EXCEEDED, reply
+            assert reply.get("error") == Status.LIMIT_EXCEEDED, reply
     return ok
 
 
@@ -212,7 +219,7 @@ def test_member_cannot_forward_a_privileged_port(broker, topo):
         # From outside, port 22 must still be the host's.
         assert from_upstream(broker, 22) == UPLINK_UPSTREAM, \
             "port 22 of the host answers the guest: %s" % reply
-        assert reply.get("error") == proto.NOT_ALLOWED, reply
+        assert reply.get("error") == Status.NOT_ALLOWED, reply
         assert "22" in reply["message"], reply
     finally:
         close_all(fds + [sock])
@@ -231,7 +238,7 @@ def test_member_cannot_forward_a_port_the_host_listens_on(broker, topo):
     try:
         assert from_upstream(broker, 8080) == UPLINK_UPSTREAM, \
             "port 8080 of the host answers the guest: %s" % reply
-        assert reply.get("error") == proto.CONFLICT, reply
+        assert reply.get("error") == Status.CONFLICT, reply
         assert "8080" in reply["message"], reply
     finally:
         close_all(fds + [sock])
@@ -277,9 +284,9 @@ def test_network_file_policy_for_acquire_forwards(broker):
         close_all(fds + [sock])
         results[(net, uid, port)] = reply.get("error", 0), reply
     assert results[("ranged", NOBODY_UID, 20050)][0] == 0, results
-    assert results[("ranged", NOBODY_UID, 30000)][0] == proto.NOT_ALLOWED, results
-    assert results[("ranged", OTHER_UID, 20051)][0] == proto.NOT_ALLOWED, results
-    assert results[("closed", NOBODY_UID, 20052)][0] == proto.NOT_ALLOWED, results
+    assert results[("ranged", NOBODY_UID, 30000)][0] == Status.NOT_ALLOWED, results
+    assert results[("ranged", OTHER_UID, 20051)][0] == Status.NOT_ALLOWED, results
+    assert results[("closed", NOBODY_UID, 20052)][0] == Status.NOT_ALLOWED, results
     # Root is not bound by the file's policy.
     reply, fds = broker.request_fds({"command": "acquire", "network_name": "closed",
                                      "port_forwards": [tcp(20053)]})
@@ -323,7 +330,7 @@ def test_idle_connections_holding_nothing_are_dropped(topo):
         assert "error" not in reply, reply
         t0 = time.monotonic()
         try:
-            data = idle.recv(100)
+            data = idle.socket.recv(100)
         except socket.timeout:
             data = None
         assert data == b"", "an idle connection that holds nothing stayed open %.0f s" \
@@ -351,7 +358,7 @@ def test_named_tap_held_open_is_removed_later_and_counted_meanwhile(broker, topo
             # Still there while its holder has it: it is still the user's port.
             again, fds, sock = acquire_as(broker, NOBODY_UID)
             close_all(fds + [sock])
-            assert again.get("error") == proto.LIMIT_EXCEEDED, \
+            assert again.get("error") == Status.LIMIT_EXCEEDED, \
                 "TAP %s outlives its lease uncounted: %s" % (ifname, again)
         release(holder)
         wait_until(lambda: broker.link(ifname) is None, timeout=5,
@@ -405,7 +412,7 @@ def test_ports_of_network_files_are_reserved(broker):
     reply, fds = broker.request_fds({"command": "acquire", "network_name": "shared",
                                      "port_forwards": [tcp(2222)]})
     try:
-        assert reply.get("error") == proto.CONFLICT, reply
+        assert reply.get("error") == Status.CONFLICT, reply
         assert "'lab'" in reply["message"], reply
         made = broker.request({"command": "acquire", "network_name": "lab", "port": "none"})
         assert "error" not in made, made
@@ -423,7 +430,7 @@ def test_out_of_fds_does_not_spin_and_recovers(broker):
     socks = []
     try:
         for _ in range(30):
-            socks.append(proto.connect(broker.socket))
+            socks.append(broker.connect())
         time.sleep(0.3)
         log0 = os.path.getsize(broker.log_path)
         cpu0 = cpu_seconds(broker.pid)
@@ -470,7 +477,7 @@ def test_network_files_others_can_write_are_refused(broker):
     os.chmod(loose, 0o666)
     for name in ("owned", "loose"):
         reply = broker.request({"command": "acquire", "network_name": name, "port": "none"})
-        assert reply.get("error") == proto.NOT_FOUND, (name, reply)
+        assert reply.get("error") == Status.NOT_FOUND, (name, reply)
     nets = networks_as(broker)
     assert "uid %d" % NOBODY_UID in (reasons(nets, "owned") or ""), entry(nets, "owned")
     assert "writable" in (reasons(nets, "loose") or ""), entry(nets, "loose")
@@ -490,7 +497,7 @@ def test_network_files_in_a_directory_others_can_write_are_refused(topo):
         write(b, "lab", GOOD)
         b.start()
         reply = b.request({"command": "acquire", "network_name": "lab", "port": "none"})
-        assert reply.get("error") == proto.NOT_FOUND, (b.config_dir, reply)
+        assert reply.get("error") == Status.NOT_FOUND, (b.config_dir, reply)
         assert reasons(networks_as(b), "lab"), "no reason given for %s" % b.config_dir
         b.stop()
 
@@ -518,7 +525,7 @@ def test_errors_never_quote_a_file_members_cannot_read(broker, topo):
     assert SECRET not in text, "a member reads root-only content: %s" % text
     err = acquire_as(broker, NOBODY_UID, "leak", port="none")
     close_all([err[2]])
-    assert err[0].get("error") == proto.NOT_FOUND and SECRET not in err[0]["message"], err[0]
+    assert err[0].get("error") == Status.NOT_FOUND and SECRET not in err[0]["message"], err[0]
 
 
 @pytest.mark.xfail(strict=True, reason="issue 16.7: symlinks in the config dir are followed to "
@@ -530,7 +537,7 @@ def test_symlink_to_a_file_not_owned_by_root_is_refused(broker, topo):
     os.chown(theirs, NOBODY_UID, NOBODY_UID)
     os.symlink(theirs, os.path.join(broker.config_dir, "theirs.json"))
     reply = broker.request({"command": "acquire", "network_name": "theirs", "port": "none"})
-    assert reply.get("error") == proto.NOT_FOUND, reply
+    assert reply.get("error") == Status.NOT_FOUND, reply
     assert reasons(networks_as(broker), "theirs")
 
 
@@ -646,9 +653,9 @@ def test_long_error_message_cut_inside_a_character_is_still_answered(topo):
     try:
         reply = b.request({"command": "acquire", "network_name": name, "port": "none"},
                           timeout=5)
-    except socket.timeout:
+    except vmnet_broker.ConnectionFailure:
         raise AssertionError("no reply to an acquire whose error message is cut in a character")
-    assert reply.get("error") == proto.NOT_FOUND, reply
+    assert reply.get("error") == Status.NOT_FOUND, reply
     assert len(reply["message"].encode()) <= 511
 
 
@@ -668,7 +675,7 @@ def test_unusable_netns_fds_are_invalid_requests(broker, topo):
         finally:
             os.close(fd)
         codes[what] = reply.get("error"), reply.get("message")
-    assert all(c == proto.INVALID_REQUEST for c, _ in codes.values()), codes
+    assert all(c == Status.INVALID_REQUEST for c, _ in codes.values()), codes
     assert "Failed to create netns port" not in broker.log()
     assert broker.link_names() == links
 
@@ -681,7 +688,7 @@ def test_labels_refuse_c1_controls_and_bidi_overrides(broker):
     for label in ("a\u009b2J", "evil\u202egnp.exe", "x\u2067y", "z\u200fw"):
         reply = broker.request({"command": "acquire", "network_name": "shared",
                                 "port": "none", "label": label})
-        assert reply.get("error") == proto.INVALID_REQUEST, (ascii(label), reply)
+        assert reply.get("error") == Status.INVALID_REQUEST, (ascii(label), reply)
     reply = broker.request({"command": "acquire", "network_name": "shared", "port": "none",
                             "label": "café vm #1"})
     assert "error" not in reply, reply
@@ -718,17 +725,17 @@ def test_memory_pinned_by_one_user_is_bounded(broker):
             for j in range(8):
                 reply, _ = acquire(s, port="none", label=("%02d-%d-" % (i, j)).ljust(64, "x"))
                 if "error" in reply:
-                    assert reply["error"] == proto.LIMIT_EXCEEDED, reply
+                    assert reply["error"] == Status.LIMIT_EXCEEDED, reply
                     break
             else:
                 holders.append(s)
         # Ask again and again, never reading: the replies wait in the kernel.
         for s in holders:
-            s.setblocking(False)
+            s.settimeout(0)
             for _ in range(60):
                 try:
-                    proto.send(s, {"command": "status"})
-                except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                    s.send({"command": "status"})
+                except vmnet_broker.ConnectionFailure:  # would block, or closed
                     break
         time.sleep(1)
         pinned = sum(queued(s) for s in holders)
