@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Limits the daemon checks, checked here first so that a bad value fails
@@ -119,12 +120,20 @@ func validMAC(s string) bool {
 	return !zero && b[0]&1 == 0
 }
 
+// labelRuneRefused: what the daemon refuses in a label. Controls (C0, DEL,
+// C1), line and paragraph separators, and the bidirectional formatting
+// characters, which reorder what follows them on screen.
+func labelRuneRefused(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x061c || r == 0x200e || r == 0x200f ||
+		(r >= 0x2028 && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
 func validLabel(s string) bool {
-	if len(s) > LabelMax {
+	if len(s) > LabelMax || !utf8.ValidString(s) {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] == 0x7f {
+	for _, r := range s {
+		if labelRuneRefused(r) {
 			return false
 		}
 	}
@@ -175,7 +184,7 @@ func acquireRequest(network string, o *AcquireOptions, hasNetns bool) (map[strin
 	}
 	if o.Label != "" {
 		if !validLabel(o.Label) {
-			return nil, "", errorf(InvalidRequest, "a label is at most %d printable characters", LabelMax)
+			return nil, "", errorf(InvalidRequest, "a label is at most %d bytes of printable text (no control or bidirectional formatting characters)", LabelMax)
 		}
 		req["label"] = o.Label
 	}

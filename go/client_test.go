@@ -253,6 +253,8 @@ func TestBadValuesFailBeforeConnecting(t *testing.T) {
 		"mac-zero":       {MAC: "00:00:00:00:00:00"},
 		"mac-short":      {MAC: "52:54:00:12:34"},
 		"label-control":  {Label: "a\nb"},
+		"label-c1":       {Label: "a\u009b2J"},
+		"label-bidi":     {Label: "evil\u202egnp.exe"},
 		"label-long":     {Label: strings.Repeat("x", 65)},
 		"ifname-slash":   {Ifname: "a/b"},
 		"ifname-long":    {Ifname: strings.Repeat("x", 16)},

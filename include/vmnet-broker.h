@@ -95,7 +95,8 @@ VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_port(struct vmne
 /* "52:54:00:12:34:56"; default: the daemon generates one. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet_broker_options *opts,
 								    const char *mac);
-/* Free text shown in `vmnet-broker status` and the interface alias. */
+/* Free text shown in `vmnet-broker status` and the interface alias: at most 64 bytes
+ * of UTF-8 without control, line separator or bidirectional formatting characters. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options *opts,
 								      const char *label);
 /* For "netns": the interface name inside the namespace (default "eth0"). */

@@ -595,12 +595,13 @@ vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options
 {
 	if (!opts)
 		return no_options();
-	if (label && !label_is_valid(label))
-		return fail(VMNET_BROKER_INVALID_REQUEST,
-			    "a label is at most %d printable characters", LABEL_MAX);
-	/* label_is_valid() passes any byte above 0x7f; JSON needs UTF-8. */
 	if (label && !utf8_is_valid(label))
 		return fail(VMNET_BROKER_INVALID_REQUEST, "a label must be UTF-8");
+	if (label && !label_is_valid(label))
+		return fail(VMNET_BROKER_INVALID_REQUEST,
+			    "a label is at most %d bytes of printable text (no control or "
+			    "bidirectional formatting characters)",
+			    LABEL_MAX);
 	return replace_string(&opts->label, label);
 }
 

@@ -176,6 +176,21 @@ json_t *lease_record_json(const struct lease *l, uint32_t subnet)
 	return o;
 }
 
+void lease_alias(const struct lease *l, const char *network, char buf[LEASE_ALIAS_MAX])
+{
+	/* Every byte of a label escaped: 2 x LABEL_MAX, and the rest fits too. */
+	char quoted[2 * LABEL_MAX + 1], *q = quoted;
+
+	for (const char *p = l->label; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			*q++ = '\\';
+		*q++ = *p;
+	}
+	*q = '\0';
+	snprintf(buf, LEASE_ALIAS_MAX, LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=\"%s\"", network,
+		 (unsigned)l->uid, (int)l->pid, quoted);
+}
+
 const char *lease_describe(const struct lease *l, uint32_t subnet, char *buf, size_t size)
 {
 	char mac[18], ip[16];

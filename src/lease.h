@@ -10,8 +10,12 @@
 #include "port.h"
 #include "protocol.h"
 
-/* Port alias: LEASE_ALIAS_PREFIX "NAME uid=U pid=P label=L" marks a port as the broker's. */
+/*
+ * Port alias: LEASE_ALIAS_PREFIX "NAME uid=U pid=P label=\"L\"" marks a port as
+ * the broker's. LEASE_ALIAS_MAX is the kernel's IFALIASZ, with the NUL.
+ */
 #define LEASE_ALIAS_PREFIX "vmnet-broker net="
+#define LEASE_ALIAS_MAX 256
 
 struct network;
 struct state_lease;
@@ -76,6 +80,12 @@ json_t *lease_port_json(const struct lease *l, uint32_t subnet);
 json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full);
 /* A lease as snapshot and journal record it: what status shows, and what adoption checks. */
 json_t *lease_record_json(const struct lease *l, uint32_t subnet);
+/*
+ * The interface alias of @l's port on network @network: who holds it, the
+ * label quoted as a shell word ('"' and '\\' escaped), so that no label can
+ * pass for another field.
+ */
+void lease_alias(const struct lease *l, const char *network, char buf[LEASE_ALIAS_MAX]);
 /* "tap vmtap3 mac 52:54:00:12:34:56 address 192.168.64.3", or "none", into @buf. Return: it. */
 const char *lease_describe(const struct lease *l, uint32_t subnet, char *buf, size_t size);
 

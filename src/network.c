@@ -583,10 +583,9 @@ static int create_port(struct network *n, struct lease *l, const struct port_spe
 		       struct tap_fds *fds)
 {
 	struct port_spec s = *spec;
-	char alias[256];
+	char alias[LEASE_ALIAS_MAX];
 
-	snprintf(alias, sizeof(alias), LEASE_ALIAS_PREFIX "%s uid=%u pid=%d label=%s",
-		 n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
+	lease_alias(l, n->config.name, alias);
 	s.kind = l->port.kind;
 	s.uid = l->uid;
 	memcpy(s.mac, l->mac, 6);

@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 
 #include "bgclose.h"
 #include "netlink.h"
@@ -90,13 +92,25 @@ int port_remove_persistent_tap(const char *name)
 int port_check_netns(int fd, uid_t uid)
 {
 	_cleanup_close_ int userns = -EBADF;
+	struct statfs fs;
 	uid_t owner;
-	int type;
+	int flags, type;
 
-	/* NS_GET_NSTYPE fails with ENOTTY on anything but an nsfs file. */
+	/* An O_PATH fd takes no ioctl (EBADF): a namespace, maybe, but not usable. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	if (flags & O_PATH)
+		return PORT_E_NETNS_O_PATH;
+	/* Only an nsfs file is asked NS_GET_NSTYPE: that ioctl number means
+	 * something else to other drivers (an unattached tun fd says EBADFD). */
+	if (fstatfs(fd, &fs) < 0)
+		return -errno;
+	if (fs.f_type != NSFS_MAGIC)
+		return PORT_E_NOT_NETNS;
 	type = ioctl(fd, NS_GET_NSTYPE);
 	if (type < 0)
-		return errno == ENOTTY || errno == EINVAL ? PORT_E_NOT_NETNS : -errno;
+		return errno == ENOMEM ? -ENOMEM : PORT_E_NOT_NETNS;
 	if (type != CLONE_NEWNET)
 		return PORT_E_NOT_NETNS;
 	if (uid == 0)

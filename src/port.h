@@ -18,6 +18,7 @@ enum {
 	PORT_E_NOT_NETNS = 500, /* the fd is not a network namespace */
 	PORT_E_NOT_OWNER,       /* the caller does not own that namespace */
 	PORT_E_IFNAME_TAKEN,    /* the namespace already has that interface */
+	PORT_E_NETNS_O_PATH,    /* an O_PATH fd: it names a file, but cannot be used */
 };
 
 /* One port as the kernel has it. */
@@ -102,7 +103,10 @@ int port_remove_persistent_tap(const char *name);
  * Root may use any namespace. Anyone else only one owned by a user
  * namespace they created: that is the namespace they could configure
  * themselves, so the broker grants no power they lack.
- * Return: 0, PORT_E_NOT_NETNS, PORT_E_NOT_OWNER, or negative errno.
+ * Anything but a network namespace's fd opened for reading (an O_PATH fd,
+ * another namespace, a tun fd, a file) is refused as such.
+ * Return: 0, PORT_E_NOT_NETNS, PORT_E_NETNS_O_PATH, PORT_E_NOT_OWNER, or
+ * negative errno.
  */
 int port_check_netns(int fd, uid_t uid);
 

@@ -129,21 +129,6 @@ bool ifname_is_valid(const char *name)
 	return true;
 }
 
-/* Labels go into interface aliases and logs: printable, no control bytes. */
-bool label_is_valid(const char *label)
-{
-	size_t n = strlen(label);
-
-	if (n > LABEL_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)label[i];
-		if (c < ' ' || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 int mac_parse(const char *s, uint8_t ret[6])
 {
 	uint8_t mac[6];
@@ -224,6 +209,82 @@ void utf8_sanitize(char *s)
 		else
 			p += n;
 	}
+}
+
+void utf8_truncate(char *s, size_t max)
+{
+	static const char ellipsis[] = "...";
+	size_t len = strlen(s), end;
+
+	if (len <= max)
+		return;
+	end = max >= sizeof(ellipsis) - 1 ? max - (sizeof(ellipsis) - 1) : max;
+	/* Back to the first byte of the character the cut falls in. */
+	while (end > 0 && ((unsigned char)s[end] & 0xc0) == 0x80)
+		end--;
+	if (max >= sizeof(ellipsis) - 1)
+		memcpy(s + end, ellipsis, sizeof(ellipsis));
+	else
+		s[end] = '\0';
+}
+
+/* The code point of the valid @n-byte UTF-8 sequence at @p. */
+static uint32_t utf8_decode(const unsigned char *p, size_t n)
+{
+	uint32_t cp = n == 1 ? p[0] : p[0] & (0x7f >> n);
+
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * What a label may not hold. Controls (C0, DEL, C1: U+009B is a terminal's
+ * CSI), line and paragraph separators (a line break in a log), and the
+ * bidirectional formatting characters, which reorder what follows them on
+ * screen ("evil\u202egnp.exe" shows as "evilexe.png"): a label needs none.
+ */
+static bool label_char_refused(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Labels go into interface aliases and logs: printable text, no controls. */
+bool label_is_valid(const char *label)
+{
+	const unsigned char *p = (const unsigned char *)label;
+	size_t n = strlen(label);
+
+	if (n > LABEL_MAX)
+		return false;
+	while (*p) {
+		size_t k = utf8_sequence_len(p);
+
+		if (k == 0 || label_char_refused(utf8_decode(p, k)))
+			return false;
+		p += k;
+	}
+	return true;
+}
+
+void label_sanitize(char *label)
+{
+	unsigned char *p = (unsigned char *)label, *out = p;
+
+	while (*p) {
+		size_t k = utf8_sequence_len(p);
+
+		if (k == 0 || label_char_refused(utf8_decode(p, k))) {
+			*out++ = '?';
+			p += k ? k : 1;
+			continue;
+		}
+		memmove(out, p, k);
+		out += k;
+		p += k;
+	}
+	*out = '\0';
 }
 
 _printf_(2, 3) static int fail(char *err, const char *fmt, ...)
@@ -374,7 +435,10 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 		return r;
 	if (s) {
 		if (!label_is_valid(s))
-			return fail(err, "'label' must be at most %d printable characters", LABEL_MAX);
+			return fail(err,
+				    "'label' must be at most %d bytes of printable text (no control or "
+				    "bidirectional formatting characters)",
+				    LABEL_MAX);
 		strcpy(req->label, s);
 	}
 	return 0;

@@ -82,7 +82,10 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err);
 /* Validators, true when acceptable; shared by config parsing and the client. */
 bool network_name_is_valid(const char *name);
 bool ifname_is_valid(const char *name);
+/* At most LABEL_MAX bytes of UTF-8 without controls, line separators or bidi formatting. */
 bool label_is_valid(const char *label);
+/* Replace what label_is_valid() refuses in @label, character by character, with '?'. */
+void label_sanitize(char *label);
 /* Parse "52:54:00:12:34:56": a unicast, non-zero MAC. Return: 0 or -EINVAL. */
 int mac_parse(const char *s, uint8_t ret[6]);
 /* @buf needs 18 bytes. Return: @buf. */
@@ -92,6 +95,12 @@ char *mac_format(const uint8_t mac[6], char *buf);
  * that a JSON reply can carry text that quotes a peer's or a file's bytes.
  */
 void utf8_sanitize(char *s);
+/*
+ * Cut @s, if it is longer, to at most @max bytes ending in "...", never
+ * inside a character: a message cut in the middle of one is not UTF-8,
+ * and no JSON reply can carry it.
+ */
+void utf8_truncate(char *s, size_t max);
 
 const char *request_command_to_string(enum request_command c);
 const char *port_kind_to_string(enum port_kind k);

@@ -9,6 +9,7 @@
  * sends the one reply, success or error, and closes what came with the
  * request.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -48,6 +49,7 @@ static int status_from(int code)
 	switch (code) {
 	case PROTOCOL_E_INVALID:
 	case PORT_E_NOT_NETNS:
+	case PORT_E_NETNS_O_PATH:
 	case NETWORK_E_FORWARD_HOST_ONLY:
 	case NETWORK_E_FORWARD_NO_ADDRESS:
 		return VMNET_BROKER_INVALID_REQUEST;
@@ -81,11 +83,21 @@ static int status_from(int code)
 _printf_(3, 4) static int fail(struct reply *rp, int status, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	rp->status = status;
 	va_start(ap, fmt);
-	vsnprintf(rp->message, sizeof(rp->message), fmt, ap);
+	n = vsnprintf(rp->message, sizeof(rp->message), fmt, ap);
 	va_end(ap);
+	/*
+	 * The message quotes paths and names that may be long, and may hold
+	 * bytes that are not UTF-8 (a file name). Cut where vsnprintf() did, it
+	 * may end in half a character: either way the reply would not be JSON,
+	 * and a client would wait for it forever.
+	 */
+	if (n >= (int)sizeof(rp->message))
+		utf8_truncate(rp->message, sizeof(rp->message) - 2);
+	utf8_sanitize(rp->message);
 	return status;
 }
 
@@ -252,7 +264,13 @@ static int port_failure(struct broker *b, const struct request *req, int r, bool
 	}
 	if (r == PORT_E_NOT_NETNS)
 		return fail(rp, status_from(r),
-			    "network '%s': the file descriptor is not a network namespace",
+			    "network '%s': the file descriptor is not a network namespace "
+			    "(pass /proc/PID/ns/net or /run/netns/NAME, opened for reading)",
+			    req->network_name);
+	if (r == PORT_E_NETNS_O_PATH)
+		return fail(rp, status_from(r),
+			    "network '%s': the file descriptor is an O_PATH one, which cannot be "
+			    "used: open the namespace O_RDONLY",
 			    req->network_name);
 	if (r == PORT_E_NOT_OWNER)
 		return fail(rp, status_from(r),
@@ -310,13 +328,6 @@ static struct lease *add_port(struct broker *b, struct connection *c, const stru
 	struct lease *l;
 	int r;
 
-	if (req->port == PORT_NETNS) {
-		r = port_check_netns(netns_fd, peer->uid);
-		if (r) {
-			(void)port_failure(b, req, r, false, rp);
-			return NULL;
-		}
-	}
 	r = lease_new(b->env.next_lease_id++, req, peer, &l);
 	if (r == 0)
 		r = broker_add_lease(b, n, l, &spec, &rp->fds, &dhcp_failed);
@@ -341,6 +352,12 @@ static int handle_acquire(struct broker *b, struct connection *c, const struct r
 	r = admit(b, c, req, &config, &cl, rp);
 	if (r)
 		return r;
+	/* Before the network: a request that cannot be served makes nothing. */
+	if (req->port == PORT_NETNS) {
+		r = port_check_netns(netns_fd, connection_peer(c)->uid);
+		if (r)
+			return port_failure(b, req, r, false, rp);
+	}
 	r = broker_acquire_network(b, config, &n);
 	if (r > 0)
 		return network_failure(b, config, r, rp);
@@ -460,14 +477,23 @@ static int handle(struct broker *b, struct connection *c, const char *msg, size_
 	}
 }
 
+/* Every request gets its one reply: this one when no other can be made. */
+static void send_out_of_memory(struct connection *c)
+{
+	static const char oom[] = "{\"error\":7,\"message\":\"out of memory\"}";
+
+	static_assert(VMNET_BROKER_INTERNAL_ERROR == 7, "the code in oom[]");
+	(void)connection_reply_text(c, oom, NULL, 0);
+}
+
 /* Send the error @rp holds; the line the daemon logs of it names the client. */
 static void send_error(struct connection *c, const struct reply *rp)
 {
 	_cleanup_(json_decrefp) json_t *reply = reply_error_new(rp->status, rp->message);
 
 	log_client_info(c, "%s: %s", status_to_name(rp->status), rp->message);
-	if (reply)
-		(void)connection_reply(c, reply, NULL, 0);
+	if (!reply || connection_reply(c, reply, NULL, 0) == -ENOMEM)
+		send_out_of_memory(c);
 }
 
 /*
@@ -507,9 +533,10 @@ void request_dispatch(void *userdata, struct connection *c, const char *msg, siz
 		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
 	else if (r == 0 && !rp.json)
 		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	if (rp.status == VMNET_BROKER_SUCCESS)
-		(void)connection_reply(c, rp.json, rp.fds.fd, rp.fds.n);
-	else
+	if (rp.status == VMNET_BROKER_SUCCESS) {
+		if (connection_reply(c, rp.json, rp.fds.fd, rp.fds.n) == -ENOMEM)
+			send_out_of_memory(c);
+	} else
 		send_error(c, &rp);
 	json_decref(rp.json);
 	if (rp.status == VMNET_BROKER_SUCCESS && rp.lease)

@@ -305,6 +305,14 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds)
 {
 	_cleanup_free_ char *text = json_dumps(reply, JSON_COMPACT);
+
+	if (!text)
+		return -ENOMEM;
+	return connection_reply_text(c, text, fds, n_fds);
+}
+
+int connection_reply_text(struct connection *c, const char *text, const int *fds, size_t n_fds)
+{
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * PROTOCOL_FDS_MAX)];
@@ -312,11 +320,9 @@ int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (!text)
-		return -ENOMEM;
 	if (n_fds > PROTOCOL_FDS_MAX)
 		return -E2BIG;
-	iov = (struct iovec){ .iov_base = text, .iov_len = strlen(text) };
+	iov = (struct iovec){ .iov_base = (char *)text, .iov_len = strlen(text) };
 	if (n_fds > 0) {
 		struct cmsghdr *cm;
 

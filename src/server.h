@@ -59,6 +59,8 @@ void connection_set_data(struct connection *c, void *data);
  * Return: 0 or negative errno.
  */
 int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds);
+/* connection_reply() of a reply already serialised: @text, one JSON object. */
+int connection_reply_text(struct connection *c, const char *text, const int *fds, size_t n_fds);
 
 /* Lines about a client: "[peer PID uid UID] ...", as SO_PEERCRED says. */
 #define log_client_full_errno(c, level, error, fmt, ...)                                        \

@@ -155,8 +155,11 @@ static int parse_lease(json_t *o, struct state_lease *l)
 	if (get_int(o, "pid", 0, INT32_MAX, &v) < 0)
 		return -EINVAL;
 	l->pid = (pid_t)v;
-	if (get_str(o, "label", l->label, sizeof(l->label)) < 0 || !label_is_valid(l->label))
+	if (get_str(o, "label", l->label, sizeof(l->label)) < 0)
 		return -EINVAL;
+	/* An older daemon took labels that are refused now (control and bidi
+	 * characters): the lease must survive the upgrade, not its label. */
+	label_sanitize(l->label);
 	return parse_forwards(o, l);
 }
 

@@ -192,6 +192,7 @@ class AcquireTest(unittest.TestCase):
         for kw in [dict(network="a/b"), dict(network=".."), dict(network="x" * 65),
                    dict(mac="01:00:5e:00:00:01"), dict(mac="00:00:00:00:00:00"),
                    dict(mac="52:54:00:12:34"), dict(label="a\nb"), dict(label="é" * 33),
+                   dict(label="a\u009b2J"), dict(label="evil\u202egnp.exe"),
                    dict(ifname="a/b"), dict(ifname="x" * 16), dict(multi_queue=0),
                    dict(multi_queue=17), dict(port="vhost"), dict(port="netns"),
                    dict(port="tap", netns=0), dict(port_forwards=[("sctp", 1, 1)]),

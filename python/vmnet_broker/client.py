@@ -48,11 +48,20 @@ def _check_mac(mac: str) -> None:
         raise InvalidRequest("%r is not a unicast MAC address like 52:54:00:12:34:56" % (mac,))
 
 
+def _label_char_refused(c: str) -> bool:
+    # What the daemon refuses: controls (C0, DEL, C1), line and paragraph
+    # separators, and the bidirectional formatting characters.
+    o = ord(c)
+    return (o < 0x20 or 0x7f <= o <= 0x9f or o in (0x061C, 0x200E, 0x200F)
+            or 0x2028 <= o <= 0x202E or 0x2066 <= o <= 0x2069)
+
+
 def _check_label(label: str) -> None:
-    # At most 64 bytes, as the daemon counts them, of printable characters.
-    if (not isinstance(label, str) or len(label.encode()) > LABEL_MAX
-            or any(ord(c) < 0x20 or ord(c) == 0x7f for c in label)):
-        raise InvalidRequest("a label is at most %d printable characters" % LABEL_MAX)
+    # At most 64 bytes, as the daemon counts them, of printable text.
+    if (not isinstance(label, str) or len(label.encode(errors="replace")) > LABEL_MAX
+            or any(_label_char_refused(c) for c in label)):
+        raise InvalidRequest("a label is at most %d bytes of printable text (no control or "
+                             "bidirectional formatting characters)" % LABEL_MAX)
 
 
 def _check_ifname(ifname: str) -> None:

@@ -108,7 +108,8 @@ def test_interface_alias_names_network_uid_pid_label(broker):
     reply, fds = broker.acquire_tap(label="vm-one")
     try:
         link = broker.link(reply["network"]["port"]["ifname"])
-        assert link.get("ifalias") == "vmnet-broker net=shared uid=0 pid=%d label=vm-one" % os.getpid()
+        assert link.get("ifalias") == \
+            'vmnet-broker net=shared uid=0 pid=%d label="vm-one"' % os.getpid()
     finally:
         close_all(fds)
 

@@ -635,8 +635,6 @@ def test_other_users_cannot_read_lease_details_in_the_state_dir(broker, topo):
 
 # ----------------------------------------------------------------- 16.9 cut messages
 
-@pytest.mark.xfail(strict=True, reason="issue 16.9: an error message cut at 511 bytes inside a "
-                   "UTF-8 character makes the reply invalid and it is never sent")
 def test_long_error_message_cut_inside_a_character_is_still_answered(topo):
     # The NOT_FOUND message quotes the config dir; make byte 509 the start
     # of a 3-byte character, so the 511-byte cut splits it.
@@ -661,8 +659,6 @@ def test_long_error_message_cut_inside_a_character_is_still_answered(topo):
 
 # ----------------------------------------------------------------- 16.10 wrong fds
 
-@pytest.mark.xfail(strict=True, reason="issue 16.10: an O_PATH netns fd or an unattached "
-                   "/dev/net/tun fd gets CREATE_FAILURE (6), logged as an error")
 def test_unusable_netns_fds_are_invalid_requests(broker, topo):
     g = topo.guest("g")
     links = broker.link_names()
@@ -682,8 +678,6 @@ def test_unusable_netns_fds_are_invalid_requests(broker, topo):
 
 # ----------------------------------------------------------------- 16.11 labels, memory
 
-@pytest.mark.xfail(strict=True, reason="issue 16.11: labels may hold C1 controls and bidi "
-                   "overrides")
 def test_labels_refuse_c1_controls_and_bidi_overrides(broker):
     for label in ("a\u009b2J", "evil\u202egnp.exe", "x\u2067y", "z\u200fw"):
         reply = broker.request({"command": "acquire", "network_name": "shared",
@@ -694,8 +688,6 @@ def test_labels_refuse_c1_controls_and_bidi_overrides(broker):
     assert "error" not in reply, reply
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.11: a label can forge the interface alias's "
-                   "uid= and pid= fields")
 def test_label_cannot_forge_the_alias_fields(broker):
     label = 'x uid=0 pid=1 "q"'
     reply, fds, sock = acquire_as(broker, NOBODY_UID, label=label)

@@ -384,6 +384,79 @@ static void test_bad_label(void **state)
 	acquire_with_invalid(extra);
 }
 
+/* Controls of every kind, separators and bidi formatting; printable text of any script passes. */
+static void test_label_characters(void **state)
+{
+	static const char *const bad[] = {
+		"a\xc2\x9b" "2J",      /* U+009B, C1 CSI */
+		"\xc2\x80",            /* U+0080 */
+		"evil\xe2\x80\xae" "gnp.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
+		"x\xe2\x81\xa7y",     /* U+2067 RIGHT-TO-LEFT ISOLATE */
+		"z\xe2\x80\x8fw",     /* U+200F RIGHT-TO-LEFT MARK */
+		"\xd8\x9c",            /* U+061C ARABIC LETTER MARK */
+		"a\xe2\x80\xa8" "b",  /* U+2028 LINE SEPARATOR */
+		"\xe2\x81\xa6",       /* U+2066 */
+		"\xe2\x81\xa9",       /* U+2069 */
+		"\xe2\x80\xaa",       /* U+202A */
+		"a\x7f",    "a\x1b[2J", "\xff",    "\xe2\x82", /* DEL, ESC, not UTF-8 */
+	};
+	static const char *const good[] = {
+		"", "caf\xc3\xa9 vm #1", "\xe2\x82\xac 5", "\xe2\x80\x8d", /* U+200D ZWJ */
+		"\xc2\xa0",                                           /* U+00A0 */
+		"\xe2\x81\xaa",                                       /* U+206A, not bidi */
+		"\xf0\x9f\x96\xa5 vm", "x uid=0 \"q\"",
+	};
+	char buf[LABEL_MAX + 1];
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		if (label_is_valid(bad[i]))
+			fail_msg("label %zu accepted", i);
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		label_sanitize(buf);
+		assert_true(label_is_valid(buf));
+		assert_non_null(strchr(buf, '?'));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+		if (!label_is_valid(good[i]))
+			fail_msg("label %zu refused", i);
+		snprintf(buf, sizeof(buf), "%s", good[i]);
+		label_sanitize(buf);
+		assert_string_equal(buf, good[i]);
+	}
+	snprintf(buf, sizeof(buf), "evil\xe2\x80\xae" "gnp");
+	label_sanitize(buf);
+	assert_string_equal(buf, "evil?gnp");
+	acquire_with_invalid("\"label\":\"a\\u009b2J\"");
+	acquire_with_invalid("\"label\":\"evil\\u202egnp.exe\"");
+}
+
+/* A cut never splits a character: the result stays UTF-8, and says it was cut. */
+static void test_utf8_truncate(void **state)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "short");
+	utf8_truncate(s, 5);
+	assert_string_equal(s, "short");
+	snprintf(s, sizeof(s), "abcdefgh");
+	utf8_truncate(s, 6);
+	assert_string_equal(s, "abc...");
+	/* "ab" + the euro sign's 3 bytes: a cut at 6 - 3 falls in it. */
+	snprintf(s, sizeof(s), "ab\xe2\x82\xac" "cdef");
+	utf8_truncate(s, 6);
+	assert_string_equal(s, "ab...");
+	snprintf(s, sizeof(s), "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac");
+	utf8_truncate(s, 7);
+	assert_string_equal(s, "\xe2\x82\xac...");
+	snprintf(s, sizeof(s), "abcdef");
+	utf8_truncate(s, 2);
+	assert_string_equal(s, "ab");
+	/* What vsnprintf() leaves: a 3-byte character cut after its first byte. */
+	snprintf(s, sizeof(s), "xxxxxxxxxx\xe2");
+	utf8_truncate(s, 10);
+	assert_string_equal(s, "xxxxxxx...");
+}
+
 static void test_bad_ifname(void **state)
 {
 	static const char *const bad[] = {
@@ -686,6 +759,8 @@ int main(void)
 		cmocka_unit_test(test_bad_port),
 		cmocka_unit_test(test_bad_mac),
 		cmocka_unit_test(test_bad_label),
+		cmocka_unit_test(test_label_characters),
+		cmocka_unit_test(test_utf8_truncate),
 		cmocka_unit_test(test_bad_ifname),
 		cmocka_unit_test(test_bad_vnet_hdr),
 		cmocka_unit_test(test_bad_multi_queue),
