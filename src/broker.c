@@ -51,8 +51,8 @@ int broker_check_limits(const struct broker *b, const struct request *req, uid_t
 		return BROKER_E_NETWORKS;
 	if (n && req->port != PORT_NONE && n->n_leases >= BROKER_MAX_PORTS_PER_NETWORK)
 		return BROKER_E_NETWORK_PORTS;
-	if (uid != 0 && req->port != PORT_NONE &&
-	    registry_ports_of_user(&b->registry, uid) >= b->opt.max_ports_per_user)
+	/* Holds count too: each keeps a network up, and its connection's replies. */
+	if (uid != 0 && registry_ports_of_user(&b->registry, uid) >= b->opt.max_ports_per_user)
 		return BROKER_E_USER_PORTS;
 	if ((req->port == PORT_NONE || req->port == PORT_NAMED_TAP) &&
 	    holds >= BROKER_MAX_HOLDS_PER_CONNECTION)
@@ -256,6 +256,14 @@ void broker_end_client(struct broker *b, struct client *cl)
 	}
 }
 
+/* Whether @c has leases that end when it closes: then it may stay idle. */
+static bool client_holds(void *userdata, const struct connection *c)
+{
+	const struct client *cl = connection_get_data(c);
+
+	return cl && !TAILQ_EMPTY(&cl->leases);
+}
+
 static void on_disconnect(void *userdata, struct connection *c)
 {
 	struct client *cl = connection_get_data(c);
@@ -381,8 +389,9 @@ int broker_new(sd_event *event, const struct broker_options *opt, server_request
 				       opt->socket_path);
 	if (r < 0)
 		return log_error_errno(r, "Failed to listen on '%s': %m", opt->socket_path);
-	server_set_max_connections(b->server, opt->max_connections);
+	server_set_max_connections(b->server, opt->max_connections, opt->max_connections_per_user);
 	server_set_silence_timeout(b->server, opt->silence_timeout_usec);
+	server_set_holds_fn(b->server, client_holds);
 	*ret = TAKE_PTR(b);
 	return 0;
 }

@@ -28,6 +28,7 @@ struct broker_options {
 	size_t max_ports_per_user;
 	size_t max_networks;
 	size_t max_connections;
+	size_t max_connections_per_user; /* 0: server_default_per_user() */
 	uint64_t silence_timeout_usec;
 };
 
@@ -56,7 +57,7 @@ struct broker {
 enum {
 	BROKER_E_NETWORKS = 800, /* the daemon runs max_networks networks */
 	BROKER_E_NETWORK_PORTS,  /* the network has BROKER_MAX_PORTS_PER_NETWORK ports */
-	BROKER_E_USER_PORTS,     /* the uid holds max_ports_per_user ports */
+	BROKER_E_USER_PORTS,     /* the uid holds max_ports_per_user ports and holds */
 	BROKER_E_HOLDS,          /* the connection holds BROKER_MAX_HOLDS_PER_CONNECTION leases */
 };
 

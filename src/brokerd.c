@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -44,10 +45,14 @@ static void help(void)
 	       "  --log-level LEVEL       err, warning, notice, info (default) or debug\n"
 	       "  --exit-idle SECONDS     with a socket from systemd: exit after this long with\n"
 	       "                          no network and no client (default 0: never)\n"
-	       "  --max-ports-per-user N  ports one non-root user may hold (default %d)\n"
+	       "  --max-ports-per-user N  ports and holds one non-root user may have (default %d)\n"
 	       "  --max-networks N        networks at once (default %d)\n"
-	       "  --max-connections N     client connections at once (default %d)\n"
-	       "  --client-timeout SECONDS  drop a client that sends nothing this long (default %d)\n"
+	       "  --max-connections N     client connections at once (default %d; the last\n"
+	       "                          max(4, N/32) are kept for root)\n"
+	       "  --max-connections-per-user N  connections one non-root user may hold\n"
+	       "                          (default max(4, --max-connections / 8))\n"
+	       "  --client-timeout SECONDS  drop a client that sends nothing this long, or that\n"
+	       "                          holds no lease and sends no request this long (default %d)\n"
 	       "  --remove-all            adopt what an earlier daemon left, then remove every\n"
 	       "                          network and port, in use or not, and exit\n"
 	       "  -h --help               show this help\n"
@@ -100,6 +105,7 @@ enum {
 	ARG_MAX_PORTS,
 	ARG_MAX_NETWORKS,
 	ARG_MAX_CONNS,
+	ARG_MAX_CONNS_PER_USER,
 	ARG_CLIENT_TIMEOUT,
 	ARG_EXIT_IDLE
 };
@@ -116,6 +122,7 @@ static const struct option options[] = {
 	{ "max-ports-per-user", required_argument, NULL, ARG_MAX_PORTS },
 	{ "max-networks", required_argument, NULL, ARG_MAX_NETWORKS },
 	{ "max-connections", required_argument, NULL, ARG_MAX_CONNS },
+	{ "max-connections-per-user", required_argument, NULL, ARG_MAX_CONNS_PER_USER },
 	{ "client-timeout", required_argument, NULL, ARG_CLIENT_TIMEOUT },
 	{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
 	{ "help", no_argument, NULL, 'h' },
@@ -172,6 +179,8 @@ static int parse_option(int c, const char *arg, struct broker_options *o)
 		return parse_limit("max-networks", arg, &o->max_networks);
 	case ARG_MAX_CONNS:
 		return parse_limit("max-connections", arg, &o->max_connections);
+	case ARG_MAX_CONNS_PER_USER:
+		return parse_limit("max-connections-per-user", arg, &o->max_connections_per_user);
 	case ARG_CLIENT_TIMEOUT:
 		if (parse_seconds(arg, &o->silence_timeout_usec) < 0 || o->silence_timeout_usec == 0)
 			return log_error_errno(-EINVAL, "Invalid --client-timeout '%s'", arg);
@@ -335,12 +344,41 @@ static int new_event_loop(sd_event **ret)
 	return 0;
 }
 
+/*
+ * Each connection is an fd, and so are the netlink, nftables, inotify,
+ * signal and timer sources, and per network a dnsmasq's pidfd, the RA
+ * socket's membership and a TAP's queues on their way out. A soft
+ * RLIMIT_NOFILE of 1024 (a shell, another init system) would run out
+ * before --max-connections: raise it to what they need, as far as the
+ * hard limit lets. dnsmasq inherits it, which it copes with (poll()).
+ */
+static void raise_fd_limit(const struct broker_options *o)
+{
+	rlim_t want = (rlim_t)o->max_connections + 256 + 8 * (rlim_t)o->max_networks;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		log_warning("RLIMIT_NOFILE hard limit %llu is below what --max-connections %zu "
+			    "needs (%llu): connections past it wait until others close",
+			    (unsigned long long)rl.rlim_max, o->max_connections,
+			    (unsigned long long)want);
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "Failed to raise RLIMIT_NOFILE to %llu: %m",
+				  (unsigned long long)rl.rlim_cur);
+	else
+		log_debug("Raised RLIMIT_NOFILE to %llu", (unsigned long long)rl.rlim_cur);
+}
+
 /* The broker, listening, with what an earlier daemon left adopted. */
 static int start_broker(sd_event *event, struct broker_options *o, struct broker **ret)
 {
 	_cleanup_(broker_freep) struct broker *b = NULL;
 	int r;
 
+	raise_fd_limit(o);
 	if (mkdir(o->state_dir, 0755) < 0 && errno != EEXIST)
 		return log_error_errno(-errno, "Failed to create state directory '%s': %m",
 				       o->state_dir);

@@ -97,7 +97,7 @@ size_t registry_ports_of_user(const struct registry *r, uid_t uid)
 
 	TAILQ_FOREACH(n, &r->networks, link)
 		TAILQ_FOREACH(l, &n->leases, network_link)
-			count += l->uid == uid && l->port.kind != PORT_NONE;
+			count += l->uid == uid;
 	return count;
 }
 

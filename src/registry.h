@@ -46,7 +46,7 @@ struct network *registry_find_bridge(const struct registry *r, int ifindex);
 struct lease *registry_find_lease(const struct registry *r, int ifindex);
 /* Whether a running network has a bridge called @name (maybe gone from the kernel). */
 bool registry_bridge_taken(const struct registry *r, const char *name);
-/* The ports (not holds) of @uid on every network. */
+/* The leases of @uid on every network: ports, and `none` holds. */
 size_t registry_ports_of_user(const struct registry *r, uid_t uid);
 /* The running network whose IPv4 subnet overlaps @p, or NULL. */
 struct network *registry_subnet_overlap(const struct registry *r, const struct prefix4 *p);

@@ -146,7 +146,9 @@ static int check_limits(struct broker *b, struct connection *c, const struct req
 		return fail(rp, status_from(r), "network '%s' has %d ports, the most a bridge takes",
 			    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
 	case BROKER_E_USER_PORTS:
-		return fail(rp, status_from(r), "uid %u already holds %zu ports, its limit",
+		return fail(rp, status_from(r),
+			    "uid %u already holds %zu ports and holds, its limit "
+			    "(--max-ports-per-user): release one first",
 			    (unsigned)uid, registry_ports_of_user(&b->registry, uid));
 	default:
 		return fail(rp, status_from(r),

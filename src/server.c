@@ -11,12 +11,30 @@
  * Received fds are handed to the request callback, which owns them from
  * then on. Replies are sent with MSG_NOSIGNAL: a peer that hung up gets
  * EPIPE, never a SIGPIPE that would kill the daemon.
+ *
+ * What one user can take. Connections are counted per uid (SO_PEERCRED):
+ * a user other than root may hold --max-connections-per-user of them, and
+ * all such users together all but a reserve that only root may use, so no
+ * one can lock out the others or the administrator. A connection that
+ * holds nothing and sends nothing for --client-timeout is closed (its
+ * timer is armed again after every request). Replies a peer leaves unread
+ * stay in the kernel, charged to the daemon's socket: before a request
+ * of a user other than root is read, the unread bytes of all its
+ * connections are summed (SIOCOUTQ), and past SERVER_UNREAD_PER_USER its
+ * connections are paused (not read) until it reads; any peer is paused
+ * while its own socket is nearly full, so that its reply always fits.
+ * Past RLIMIT_NOFILE accept() fails while the listener stays readable:
+ * accepting pauses then, with a backoff, until a connection closes.
  */
 #include <errno.h>
 #include <grp.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,15 +44,33 @@
 #include "server.h"
 #include "util.h"
 
+#define ACCEPT_RETRY_MIN_USEC (100 * 1000ULL) /* after accept() ran out of fds, doubling */
+#define ACCEPT_RETRY_MAX_USEC (2 * 1000 * 1000ULL)
+#define PAUSE_RECHECK_USEC (100 * 1000ULL) /* paused connections are looked at this often */
+#define REPLY_ROOM (64 * 1024) /* a connection's socket keeps this free for its next reply */
+
+/* The connections of one uid. */
+struct server_user {
+	LIST_ENTRY(server_user) link;
+	uid_t uid;
+	size_t n_conns;
+	TAILQ_HEAD(, connection) conns;
+};
+
 struct connection {
 	TAILQ_ENTRY(connection) link;
+	TAILQ_ENTRY(connection) user_link;
 	struct server *server;
+	struct server_user *user;
 	int fd;
 	sd_event_source *io;
 	struct ucred peer;
-	sd_event_source *silence_timer; /* until the first message: drop peers that never speak */
+	sd_event_source *silence_timer; /* armed anew after every request: drop idle peers */
 	gid_t *groups;                  /* SO_PEERGROUPS: the peer's supplementary groups */
 	size_t n_groups;
+	bool spoke;  /* sent a request: idle since its last one, not silent */
+	bool paused; /* not read until its user reads its replies */
+	bool stuck;  /* a reply did not fit: closed once the request is done */
 	void *data;
 };
 
@@ -45,11 +81,18 @@ struct server {
 	sd_event_source *io;
 	TAILQ_HEAD(, connection) conns;
 	size_t n_conns;
+	LIST_HEAD(, server_user) users;
 	server_request_fn on_request;
 	server_disconnect_fn on_disconnect;
+	server_holds_fn holds;
 	void *userdata;
 	size_t max_conns;
-	uint64_t silence_usec; /* a peer that never sends is dropped after this */
+	size_t max_per_user;
+	uint64_t silence_usec; /* a peer that never sends, or holds nothing, is dropped after this */
+	sd_event_source *accept_timer; /* armed while accept() is paused for lack of fds */
+	uint64_t accept_retry_usec;    /* 0: accepting */
+	sd_event_source *pause_timer;  /* armed while a connection is paused */
+	size_t n_paused;
 	char buf[PROTOCOL_MESSAGE_MAX + 1];
 };
 
@@ -74,9 +117,22 @@ void connection_set_data(struct connection *c, void *data)
 	c->data = data;
 }
 
-void server_set_max_connections(struct server *s, size_t max)
+size_t server_default_per_user(size_t max)
+{
+	return max / 8 > 4 ? max / 8 : 4;
+}
+
+size_t server_root_reserve(size_t max)
+{
+	size_t r = max / 32 > 4 ? max / 32 : 4;
+
+	return r < max / 2 ? r : max / 2;
+}
+
+void server_set_max_connections(struct server *s, size_t max, size_t per_user)
 {
 	s->max_conns = max;
+	s->max_per_user = per_user ? per_user : server_default_per_user(max);
 }
 
 void server_set_silence_timeout(struct server *s, uint64_t usec)
@@ -84,9 +140,64 @@ void server_set_silence_timeout(struct server *s, uint64_t usec)
 	s->silence_usec = usec;
 }
 
+void server_set_holds_fn(struct server *s, server_holds_fn holds)
+{
+	s->holds = holds;
+}
+
 size_t server_connection_count(const struct server *s)
 {
 	return s->n_conns;
+}
+
+static struct server_user *user_find(struct server *s, uid_t uid)
+{
+	struct server_user *u;
+
+	LIST_FOREACH(u, &s->users, link)
+		if (u->uid == uid)
+			return u;
+	return NULL;
+}
+
+static size_t user_conns(struct server *s, uid_t uid)
+{
+	struct server_user *u = user_find(s, uid);
+
+	return u ? u->n_conns : 0;
+}
+
+/* @c joins the connections of its uid. Return: 0 or -ENOMEM. */
+static int user_add(struct server *s, struct connection *c)
+{
+	struct server_user *u = user_find(s, c->peer.uid);
+
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		u->uid = c->peer.uid;
+		TAILQ_INIT(&u->conns);
+		LIST_INSERT_HEAD(&s->users, u, link);
+	}
+	TAILQ_INSERT_TAIL(&u->conns, c, user_link);
+	u->n_conns++;
+	c->user = u;
+	return 0;
+}
+
+static void user_remove(struct connection *c)
+{
+	struct server_user *u = c->user;
+
+	if (!u)
+		return;
+	TAILQ_REMOVE(&u->conns, c, user_link);
+	c->user = NULL;
+	if (--u->n_conns == 0) {
+		LIST_REMOVE(u, link);
+		free(u);
+	}
 }
 
 /* Its own resources: a connection not (or no longer) in the server's list. */
@@ -107,6 +218,8 @@ static void connection_destroyp(struct connection **c)
 	connection_destroy(*c);
 }
 
+static void accept_resume(struct server *s);
+
 static void connection_free(struct connection *c)
 {
 	struct server *s = c->server;
@@ -115,7 +228,13 @@ static void connection_free(struct connection *c)
 		s->on_disconnect(s->userdata, c);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->n_conns--;
+	if (c->paused)
+		s->n_paused--;
+	user_remove(c);
 	connection_destroy(c);
+	/* An fd is free again: try accept() at once rather than at the next retry. */
+	if (s->accept_retry_usec)
+		accept_resume(s);
 }
 
 static void close_fds(int *fds, size_t n)
@@ -174,18 +293,115 @@ static int connection_read(struct connection *c)
 		reply_transport_error(c, "too many file descriptors on one message");
 		return 0;
 	}
-	c->silence_timer = sd_event_source_disable_unref(c->silence_timer);
+	c->spoke = true;
 	s->on_request(s->userdata, c, s->buf, (size_t)n, fds, n_fds);
+	if (c->stuck)
+		return -ENOBUFS;
+	/* Idle from now on, until the next request. */
+	(void)sd_event_source_set_time_relative(c->silence_timer, s->silence_usec);
+	(void)sd_event_source_set_enabled(c->silence_timer, SD_EVENT_ONESHOT);
 	return 0;
 }
 
 static int on_silence(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct connection *c = userdata;
+	struct server *s = c->server;
+	unsigned long long secs = (unsigned long long)(s->silence_usec / 1000000);
 
-	log_client_info(c, "sent nothing for %llu s, closing",
-			(unsigned long long)(c->server->silence_usec / 1000000));
+	if (!c->spoke) {
+		log_client_info(c, "sent nothing for %llu s, closing", secs);
+	} else if (s->holds && s->holds(s->userdata, c)) {
+		/* Its leases end with it: the client's to close. Look again later,
+		 * for when they ended otherwise (a named TAP deleted). */
+		(void)sd_event_source_set_time_relative(src, s->silence_usec);
+		(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+		return 0;
+	} else {
+		log_client_info(c, "idle for %llu s, holding nothing, closing (--client-timeout)",
+				secs);
+	}
 	connection_free(c);
+	return 0;
+}
+
+/* Bytes @c's peer has not read yet (SIOCOUTQ: what the daemon's socket has queued). */
+static int unread(const struct connection *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCOUTQ, &n) < 0 ? 0 : n;
+}
+
+/*
+ * Whether @c must wait before its next request is read: its own socket
+ * would not take a reply, or (not root) the unread replies of all its
+ * user's connections reach SERVER_UNREAD_PER_USER. A peer that does not
+ * read is never answered into the void (the reply dropped), nor does it
+ * pin more memory by opening connections.
+ */
+static bool must_wait(const struct connection *c)
+{
+	const struct connection *o;
+	int own = unread(c), sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+	size_t total = 0;
+
+	if (own > 0 && getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 &&
+	    own + REPLY_ROOM > sndbuf)
+		return true;
+	if (c->peer.uid == 0)
+		return false;
+	TAILQ_FOREACH(o, &c->user->conns, user_link) {
+		total += (size_t)unread(o);
+		if (total >= SERVER_UNREAD_PER_USER)
+			return true;
+	}
+	return false;
+}
+
+static void connection_pause(struct connection *c)
+{
+	struct server *s = c->server;
+
+	if (c->paused)
+		return;
+	(void)sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+	c->paused = true;
+	if (s->n_paused++ == 0) {
+		log_client_info(c, "leaves its replies unread: not reading its requests until it does");
+		(void)sd_event_source_set_time_relative(s->pause_timer, PAUSE_RECHECK_USEC);
+		(void)sd_event_source_set_enabled(s->pause_timer, SD_EVENT_ONESHOT);
+	}
+}
+
+/* Paused connections whose peers read (or left) go on; the rest wait on. */
+static int on_pause_recheck(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+	struct connection *c, *next;
+
+	for (c = TAILQ_FIRST(&s->conns); c; c = next) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+		next = TAILQ_NEXT(c, link);
+		if (!c->paused)
+			continue;
+		/* A peer gone: its unread replies went with it. */
+		if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) && !(p.revents & POLLIN)) {
+			connection_free(c);
+			continue;
+		}
+		if (must_wait(c))
+			continue;
+		c->paused = false;
+		s->n_paused--;
+		(void)sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+	}
+	if (s->n_paused > 0) {
+		(void)sd_event_source_set_time_relative(src, PAUSE_RECHECK_USEC);
+		(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+	}
 	return 0;
 }
 
@@ -205,6 +421,10 @@ static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void
 
 	/* Read before honouring a hang-up: a peer may send and close at once. */
 	if (revents & EPOLLIN) {
+		if (must_wait(c)) {
+			connection_pause(c);
+			return 0;
+		}
 		if (connection_read(c) < 0) {
 			connection_free(c);
 			return 0;
@@ -241,11 +461,11 @@ static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n)
 	return -ERANGE;
 }
 
-/* A connection for the accepted @fd (which it takes only on success). */
-static int connection_new(struct server *s, int fd, struct connection **ret)
+/* A connection of @peer for the accepted @fd (which it takes only on success). */
+static int connection_new(struct server *s, int fd, const struct ucred *peer,
+			  struct connection **ret)
 {
 	_cleanup_(connection_destroyp) struct connection *c = NULL;
-	socklen_t len = sizeof(struct ucred);
 	int r;
 
 	c = calloc(1, sizeof(*c));
@@ -253,9 +473,7 @@ static int connection_new(struct server *s, int fd, struct connection **ret)
 		return -ENOMEM;
 	c->fd = -EBADF;
 	c->server = s;
-	/* Identity is what the kernel saw at connect(), not what the peer claims. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0)
-		return log_warning_errno(-errno, "Failed to read peer credentials: %m");
+	c->peer = *peer;
 	r = read_peer_groups(fd, &c->groups, &c->n_groups);
 	if (r < 0)
 		/* Only allowed_groups needs them; such a peer just is in none. */
@@ -272,25 +490,118 @@ static int connection_new(struct server *s, int fd, struct connection **ret)
 	return 0;
 }
 
+/* Why the connection of @uid may not be taken: a message for the peer, or NULL. */
+static const char *over_limit(struct server *s, uid_t uid, char *buf, size_t size)
+{
+	size_t reserve = server_root_reserve(s->max_conns), mine;
+
+	if (s->n_conns >= s->max_conns) {
+		snprintf(buf, size,
+			 "too many connections to the daemon (%zu, its --max-connections): "
+			 "try again later",
+			 s->n_conns);
+		return buf;
+	}
+	if (uid == 0)
+		return NULL;
+	if (s->n_conns + reserve >= s->max_conns) {
+		snprintf(buf, size,
+			 "the daemon has %zu connections, and the remaining %zu are kept for root: "
+			 "try again later",
+			 s->n_conns, s->max_conns - s->n_conns);
+		return buf;
+	}
+	mine = user_conns(s, uid);
+	if (mine >= s->max_per_user) {
+		snprintf(buf, size,
+			 "uid %u already has %zu connections to the daemon, its limit "
+			 "(--max-connections-per-user): close one first",
+			 (unsigned)uid, mine);
+		return buf;
+	}
+	return NULL;
+}
+
+static int on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+
+	(void)sd_event_source_set_enabled(s->io, SD_EVENT_ON);
+	return 0;
+}
+
+/* accept() failed with @error, and would again at once: wait, doubling the wait. */
+static void accept_pause(struct server *s, int error)
+{
+	struct rlimit rl = {};
+	int r;
+
+	if (s->accept_retry_usec == 0) {
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+		log_warning_errno(error,
+				  "Cannot accept connections: %m (%zu client connections open, "
+				  "RLIMIT_NOFILE %llu); pausing until one closes",
+				  s->n_conns, (unsigned long long)rl.rlim_cur);
+		s->accept_retry_usec = ACCEPT_RETRY_MIN_USEC;
+	} else if (s->accept_retry_usec < ACCEPT_RETRY_MAX_USEC) {
+		s->accept_retry_usec *= 2;
+	}
+	(void)sd_event_source_set_enabled(s->io, SD_EVENT_OFF);
+	r = sd_event_source_set_time_relative(s->accept_timer, s->accept_retry_usec);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->accept_timer, SD_EVENT_ONESHOT);
+	if (r < 0)
+		/* Without a retry, spinning beats never serving again. */
+		(void)sd_event_source_set_enabled(s->io, SD_EVENT_ON);
+}
+
+static void accept_resume(struct server *s)
+{
+	(void)sd_event_source_set_enabled(s->io, SD_EVENT_ON);
+}
+
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
-	struct connection *c;
+	socklen_t len = sizeof(struct ucred);
+	struct connection *c = NULL;
+	struct ucred peer;
+	const char *why;
+	char buf[192];
 	int r;
 
 	cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warning("Failed to accept connection: %m");
+		/* Anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM) leaves the
+		 * listener readable: accepting again at once would spin. */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			accept_pause(s, -errno);
 		return 0;
 	}
-	if (s->n_conns >= s->max_conns) {
-		log_warning("Refusing connection: %zu connections open, the limit", s->n_conns);
-		refuse(cfd, "too many connections to the daemon");
+	if (s->accept_retry_usec) {
+		log_info("Accepting connections again");
+		s->accept_retry_usec = 0;
+		(void)sd_event_source_set_enabled(s->accept_timer, SD_EVENT_OFF);
+	}
+	/* Identity is what the kernel saw at connect(), not what the peer claims. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+		log_warning_errno(-errno, "Failed to read peer credentials: %m");
 		return 0;
 	}
-	r = connection_new(s, cfd, &c);
+	why = over_limit(s, peer.uid, buf, sizeof(buf));
+	if (why) {
+		log_warning("Refusing connection of pid %d uid %u: %s", (int)peer.pid,
+			    (unsigned)peer.uid, why);
+		refuse(cfd, why);
+		return 0;
+	}
+	r = connection_new(s, cfd, &peer, &c);
+	if (r == 0) {
+		r = user_add(s, c);
+		if (r < 0)
+			c = connection_destroy(c);
+	}
 	if (r == -ENOMEM)
 		log_error("Failed to accept connection: out of memory");
 	if (r < 0)
@@ -344,8 +655,16 @@ int connection_reply_text(struct connection *c, const char *text, const int *fds
 			return -EMSGSIZE;
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
 	}
-	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		return log_client_debug_errno(c, -errno, "Failed to send reply: %m");
+	if (sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		int r = -errno;
+
+		/* Full: the peer reads nothing (must_wait() kept room for one reply). */
+		if (r == -EAGAIN || r == -ENOBUFS) {
+			log_client_info(c, "does not read its replies (socket full): closing");
+			c->stuck = true;
+		}
+		return log_client_debug_errno(c, r, "Failed to send reply: %m");
+	}
 	return 0;
 }
 
@@ -395,12 +714,13 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 		return -ENOMEM;
 	s->fd = -EBADF;
 	s->event = event;
-	s->max_conns = SERVER_MAX_CONNECTIONS;
+	server_set_max_connections(s, SERVER_MAX_CONNECTIONS, 0);
 	s->silence_usec = SERVER_SILENCE_TIMEOUT_SEC * 1000000ULL;
 	s->on_request = on_request;
 	s->on_disconnect = on_disconnect;
 	s->userdata = userdata;
 	TAILQ_INIT(&s->conns);
+	LIST_INIT(&s->users);
 	if (listen_fd >= 0) {
 		s->fd = listen_fd;
 	} else {
@@ -415,6 +735,17 @@ int server_new(sd_event *event, const char *path, int listen_fd, gid_t gid,
 	r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, on_accept, s);
 	if (r < 0)
 		return r;
+	r = sd_event_add_time_relative(event, &s->accept_timer, CLOCK_MONOTONIC,
+				       ACCEPT_RETRY_MIN_USEC, 0, on_accept_retry, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->accept_timer, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time_relative(event, &s->pause_timer, CLOCK_MONOTONIC,
+					       PAUSE_RECHECK_USEC, 0, on_pause_recheck, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->pause_timer, SD_EVENT_OFF);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -425,8 +756,12 @@ struct server *server_free(struct server *s)
 
 	if (!s)
 		return NULL;
+	/* No retry of accept() while the connections go. */
+	s->accept_retry_usec = 0;
 	while ((c = TAILQ_FIRST(&s->conns)))
 		connection_free(c);
+	sd_event_source_disable_unref(s->accept_timer);
+	sd_event_source_disable_unref(s->pause_timer);
 	sd_event_source_disable_unref(s->io);
 	safe_close(s->fd);
 	if (s->path)

@@ -3,6 +3,7 @@
 #define VMNET_SERVER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -37,12 +38,37 @@ static inline void server_freep(struct server **s)
 	server_free(*s);
 }
 size_t server_connection_count(const struct server *s);
-/* Further connections are refused with LIMIT_EXCEEDED (default SERVER_MAX_CONNECTIONS). */
-void server_set_max_connections(struct server *s, size_t max);
+
+/*
+ * Limits. Past @max connections (default SERVER_MAX_CONNECTIONS) a new
+ * one is refused with LIMIT_EXCEEDED; the last server_root_reserve(@max)
+ * of them only root may take, and a user other than root may hold at
+ * most @per_user (0: the default, server_default_per_user(@max)).
+ */
+void server_set_max_connections(struct server *s, size_t max, size_t per_user);
 #define SERVER_MAX_CONNECTIONS 1024
-/* A peer that connects and never sends holds a slot for nothing: drop it after this. */
+/* max(4, @max / 8): 128 of 1024, well below the whole. */
+size_t server_default_per_user(size_t max);
+/* Connections only root may take: max(4, @max / 32), at most half of them. */
+size_t server_root_reserve(size_t max);
+
+/*
+ * A connection that sent nothing for this long is closed, and one that
+ * holds nothing (server_holds_fn) is closed after this long without a
+ * request (default SERVER_SILENCE_TIMEOUT_SEC).
+ */
 void server_set_silence_timeout(struct server *s, uint64_t usec);
 #define SERVER_SILENCE_TIMEOUT_SEC 30
+/* Whether @c holds something that ends when it closes: then it is never idle. */
+typedef bool (*server_holds_fn)(void *userdata, const struct connection *c);
+void server_set_holds_fn(struct server *s, server_holds_fn holds);
+
+/*
+ * Bytes of replies the connections of one user other than root may leave
+ * unread in the kernel before the daemon reads no further request from
+ * them (until they read): what a user pins of the daemon's memory.
+ */
+#define SERVER_UNREAD_PER_USER (1024 * 1024)
 
 /* Credentials the kernel recorded at connect(): SO_PEERCRED. */
 const struct ucred *connection_peer(const struct connection *c);
@@ -56,6 +82,8 @@ void connection_set_data(struct connection *c, void *data);
  * connection_reply() - send @reply with @fds as SCM_RIGHTS, in one message
  * The fds stay the caller's. A peer that is gone is not an error worth
  * more than a debug line: the caller's cleanup runs the same either way.
+ * A peer whose socket is full (it reads no replies) is closed once the
+ * request is done: one reply per request, or none and the connection goes.
  * Return: 0 or negative errno.
  */
 int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds);

@@ -296,8 +296,6 @@ def test_network_file_policy_for_acquire_forwards(broker):
 
 # ----------------------------------------------------------------- 16.2 connections
 
-@pytest.mark.xfail(strict=True, reason="issue 16.2: one user's idle connections use up the "
-                   "global limit and lock out everyone, root included")
 def test_one_user_cannot_take_every_connection(topo):
     b = topo.broker(topo.netns("d"), extra_args=["--max-connections", "40",
                                                  "--client-timeout", "60"])
@@ -319,8 +317,6 @@ def test_one_user_cannot_take_every_connection(topo):
     wait_until(lambda: served(b, NOBODY_UID), what="the daemon to serve again")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.2: the silence timer stops after the first "
-                   "message, so idle connections holding nothing stay forever")
 def test_idle_connections_holding_nothing_are_dropped(topo):
     b = topo.broker(topo.netns("d"), extra_args=["--client-timeout", "2"])
     idle, holder = connect_as(b, NOBODY_UID, 2)
@@ -422,8 +418,6 @@ def test_ports_of_network_files_are_reserved(broker):
 
 # ----------------------------------------------------------------- 16.5 out of fds
 
-@pytest.mark.xfail(strict=True, reason="issue 16.5: past RLIMIT_NOFILE accept() fails, and "
-                   "the daemon spins at 100% CPU logging 'Failed to accept connection: Success'")
 def test_out_of_fds_does_not_spin_and_recovers(broker):
     limit = broker.fd_count() + 6
     run(["prlimit", "--pid", str(broker.pid), "--nofile=%d:%d" % (limit, limit)])
@@ -446,8 +440,6 @@ def test_out_of_fds_does_not_spin_and_recovers(broker):
     wait_until(lambda: served(broker), timeout=10, what="the daemon to serve again")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.5: the soft RLIMIT_NOFILE is not raised to "
-                   "what --max-connections needs")
 def test_soft_fd_limit_is_raised_for_max_connections(topo):
     b = Broker(topo, topo.netns("d"))
     topo.brokers.append(b)
@@ -707,8 +699,6 @@ def queued(sock):
     return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.11: `none` holds pin reply memory per "
-                   "connection without a per-user bound")
 def test_memory_pinned_by_one_user_is_bounded(broker):
     socks = connect_as(broker, NOBODY_UID, 24)
     try:
