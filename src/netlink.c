@@ -355,7 +355,7 @@ int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name)
 	if (setns(nl->own_netns, CLONE_NEWNET) < 0) {
 		/* Stranded in the client's namespace: every later request would
 		 * act there. Nothing sane is left to do. */
-		log_error("Failed to return to the daemon's network namespace: %m");
+		log_error_errno(-errno, "Failed to return to the daemon's network namespace: %m");
 		abort();
 	}
 	if (r < 0)
