@@ -544,8 +544,11 @@ static int cmd_check_config(const struct command *c, struct globals *g, int argc
 		return EXIT_FAILURE;
 	}
 	r = config_dir_new(dir, &d);
-	if (r >= 0)
+	if (r >= 0) {
+		/* This process reads only what its user may: any file may be quoted. */
+		config_dir_quote_all(d);
 		r = config_dir_refresh(d);
+	}
 	if (r < 0) {
 		fprintf(stderr, PROGRAM ": %s: %s\n", dir, strerror(-r));
 		config_dir_free(d);

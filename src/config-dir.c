@@ -7,10 +7,23 @@
  * directory with inotify: then a refresh with no event queued does
  * nothing (with 40 files, a scan costs about 100 us of every acquire).
  * The parsing itself is config.c.
+ *
+ * Trust. A network file says who may use a network and which host ports
+ * it takes, and the daemon is root: a file that anyone but root could
+ * write would let them admit themselves. So the directory must be root's
+ * and not writable by group or others (sticky or not), and so must each
+ * file. A file is looked at without following a symlink first
+ * (fstatat()), then opened O_PATH (which opens no FIFO and no device),
+ * checked on that fd, and only then opened for reading through
+ * /proc/self/fd: what is checked is what is read, and a FIFO or a device
+ * node is never opened, even when a symlink leads to one. `networks`
+ * shows every file's errors to every client, so errors quote a file's
+ * text only when everyone may read the file (CONFIG_PARSE_HIDE).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +48,14 @@ int config_dir_new(const char *path, struct config_dir **ret)
 		return -ENOMEM;
 	}
 	d->inotify_fd = -EBADF;
+	d->owner = 0;
 	*ret = d;
 	return 0;
+}
+
+void config_dir_quote_all(struct config_dir *d)
+{
+	d->quote_all = true;
 }
 
 static void entry_clear(struct config_entry *e)
@@ -55,6 +74,7 @@ struct config_dir *config_dir_free(struct config_dir *d)
 		entry_clear(&d->v[i]);
 	free(d->v);
 	free(d->path);
+	free(d->dir_error);
 	safe_close(d->inotify_fd);
 	free(d);
 	return NULL;
@@ -141,8 +161,132 @@ static int read_all(int fd, size_t size, char **ret, size_t *ret_len)
 	return 0;
 }
 
-/* Read and parse @e->path into @e; its problems become its errors. */
-static int entry_load(struct config_entry *e)
+/* "a FIFO": what a file of mode @m is, for a person. */
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISLNK(m))
+		return "a symlink";
+	return "a special file";
+}
+
+/* One error of @e's file as a whole. Return: 0 or -ENOMEM. */
+_printf_(2, 3) static int entry_error(struct config_entry *e, const char *fmt, ...)
+{
+	_cleanup_free_ char *reason = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&reason, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	return config_errors_add(&e->own, e->path, "", "%s", reason);
+}
+
+/*
+ * Why a file of @st may not be trusted, into @buf (@link: it is a
+ * symlink's target); NULL when it may. Whoever may write it could say
+ * who may use its network.
+ */
+static const char *distrust(const struct config_dir *d, const struct stat *st, bool link,
+			    char *buf, size_t size)
+{
+	const char *what = link ? "a symlink to a file " : "";
+
+	if (st->st_uid != d->owner)
+		snprintf(buf, size,
+			 "%sowned by uid %u, not root: not used (whoever may write it could "
+			 "change who may use the network: chown root)",
+			 what, (unsigned)st->st_uid);
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(buf, size,
+			 "%swritable by group or others (mode %04o): not used (whoever may "
+			 "write it could change who may use the network: chmod go-w)",
+			 what, (unsigned)(st->st_mode & 07777));
+	else
+		return NULL;
+	return buf;
+}
+
+/*
+ * @e's file, for reading, into *@ret_fd, and its stat into @st; or 0 with
+ * *@ret_fd -EBADF and the reason among @e's errors. FIFOs and devices are
+ * never opened: O_PATH first, the checks on that fd, then the real open
+ * of exactly that inode through /proc.
+ */
+static int entry_open(const struct config_dir *d, struct config_entry *e, int dfd,
+		      struct stat *st, int *ret_fd)
+{
+	_cleanup_close_ int pfd = -EBADF;
+	char file[NAME_MAX + sizeof(SUFFIX)], proc[64], why[256];
+	struct stat lst;
+	bool link;
+	int fd;
+
+	*ret_fd = -EBADF;
+	snprintf(file, sizeof(file), "%s" SUFFIX, e->name);
+	if (fstatat(dfd, file, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+		return entry_error(e, "cannot read: %s", strerror(errno));
+	link = S_ISLNK(lst.st_mode);
+	pfd = openat(dfd, file, O_PATH | O_CLOEXEC | (link ? 0 : O_NOFOLLOW));
+	if (pfd < 0 || fstat(pfd, st) < 0)
+		return link ? entry_error(e, "a symlink that leads nowhere (%s): not used",
+					  strerror(errno))
+			    : entry_error(e, "cannot read: %s", strerror(errno));
+	stamp_of(st, &e->stamp);
+	e->mode = st->st_mode;
+	e->uid = st->st_uid;
+	if (!S_ISREG(st->st_mode))
+		return entry_error(e, "%s%s, not a regular file: not used", link ? "a symlink to " : "",
+				   file_kind(st->st_mode));
+	if (distrust(d, st, link, why, sizeof(why)))
+		return entry_error(e, "%s", why);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return entry_error(e, "cannot read: %s", strerror(errno));
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Every entry is listed under its own name and path, whatever is wrong with it. */
+static int entry_placeholder(struct config_entry *e)
+{
+	struct network_config *c = &e->config;
+
+	snprintf(c->name, sizeof(c->name), "%.*s", NETWORK_NAME_MAX, e->name);
+	utf8_sanitize(c->name);
+	c->mode = _MODE_MAX; /* none: `networks` shows no mode */
+	c->source = strdup(e->path);
+	if (!c->source)
+		return -ENOMEM;
+	utf8_sanitize(c->source);
+	return 0;
+}
+
+static bool utf8_valid(const char *s)
+{
+	_cleanup_free_ char *copy = strdup(s);
+
+	if (!copy)
+		return true; /* cannot tell: the name's own check comes later */
+	utf8_sanitize(copy);
+	return streq(copy, s);
+}
+
+/* Read and parse @e's file into @e; its problems become its errors. */
+static int entry_load(const struct config_dir *d, struct config_entry *e, int dfd)
 {
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *text = NULL;
@@ -150,33 +294,41 @@ static int entry_load(struct config_entry *e)
 	size_t len = 0;
 	int r;
 
-	fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return config_errors_add(&e->own, e->path, "", "cannot read: %s", strerror(errno));
-	stamp_of(&st, &e->stamp);
-	if (!S_ISREG(st.st_mode))
-		return config_errors_add(&e->own, e->path, "", "not a regular file");
+	r = entry_placeholder(e);
+	if (r < 0)
+		return r;
+	/* JSON carries only UTF-8, and no network name is anything else. */
+	if (!utf8_valid(e->name))
+		return entry_error(e, "the file name is not valid UTF-8: not used (rename it)");
+	if (d->dir_error)
+		return entry_error(e, "%s", d->dir_error);
+	r = entry_open(d, e, dfd, &st, &fd);
+	if (r < 0 || fd < 0)
+		return r;
 	if (st.st_size > CONFIG_FILE_MAX)
-		return config_errors_add(&e->own, e->path, "", "larger than %d bytes", CONFIG_FILE_MAX);
+		return entry_error(e, "larger than %d bytes", CONFIG_FILE_MAX);
 	r = read_all(fd, (size_t)st.st_size, &text, &len);
 	if (r < 0)
-		return r == -ENOMEM ? r
-				    : config_errors_add(&e->own, e->path, "", "cannot read: %s",
-							strerror(-r));
-	r = config_parse(e->name, e->path, text, len, &e->config, &e->own);
+		return r == -ENOMEM ? r : entry_error(e, "cannot read: %s", strerror(-r));
+	network_config_clear(&e->config);
+	/* A client may quote back only what it could read itself. */
+	r = config_parse_flags(e->name, e->path, text, len,
+			       d->quote_all || (st.st_mode & S_IROTH) ? 0 : CONFIG_PARSE_HIDE,
+			       &e->config, &e->own);
 	e->config.stamp = e->stamp;
 	return r < 0 ? r : 0;
 }
 
-static int entry_new(const char *dir, const char *name, struct config_entry *ret)
+static int entry_new(const struct config_dir *d, int dfd, const char *name,
+		     struct config_entry *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
-	if (asprintf(&ret->path, "%s/%s" SUFFIX, dir, name) < 0) {
+	if (asprintf(&ret->path, "%s/%s" SUFFIX, d->path, name) < 0) {
 		ret->path = NULL;
 		return -ENOMEM;
 	}
-	return entry_load(ret);
+	return entry_load(d, ret, dfd);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -191,18 +343,15 @@ static void names_free(char **v, size_t n)
 	free(v);
 }
 
-/* The stems of every visible *.json in @path, sorted; *@ret_links: some may be symlinks. */
-static int list_names(const char *path, char ***ret, size_t *ret_n, bool *ret_links)
+/* The stems of every visible *.json of @dir, sorted; *@ret_links: some may be symlinks. */
+static int list_names(DIR *dir, char ***ret, size_t *ret_n, bool *ret_links)
 {
-	_cleanup_(closedirp) DIR *dir = opendir(path);
 	char **v = NULL;
 	size_t n = 0;
 	struct dirent *de;
 
 	*ret = NULL;
 	*ret_n = 0;
-	if (!dir)
-		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(dir))) {
 		size_t len = strlen(de->d_name);
 		char **g;
@@ -226,6 +375,41 @@ static int list_names(const char *path, char ***ret, size_t *ret_n, bool *ret_li
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+/*
+ * Why none of the files of directory @dfd may be used, malloc'ed into
+ * *@ret; NULL when they may. Not its ancestors: /etc is root's, and a
+ * test's temporary directory lives in /tmp.
+ */
+static int dir_distrust(const struct config_dir *d, int dfd, char **ret)
+{
+	struct stat st;
+	int r = 0;
+
+	*ret = NULL;
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	if (st.st_uid != d->owner)
+		r = asprintf(ret,
+			     "the directory %s is owned by uid %u, not root: none of its files is used "
+			     "(chown root %s)",
+			     d->path, (unsigned)st.st_uid, d->path);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		r = asprintf(ret,
+			     "the directory %s is writable by group or others (mode %04o): none of its "
+			     "files is used (chmod go-w %s)",
+			     d->path, (unsigned)(st.st_mode & 07777), d->path);
+	if (r < 0) {
+		*ret = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && streq(a, b));
 }
 
 /* Each entry's errors: its own, then those with other valid files. */
@@ -266,45 +450,85 @@ static struct config_entry *take_old(struct config_dir *d, const char *name)
 	return NULL;
 }
 
-int config_dir_refresh(struct config_dir *d)
+/* Whether @old is still what @name of @dfd is: same file, size, time, owner and mode. */
+static bool entry_unchanged(const struct config_entry *old, int dfd, const char *name)
+{
+	char file[NAME_MAX + sizeof(SUFFIX)];
+	struct config_stamp now;
+	struct stat st;
+
+	snprintf(file, sizeof(file), "%s" SUFFIX, name);
+	if (fstatat(dfd, file, &st, 0) < 0 && fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	stamp_of(&st, &now);
+	return config_stamp_equal(&now, &old->stamp) && st.st_mode == old->mode &&
+	       st.st_uid == old->uid;
+}
+
+/* The entries of @dir (NULL: no directory) into *@ret (*@ret_n). Return: 0, or negative errno. */
+static int scan(struct config_dir *d, DIR *dir, struct config_entry **ret, size_t *ret_n,
+		bool *ret_changed)
 {
 	struct config_entry *v = NULL;
 	char **names = NULL;
 	size_t n_names = 0, n = 0;
-	bool changed, links = false;
-	int r;
+	bool links = false, changed;
+	_cleanup_free_ char *why = NULL;
+	int dfd = dir ? dirfd(dir) : -EBADF, r = 0;
 
-	if (!maybe_changed(d))
-		return 0;
-	rewatch(d);
-	r = list_names(d->path, &names, &n_names, &links);
-	if (r < 0)
-		return r;
+	if (dir) {
+		r = dir_distrust(d, dfd, &why);
+		if (r >= 0)
+			r = list_names(dir, &names, &n_names, &links);
+		if (r < 0)
+			return r;
+	}
 	d->has_links = links;
 	v = calloc(n_names + 1, sizeof(*v));
 	if (!v) {
 		names_free(names, n_names);
 		return -ENOMEM;
 	}
-	changed = n_names != d->n;
+	/* The directory's trust changed: every file's with it. */
+	changed = n_names != d->n || !same_text(why, d->dir_error);
+	free(d->dir_error);
+	d->dir_error = TAKE_PTR(why);
 	for (size_t i = 0; i < n_names && r >= 0; i++) {
 		struct config_entry *old = take_old(d, names[i]);
-		char path[PATH_MAX];
-		struct config_stamp now;
-		struct stat st;
 
-		snprintf(path, sizeof(path), "%s/%s" SUFFIX, d->path, names[i]);
-		if (old && stat(path, &st) == 0 &&
-		    (stamp_of(&st, &now), config_stamp_equal(&now, &old->stamp))) {
+		if (old && !changed && entry_unchanged(old, dfd, names[i])) {
 			v[n++] = *old;
 			memset(old, 0, sizeof(*old)); /* moved: path NULL marks it taken */
 			continue;
 		}
-		r = entry_new(d->path, names[i], &v[n]);
+		r = entry_new(d, dfd, names[i], &v[n]);
 		n++;
 		changed = true;
 	}
 	names_free(names, n_names);
+	*ret = v;
+	*ret_n = n;
+	*ret_changed = changed;
+	return r;
+}
+
+int config_dir_refresh(struct config_dir *d)
+{
+	_cleanup_(closedirp) DIR *dir = NULL;
+	struct config_entry *v = NULL;
+	size_t n = 0;
+	bool changed = false;
+	int r;
+
+	if (!maybe_changed(d))
+		return 0;
+	rewatch(d);
+	dir = opendir(d->path);
+	if (!dir && errno != ENOENT)
+		return -errno;
+	r = scan(d, dir, &v, &n, &changed);
+	if (!v)
+		return r;
 	for (size_t i = 0; i < d->n; i++)
 		entry_clear(&d->v[i]);
 	free(d->v);

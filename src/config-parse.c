@@ -79,6 +79,7 @@ struct parser {
 	bool mask_ok;      /* `mask` parsed into c->prefix_len */
 	bool subnet_ok;    /* `subnet` parsed into c->gateway */
 	bool bad;          /* an error was found */
+	bool hide;         /* quote none of the file's text: others may not read it */
 	int oom;           /* -ENOMEM once an error could not even be recorded */
 };
 
@@ -99,6 +100,16 @@ _printf_(3, 4) static void perr(struct parser *p, const char *key, const char *f
 	if (config_errors_add(p->errors, p->path, key, "%s", reason) < 0)
 		p->oom = -ENOMEM;
 	free(reason);
+}
+
+/*
+ * @s, a string of the file, as an error may quote it: not at all when the
+ * file is one that not everyone may read (CONFIG_PARSE_HIDE), since
+ * `networks` shows errors to every client.
+ */
+static const char *shown(const struct parser *p, const char *s)
+{
+	return p->hide ? "..." : s;
 }
 
 static bool seen(const struct parser *p, enum key k)
@@ -174,7 +185,7 @@ static void parse_mode(struct parser *p, json_t *v)
 	else if (streq(s, "host"))
 		p->c->mode = MODE_HOST;
 	else
-		perr(p, "mode", "must be \"shared\" or \"host\", not \"%.64s\"", s);
+		perr(p, "mode", "must be \"shared\" or \"host\", not \"%.64s\"", shown(p, s));
 }
 
 static void parse_subnet(struct parser *p, json_t *v)
@@ -185,7 +196,8 @@ static void parse_subnet(struct parser *p, json_t *v)
 		return;
 	if (parse_ipv4(s, &p->c->gateway) < 0)
 		perr(p, "subnet",
-		     "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)", s);
+		     "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)",
+		     shown(p, s));
 	else
 		p->subnet_ok = true;
 }
@@ -199,7 +211,7 @@ static void parse_mask(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (parse_ipv4(s, &m) < 0) {
-		perr(p, "mask", "\"%.64s\" is not a dotted netmask like 255.255.255.0", s);
+		perr(p, "mask", "\"%.64s\" is not a dotted netmask like 255.255.255.0", shown(p, s));
 		return;
 	}
 	inv = ~m;
@@ -226,7 +238,8 @@ static void parse_ipv6_prefix(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (inet_pton(AF_INET6, s, p->c->ipv6_prefix) != 1) {
-		perr(p, "ipv6_prefix", "\"%.64s\" is not an IPv6 prefix like fd42:42:42:42::", s);
+		perr(p, "ipv6_prefix", "\"%.64s\" is not an IPv6 prefix like fd42:42:42:42::",
+		     shown(p, s));
 		return;
 	}
 	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
@@ -248,7 +261,7 @@ static void parse_external_interface(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (!ifname_is_valid(s))
-		perr(p, "external_interface", "\"%.64s\" is not a valid interface name", s);
+		perr(p, "external_interface", "\"%.64s\" is not a valid interface name", shown(p, s));
 	else
 		strcpy(p->c->external_interface, s);
 }
@@ -272,7 +285,7 @@ static bool object_keys_ok(struct parser *p, const char *where, json_t *o,
 		if (!known) {
 			char k[128];
 
-			snprintf(k, sizeof(k), "%s.%.64s", where, key);
+			snprintf(k, sizeof(k), "%s.%.64s", where, shown(p, key));
 			perr(p, k, "unknown key");
 			ok = false;
 		}
@@ -323,7 +336,7 @@ static void parse_one_forward(struct parser *p, const char *where, json_t *o,
 		if (r >= 0)
 			f->protocol = (enum forward_protocol)r;
 		else
-			perr(p, k, "must be \"tcp\" or \"udp\", not \"%.16s\"", s);
+			perr(p, k, "must be \"tcp\" or \"udp\", not \"%.16s\"", shown(p, s));
 		*ok = *ok && r >= 0;
 	}
 	snprintf(k, sizeof(k), "%s.external_port", where);
@@ -341,7 +354,7 @@ static void parse_one_forward(struct parser *p, const char *where, json_t *o,
 	snprintf(k, sizeof(k), "%s.internal_address", where);
 	if ((v = json_object_get(o, "internal_address")) && (s = get_string(p, k, v)) &&
 	    parse_ipv4(s, &f->internal_address) < 0) {
-		perr(p, k, "\"%.64s\" is not an IPv4 address", s);
+		perr(p, k, "\"%.64s\" is not an IPv4 address", shown(p, s));
 		*ok = false;
 	}
 }
@@ -397,13 +410,14 @@ static void parse_one_reservation(struct parser *p, const char *where, json_t *o
 		return;
 	snprintf(k, sizeof(k), "%s.mac", where);
 	if ((v = json_object_get(o, "mac")) && (s = get_string(p, k, v)) && mac_parse(s, res->mac) < 0) {
-		perr(p, k, "\"%.64s\" is not a unicast MAC address like 52:54:00:12:34:56", s);
+		perr(p, k, "\"%.64s\" is not a unicast MAC address like 52:54:00:12:34:56",
+		     shown(p, s));
 		*ok = false;
 	}
 	snprintf(k, sizeof(k), "%s.address", where);
 	if ((v = json_object_get(o, "address")) && (s = get_string(p, k, v)) &&
 	    parse_ipv4(s, &res->address) < 0) {
-		perr(p, k, "\"%.64s\" is not an IPv4 address", s);
+		perr(p, k, "\"%.64s\" is not an IPv4 address", shown(p, s));
 		*ok = false;
 	}
 }
@@ -486,7 +500,7 @@ static void parse_accounts(struct parser *p, const char *key, json_t *v, char **
 		if (!s)
 			continue;
 		if (!account_is_valid(s)) {
-			perr(p, k, "\"%.64s\" is not a valid name or numeric id", s);
+			perr(p, k, "\"%.64s\" is not a valid name or numeric id", shown(p, s));
 			continue;
 		}
 		(*ret)[*ret_n] = strdup(s);
@@ -726,7 +740,7 @@ static void parse_object(struct parser *p, json_t *root)
 		if (k == _K_MAX) {
 			char name[72];
 
-			snprintf(name, sizeof(name), "%.64s", key);
+			snprintf(name, sizeof(name), "%.64s", shown(p, key));
 			perr(p, name, "unknown key");
 			continue;
 		}
@@ -759,10 +773,12 @@ static void check_name(struct parser *p, const char *name)
 		     name);
 }
 
-int config_parse(const char *name, const char *path, const char *text, size_t len,
-		 struct network_config *ret, struct config_errors *errors)
+int config_parse_flags(const char *name, const char *path, const char *text, size_t len,
+		       unsigned int flags, struct network_config *ret, struct config_errors *errors)
 {
-	struct parser p = { .path = path, .errors = errors, .c = ret };
+	struct parser p = {
+		.path = path, .errors = errors, .c = ret, .hide = flags & CONFIG_PARSE_HIDE
+	};
 	json_error_t jerr;
 	json_t *root;
 
@@ -770,6 +786,7 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
 	ret->source = strdup(path);
 	if (!ret->source)
 		return -ENOMEM;
+	utf8_sanitize(ret->source);
 	check_name(&p, name);
 	if (len > CONFIG_FILE_MAX) {
 		perr(&p, "", "larger than %d bytes", CONFIG_FILE_MAX);
@@ -777,7 +794,10 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
 	}
 	/* Two values for one key: which one was meant? Refuse, as requests do. */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
+	if (!root && p.hide)
+		/* jansson's words quote the text where it stopped. */
+		perr(&p, "", "not valid JSON: line %d, column %d", jerr.line, jerr.column);
+	else if (!root)
 		perr(&p, "", "not valid JSON: line %d, column %d: %s", jerr.line, jerr.column,
 		     jerr.text);
 	else if (!json_is_object(root))
@@ -788,4 +808,10 @@ int config_parse(const char *name, const char *path, const char *text, size_t le
 	if (p.oom)
 		return p.oom;
 	return p.bad ? CONFIG_E_INVALID : 0;
+}
+
+int config_parse(const char *name, const char *path, const char *text, size_t len,
+		 struct network_config *ret, struct config_errors *errors)
+{
+	return config_parse_flags(name, path, text, len, 0, ret, errors);
 }

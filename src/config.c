@@ -267,11 +267,19 @@ json_t *config_errors_json(const struct config_errors *e)
 json_t *config_json(const struct network_config *c, const struct config_errors *errors)
 {
 	const char *mode = network_mode_to_string(c->mode);
+	_cleanup_free_ char *source = strdup(c->source ? c->source : "builtin");
+	char name[sizeof(c->name)];
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:b, s:o}", "name", c->name, "source",
-		      c->source ? c->source : "builtin", "persistent", c->persistent, "errors",
-		      config_errors_json(errors));
+	if (!source)
+		return NULL;
+	/* A name or path of bytes that are not UTF-8 (a file's) would make the
+	 * whole entry vanish from `networks`: show it with '?' instead. */
+	snprintf(name, sizeof(name), "%s", c->name);
+	utf8_sanitize(name);
+	utf8_sanitize(source);
+	o = json_pack("{s:s, s:s, s:b, s:o}", "name", name, "source", source, "persistent",
+		      c->persistent, "errors", config_errors_json(errors));
 	if (o && mode)
 		json_object_set_new(o, "mode", json_string(mode));
 	if (o && c->description)

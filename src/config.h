@@ -131,6 +131,11 @@ void config_errors_clear(struct config_errors *e);
  */
 int config_parse(const char *name, const char *path, const char *text, size_t len,
 		 struct network_config *ret, struct config_errors *errors);
+/* The errors quote no text of the file (values, key names, JSON's): "..." instead. */
+#define CONFIG_PARSE_HIDE 1u
+/* config_parse() with @flags: 0 or CONFIG_PARSE_HIDE, for a file not everyone may read. */
+int config_parse_flags(const char *name, const char *path, const char *text, size_t len,
+		       unsigned int flags, struct network_config *ret, struct config_errors *errors);
 
 /**
  * config_check_files() - what valid files cannot have together

@@ -460,8 +460,6 @@ def reasons(reply, name):
     return " | ".join(x["reason"] for x in e["errors"]) if e else None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.6: network files are trusted whatever their "
-                   "owner and mode")
 def test_network_files_others_can_write_are_refused(broker):
     owned = write(broker, "owned", GOOD)
     os.chown(owned, NOBODY_UID, NOBODY_UID)
@@ -477,8 +475,6 @@ def test_network_files_others_can_write_are_refused(broker):
     assert p.returncode == 1 and "owned.json" in p.stdout and "loose.json" in p.stdout, p.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.6: files in a config dir that others can "
-                   "write are trusted")
 def test_network_files_in_a_directory_others_can_write_are_refused(topo):
     d = topo.netns("d")
     loose = topo.broker(d, start=False)
@@ -499,8 +495,6 @@ def test_network_files_in_a_directory_others_can_write_are_refused(topo):
 SECRET = "SecretTokenXyzzy"  # letters only: jansson quotes a whole word
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.7: parse errors quote the first token of a "
-                   "root-only file (through a symlink too) to every member")
 def test_errors_never_quote_a_file_members_cannot_read(broker, topo):
     secret = os.path.join(topo.tmp, "secret")
     with open(secret, "w") as f:
@@ -520,8 +514,6 @@ def test_errors_never_quote_a_file_members_cannot_read(broker, topo):
     assert err[0].get("error") == Status.NOT_FOUND and SECRET not in err[0]["message"], err[0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.7: symlinks in the config dir are followed to "
-                   "files of any owner")
 def test_symlink_to_a_file_not_owned_by_root_is_refused(broker, topo):
     theirs = os.path.join(topo.tmp, "theirs.json")
     with open(theirs, "w") as f:
@@ -533,8 +525,6 @@ def test_symlink_to_a_file_not_owned_by_root_is_refused(broker, topo):
     assert reasons(networks_as(broker), "theirs")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.7: FIFOs and device nodes in the config dir "
-                   "are opened, and broken files are listed as name \"\", source \"builtin\"")
 def test_special_files_are_not_opened_and_broken_files_keep_their_name(broker, topo):
     cdir = broker.config_dir
     fifo = os.path.join(cdir, "pipe.json")
@@ -576,8 +566,6 @@ def test_special_files_are_not_opened_and_broken_files_keep_their_name(broker, t
             t.join(2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.7: a file with a non-UTF-8 name is skipped "
-                   "silently by `networks`")
 def test_file_with_a_non_utf8_name_is_reported(broker):
     path = os.path.join(os.fsencode(broker.config_dir), b"caf\xe9.json")
     with open(path, "w") as f:

@@ -510,6 +510,7 @@ static void test_dir_refresh(void **state)
 	put_file(dir, ".hidden.json", "{");
 	put_file(dir, "notes.txt", "{");
 	assert_int_equal(config_dir_new(dir, &d), 0);
+	d->owner = geteuid();
 	assert_int_equal(config_dir_refresh(d), 0);
 	assert_int_equal(d->n, 2);
 	assert_string_equal(d->v[0].name, "a");
@@ -575,6 +576,115 @@ static void test_dir_refresh(void **state)
 	config_dir_free(d);
 }
 
+/* The one error of @name in @d, whose reason must hold @want. */
+static const struct config_entry *broken(const struct config_dir *d, const char *name,
+					 const char *want)
+{
+	const struct config_entry *e = config_dir_find(d, name);
+
+	assert_non_null(e);
+	assert_false(config_entry_valid(e));
+	if (!strstr(e->errors.v[0].reason, want))
+		fail_msg("%s: '%s' lacks '%s'", name, e->errors.v[0].reason, want);
+	/* Listed under its own name and path, whatever is wrong with it. */
+	assert_non_null(e->config.source);
+	assert_non_null(strstr(e->config.source, ".json"));
+	return e;
+}
+
+/* Whose files, which files, and what errors may quote (#16.6, #16.7). */
+static void test_dir_trust(void **state)
+{
+	char dir[] = "/tmp/test-config-XXXXXX", path[512], target[512];
+	const struct config_entry *e;
+	struct config_dir *d;
+	json_t *o;
+
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "good.json", "{\"mode\": \"host\"}");
+	put_file(dir, "loose.json", "{\"mode\": \"host\"}");
+	snprintf(path, sizeof(path), "%s/loose.json", dir);
+	assert_int_equal(chmod(path, 0666), 0);
+	snprintf(path, sizeof(path), "%s/fifo.json", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	/* A symlink to a trusted regular file is followed; to a FIFO, not. */
+	snprintf(target, sizeof(target), "%s/.target", dir);
+	put_file(dir, ".target", "{\"mode\": \"shared\"}");
+	snprintf(path, sizeof(path), "%s/link.json", dir);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(target, sizeof(target), "%s/fifo.json", dir);
+	snprintf(path, sizeof(path), "%s/linkfifo.json", dir);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/dangling.json", dir);
+	assert_int_equal(symlink("/nonexistent/x", path), 0);
+	/* What a member could not read is never quoted; what anyone can read is. */
+	put_file(dir, "private.json", "{\"mode\": \"SecretXyzzy\", \"SecretKey\": 1}");
+	put_file(dir, "privjson.json", "SecretXyzzy");
+	put_file(dir, "public.json", "{\"mode\": \"PublicXyzzy\"}");
+	snprintf(path, sizeof(path), "%s/private.json", dir);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/privjson.json", dir);
+	assert_int_equal(chmod(path, 0600), 0);
+	put_file(dir, "caf\xe9.json", "{\"mode\": \"host\"}");
+
+	assert_int_equal(config_dir_new(dir, &d), 0);
+	d->owner = geteuid();
+	assert_int_equal(config_dir_refresh(d), 0);
+	assert_true(config_entry_valid(config_dir_find(d, "good")));
+	assert_true(config_entry_valid(config_dir_find(d, "link")));
+	broken(d, "loose", "writable by group or others (mode 0666)");
+	broken(d, "fifo", "a FIFO, not a regular file");
+	broken(d, "linkfifo", "a symlink to a FIFO");
+	broken(d, "dangling", "leads nowhere");
+	e = broken(d, "private", "must be \"shared\" or \"host\", not \"...\"");
+	for (size_t i = 0; i < e->errors.n; i++)
+		assert_null(strstr(e->errors.v[i].reason, "Secret"));
+	for (size_t i = 0; i < e->errors.n; i++)
+		assert_null(strstr(e->errors.v[i].key, "Secret"));
+	e = broken(d, "privjson", "not valid JSON: line 1");
+	assert_null(strstr(e->errors.v[0].reason, "Secret"));
+	broken(d, "public", "PublicXyzzy");
+	e = broken(d, "caf\xe9", "not valid UTF-8");
+	o = config_json(&e->config, &e->errors);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "name")), "caf?");
+	json_decref(o);
+
+	/* The directory's trust is every file's; a chmod alone counts. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(config_dir_refresh(d), 0);
+	broken(d, "good", "writable by group or others (mode 0777)");
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(config_dir_refresh(d), 0);
+	assert_true(config_entry_valid(config_dir_find(d, "good")));
+	/* Another owner than the trusted one: neither the directory nor the files. */
+	d->owner = geteuid() + 1;
+	snprintf(path, sizeof(path), "%s/good.json", dir);
+	assert_int_equal(chmod(path, 0640), 0); /* a change, for the refresh to look */
+	assert_int_equal(config_dir_refresh(d), 0);
+	broken(d, "good", "owned by uid");
+	config_dir_free(d);
+
+	/* check-config's view: its user reads only what it may, so anything is quoted. */
+	assert_int_equal(config_dir_new(dir, &d), 0);
+	d->owner = geteuid();
+	config_dir_quote_all(d);
+	assert_int_equal(config_dir_refresh(d), 0);
+	broken(d, "private", "SecretXyzzy");
+	config_dir_free(d);
+
+	for (const char *const *f = (const char *const[]){ "good.json", "loose.json", "fifo.json",
+							  ".target", "link.json", "linkfifo.json",
+							  "dangling.json", "private.json",
+							  "privjson.json", "public.json",
+							  "caf\xe9.json", NULL };
+	     *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		assert_int_equal(unlink(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_files_against_each_other),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_dir_refresh),
+		cmocka_unit_test(test_dir_trust),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
