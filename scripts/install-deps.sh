@@ -34,6 +34,24 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
+
+# Each network's dnsmasq drops to this account, which alone may read its
+# hosts and lease files (vmnet-brokerd: dnsmasq-env.c). The package makes
+# it with sysusers.d; the tests run the daemon from the tree. Only the
+# account: the group vmnet-broker, which the package also makes, would
+# close the tests' sockets to their unprivileged clients.
+DNSMASQ_USER=vmnet-broker-dnsmasq
+if ! getent passwd "$DNSMASQ_USER" >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "install-deps: adding system account $DNSMASQ_USER" >&2
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "vmnet-broker dnsmasq" "$DNSMASQ_USER"
+	else
+		echo "install-deps: no account $DNSMASQ_USER (run as root to add it); dnsmasq" \
+			"falls back to another" >&2
+	fi
+fi
+
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -361,6 +361,9 @@ int broker_new(sd_event *event, const struct broker_options *opt, server_request
 	r = dnsmasq_env_new(&b->dnsmasq_env);
 	if (r < 0)
 		return r;
+	r = dnsmasq_env_prepare(b->dnsmasq_env, opt->state_dir);
+	if (r < 0)
+		return r;
 	r = config_dir_new(opt->config_dir, &b->configs);
 	if (r < 0)
 		return r;

@@ -1,9 +1,10 @@
 /* dhcp.c - one dnsmasq per network: DHCP reservations and DNS
  *
  * dnsmasq runs in the foreground as our child, watched by an sd-event
- * child source. It drops to its unprivileged default user after binding,
- * so it opens the lease file before that and rereads the hosts file as
- * that user: the state directory must be world-traversable.
+ * child source. It drops to its own account after binding (--user,
+ * --group: dnsmasq-env.c), so it opens the lease file before that and
+ * rereads the hosts file as that account: its files live in
+ * STATE/DNSMASQ_DIR, which that account alone may read besides root.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,7 +81,7 @@ pid_t dhcp_server_pid(const struct dhcp_server *s)
 	return s->pid;
 }
 
-static int write_file_atomic(const char *path, const char *data, size_t len)
+static int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -EBADF;
@@ -88,7 +89,7 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
 
 	if (asprintf(&tmp, "%s.tmp", path) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, data, len) != (ssize_t)len) {
@@ -267,7 +268,8 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
-	r = write_file_atomic(s->hosts_path, buf ? buf : "", size);
+	r = write_file_atomic(s->hosts_path, buf ? buf : "", size,
+			      s->env ? dnsmasq_env_file_mode(s->env) : 0644);
 	if (r < 0)
 		return r;
 	return request_reload(s);
@@ -317,6 +319,11 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
 	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
+	/* Its own account, which alone may read its files (dnsmasq-env.c). */
+	if (p->env && dnsmasq_env_user(p->env)) {
+		r |= argv_add(argv, &n, "--user=%s", dnsmasq_env_user(p->env));
+		r |= argv_add(argv, &n, "--group=%s", dnsmasq_env_group(p->env));
+	}
 	/*
 	 * Only this bridge, and never lo: several dnsmasqs live side by side.
 	 * Bound once to the addresses the bridge has from its creation, not
@@ -541,10 +548,10 @@ static int start_and_wait(struct dhcp_server *s)
 	return 0;
 }
 
-/* STATE/NAME.@ext into *@ret. Return: 0 or -ENOMEM (*@ret NULL). */
+/* STATE/DNSMASQ_DIR/NAME.@ext into *@ret. Return: 0 or -ENOMEM (*@ret NULL). */
 static int state_path(const struct dhcp_params *p, const char *ext, char **ret)
 {
-	if (asprintf(ret, "%s/%s.%s", p->state_dir, p->name, ext) >= 0)
+	if (asprintf(ret, "%s/" DNSMASQ_DIR "/%s.%s", p->state_dir, p->name, ext) >= 0)
 		return 0;
 	*ret = NULL;
 	return -ENOMEM;
@@ -655,14 +662,14 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 	return NULL;
 }
 
-/* The pid in dnsmasq's pid file, or 0. */
-static pid_t read_pid_file(const char *state_dir, const char *name)
+/* The pid in dnsmasq's pid file @dir/NAME.pid, or 0. */
+static pid_t read_pid_file(const char *dir, const char *name)
 {
 	_cleanup_free_ char *path = NULL;
 	char buf[32];
 	int pid;
 
-	if (asprintf(&path, "%s/%s.pid", state_dir, name) < 0 ||
+	if (asprintf(&path, "%s/%s.pid", dir, name) < 0 ||
 	    proc_read_file(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
 		return 0;
 	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
@@ -689,16 +696,20 @@ static bool gone_within(pid_t pid, int pfd, int ms)
 	return true;
 }
 
-static void stop_stale(pid_t pid, const char *want)
+/* Stop @pid if its command line has one of @want (@n of them). */
+static void stop_stale(pid_t pid, const char *const *want, size_t n)
 {
 	_cleanup_close_ int pfd = -EBADF;
+	bool ours = false;
 
 	if (pid <= 0)
 		return;
 	/* The pidfd first, the check second: then the signals cannot hit
 	 * a process that took the pid over in between. */
 	pfd = pidfd_open(pid, 0);
-	if (!proc_cmdline_has(pid, want))
+	for (size_t i = 0; i < n && !ours; i++)
+		ours = proc_cmdline_has(pid, want[i]);
+	if (!ours)
 		return;
 	(void)signal_process(pid, pfd, SIGTERM);
 	if (!gone_within(pid, pfd, STOP_GRACE_MS)) {
@@ -707,16 +718,48 @@ static void stop_stale(pid_t pid, const char *want)
 	}
 }
 
+/*
+ * A daemon of before DNSMASQ_DIR kept NAME.hosts, .leases and .pid in
+ * STATE itself, readable by all: the lease file moves (guests keep their
+ * addresses), the rest goes; the new dnsmasq writes them anew.
+ */
+static void move_old_files(const char *state_dir, const char *name)
+{
+	static const char *const gone[] = { "hosts", "hosts.tmp", "pid" };
+	_cleanup_free_ char *from = NULL, *to = NULL;
+
+	if (asprintf(&from, "%s/%s.leases", state_dir, name) < 0 ||
+	    asprintf(&to, "%s/" DNSMASQ_DIR "/%s.leases", state_dir, name) < 0)
+		return;
+	if (access(from, F_OK) == 0 && access(to, F_OK) < 0 && rename(from, to) < 0)
+		log_debug_errno(-errno, "Failed to move '%s' into '" DNSMASQ_DIR "/': %m", from);
+	(void)unlink(from);
+	for (size_t i = 0; i < ELEMENTSOF(gone); i++) {
+		free(from);
+		if (asprintf(&from, "%s/%s.%s", state_dir, name, gone[i]) < 0)
+			return;
+		(void)unlink(from);
+	}
+}
+
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 {
-	_cleanup_free_ char *want = NULL;
-	pid_t current = read_pid_file(state_dir, name);
+	_cleanup_free_ char *dir = NULL, *want = NULL, *want_old = NULL;
+	pid_t current, old;
 
-	if (asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
+	if (asprintf(&dir, "%s/" DNSMASQ_DIR, state_dir) < 0)
 		return;
+	if (asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", dir, name) < 0 ||
+	    asprintf(&want_old, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
+		return;
+	current = read_pid_file(dir, name);
+	old = read_pid_file(state_dir, name);
 	/* The record has the pid of the dnsmasq the network started with;
 	 * one restarted since then wrote its own to the pid file. */
-	stop_stale(pid, want);
+	stop_stale(pid, (const char *const[]){ want, want_old }, 2);
 	if (current != pid)
-		stop_stale(current, want);
+		stop_stale(current, (const char *const[]){ want, want_old }, 2);
+	if (old != pid && old != current)
+		stop_stale(old, (const char *const[]){ want, want_old }, 2);
+	move_old_files(state_dir, name);
 }

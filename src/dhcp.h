@@ -13,7 +13,7 @@ struct dnsmasq_env;
 struct dhcp_params {
 	const char *name;        /* network name, for file names and logs */
 	const char *bridge;      /* interface dnsmasq serves */
-	const char *state_dir;   /* NAME.hosts and NAME.leases go here */
+	const char *state_dir;   /* NAME.hosts, .leases and .pid go in its DNSMASQ_DIR */
 	const char *resolv_file; /* upstream DNS servers; NULL: dnsmasq's default */
 	uint32_t gateway;        /* host byte order; the /24's .1 */
 	uint8_t prefix_len;      /* of the IPv4 subnet; 0 means 24 */
@@ -56,9 +56,10 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s);
 /**
  * dhcp_stop_stale() - stop the dnsmasq an earlier daemon left for network @name
  *
- * That is @pid (the record's) and the one in STATE/NAME.pid, but only a
+ * That is @pid (the record's) and the one in its pid file, but only a
  * process whose command line names this state dir's hosts file, so a
- * reused pid is never hit.
+ * reused pid is never hit. The files of a daemon of before DNSMASQ_DIR
+ * move there (the lease file) or go.
  */
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name);
 

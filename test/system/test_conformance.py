@@ -204,7 +204,7 @@ def test_daemon_gives_the_golden_reply(topo, name, case):
         with open(os.path.join(broker.config_dir, fname), "w") as f:
             json.dump(content, f)
     if "block_hosts_file" in d:
-        os.mkdir(os.path.join(broker.state_dir, d["block_hosts_file"] + ".hosts.tmp"))
+        os.mkdir(os.path.join(broker.state_dir, "dnsmasq", d["block_hosts_file"] + ".hosts.tmp"))
     holds = []
     fds = []
     try:

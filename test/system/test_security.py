@@ -592,16 +592,18 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.8: dnsmasq's hosts and lease files in the "
-                   "state dir are world-readable")
 def test_other_users_cannot_read_lease_details_in_the_state_dir(broker, topo):
     g = topo.guest("g")
     r = broker.acquire_netns(g)
     port = r["network"]["port"]
     assert g.dhcp()["ip"] == port["address"]
-    wait_until(lambda: any(port["mac"] in open(os.path.join(broker.state_dir, f)).read()
-                           for f in os.listdir(broker.state_dir) if f.endswith(".leases")),
-               what="dnsmasq to write its lease file")
+    def leased():
+        for root, _, files in os.walk(broker.state_dir):
+            for f in files:
+                if f.endswith(".leases") and port["mac"] in open(os.path.join(root, f)).read():
+                    return True
+        return False
+    wait_until(leased, what="dnsmasq to write its lease file")
     p = run([*as_user(OTHER_UID), PYTHON, "-B", "-c", READ_ALL, broker.state_dir])
     readable = json.loads(p.stdout)
     leaks = sorted(path for path, text in readable.items()
