@@ -98,6 +98,24 @@ static int column_width(json_t *networks, const char *key, int min)
 	return w;
 }
 
+/* A lease's forwards, one line each; one that a host service's port shadows says so. */
+static void print_forwards(json_t *forwards)
+{
+	char ext[24], in[24];
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(forwards, i, f)
+		printf("        forward %s %s -> %s:%s%s\n", str_or_dash(f, "protocol"),
+		       int_or_dash(f, "external_port", ext, sizeof(ext)),
+		       str_or_dash(f, "internal_address"),
+		       int_or_dash(f, "internal_port", in, sizeof(in)),
+		       json_is_true(json_object_get(f, "host_listener"))
+			       ? "  (a host service listens on this port: outside traffic for it "
+				 "reaches the guest)"
+			       : "");
+}
+
 static void print_lease(json_t *lease)
 {
 	char uid[24], pid[24];
@@ -111,6 +129,7 @@ static void print_lease(json_t *lease)
 	       str_or_dash(lease, "ifname"), str_or_dash(lease, "mac"),
 	       str_or_dash(lease, "address"), int_or_dash(lease, "uid", uid, sizeof(uid)),
 	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"));
+	print_forwards(json_object_get(lease, "port_forwards"));
 }
 
 static void print_network_state(json_t *net, char *buf, size_t size)

@@ -65,18 +65,27 @@ static bool in_groups(gid_t g, const struct access_peer *p)
 	return false;
 }
 
+bool access_listed(char *const *users, size_t n_users, char *const *groups, size_t n_groups,
+		   const struct access_peer *p)
+{
+	for (size_t i = 0; i < n_users; i++)
+		if (user_matches(users[i], p->uid))
+			return true;
+	for (size_t i = 0; i < n_groups; i++) {
+		gid_t g = group_id(groups[i]);
+
+		if (g != (gid_t)-1 && in_groups(g, p))
+			return true;
+	}
+	return false;
+}
+
 int access_check(const struct network_config *c, const struct access_peer *p)
 {
 	if (p->uid == 0 || !c->restricted)
 		return 0;
-	for (size_t i = 0; i < c->n_allowed_users; i++)
-		if (user_matches(c->allowed_users[i], p->uid))
-			return 0;
-	for (size_t i = 0; i < c->n_allowed_groups; i++) {
-		gid_t g = group_id(c->allowed_groups[i]);
-
-		if (g != (gid_t)-1 && in_groups(g, p))
-			return 0;
-	}
-	return ACCESS_E_DENIED;
+	return access_listed(c->allowed_users, c->n_allowed_users, c->allowed_groups,
+			     c->n_allowed_groups, p)
+		       ? 0
+		       : ACCESS_E_DENIED;
 }

@@ -2,6 +2,7 @@
 #ifndef VMNET_ACCESS_H
 #define VMNET_ACCESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,5 +31,11 @@ enum {
  * Return: 0 or ACCESS_E_DENIED.
  */
 int access_check(const struct network_config *c, const struct access_peer *p);
+/*
+ * Whether @p is one of @users (names or uids) or in one of @groups
+ * (names or gids; primary or supplementary), as access_check() matches.
+ */
+bool access_listed(char *const *users, size_t n_users, char *const *groups, size_t n_groups,
+		   const struct access_peer *p);
 
 #endif

@@ -321,6 +321,8 @@ int broker_adopt(struct broker *b)
 		adopt_network(b, &recs[i], &ls);
 	records_free(recs, n_recs);
 	remove_orphans(b, &ls);
+	/* Adopted forwards are watched like new ones. */
+	broker_check_host_listeners(b);
 	/* Also when nothing was adopted: a stale table from a crash goes. */
 	return firewall_apply(b->nft, &b->registry);
 }

@@ -28,6 +28,7 @@
 #include "ra.h"
 #include "registry.h"
 #include "server.h"
+#include "sockdiag.h"
 #include "subnet.h"
 #include "sysctl.h"
 #include "util.h"
@@ -58,6 +59,195 @@ int broker_check_limits(const struct broker *b, const struct request *req, uid_t
 	    holds >= BROKER_MAX_HOLDS_PER_CONNECTION)
 		return BROKER_E_HOLDS;
 	return 0;
+}
+
+/* ---- forwarded host ports: who may, and what the host itself uses */
+
+/* A valid network file that forwards @f's port, running or not: it is reserved like its subnet. */
+static const struct config_entry *reserved_by_file(const struct broker *b,
+						   const struct port_forward *f)
+{
+	for (size_t i = 0; i < b->configs->n; i++) {
+		const struct config_entry *e = &b->configs->v[i];
+
+		if (!config_entry_valid(e))
+			continue;
+		for (size_t j = 0; j < e->config.n_forwards; j++)
+			if (e->config.forwards[j].protocol == f->protocol &&
+			    e->config.forwards[j].external_port == f->external_port)
+				return e;
+	}
+	return NULL;
+}
+
+/* What a user may bind itself: below this only root may forward (default 1024). */
+static unsigned int unprivileged_port_start(void)
+{
+	unsigned int v = 1024;
+
+	/* Per network namespace, and cheap: read at each acquire that forwards. */
+	if (sysctl_read_uint("net/ipv4/ip_unprivileged_port_start", &v) < 0)
+		v = 1024;
+	return v;
+}
+
+/* Bit i of *@ret: a host socket holds @v[i]'s port. One dump per protocol present. */
+static int host_listeners(const struct port_forward *v, size_t n, uint32_t *ret)
+{
+	static struct port_set set[_FORWARD_PROTOCOL_MAX]; /* 8 KiB each: not on the stack */
+	bool want[_FORWARD_PROTOCOL_MAX] = {};
+	int r;
+
+	*ret = 0;
+	for (size_t i = 0; i < n; i++)
+		want[v[i].protocol] = true;
+	for (int p = 0; p < _FORWARD_PROTOCOL_MAX; p++)
+		if (want[p] && (r = sockdiag_ports_in_use((enum forward_protocol)p, &set[p])) < 0)
+			return r;
+	for (size_t i = 0; i < n && i < 32; i++)
+		if (port_set_has(&set[v[i].protocol], v[i].external_port))
+			*ret |= 1u << i;
+	return 0;
+}
+
+int broker_check_forwards(struct broker *b, const struct network_config *c,
+			  const struct access_peer *peer, const struct port_forward *v, size_t n,
+			  uint32_t *ret_shadowed, struct forward_refusal *ret)
+{
+	uint32_t in_use;
+	int r;
+
+	*ret_shadowed = 0;
+	*ret = (struct forward_refusal){};
+	if (n == 0 || c->mode != MODE_SHARED)
+		return 0;
+	if (peer->uid != 0) {
+		ret->unpriv_start = c->lease_forwards.port_max ? 0 : unprivileged_port_start();
+		for (size_t i = 0; i < n; i++) {
+			ret->forward = &v[i];
+			r = forward_policy_check(&c->lease_forwards, peer, &v[i], ret->unpriv_start);
+			if (r)
+				return r;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret->forward = &v[i];
+		ret->file = reserved_by_file(b, &v[i]);
+		if (ret->file)
+			return FORWARD_E_RESERVED;
+		ret->owner = forward_table_owner(&b->forwards, v[i].protocol, v[i].external_port);
+		if (ret->owner)
+			return NETWORK_E_FORWARD_TAKEN;
+	}
+	ret->forward = &v[0];
+	r = host_listeners(v, n, &in_use);
+	if (r < 0)
+		return r;
+	/* Root keeps full control: it may take a port from a host service. */
+	for (size_t i = 0; i < n && peer->uid != 0; i++)
+		if (in_use & (1u << i)) {
+			ret->forward = &v[i];
+			return FORWARD_E_HOST_LISTENER;
+		}
+	*ret_shadowed = in_use;
+	return 0;
+}
+
+/* @l's forwards against the host's sockets in @set, each warned of as it starts to shadow one. */
+static void update_shadowed(struct lease *l, const struct port_set set[_FORWARD_PROTOCOL_MAX])
+{
+	char what[64];
+
+	for (size_t i = 0; i < l->n_forwards && i < 32; i++) {
+		const struct port_forward *f = &l->forwards[i];
+		bool now = port_set_has(&set[f->protocol], f->external_port);
+		bool was = l->shadowed & (1u << i);
+
+		if (now == was)
+			continue;
+		forward_format(f, what, sizeof(what));
+		if (now)
+			log_lease_full_errno(l, LOG_WARNING, 0,
+					     "forward %s shadows a host service listening on %s port "
+					     "%u: outside traffic for that port reaches this guest",
+					     what, forward_protocol_to_string(f->protocol),
+					     f->external_port);
+		else
+			log_lease_info(l, "forward %s no longer shadows a host service", what);
+		l->shadowed ^= 1u << i;
+	}
+}
+
+/* Return: whether any lease forwards a port (the timer goes on only then). */
+static bool refresh_host_listeners(struct broker *b)
+{
+	static struct port_set set[_FORWARD_PROTOCOL_MAX];
+	bool want[_FORWARD_PROTOCOL_MAX] = {}, any = false;
+	struct network *n;
+	struct lease *l;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			for (size_t i = 0; i < l->n_forwards; i++)
+				any = want[l->forwards[i].protocol] = true;
+	if (!any)
+		return false;
+	for (int p = 0; p < _FORWARD_PROTOCOL_MAX; p++) {
+		int r = want[p] ? sockdiag_ports_in_use((enum forward_protocol)p, &set[p]) : 0;
+
+		if (r < 0) {
+			log_debug_errno(r, "Failed to list the host's %s sockets: %m",
+					forward_protocol_to_string((enum forward_protocol)p));
+			return true; /* as it was; the next check may do better */
+		}
+	}
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			if (l->n_forwards)
+				update_shadowed(l, set);
+	return true;
+}
+
+/*
+ * A host service may bind a forwarded port at any time, and the kernel
+ * tells no one: look every BROKER_LISTENER_CHECK_SEC, while some lease
+ * forwards a port. The forward stays (taking it away would cut a guest
+ * for any program that binds for a moment); `status` and the log say.
+ */
+static int on_listener_check(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct broker *b = userdata;
+
+	if (!refresh_host_listeners(b))
+		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	(void)sd_event_source_set_time_relative(s, BROKER_LISTENER_CHECK_SEC * 1000000ULL);
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void watch_host_listeners(struct broker *b)
+{
+	int enabled = SD_EVENT_OFF;
+	int r;
+
+	if (!b->listener_timer) {
+		r = sd_event_add_time_relative(b->event, &b->listener_timer, CLOCK_MONOTONIC,
+					       BROKER_LISTENER_CHECK_SEC * 1000000ULL, 0,
+					       on_listener_check, b);
+		if (r < 0)
+			log_warning_errno(r, "Failed to watch forwarded ports for host services: %m");
+		return;
+	}
+	if (sd_event_source_get_enabled(b->listener_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+		return;
+	(void)sd_event_source_set_time_relative(b->listener_timer,
+						 BROKER_LISTENER_CHECK_SEC * 1000000ULL);
+	(void)sd_event_source_set_enabled(b->listener_timer, SD_EVENT_ONESHOT);
+}
+
+void broker_check_host_listeners(struct broker *b)
+{
+	if (refresh_host_listeners(b))
+		watch_host_listeners(b);
 }
 
 /* ---- networks */
@@ -230,6 +420,8 @@ int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
 	}
 	TAKE_PTR(owned); /* @n's now */
 	registry_add_lease(&b->registry, l);
+	if (l->n_forwards)
+		watch_host_listeners(b);
 	if (change.firewall) {
 		r = firewall_apply(b->nft, &b->registry);
 		if (r < 0) {
@@ -412,6 +604,7 @@ struct broker *broker_free(struct broker *b)
 	 */
 	b->stopping = true;
 	b->server = server_free(b->server);
+	b->listener_timer = sd_event_source_disable_unref(b->listener_timer);
 	for (n = TAILQ_FIRST(&b->registry.networks); n; n = next) {
 		next = TAILQ_NEXT(n, link);
 		if (n->n_leases == 0)

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "access.h"
 #include "forward.h"
 #include "network.h"
 #include "pool.h"
@@ -49,6 +50,7 @@ struct broker {
 	struct forward_table forwards;   /* every forwarded host port */
 	struct network_env env;          /* what each network gets of the above */
 	struct registry registry;        /* the running networks */
+	sd_event_source *listener_timer; /* armed while a lease forwards ports: host_listener */
 	bool forwarding_on;              /* we set net.ipv4.ip_forward */
 	bool stopping;                   /* in broker_free(): leases stay for the next daemon */
 };
@@ -97,6 +99,41 @@ void broker_refresh_configs(struct broker *b);
  * Return: 0 or a BROKER_E_* code.
  */
 int broker_check_limits(const struct broker *b, const struct request *req, uid_t uid, size_t holds);
+/* Why broker_check_forwards() refused: which forward, and what it is up against. */
+struct forward_refusal {
+	const struct port_forward *forward;
+	unsigned int unpriv_start;                /* FORWARD_E_PRIVILEGED: the sysctl */
+	const struct config_entry *file;          /* FORWARD_E_RESERVED: the file */
+	struct network *owner;                    /* NETWORK_E_FORWARD_TAKEN: who has it */
+};
+
+/**
+ * broker_check_forwards() - may @peer have host ports @v (@n of them) forwarded on @c?
+ * @c:		the network's configuration as access sees it (its file as it is now)
+ * @ret_shadowed: bit i: a host service listens on @v[i]'s port (root may
+ *		forward it anyway; it is warned of)
+ *
+ * A user other than root: only what @c's lease_port_forwards allows.
+ * Anyone: no port that a valid network file forwards (running or not),
+ * that a running network or lease forwards, or (not root) on which a host
+ * service listens. Nothing to check on a network that is not shared: it
+ * takes no forwards (network_add_lease() says so).
+ * Return: 0, a FORWARD_E_* code or NETWORK_E_FORWARD_TAKEN with *@ret
+ * saying which forward, or negative errno (the host's sockets could not
+ * be listed).
+ */
+int broker_check_forwards(struct broker *b, const struct network_config *c,
+			  const struct access_peer *peer, const struct port_forward *v, size_t n,
+			  uint32_t *ret_shadowed, struct forward_refusal *ret);
+/*
+ * Which lease forwards shadow a host service now (lease->shadowed, for
+ * `status`), with a warning when one starts to. Runs at `status`, after
+ * adoption, and every BROKER_LISTENER_CHECK_SEC while some lease forwards
+ * a port.
+ */
+void broker_check_host_listeners(struct broker *b);
+#define BROKER_LISTENER_CHECK_SEC 10
+
 /**
  * broker_acquire_network() - the running network @c->name, created if needed
  *

@@ -46,6 +46,7 @@ enum key {
 	K_ALLOWED_USERS,
 	K_ALLOWED_GROUPS,
 	K_PERSISTENT,
+	K_LEASE_PORT_FORWARDS,
 	_K_MAX,
 };
 
@@ -68,6 +69,7 @@ static const char *const key_names[] = {
 	[K_ALLOWED_USERS] = "allowed_users",
 	[K_ALLOWED_GROUPS] = "allowed_groups",
 	[K_PERSISTENT] = "persistent",
+	[K_LEASE_PORT_FORWARDS] = "lease_port_forwards",
 };
 static_assert(ELEMENTSOF(key_names) == _K_MAX, "key names");
 
@@ -478,12 +480,13 @@ static bool account_is_valid(const char *s)
 	return true;
 }
 
-static void parse_accounts(struct parser *p, const char *key, json_t *v, char ***ret, size_t *ret_n)
+static void parse_accounts(struct parser *p, const char *key, json_t *v, bool *restricted,
+			   char ***ret, size_t *ret_n)
 {
 	json_t *e;
 	size_t i;
 
-	p->c->restricted = true;
+	*restricted = true;
 	if (!is_list(p, key, v))
 		return;
 	*ret = calloc(json_array_size(v) + 1, sizeof(char *));
@@ -492,7 +495,7 @@ static void parse_accounts(struct parser *p, const char *key, json_t *v, char **
 		return;
 	}
 	json_array_foreach(v, i, e) {
-		char k[48];
+		char k[64];
 		const char *s;
 
 		snprintf(k, sizeof(k), "%s[%zu]", key, i);
@@ -509,6 +512,81 @@ static void parse_accounts(struct parser *p, const char *key, json_t *v, char **
 			return;
 		}
 		(*ret_n)++;
+	}
+}
+
+/* A port number 1-65535 at @s, up to *@ret_end. Return: true when there is one. */
+static bool parse_port_number(const char *s, const char **ret_end, unsigned int *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || v < 1 || v > 65535)
+		return false;
+	*ret = (unsigned int)v;
+	*ret_end = end;
+	return true;
+}
+
+/* "20000-20099", or one port "8080": 1-65535, the first not above the last. */
+static void parse_port_range(struct parser *p, const char *key, json_t *v, struct lease_forwards *f)
+{
+	const char *s = get_string(p, key, v), *end = NULL;
+	unsigned int a = 0, b = 0;
+	bool ok;
+
+	if (!s)
+		return;
+	ok = parse_port_number(s, &end, &a);
+	b = a;
+	if (ok && *end == '-')
+		ok = parse_port_number(end + 1, &end, &b);
+	if (!ok || *end || a > b) {
+		perr(p, key, "\"%.32s\" is not a port range like \"20000-20099\" (ports 1-65535)",
+		     shown(p, s));
+		return;
+	}
+	f->port_min = (uint16_t)a;
+	f->port_max = (uint16_t)b;
+}
+
+/* Which ports a lease may have forwarded, for whom: lease_port_forwards. */
+static void parse_lease_forwards(struct parser *p, json_t *o)
+{
+	struct lease_forwards *f = &p->c->lease_forwards;
+	const char *key;
+	json_t *v;
+
+	f->given = true;
+	if (!json_is_object(o)) {
+		perr(p, "lease_port_forwards",
+		     "must be an object, like {\"allowed\": true, \"port_range\": \"20000-20099\"}");
+		return;
+	}
+	json_object_foreach(o, key, v) {
+		char k[96];
+
+		snprintf(k, sizeof(k), "lease_port_forwards.%.64s", shown(p, key));
+		if (streq(key, "allowed")) {
+			bool on = true;
+
+			get_bool(p, k, v, &on);
+			f->closed = !on;
+		} else if (streq(key, "port_range")) {
+			parse_port_range(p, k, v, f);
+		} else if (streq(key, "allowed_users")) {
+			parse_accounts(p, k, v, &f->restricted, &f->allowed_users, &f->n_allowed_users);
+		} else if (streq(key, "allowed_groups")) {
+			parse_accounts(p, k, v, &f->restricted, &f->allowed_groups,
+				       &f->n_allowed_groups);
+		} else {
+			perr(p, k,
+			     "unknown key (known: allowed, port_range, allowed_users, allowed_groups)");
+		}
 	}
 }
 
@@ -555,9 +633,13 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 	case K_DHCP_RESERVATIONS:
 		return parse_reservations(p, v);
 	case K_ALLOWED_USERS:
-		return parse_accounts(p, "allowed_users", v, &c->allowed_users, &c->n_allowed_users);
+		return parse_accounts(p, "allowed_users", v, &c->restricted, &c->allowed_users,
+				      &c->n_allowed_users);
 	case K_ALLOWED_GROUPS:
-		return parse_accounts(p, "allowed_groups", v, &c->allowed_groups, &c->n_allowed_groups);
+		return parse_accounts(p, "allowed_groups", v, &c->restricted, &c->allowed_groups,
+				      &c->n_allowed_groups);
+	case K_LEASE_PORT_FORWARDS:
+		return parse_lease_forwards(p, v);
 	case K_PERSISTENT:
 		return get_bool(p, "persistent", v, &c->persistent);
 	default:
@@ -693,7 +775,7 @@ static void check_ipv6(struct parser *p)
 static void check_mode(struct parser *p)
 {
 	static const enum key shared_only[] = { K_NAT44, K_NAT66, K_EXTERNAL_INTERFACE,
-						K_PORT_FORWARDS };
+						K_PORT_FORWARDS, K_LEASE_PORT_FORWARDS };
 	const struct network_config *c = p->c;
 
 	if (!seen(p, K_MODE)) {
@@ -707,7 +789,8 @@ static void check_mode(struct parser *p)
 	for (size_t i = 0; i < ELEMENTSOF(shared_only); i++) {
 		enum key k = shared_only[i];
 		bool on = (k == K_NAT44 && c->nat44) || (k == K_NAT66 && c->nat66) ||
-			  k == K_EXTERNAL_INTERFACE || (k == K_PORT_FORWARDS && c->n_forwards);
+			  k == K_EXTERNAL_INTERFACE || k == K_LEASE_PORT_FORWARDS ||
+			  (k == K_PORT_FORWARDS && c->n_forwards);
 
 		if (seen(p, k) && on)
 			perr(p, key_names[k],

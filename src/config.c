@@ -86,6 +86,10 @@ void network_config_clear(struct network_config *c)
 	free(c->reservations);
 	strv_free(c->allowed_users, c->n_allowed_users);
 	strv_free(c->allowed_groups, c->n_allowed_groups);
+	strv_free(c->lease_forwards.allowed_users, c->lease_forwards.n_allowed_users);
+	strv_free(c->lease_forwards.allowed_groups, c->lease_forwards.n_allowed_groups);
+	c->lease_forwards.allowed_users = c->lease_forwards.allowed_groups = NULL;
+	c->lease_forwards.n_allowed_users = c->lease_forwards.n_allowed_groups = 0;
 	c->source = c->description = NULL;
 	c->forwards = NULL;
 	c->reservations = NULL;
@@ -114,6 +118,10 @@ int network_config_copy(struct network_config *dst, const struct network_config 
 	c.reservations = memdup(src->reservations, src->n_reservations * sizeof(*src->reservations));
 	r |= strv_copy(&c.allowed_users, src->allowed_users, src->n_allowed_users);
 	r |= strv_copy(&c.allowed_groups, src->allowed_groups, src->n_allowed_groups);
+	r |= strv_copy(&c.lease_forwards.allowed_users, src->lease_forwards.allowed_users,
+		       src->lease_forwards.n_allowed_users);
+	r |= strv_copy(&c.lease_forwards.allowed_groups, src->lease_forwards.allowed_groups,
+		       src->lease_forwards.n_allowed_groups);
 	if (r || (src->source && !c.source) || (src->description && !c.description) ||
 	    (src->n_forwards && !c.forwards) || (src->n_reservations && !c.reservations)) {
 		network_config_clear(&c);
@@ -264,6 +272,34 @@ json_t *config_errors_json(const struct config_errors *e)
 	return a;
 }
 
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* {"allowed", "port_range", "allowed_users", "allowed_groups"}: what the file says. */
+static json_t *lease_forwards_json(const struct lease_forwards *f)
+{
+	json_t *o = json_pack("{s:b}", "allowed", !f->closed);
+	char range[16];
+
+	if (o && f->port_max) {
+		snprintf(range, sizeof(range), "%u-%u", f->port_min, f->port_max);
+		json_object_set_new(o, "port_range", json_string(range));
+	}
+	if (o && f->restricted) {
+		json_object_set_new(o, "allowed_users",
+				    strv_json(f->allowed_users, f->n_allowed_users));
+		json_object_set_new(o, "allowed_groups",
+				    strv_json(f->allowed_groups, f->n_allowed_groups));
+	}
+	return o;
+}
+
 json_t *config_json(const struct network_config *c, const struct config_errors *errors)
 {
 	const char *mode = network_mode_to_string(c->mode);
@@ -284,5 +320,7 @@ json_t *config_json(const struct network_config *c, const struct config_errors *
 		json_object_set_new(o, "mode", json_string(mode));
 	if (o && c->description)
 		json_object_set_new(o, "description", json_string(c->description));
+	if (o && c->lease_forwards.given)
+		json_object_set_new(o, "lease_port_forwards", lease_forwards_json(&c->lease_forwards));
 	return o;
 }

@@ -36,6 +36,23 @@ struct dhcp_reservation {
 	uint32_t address; /* host byte order */
 };
 
+/*
+ * lease_port_forwards: which host ports a lease of the network may have
+ * forwarded to it (port_forwards of an acquire). Root is never bound by
+ * it. All zero is the default: open to whoever may use the network, for
+ * ports from net.ipv4.ip_unprivileged_port_start up.
+ */
+struct lease_forwards {
+	bool given;                 /* the file has the key: `networks` shows it */
+	bool closed;                /* "allowed": false */
+	uint16_t port_min, port_max; /* "port_range"; 0, 0: the unprivileged ports */
+	bool restricted;            /* allowed_users or allowed_groups given: only those */
+	char **allowed_users;
+	size_t n_allowed_users;
+	char **allowed_groups;
+	size_t n_allowed_groups;
+};
+
 /* Which version of a file a configuration was read from: any change is a change. */
 struct config_stamp {
 	dev_t dev;
@@ -78,6 +95,7 @@ struct network_config {
 	size_t n_allowed_users;
 	char **allowed_groups; /* names or decimal gids */
 	size_t n_allowed_groups;
+	struct lease_forwards lease_forwards;
 };
 
 /* One problem with one file: "FILE: KEY: REASON" for a person. */
@@ -150,7 +168,8 @@ int config_check_files(const struct network_config *const *v, size_t n, struct c
 
 /* [{"file", "key", "reason"}, ...]; NULL on OOM. */
 json_t *config_errors_json(const struct config_errors *e);
-/* {"name", "mode", "source", "description", "persistent", "errors"}, as `networks` shows it. */
+/* {"name", "mode", "source", "description", "persistent", "lease_port_forwards",
+ * "errors"}, as `networks` shows it. */
 json_t *config_json(const struct network_config *c, const struct config_errors *errors);
 
 /**

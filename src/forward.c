@@ -1,10 +1,17 @@
-/* forward.c - host ports forwarded to guests: who holds which, and how they read
+/* forward.c - host ports forwarded to guests: who may, who holds which, and how they read
  *
  * One host port goes to one guest: a forward is refused (CONFLICT) while
  * any running network, by its file or by one of its leases, forwards the
  * same protocol and port. Files are also checked against each other when
  * they are read (config.c). The rules themselves are nft.c's, assembled
  * by firewall.c.
+ *
+ * Who may. A forward takes the host's port for every outside packet, so
+ * a user other than root may have only what the network's file allows
+ * (lease_port_forwards): by default, ports it could bind itself, from
+ * net.ipv4.ip_unprivileged_port_start up. Ports a valid file forwards,
+ * and ports a host service listens on, are the broker's to check
+ * (broker_check_forwards()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +21,22 @@
 #include "forward.h"
 #include "pool.h"
 #include "util.h"
+
+int forward_policy_check(const struct lease_forwards *lf, const struct access_peer *peer,
+			 const struct port_forward *f, unsigned int unpriv_start)
+{
+	if (lf->closed)
+		return FORWARD_E_CLOSED;
+	if (lf->restricted && !access_listed(lf->allowed_users, lf->n_allowed_users,
+					     lf->allowed_groups, lf->n_allowed_groups, peer))
+		return FORWARD_E_NOT_LISTED;
+	/* The file's range may go below the unprivileged ports: its admin says so. */
+	if (lf->port_max)
+		return f->external_port >= lf->port_min && f->external_port <= lf->port_max
+			       ? 0
+			       : FORWARD_E_OUT_OF_RANGE;
+	return f->external_port >= unpriv_start ? 0 : FORWARD_E_PRIVILEGED;
+}
 
 void forward_table_done(struct forward_table *t)
 {

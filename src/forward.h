@@ -6,9 +6,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access.h"
+#include "config.h"
 #include "protocol.h"
 
 struct network;
+
+/* Why a lease may not have a host port forwarded: codes of their own range (util.h). */
+enum {
+	FORWARD_E_CLOSED = 900,  /* the file's lease_port_forwards says "allowed": false */
+	FORWARD_E_NOT_LISTED,    /* the peer is not in its allowed_users or allowed_groups */
+	FORWARD_E_PRIVILEGED,    /* below net.ipv4.ip_unprivileged_port_start (no port_range) */
+	FORWARD_E_OUT_OF_RANGE,  /* outside its port_range */
+	FORWARD_E_RESERVED,      /* a valid network file forwards the port, running or not */
+	FORWARD_E_HOST_LISTENER, /* a service of the host listens on it */
+};
+
+/**
+ * forward_policy_check() - may @peer, not root, have host port @f forwarded to its lease?
+ * @lf:		the network file's lease_port_forwards (all zero: the default)
+ * @unpriv_start: net.ipv4.ip_unprivileged_port_start: without a port_range,
+ *		a member may forward what it may bind itself, and no more
+ *
+ * Root is never bound by it: the caller does not ask for root. Whether the
+ * port is free is not asked here (forward_table_owner(), sockdiag.c).
+ * Return: 0, FORWARD_E_CLOSED, FORWARD_E_NOT_LISTED, FORWARD_E_PRIVILEGED
+ * or FORWARD_E_OUT_OF_RANGE.
+ */
+int forward_policy_check(const struct lease_forwards *lf, const struct access_peer *peer,
+			 const struct port_forward *f, unsigned int unpriv_start);
 
 /* One forwarded host port, and who holds it. */
 struct forward_claim {

@@ -163,6 +163,17 @@ json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full)
 	return o;
 }
 
+json_t *lease_status_json(const struct lease *l, uint32_t subnet, bool full)
+{
+	json_t *o = lease_to_json(l, subnet, full);
+	json_t *fwds = o ? json_object_get(o, "port_forwards") : NULL;
+
+	for (size_t i = 0; fwds && i < l->n_forwards && i < 32; i++)
+		if (l->shadowed & (1u << i))
+			json_object_set_new(json_array_get(fwds, i), "host_listener", json_true());
+	return o;
+}
+
 json_t *lease_record_json(const struct lease *l, uint32_t subnet)
 {
 	json_t *o = lease_to_json(l, subnet, true);

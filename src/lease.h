@@ -47,6 +47,7 @@ struct lease {
 	char label[LABEL_MAX + 1];
 	struct port_forward *forwards; /* the acquire's port_forwards, to this lease's address */
 	size_t n_forwards;
+	uint32_t shadowed; /* bit i: forwards[i]'s port is one a host service listens on */
 };
 
 /**
@@ -78,6 +79,8 @@ void lease_drop_forwards(struct lease *l);
 json_t *lease_port_json(const struct lease *l, uint32_t subnet);
 /* {"uid", "pid", "kind", "ifname", "mac", "address", "label"}, as `status` shows it; @full: or hidden */
 json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full);
+/* lease_to_json() and what `status` adds: "host_listener" on a shadowing forward. */
+json_t *lease_status_json(const struct lease *l, uint32_t subnet, bool full);
 /* A lease as snapshot and journal record it: what status shows, and what adoption checks. */
 json_t *lease_record_json(const struct lease *l, uint32_t subnet);
 /*

@@ -722,7 +722,7 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 	leases = json_array();
 	TAILQ_FOREACH(l, &n->leases, network_link)
 		json_array_append_new(leases,
-				      lease_to_json(l, n->subnet.addr, uid == 0 || uid == l->uid));
+				      lease_status_json(l, n->subnet.addr, uid == 0 || uid == l->uid));
 	json_object_set_new(o, "leases", leases);
 	json_object_set_new(o, "state", json_string(n->n_leases ? "active" : "idle"));
 	if (n->idle_timer && sd_event_source_get_time(n->idle_timer, &when) >= 0 &&

@@ -41,6 +41,7 @@ struct reply {
 	json_t *json;                    /* on success */
 	struct tap_fds fds;              /* ride on a successful reply */
 	struct lease *lease;             /* an acquire's, logged once the reply is out */
+	uint32_t shadowed;               /* an acquire's forwards over host services (root's) */
 };
 
 /* The one mapping of module codes to contract status codes. */
@@ -58,6 +59,10 @@ static int status_from(int code)
 		return VMNET_BROKER_NOT_FOUND;
 	case ACCESS_E_DENIED:
 	case PORT_E_NOT_OWNER:
+	case FORWARD_E_CLOSED:
+	case FORWARD_E_NOT_LISTED:
+	case FORWARD_E_PRIVILEGED:
+	case FORWARD_E_OUT_OF_RANGE:
 		return VMNET_BROKER_NOT_ALLOWED;
 	case NETWORK_E_POOL_EXHAUSTED:
 	case NETWORK_E_NO_ADDRESS:
@@ -70,6 +75,8 @@ static int status_from(int code)
 	case NETWORK_E_SUBNET_TAKEN:
 	case NETWORK_E_PREFIX_TAKEN:
 	case NETWORK_E_FORWARD_TAKEN:
+	case FORWARD_E_RESERVED:
+	case FORWARD_E_HOST_LISTENER:
 	case NETWORK_E_MAC_TAKEN:
 	case NETWORK_E_ADDRESS_TAKEN:
 	case PORT_E_IFNAME_TAKEN:
@@ -202,6 +209,72 @@ static int check_access(struct connection *c, const struct network_config *cfg, 
 		    cfg->name, (unsigned)peer->uid, cfg->source ? cfg->source : "its configuration");
 }
 
+/* Answer a refusal of broker_check_forwards() of @req on network @cfg. */
+static int forward_failure(const struct network_config *cfg, const struct request *req, int r,
+			   const struct forward_refusal *why, uid_t uid, struct reply *rp)
+{
+	const struct port_forward *f = why->forward;
+	const char *proto = forward_protocol_to_string(f->protocol);
+	const char *file = cfg->source ? cfg->source : "its configuration";
+	const char *name = req->network_name;
+
+	switch (r) {
+	case FORWARD_E_CLOSED:
+		return fail(rp, status_from(r),
+			    "network '%s' allows no port_forwards on acquire (lease_port_forwards of "
+			    "%s): acquire without them, or ask its administrator",
+			    name, file);
+	case FORWARD_E_NOT_LISTED:
+		return fail(rp, status_from(r),
+			    "network '%s': uid %u may not forward ports (not in lease_port_forwards' "
+			    "allowed_users or allowed_groups of %s)",
+			    name, (unsigned)uid, file);
+	case FORWARD_E_PRIVILEGED:
+		return fail(rp, status_from(r),
+			    "network '%s': %s port %u is below net.ipv4.ip_unprivileged_port_start "
+			    "(%u): only root may forward it; choose a port from %u up",
+			    name, proto, f->external_port, why->unpriv_start, why->unpriv_start);
+	case FORWARD_E_OUT_OF_RANGE:
+		return fail(rp, status_from(r),
+			    "network '%s': %s port %u is outside the range this network allows for "
+			    "port_forwards (%u-%u, lease_port_forwards of %s)",
+			    name, proto, f->external_port, cfg->lease_forwards.port_min,
+			    cfg->lease_forwards.port_max, file);
+	case FORWARD_E_RESERVED:
+		return fail(rp, status_from(r),
+			    "network '%s': %s port %u is reserved by network file '%s' (%s): choose "
+			    "another port",
+			    name, proto, f->external_port, why->file->config.name, why->file->path);
+	case NETWORK_E_FORWARD_TAKEN:
+		/* As the golden error-conflict.json has it. */
+		return fail(rp, status_from(r), "network '%s': %s port %u is already forwarded, by network '%s'",
+			    name, proto, f->external_port, why->owner->config.name);
+	case FORWARD_E_HOST_LISTENER:
+		return fail(rp, status_from(r),
+			    "network '%s': %s port %u is in use on the host (a service listens on "
+			    "it): choose another port",
+			    name, proto, f->external_port);
+	default:
+		return fail(rp, VMNET_BROKER_INTERNAL_ERROR,
+			    "network '%s': cannot tell whether the host uses %s port %u: %s", name,
+			    proto, f->external_port, r < 0 ? strerror(-r) : "unexpected result");
+	}
+}
+
+/* Whether @req's port_forwards may be had on @cfg (the file as it is now). */
+static int check_forwards(struct broker *b, struct connection *c, const struct network_config *cfg,
+			  const struct request *req, struct reply *rp)
+{
+	const struct ucred *peer = connection_peer(c);
+	struct access_peer p = { .uid = peer->uid, .gid = peer->gid };
+	struct forward_refusal why;
+	int r;
+
+	p.groups = connection_peer_groups(c, &p.n_groups);
+	r = broker_check_forwards(b, cfg, &p, req->forwards, req->n_forwards, &rp->shadowed, &why);
+	return r ? forward_failure(cfg, req, r, &why, peer->uid, rp) : 0;
+}
+
 /* The first of @v (@n of them) that another network forwards already, in words. */
 static void describe_taken_forward(struct broker *b, const struct port_forward *v, size_t n,
 				   char *buf, size_t size)
@@ -303,6 +376,8 @@ static int admit(struct broker *b, struct connection *c, const struct request *r
 	r = find_config(b, req->network_name, ret, &access, rp);
 	if (r == 0)
 		r = check_access(c, access, rp);
+	if (r == 0)
+		r = check_forwards(b, c, access, req, rp);
 	if (r)
 		return r;
 	*ret_client = NULL;
@@ -331,8 +406,10 @@ static struct lease *add_port(struct broker *b, struct connection *c, const stru
 	int r;
 
 	r = lease_new(b->env.next_lease_id++, req, peer, &l);
-	if (r == 0)
+	if (r == 0) {
+		l->shadowed = rp->shadowed;
 		r = broker_add_lease(b, n, l, &spec, &rp->fds, &dhcp_failed);
+	}
 	if (r == 0)
 		return l;
 	if (r < 0 && !dhcp_failed)
@@ -392,6 +469,8 @@ static int handle_status(struct broker *b, struct connection *c, struct reply *r
 	json_t *nets = json_array();
 	struct network *n;
 
+	/* A host service may have bound a forwarded port since the last look. */
+	broker_check_host_listeners(b);
 	TAILQ_FOREACH(n, &b->registry.networks, link)
 		json_array_append_new(nets, network_status_json(n, uid));
 	rp->json = json_pack("{s:i, s:o}", "version", PROTOCOL_VERSION, "networks", nets);
@@ -522,6 +601,15 @@ static void after_acquire(struct reply *rp)
 	/* After the reply: the journal is no part of handing over a port. */
 	log_lease_info(l, "lease begun: %s",
 		       lease_describe(l, l->network->subnet.addr, desc, sizeof(desc)));
+	for (size_t i = 0; i < l->n_forwards && i < 32; i++)
+		if (l->shadowed & (1u << i))
+			log_lease_full_errno(l, LOG_WARNING, 0,
+					     "forward %s shadows a host service listening on %s "
+					     "port %u (root may): outside traffic for that port "
+					     "reaches this guest",
+					     forward_format(&l->forwards[i], desc, sizeof(desc)),
+					     forward_protocol_to_string(l->forwards[i].protocol),
+					     l->forwards[i].external_port);
 }
 
 void request_dispatch(void *userdata, struct connection *c, const char *msg, size_t len, int *fds,

@@ -32,6 +32,26 @@ int sysctl_write(const char *path, const char *value)
 	return write_file(p, value);
 }
 
+int sysctl_read_uint(const char *path, unsigned int *ret)
+{
+	char p[PATH_MAX], v[24] = "";
+	_cleanup_close_ int fd = -EBADF;
+	unsigned int u;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/sys/%s", path);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, v, sizeof(v) - 1);
+	if (n < 0)
+		return -errno;
+	if (sscanf(v, "%u", &u) != 1)
+		return -EINVAL;
+	*ret = u;
+	return 0;
+}
+
 int sysctl_write_ipv6_link(const char *ifname, const char *key, const char *value)
 {
 	char p[PATH_MAX];

@@ -4,6 +4,8 @@
 
 /* Write @value to /proc/sys/@path ("net/ipv4/ip_forward"). Return: 0 or negative errno. */
 int sysctl_write(const char *path, const char *value);
+/* The number in /proc/sys/@path into *@ret. Return: 0 or negative errno. */
+int sysctl_read_uint(const char *path, unsigned int *ret);
 /* net.ipv6.conf.@ifname.@key = @value. Return: 0 or negative errno. */
 int sysctl_write_ipv6_link(const char *ifname, const char *key, const char *value);
 /**

@@ -209,8 +209,6 @@ def release(p):
 
 # ----------------------------------------------------------------- 16.1 forwards
 
-@pytest.mark.xfail(strict=True, reason="issue 16.1: a member may forward a host port below "
-                   "net.ipv4.ip_unprivileged_port_start, taking over the host's sshd")
 def test_member_cannot_forward_a_privileged_port(broker, topo):
     topo.tcp_listener(broker.ns, "0.0.0.0", 22)  # the host's "sshd"
     assert from_upstream(broker, 22) == UPLINK_UPSTREAM
@@ -230,8 +228,6 @@ def test_member_cannot_forward_a_privileged_port(broker, topo):
     assert "error" not in reply, reply
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.1: a member may forward a port on which a "
-                   "host service listens")
 def test_member_cannot_forward_a_port_the_host_listens_on(broker, topo):
     topo.tcp_listener(broker.ns, "0.0.0.0", 8080)
     reply, fds, sock = acquire_as(broker, NOBODY_UID, port_forwards=[tcp(8080, 80)])
@@ -248,8 +244,6 @@ def test_member_cannot_forward_a_port_the_host_listens_on(broker, topo):
     assert "error" not in reply, reply
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.1: a forward in place is not reported when "
-                   "a host service binds its port later")
 def test_host_service_binding_a_forwarded_port_later_is_reported(broker, topo):
     reply, fds, sock = acquire_as(broker, NOBODY_UID, port_forwards=[tcp(8090)])
     try:
@@ -266,12 +260,13 @@ def test_host_service_binding_a_forwarded_port_later_is_reported(broker, topo):
                    "host service (\"host_listener\": true)")
         assert [line for line in broker.log().splitlines()
                 if "8090" in line and "listen" in line.lower()], "nothing logged about 8090"
+        text = broker.cli("status").stdout
+        assert [line for line in text.splitlines()
+                if "forward tcp 8090" in line and "host service listens" in line], text
     finally:
         close_all(fds + [sock])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16.1: a network file cannot say whether, in "
-                   "which port range and for whom per-acquire forwards are allowed")
 def test_network_file_policy_for_acquire_forwards(broker):
     write(broker, "ranged", lab(lease_port_forwards={
         "port_range": "20000-20099", "allowed_users": [str(NOBODY_UID)]}))
@@ -399,8 +394,6 @@ def test_tap_made_persistent_by_its_holder_is_removed(broker):
 
 # ----------------------------------------------------------------- 16.4 reserved ports
 
-@pytest.mark.xfail(strict=True, reason="issue 16.4: a lease may forward a port that a network "
-                   "file forwards, and that network can then not be created")
 def test_ports_of_network_files_are_reserved(broker):
     write(broker, "lab", lab(port_forwards=[
         {"protocol": "tcp", "external_port": 2222, "internal_address": LAB + ".10",

@@ -173,6 +173,51 @@ static void test_every_key(void **state)
 	network_config_clear(&copy); /* clearing twice is harmless */
 }
 
+/* lease_port_forwards: parsed, copied, shown; absent, the default (all zero). */
+static void test_lease_forwards(void **state)
+{
+	struct network_config c, copy;
+	json_t *o, *lf;
+
+	parse_ok("{\"mode\": \"shared\"}", &c);
+	assert_false(c.lease_forwards.given || c.lease_forwards.closed ||
+		     c.lease_forwards.restricted);
+	assert_int_equal(c.lease_forwards.port_max, 0);
+	o = config_json(&c, NULL);
+	assert_null(json_object_get(o, "lease_port_forwards"));
+	json_decref(o);
+	network_config_clear(&c);
+
+	parse_ok("{\"mode\": \"shared\", \"lease_port_forwards\": {\"allowed\": true, "
+		 "\"port_range\": \"80-8080\", \"allowed_users\": [\"alice\", \"1001\"], "
+		 "\"allowed_groups\": [\"vmdev\"]}}",
+		 &c);
+	assert_true(c.lease_forwards.given && c.lease_forwards.restricted);
+	assert_false(c.lease_forwards.closed);
+	assert_int_equal(c.lease_forwards.port_min, 80);
+	assert_int_equal(c.lease_forwards.port_max, 8080);
+	assert_int_equal(c.lease_forwards.n_allowed_users, 2);
+	assert_string_equal(c.lease_forwards.allowed_groups[0], "vmdev");
+	assert_int_equal(network_config_copy(&copy, &c), 0);
+	network_config_clear(&c);
+	assert_string_equal(copy.lease_forwards.allowed_users[1], "1001");
+	o = config_json(&copy, NULL);
+	lf = json_object_get(o, "lease_port_forwards");
+	assert_true(json_is_true(json_object_get(lf, "allowed")));
+	assert_string_equal(json_string_value(json_object_get(lf, "port_range")), "80-8080");
+	assert_int_equal(json_array_size(json_object_get(lf, "allowed_users")), 2);
+	json_decref(o);
+	network_config_clear(&copy);
+
+	parse_ok("{\"mode\": \"shared\", \"lease_port_forwards\": {\"allowed\": false, "
+		 "\"port_range\": \"443\"}}",
+		 &c);
+	assert_true(c.lease_forwards.closed);
+	assert_int_equal(c.lease_forwards.port_min, 443);
+	assert_int_equal(c.lease_forwards.port_max, 443);
+	network_config_clear(&c);
+}
+
 static void test_bad_values(void **state)
 {
 	static const struct {
@@ -246,6 +291,27 @@ static void test_bad_values(void **state)
 		  "not a valid name" },
 		{ "{\"mode\": \"shared\", \"allowed_users\": [\"4294967295\"]}", "allowed_users[0]",
 		  "not a valid" },
+		/* lease_port_forwards */
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": true}", "lease_port_forwards",
+		  "must be an object" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"allow\": false}}",
+		  "lease_port_forwards.allow", "unknown key" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"allowed\": 0}}",
+		  "lease_port_forwards.allowed", "true or false" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"port_range\": \"2-1\"}}",
+		  "lease_port_forwards.port_range", "not a port range" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"port_range\": \"0-10\"}}",
+		  "lease_port_forwards.port_range", "not a port range" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"port_range\": \"1-65536\"}}",
+		  "lease_port_forwards.port_range", "not a port range" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"port_range\": \"10-20x\"}}",
+		  "lease_port_forwards.port_range", "not a port range" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"port_range\": 80}}",
+		  "lease_port_forwards.port_range", "string" },
+		{ "{\"mode\": \"shared\", \"lease_port_forwards\": {\"allowed_users\": [\"a b\"]}}",
+		  "lease_port_forwards.allowed_users[0]", "not a valid name" },
+		{ "{\"mode\": \"host\", \"lease_port_forwards\": {\"allowed\": false}}",
+		  "lease_port_forwards", "only to mode \"shared\"" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
@@ -692,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_file_gets_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_lease_forwards),
 		cmocka_unit_test(test_bad_forwards_and_reservations),
 		cmocka_unit_test(test_good_edges),
 		cmocka_unit_test(test_file_names),

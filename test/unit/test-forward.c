@@ -87,6 +87,37 @@ static void test_grows(void **state)
 	forward_table_done(&t);
 }
 
+/* Who may forward which port: the file's lease_port_forwards, else the unprivileged ports. */
+static void test_policy(void **state)
+{
+	static const struct port_forward p22 = { .protocol = FORWARD_TCP, .external_port = 22 };
+	static const struct port_forward p1024 = { .protocol = FORWARD_TCP, .external_port = 1024 };
+	static const struct port_forward p20050 = { .protocol = FORWARD_UDP, .external_port = 20050 };
+	static char *users[] = { "65534" };
+	const struct access_peer nobody = { .uid = 65534, .gid = 65534 };
+	const struct access_peer other = { .uid = 64010, .gid = 64010 };
+	struct lease_forwards lf = {};
+
+	/* The default: what a user may bind itself. */
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p22, 1024), FORWARD_E_PRIVILEGED);
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p1024, 1024), 0);
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p22, 0), 0);
+	/* A range of the file's, which may include privileged ports. */
+	lf.port_min = 20;
+	lf.port_max = 1023;
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p22, 1024), 0);
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p20050, 1024), FORWARD_E_OUT_OF_RANGE);
+	/* For whom. */
+	lf.restricted = true;
+	lf.allowed_users = users;
+	lf.n_allowed_users = 1;
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p22, 1024), 0);
+	assert_int_equal(forward_policy_check(&lf, &other, &p22, 1024), FORWARD_E_NOT_LISTED);
+	/* Closed: no one (but root, whom the caller never asks about). */
+	lf.closed = true;
+	assert_int_equal(forward_policy_check(&lf, &nobody, &p22, 1024), FORWARD_E_CLOSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_remove_by_holder),
 		cmocka_unit_test(test_first_claim_owns),
 		cmocka_unit_test(test_grows),
+		cmocka_unit_test(test_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
