@@ -120,15 +120,19 @@ static void print_lease(json_t *lease)
 {
 	char uid[24], pid[24];
 
+	const char *state = json_string_value(json_object_get(lease, "state"));
+	const char *note = state && streq(state, "removing") ? "  (removing: the port is not gone yet)"
+							       : "";
+
 	if (json_is_true(json_object_get(lease, "hidden"))) {
-		printf("    %-10s %-16s %s\n", str_or_dash(lease, "kind"),
-		       str_or_dash(lease, "ifname"), "(another user's lease)");
+		printf("    %-10s %-16s %s%s\n", str_or_dash(lease, "kind"),
+		       str_or_dash(lease, "ifname"), "(another user's lease)", note);
 		return;
 	}
-	printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s\n", str_or_dash(lease, "kind"),
+	printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s%s\n", str_or_dash(lease, "kind"),
 	       str_or_dash(lease, "ifname"), str_or_dash(lease, "mac"),
 	       str_or_dash(lease, "address"), int_or_dash(lease, "uid", uid, sizeof(uid)),
-	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"));
+	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"), note);
 	print_forwards(json_object_get(lease, "port_forwards"));
 }
 

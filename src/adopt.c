@@ -247,13 +247,8 @@ static void remove_orphan(struct broker *b, const struct link_info *li)
 {
 	int r;
 
-	if (streq(li->kind, "tun")) {
-		/* A named TAP: off the bridge first, in case a VM still holds it. */
-		(void)netlink_port_detach(b->nl, li->ifindex);
-		r = port_remove_persistent_tap(li->name);
-	} else {
-		r = netlink_link_del(b->nl, li->ifindex);
-	}
+	/* A named TAP too, even if a VM holds it: it was no one's lease. */
+	r = netlink_link_del(b->nl, li->ifindex);
 	if (r < 0 && r != -ENODEV)
 		log_warning_errno(r, "Failed to remove orphaned %s, ignoring: %m", li->name);
 	else

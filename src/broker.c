@@ -377,28 +377,99 @@ int broker_acquire_network(struct broker *b, const struct network_config *c, str
 
 /* ---- leases */
 
+static void schedule_removals(struct broker *b);
+
 /*
  * @l ends: out of the index, then its network ends it, then the table
  * follows. @why: for the log; NULL when an acquire is undone.
  * @port_gone: the kernel removed its port already (the link monitor).
  */
-static void end_lease(struct broker *b, struct lease *l, const char *why, bool port_gone)
+static bool end_lease(struct broker *b, struct lease *l, const char *why, bool port_gone)
 {
 	struct network *n = l->network;
 	struct network_change change;
-	char desc[96];
+	char desc[96], ifname[IFNAMSIZ];
+	bool retried = l->removing, ended;
 
-	if (why)
+	if (why && !retried)
 		log_lease_info(l, "lease ended (%s): %s", why,
 			       lease_describe(l, n->subnet.addr, desc, sizeof(desc)));
+	memcpy(ifname, l->port.ifname, sizeof(ifname));
 	registry_remove_lease(&b->registry, l);
 	if (port_gone)
 		/* Don't try to remove it again by a reused index. */
 		l->port.ifindex = 0;
-	network_remove_lease(n, l, &change);
+	ended = network_remove_lease(n, l, &change);
+	if (ended && retried)
+		log_network_info(n, "Port %s removed at last (%s), its lease ended", ifname,
+				 why ? why : "tried again");
+	if (!ended) {
+		/* Back in the index: the link monitor still ends it when its port goes. */
+		registry_add_lease(&b->registry, l);
+		schedule_removals(b);
+	}
 	if (change.firewall)
 		/* Its forwards go with it; a failure was logged. */
 		(void)firewall_apply(b->nft, &b->registry);
+	return ended;
+}
+
+/* Every lease whose port is still to be removed: one more try each. Return: how many stay. */
+static size_t retry_removals(struct broker *b)
+{
+	struct network *n;
+	struct lease *l, *next;
+	size_t left = 0;
+
+	/* A network with a lease is never removed here: the walk is safe. */
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		for (l = TAILQ_FIRST(&n->leases); l; l = next) {
+			next = TAILQ_NEXT(l, network_link);
+			if (l->removing)
+				left += !end_lease(b, l, NULL, false);
+		}
+	return left;
+}
+
+/*
+ * Ports that could not be removed are tried again after 1 s, doubling to
+ * a minute while they still fail (and at once for a link event of theirs:
+ * on_carrier_off()); the timer runs only while there are such ports.
+ */
+static int on_removal_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct broker *b = userdata;
+	size_t left;
+
+	b->retrying_removals = true;
+	left = retry_removals(b);
+	b->retrying_removals = false;
+	if (left == 0) {
+		b->removal_delay_usec = 0;
+		return 0;
+	}
+	if (b->removal_delay_usec < BROKER_REMOVAL_RETRY_MAX_USEC)
+		b->removal_delay_usec *= 2;
+	(void)sd_event_source_set_time_relative(s, b->removal_delay_usec);
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static void schedule_removals(struct broker *b)
+{
+	int r;
+
+	if (b->retrying_removals || b->removal_delay_usec)
+		return; /* on its way */
+	b->removal_delay_usec = BROKER_REMOVAL_RETRY_MIN_USEC;
+	if (!b->removal_timer)
+		r = sd_event_add_time_relative(b->event, &b->removal_timer, CLOCK_MONOTONIC,
+					       b->removal_delay_usec, 0, on_removal_retry, b);
+	else if ((r = sd_event_source_set_time_relative(b->removal_timer,
+							 b->removal_delay_usec)) >= 0)
+		r = sd_event_source_set_enabled(b->removal_timer, SD_EVENT_ONESHOT);
+	if (r < 0)
+		/* The link monitor still ends them as their ports go. */
+		log_warning_errno(r, "Failed to schedule removing ports again: %m");
 }
 
 int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
@@ -478,6 +549,43 @@ static void on_link_gone(void *userdata, int ifindex)
 		end_lease(b, l, "port gone", true);
 }
 
+/*
+ * A tap belongs to whoever holds its fds, and its lease ends with the
+ * last of them. But a holder may make it persistent (TUNSETPERSIST needs
+ * no privilege) and go: then nothing ends it, and it would stay on the
+ * network, counted forever. Persistent with no queue attached means no
+ * one holds it: it is the daemon's to delete, and its lease ends.
+ * Return: true when @l ended.
+ */
+static bool end_if_abandoned(struct broker *b, struct lease *l)
+{
+	struct netlink_tun t;
+
+	if (l->port.kind != PORT_TAP || l->port.ifindex <= 0 ||
+	    netlink_tun_info(b->nl, l->port.ifindex, &t) < 0 || !t.is_tun || !t.persist ||
+	    t.queues > 0 || t.disabled_queues > 0)
+		return false;
+	log_lease_info(l, "TAP %s was made persistent and no one holds it: removing it",
+		       l->port.ifname);
+	l->port.abandoned = true;
+	end_lease(b, l, "port abandoned by its holder", false);
+	return true;
+}
+
+/* A link up without a carrier: a tap's holders let it go, or a port to remove may go now. */
+static void on_carrier_off(void *userdata, int ifindex)
+{
+	struct broker *b = userdata;
+	struct lease *l = registry_find_lease(&b->registry, ifindex);
+
+	if (!l)
+		return;
+	if (l->removing)
+		(void)end_lease(b, l, "tried again on a link event", false);
+	else
+		(void)end_if_abandoned(b, l);
+}
+
 static void on_link_resync(void *userdata)
 {
 	struct broker *b = userdata;
@@ -491,6 +599,8 @@ static void on_link_resync(void *userdata)
 			next = TAILQ_NEXT(l, network_link);
 			if (l->port.ifindex > 0 && netlink_link_exists(b->nl, l->port.ifindex) == 0)
 				end_lease(b, l, "port gone", true);
+			else
+				(void)end_if_abandoned(b, l);
 		}
 }
 
@@ -526,7 +636,7 @@ static int open_kernel(struct broker *b)
 {
 	int r;
 
-	r = netlink_new(b->event, on_link_gone, on_link_resync, b, &b->nl);
+	r = netlink_new(b->event, on_link_gone, on_carrier_off, on_link_resync, b, &b->nl);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open rtnetlink: %m");
 	r = nft_new(&b->nft);
@@ -605,6 +715,7 @@ struct broker *broker_free(struct broker *b)
 	b->stopping = true;
 	b->server = server_free(b->server);
 	b->listener_timer = sd_event_source_disable_unref(b->listener_timer);
+	b->removal_timer = sd_event_source_disable_unref(b->removal_timer);
 	for (n = TAILQ_FIRST(&b->registry.networks); n; n = next) {
 		next = TAILQ_NEXT(n, link);
 		if (n->n_leases == 0)

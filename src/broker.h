@@ -37,6 +37,8 @@ struct broker_options {
 #define BROKER_MAX_NETWORKS 64
 #define BROKER_MAX_HOLDS_PER_CONNECTION 8 /* as the macOS broker's MAX_PEER_NETWORKS */
 #define BROKER_MAX_PORTS_PER_NETWORK 1024 /* the kernel bridge's BR_MAX_PORTS */
+#define BROKER_REMOVAL_RETRY_MIN_USEC (1000 * 1000ULL) /* a port that would not go: again */
+#define BROKER_REMOVAL_RETRY_MAX_USEC (60 * 1000 * 1000ULL)
 
 struct broker {
 	sd_event *event;
@@ -51,6 +53,9 @@ struct broker {
 	struct network_env env;          /* what each network gets of the above */
 	struct registry registry;        /* the running networks */
 	sd_event_source *listener_timer; /* armed while a lease forwards ports: host_listener */
+	sd_event_source *removal_timer;  /* armed while ports wait to be removed again */
+	uint64_t removal_delay_usec;     /* its backoff; 0: no retry scheduled */
+	bool retrying_removals;          /* in on_removal_retry() */
 	bool forwarding_on;              /* we set net.ipv4.ip_forward */
 	bool stopping;                   /* in broker_free(): leases stay for the next daemon */
 };

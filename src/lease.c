@@ -108,12 +108,18 @@ int lease_new_from_record(const struct state_lease *rec, uint64_t id, struct lea
 	return 0;
 }
 
+void lease_detach_client(struct lease *l)
+{
+	if (l->client)
+		TAILQ_REMOVE(&l->client->leases, l, client_link);
+	l->client = NULL;
+}
+
 struct lease *lease_free(struct lease *l)
 {
 	if (!l)
 		return NULL;
-	if (l->client)
-		TAILQ_REMOVE(&l->client->leases, l, client_link);
+	lease_detach_client(l);
 	free(l->forwards);
 	free(l);
 	return NULL;
@@ -171,6 +177,8 @@ json_t *lease_status_json(const struct lease *l, uint32_t subnet, bool full)
 	for (size_t i = 0; fwds && i < l->n_forwards && i < 32; i++)
 		if (l->shadowed & (1u << i))
 			json_object_set_new(json_array_get(fwds, i), "host_listener", json_true());
+	if (o && l->removing)
+		json_object_set_new(o, "state", json_string("removing"));
 	return o;
 }
 

@@ -48,6 +48,7 @@ struct lease {
 	struct port_forward *forwards; /* the acquire's port_forwards, to this lease's address */
 	size_t n_forwards;
 	uint32_t shadowed; /* bit i: forwards[i]'s port is one a host service listens on */
+	bool removing;     /* ended, but its port could not be removed yet: tried again */
 };
 
 /**
@@ -65,6 +66,8 @@ int lease_new(uint64_t id, const struct request *req, const struct ucred *peer, 
  * Return: 0 or negative errno.
  */
 int lease_new_from_record(const struct state_lease *rec, uint64_t id, struct lease **ret);
+/* @l no longer ends with its client's connection: it leaves the client's list. */
+void lease_detach_client(struct lease *l);
 /* Free the record; it leaves its client's list. Its port is the network's to remove. */
 struct lease *lease_free(struct lease *l);
 static inline void lease_freep(struct lease **l)
@@ -79,7 +82,8 @@ void lease_drop_forwards(struct lease *l);
 json_t *lease_port_json(const struct lease *l, uint32_t subnet);
 /* {"uid", "pid", "kind", "ifname", "mac", "address", "label"}, as `status` shows it; @full: or hidden */
 json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full);
-/* lease_to_json() and what `status` adds: "host_listener" on a shadowing forward. */
+/* lease_to_json() and what `status` adds: "host_listener" on a shadowing forward, and
+ * "state": "removing". */
 json_t *lease_status_json(const struct lease *l, uint32_t subnet, bool full);
 /* A lease as snapshot and journal record it: what status shows, and what adoption checks. */
 json_t *lease_record_json(const struct lease *l, uint32_t subnet);

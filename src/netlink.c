@@ -29,6 +29,11 @@
 #include "log.h"
 #include "netlink.h"
 
+/* <linux/if.h>'s, which <net/if.h> lacks and cannot be included with. */
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000
+#endif
+
 struct netlink {
 	struct nl_sock *cmd;
 	struct nl_sock *mon;
@@ -37,6 +42,7 @@ struct netlink {
 	int ioctl_fd;  /* for SIOCGIFINDEX: one socket, not one per lookup */
 	sd_event_source *mon_source;
 	netlink_link_gone_fn gone;
+	netlink_carrier_off_fn carrier_off;
 	netlink_resync_fn resync;
 	void *userdata;
 };
@@ -94,11 +100,19 @@ static int mon_handle_msg(struct nl_msg *msg, void *arg)
 {
 	struct netlink *nl = arg;
 	struct nlmsghdr *h = nlmsg_hdr(msg);
+	const struct ifinfomsg *ifi;
 
-	if (h->nlmsg_type == RTM_DELLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
-		struct ifinfomsg *ifi = nlmsg_data(h);
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+		return NL_OK;
+	ifi = nlmsg_data(h);
+	/* AF_BRIDGE messages are about a port's bridge membership, not the link. */
+	if (ifi->ifi_family != AF_UNSPEC)
+		return NL_OK;
+	if (h->nlmsg_type == RTM_DELLINK)
 		nl->gone(nl->userdata, ifi->ifi_index);
-	}
+	else if (h->nlmsg_type == RTM_NEWLINK && (ifi->ifi_flags & IFF_UP) &&
+		 !(ifi->ifi_flags & IFF_LOWER_UP))
+		nl->carrier_off(nl->userdata, ifi->ifi_index);
 	return NL_OK;
 }
 
@@ -122,17 +136,27 @@ static int mon_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 }
 
 /*
- * Only RTM_DELLINK matters to the monitor, but RTNLGRP_LINK carries every
- * RTM_NEWLINK of the namespace too: some 25 per port's life, 1-2 KB each,
- * for every port and bridge, ours or not. A socket filter drops them in
- * the kernel, before they are copied to us or parsed by libnl. Classic
- * BPF loads are big-endian and nlmsg_type is in host order: hence htons().
+ * The monitor needs RTM_DELLINK, and the RTM_NEWLINK of a link that is up
+ * but lost its carrier: a TAP whose last holder closed it while it
+ * persists (TUNSETPERSIST) says so that way and no other. RTNLGRP_LINK
+ * carries every other RTM_NEWLINK of the namespace too: some 25 per
+ * port's life, 1-2 KB each, for every port and bridge, ours or not. A
+ * socket filter drops them in the kernel, before they are copied to us or
+ * parsed by libnl: the flags are at a fixed offset, so no state is
+ * needed. Classic BPF loads are big-endian and the message is in host
+ * order: hence htons() and htonl().
  */
+#define IFI_FLAGS_OFFSET (sizeof(struct nlmsghdr) + offsetof(struct ifinfomsg, ifi_flags))
+
 static int mon_attach_filter(int fd)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_type)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_DELLINK), 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_DELLINK), 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htons(RTM_NEWLINK), 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, IFI_FLAGS_OFFSET),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, htonl(IFF_UP | IFF_LOWER_UP)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(IFF_UP), 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
@@ -174,8 +198,8 @@ static int mon_open(struct netlink *nl, sd_event *event)
 			       mon_on_io, nl);
 }
 
-int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn resync,
-		void *userdata, struct netlink **ret)
+int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_carrier_off_fn carrier_off,
+		netlink_resync_fn resync, void *userdata, struct netlink **ret)
 {
 	struct netlink *nl;
 	int r;
@@ -184,6 +208,7 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn re
 	if (!nl)
 		return -ENOMEM;
 	nl->gone = gone;
+	nl->carrier_off = carrier_off;
 	nl->resync = resync;
 	nl->userdata = userdata;
 	nl->ioctl_fd = -EBADF;
@@ -411,19 +436,6 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
-int netlink_port_detach(struct netlink *nl, int ifindex)
-{
-	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
-	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
-
-	if (!orig || !change)
-		return -ENOMEM;
-	rtnl_link_set_ifindex(orig, ifindex);
-	rtnl_link_set_master(change, 0);
-	rtnl_link_unset_flags(change, IFF_UP);
-	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
-}
-
 int netlink_link_del(struct netlink *nl, int ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();
@@ -637,4 +649,52 @@ int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n)
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+/* What an RTM_NEWLINK says of a tun device (IFLA_LINKINFO's IFLA_INFO_DATA). */
+static int on_tun_link(struct nl_msg *msg, void *arg)
+{
+	struct netlink_tun *t = arg;
+	struct nlattr *tb[IFLA_MAX + 1], *li[IFLA_INFO_MAX + 1], *td[IFLA_TUN_MAX + 1];
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    nlmsg_parse(h, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_LINKINFO] ||
+	    nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) < 0 ||
+	    !li[IFLA_INFO_KIND] || nla_strcmp(li[IFLA_INFO_KIND], "tun") != 0 ||
+	    !li[IFLA_INFO_DATA] || nla_parse_nested(td, IFLA_TUN_MAX, li[IFLA_INFO_DATA], NULL) < 0)
+		return NL_OK;
+	t->is_tun = true;
+	t->persist = td[IFLA_TUN_PERSIST] && nla_get_u8(td[IFLA_TUN_PERSIST]);
+	t->queues = td[IFLA_TUN_NUM_QUEUES] ? nla_get_u32(td[IFLA_TUN_NUM_QUEUES]) : 0;
+	t->disabled_queues =
+		td[IFLA_TUN_NUM_DISABLED_QUEUES] ? nla_get_u32(td[IFLA_TUN_NUM_DISABLED_QUEUES]) : 0;
+	return NL_OK;
+}
+
+int netlink_tun_info(struct netlink *nl, int ifindex, struct netlink_tun *ret)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	*ret = (struct netlink_tun){};
+	if (!sk)
+		return -ENOMEM;
+	/* A socket of its own: rare (a carrier lost), and no interplay with
+	 * the command socket's sequence numbers and acks. libnl parses no tun
+	 * attributes (IFLA_TUN_*, Linux 4.19+): they are read here. */
+	nl_socket_disable_auto_ack(sk);
+	r = errno_from_nl(nl_connect(sk, NETLINK_ROUTE));
+	if (r >= 0)
+		r = errno_from_nl(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_tun_link, ret));
+	if (r >= 0) {
+		/* The bytes sent, or a negative libnl code. */
+		r = nl_send_simple(sk, RTM_GETLINK, 0, &ifi, sizeof(ifi));
+		r = r < 0 ? errno_from_nl(r) : 0;
+	}
+	if (r >= 0)
+		r = errno_from_nl(nl_recvmsgs_default(sk));
+	nl_socket_free(sk);
+	return r < 0 ? r : 0;
 }

@@ -3,6 +3,7 @@
 #define VMNET_NETLINK_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -13,6 +14,8 @@ struct netlink;
 
 /* Called for every RTM_DELLINK the monitor sees. */
 typedef void (*netlink_link_gone_fn)(void *userdata, int ifindex);
+/* Called for a link that is up but lost its carrier (a TAP's last holder let it go). */
+typedef void (*netlink_carrier_off_fn)(void *userdata, int ifindex);
 /* Called when events may have been lost (socket overrun): recheck everything. */
 typedef void (*netlink_resync_fn)(void *userdata);
 
@@ -20,8 +23,8 @@ typedef void (*netlink_resync_fn)(void *userdata);
  * netlink_new() - open the command socket and the RTNLGRP_LINK monitor on @event
  * Return: 0 or negative errno.
  */
-int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_resync_fn resync,
-		void *userdata, struct netlink **ret);
+int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_carrier_off_fn carrier_off,
+		netlink_resync_fn resync, void *userdata, struct netlink **ret);
 struct netlink *netlink_free(struct netlink *nl);
 
 /* Create bridge @name, up, with a fixed @mac (so it does not follow its ports), @alias,
@@ -63,9 +66,20 @@ int netlink_ifindex(struct netlink *nl, const char *name);
 /* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
 			unsigned int mtu);
-/* Take @ifindex off its bridge and set it down. */
-int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
+/* What the kernel says of a tun device. */
+struct netlink_tun {
+	bool is_tun;
+	bool persist;                 /* TUNSETPERSIST */
+	uint32_t queues;              /* attached: each is an fd someone holds */
+	uint32_t disabled_queues;     /* detached with TUNSETQUEUE, still held */
+};
+
+/**
+ * netlink_tun_info() - @ifindex's tun attributes, into *@ret (is_tun false: not a tun)
+ * Return: 0 or negative errno (-ENODEV: no such link).
+ */
+int netlink_tun_info(struct netlink *nl, int ifindex, struct netlink_tun *ret);
 /* Return: 1 when a link with @ifindex exists, 0 when not, negative errno on failure. */
 int netlink_link_exists(struct netlink *nl, int ifindex);
 struct netlink_addr {

@@ -262,8 +262,10 @@ static json_t *state_json(const struct network *n)
 	if (!leases)
 		return NULL;
 	TAILQ_FOREACH(l, &n->leases, network_link)
-		/* A lease missing from the snapshot would be lost: all or nothing. */
-		if (json_array_append_new(leases, lease_record_json(l, n->subnet.addr)) < 0) {
+		/* A lease missing from the snapshot would be lost: all or nothing.
+		 * One being removed is on record no more (forget_lease()). */
+		if (!l->removing &&
+		    json_array_append_new(leases, lease_record_json(l, n->subnet.addr)) < 0) {
 			json_decref(leases);
 			return NULL;
 		}
@@ -307,6 +309,14 @@ static void record_lease(struct network *n, const struct lease *l, bool added)
 }
 
 /* ---- lifecycle */
+
+/* port_remove(), or what a test of the policy makes of it. */
+static int remove_port(struct network *n, struct lease *l)
+{
+	return n->env->remove_port ? n->env->remove_port(n->env->nl, &l->port)
+				   : port_remove(n->env->nl, &l->port);
+}
+
 
 static int network_alloc(struct network_env *env, struct network **ret)
 {
@@ -461,7 +471,7 @@ struct network *network_free(struct network *n)
 	/* Leases go without telling dnsmasq (it is gone) or arming the timer. */
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);
-		r = port_remove(n->env->nl, &l->port);
+		r = remove_port(n, l);
 		if (r < 0)
 			log_network_warning_errno(n, r, "Failed to remove port %s, ignoring: %m",
 						  l->port.ifname);
@@ -620,22 +630,50 @@ static int take_resources(struct network *n, struct lease *l, const struct port_
 	return r;
 }
 
-/* Everything of network_remove_lease() but freeing @l, which is unlinked after. */
+/*
+ * @l's record and forwards go, as when it ends. A lease whose port is
+ * removing has lost them already: whatever happens to the daemon now,
+ * its port is no one's, and the next one removes it as an orphan.
+ */
+static void forget_lease(struct network *n, struct lease *l, struct network_change *change)
+{
+	if (l->removing)
+		return;
+	record_lease(n, l, false);
+	forward_table_remove(n->env->forwards, l);
+	/* Its forwards go with it. */
+	change->firewall = l->n_forwards > 0;
+}
+
+/*
+ * @l's port could not be removed (@error): the lease stays, as removing,
+ * until it can be. Its port is there: it keeps its address, and it still
+ * counts against its user (a port nothing can end would count against no
+ * limit). It no longer ends with its connection, nor forwards anything.
+ */
+static void start_removing(struct network *n, struct lease *l, int error,
+			   struct network_change *change)
+{
+	if (!l->removing)
+		log_lease_warning_errno(l, error,
+					"Failed to remove port %s: %m; trying again, and it counts "
+					"against uid %u until then",
+					l->port.ifname, (unsigned)l->uid);
+	forget_lease(n, l, change);
+	l->removing = true;
+	lease_detach_client(l);
+	change->removing = true;
+}
+
+/* Everything of network_remove_lease() but removing the port and freeing @l. */
 static void unlink_lease(struct network *n, struct lease *l, struct network_change *change)
 {
 	int r;
 
 	TAILQ_REMOVE(&n->leases, l, network_link);
 	n->n_leases--;
-	r = port_remove(n->env->nl, &l->port);
-	if (r < 0)
-		log_network_warning_errno(n, r, "Failed to remove port %s, ignoring: %m",
-					  l->port.ifname);
 	put_address(n, l);
-	record_lease(n, l, false);
-	forward_table_remove(n->env->forwards, l);
-	/* Its forwards go with it. */
-	change->firewall = l->n_forwards > 0;
+	forget_lease(n, l, change);
 	if (l->host)
 		schedule_dhcp_sync(n);
 	if (n->n_leases == 0) {
@@ -672,6 +710,9 @@ int network_add_lease(struct network *n, struct lease *l, const struct port_spec
 		r = network_start_dhcp(n);
 		if (r < 0) {
 			log_network_error_errno(n, r, "Failed to start dnsmasq: %m");
+			if (remove_port(n, l) < 0)
+				log_network_warning(n, "Failed to remove port %s, ignoring",
+						    l->port.ifname);
 			unlink_lease(n, l, &change);
 			change.dhcp_failed = true;
 			*ret_change = change;
@@ -684,13 +725,21 @@ int network_add_lease(struct network *n, struct lease *l, const struct port_spec
 	return 0;
 }
 
-void network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change)
+bool network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change)
 {
 	struct network_change change = {};
+	int r;
 
+	r = remove_port(n, l);
+	if (r < 0) {
+		start_removing(n, l, r, &change);
+		*ret_change = change;
+		return false;
+	}
 	unlink_lease(n, l, &change);
 	lease_free(l);
 	*ret_change = change;
+	return true;
 }
 
 /* ---- JSON */

@@ -41,6 +41,8 @@ struct network_env {
 	const char *resolv_file; /* for dnsmasq; NULL: its default */
 	uint64_t idle_timeout_usec;
 	unsigned int next_port; /* vmtapN / vmvethN numbering (port_create()) */
+	/* port_remove(); NULL is port_remove(). Only the unit tests fail it on purpose. */
+	int (*remove_port)(struct netlink *nl, const struct port *p);
 	uint64_t next_lease_id; /* above every id on record in the state dir (adopt.c) */
 	network_idle_fn on_idle;
 	void *userdata;
@@ -108,6 +110,7 @@ const char *network_error_to_string(int code);
 struct network_change {
 	bool firewall;    /* port forwards came or went: the nftables table must be rewritten */
 	bool dhcp_failed; /* the first lease's dnsmasq did not start: the lease was not added */
+	bool removing;    /* a lease's port could not be removed: it stays, and is tried again */
 };
 
 /**
@@ -177,12 +180,19 @@ struct network *network_abandon(struct network *n);
  */
 int network_add_lease(struct network *n, struct lease *l, const struct port_spec *spec,
 		      struct tap_fds *ret_fds, struct network_change *ret_change);
-/*
- * End @l: its port (what of it is ours), its address, its forwards; it is
- * recorded, dnsmasq forgets it after this turn of the loop, and the last
- * lease arms the idle timer. @l is freed.
+/**
+ * network_remove_lease() - end @l: its port (what of it is ours), its address, its forwards
+ *
+ * It is recorded, dnsmasq forgets it after this turn of the loop, and
+ * the last lease arms the idle timer. @l is freed. If its port cannot be
+ * removed, @l stays instead, @l->removing (shown in `status`): off the
+ * record, its forwards gone, no longer its client's, but on the network
+ * with its port and address, counting against its user; the caller tries
+ * again later (the same call), and the link monitor ends it once the
+ * port is gone.
+ * Return: true when @l ended (and is freed), false when it is removing.
  */
-void network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change);
+bool network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change);
 
 /**
  * network_start_dhcp() - start @n's dnsmasq if it wants one and has none

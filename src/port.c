@@ -66,29 +66,6 @@ int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t pe
 	return 0;
 }
 
-int port_remove_persistent_tap(const char *name)
-{
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
-	int fd, r = 0;
-
-	/* Reattach once, clear persistence, and let close() destroy it. The
-	 * flags must match how it was made, or TUNSETIFF says EINVAL. */
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		ifr.ifr_flags |= IFF_MULTI_QUEUE;
-		if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-			r = -errno;
-	}
-	if (r == 0 && ioctl(fd, TUNSETPERSIST, 0UL) < 0)
-		r = -errno;
-	/* The destroying close waits for the kernel: off the loop. */
-	bgclose(fd);
-	return r;
-}
-
 int port_check_netns(int fd, uid_t uid)
 {
 	_cleanup_close_ int userns = -EBADF;
@@ -229,15 +206,15 @@ int port_remove(struct netlink *nl, const struct port *p)
 
 	if (p->ifindex <= 0)
 		return 0;
-	if (p->kind == PORT_NETNS) {
+	/*
+	 * A named TAP may still be held open (a VM that outlives its lease):
+	 * RTM_DELLINK deletes it all the same, and the holder's fd fails from
+	 * then on (EBADFD). Clearing its persistence instead (TUNSETIFF to
+	 * reattach, TUNSETPERSIST 0) fails while it is held (EBUSY, EINVAL
+	 * for multi-queue), and would leave it to linger.
+	 */
+	if (p->kind == PORT_NETNS || p->kind == PORT_NAMED_TAP || p->abandoned)
 		r = netlink_link_del(nl, p->ifindex);
-	} else if (p->kind == PORT_NAMED_TAP) {
-		/* A VM may still hold it open, and then it outlives persistence:
-		 * take it off the network first so it cannot keep talking there. */
-		r = netlink_port_detach(nl, p->ifindex);
-		if (r >= 0)
-			r = port_remove_persistent_tap(p->ifname);
-	}
 	/* The kernel may have done it already. */
 	return r == -ENODEV || r == -ENOENT ? 0 : r;
 }

@@ -26,6 +26,7 @@ struct port {
 	enum port_kind kind;
 	char ifname[IFNAMSIZ]; /* our end: vmtapN, vmvethN; "" for none */
 	int ifindex;           /* 0 for none, or once the kernel removed it */
+	bool abandoned;        /* a tap its holder made persistent and let go: ours to delete */
 };
 
 /*
@@ -80,9 +81,10 @@ int port_create(struct netlink *nl, unsigned int *next_name, const struct port_s
 /**
  * port_remove() - remove what of @p is the daemon's to remove
  *
- * The daemon's end of a veth, a named TAP's persistence (off the bridge
- * first, in case a VM still holds it). Never a plain TAP: that belongs to
- * whoever holds its fds. A port the kernel removed already is no error.
+ * The daemon's end of a veth, a named TAP (even while a VM holds it).
+ * Never a plain TAP, which belongs to whoever holds its fds, unless its
+ * holder made it persistent and let it go (@p->abandoned). A port the
+ * kernel removed already is no error.
  * Return: 0 or negative errno.
  */
 int port_remove(struct netlink *nl, const struct port *p);
@@ -94,8 +96,6 @@ int port_remove(struct netlink *nl, const struct port *p);
  * Return: 0 or negative errno; nothing is left open on failure.
  */
 int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds);
-/* Remove a persistent TAP. Return: 0 or negative errno. */
-int port_remove_persistent_tap(const char *name);
 
 /**
  * port_check_netns() - may @uid put an interface into namespace @fd?

@@ -71,6 +71,7 @@ static int dump(struct nl_sock *sk, uint8_t family, uint8_t protocol, uint32_t s
 	};
 	int r;
 
+	/* The bytes sent, or a negative libnl code. */
 	r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
 	if (r < 0)
 		return errno_of(r);

@@ -12,7 +12,7 @@ CREATE_FAILURE = vmnet_broker.Status.CREATE_FAILURE
 def test_half_created_network_is_rolled_back(broker):
     # dnsmasq's hosts file cannot be written: creation fails after the bridge,
     # the addresses and the nft table are already in place.
-    blocker = os.path.join(broker.state_dir, "shared.hosts.tmp")
+    blocker = os.path.join(broker.state_dir, "dnsmasq", "shared.hosts.tmp")
     os.mkdir(blocker)
     reply = broker.request({"command": "acquire", "network_name": "shared", "port": "none"})
     assert reply.get('error') == CREATE_FAILURE, reply

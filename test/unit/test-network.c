@@ -251,7 +251,8 @@ static void test_registry_index(void **state)
 	assert_ptr_equal(registry_find_lease(&r, 7), a);
 	assert_ptr_equal(registry_find_lease(&r, 7 + REGISTRY_BUCKETS), b);
 	assert_null(registry_find_lease(&r, 0)); /* a hold has no port */
-	assert_int_equal(registry_ports_of_user(&r, 1000), 2);
+	/* Its ports and its hold: each keeps a network up. */
+	assert_int_equal(registry_ports_of_user(&r, 1000), 3);
 	assert_int_equal(registry_ports_of_user(&r, 1001), 0);
 	registry_remove_lease(&r, a);
 	assert_null(registry_find_lease(&r, 7));
@@ -285,7 +286,7 @@ static void test_limits(void **state)
 	assert_int_equal(broker_check_limits(&b, &tap, 1000, 0), BROKER_E_NETWORKS);
 	strcpy(tap.network_name, "one");
 	assert_int_equal(broker_check_limits(&b, &tap, 1000, 0), 0);
-	/* Ports per user, across networks; root has no such limit, and holds are no ports. */
+	/* Ports and holds per user, across networks; root has no such limit. */
 	assert_int_equal(add(n1, lease(PORT_TAP, 30, 1, 2, 1000)), 0);
 	assert_int_equal(add(n2, lease(PORT_TAP, 31, 2, 3, 1000)), 0);
 	registry_add_lease(&b.registry, TAILQ_FIRST(&n1->leases));
@@ -293,9 +294,10 @@ static void test_limits(void **state)
 	assert_int_equal(broker_check_limits(&b, &tap, 1000, 0), BROKER_E_USER_PORTS);
 	assert_int_equal(broker_check_limits(&b, &tap, 0, 0), 0);
 	assert_int_equal(broker_check_limits(&b, &tap, 1001, 0), 0);
-	assert_int_equal(broker_check_limits(&b, &hold, 1000, 0), 0);
+	assert_int_equal(broker_check_limits(&b, &hold, 1000, 0), BROKER_E_USER_PORTS);
+	assert_int_equal(broker_check_limits(&b, &hold, 1001, 0), 0);
 	/* Holds per connection. */
-	assert_int_equal(broker_check_limits(&b, &hold, 1000, BROKER_MAX_HOLDS_PER_CONNECTION),
+	assert_int_equal(broker_check_limits(&b, &hold, 1001, BROKER_MAX_HOLDS_PER_CONNECTION),
 			 BROKER_E_HOLDS);
 	/* Ports per network: the bridge's most. */
 	n1->n_leases = BROKER_MAX_PORTS_PER_NETWORK;
@@ -308,6 +310,64 @@ static void test_limits(void **state)
 	network_free(n2);
 }
 
+static int failures_left; /* of flaky_remove() */
+
+static int flaky_remove(struct netlink *nl, const struct port *p)
+{
+	return failures_left-- > 0 ? -ENOBUFS : 0;
+}
+
+/*
+ * A port that cannot be removed keeps its lease, removing: it still counts
+ * against its user and keeps the network up, but no longer ends with its
+ * client nor forwards anything; the next try ends it (#16.3).
+ */
+static void test_removing(void **state)
+{
+	struct fixture *fx = *state;
+	struct registry reg;
+	struct client cl;
+	struct network *n;
+	struct lease *l;
+	struct network_change ch;
+	json_t *o;
+
+	fx->env.remove_port = flaky_remove;
+	n = network(fx, "one", MODE_SHARED, false);
+	registry_init(&reg);
+	registry_add_network(&reg, n);
+	l = lease(PORT_NAMED_TAP, 40, 1, 2, 1000);
+	with_forward(l, 2222);
+	assert_int_equal(add(n, l), 0);
+	TAILQ_INIT(&cl.leases);
+	l->client = &cl;
+	TAILQ_INSERT_TAIL(&cl.leases, l, client_link);
+
+	failures_left = 2;
+	assert_false(network_remove_lease(n, l, &ch));
+	assert_true(l->removing && ch.removing && ch.firewall);
+	assert_true(TAILQ_EMPTY(&cl.leases));
+	assert_null(l->client);
+	assert_int_equal(fx->forwards.n, 0);
+	assert_int_equal(n->n_leases, 1);
+	assert_null(n->idle_timer);
+	assert_int_equal(registry_ports_of_user(&reg, 1000), 1);
+	o = network_status_json(n, 1000);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(o, "leases"), 0), "state")),
+			    "removing");
+	json_decref(o);
+	/* Failing again changes nothing; the next success ends it. */
+	assert_false(network_remove_lease(n, l, &ch));
+	assert_false(ch.firewall);
+	assert_true(network_remove_lease(n, l, &ch));
+	assert_int_equal(n->n_leases, 0);
+	assert_int_equal(registry_ports_of_user(&reg, 1000), 0);
+	assert_non_null(n->idle_timer);
+	registry_remove_network(&reg, n);
+	network_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +377,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forwards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
