@@ -9,8 +9,8 @@ keeps the sockets. Everything runs in the namespaces of the `topo` fixture;
 "the host" of the daemon is its namespace, and "outside" is the upstream
 namespace on TEST-NET-3.
 
-Each test is marked xfail(strict=True) while its fix is missing: drop the
-mark with the fix (`pytest --runxfail` shows them failing today).
+Each test failed before its fix (they were xfail(strict=True) until then);
+docs/design.md, *Who may do what*, says what they protect.
 """
 import fcntl
 import json
