@@ -121,8 +121,8 @@ static void print_lease(json_t *lease)
 	char uid[24], pid[24];
 
 	const char *state = json_string_value(json_object_get(lease, "state"));
-	const char *note = state && streq(state, "removing") ? "  (removing: the port is not gone yet)"
-							       : "";
+	const char *note =
+		state && streq(state, "removing") ? "  (removing: the port is not gone yet)" : "";
 
 	if (json_is_true(json_object_get(lease, "hidden"))) {
 		printf("    %-10s %-16s %s%s\n", str_or_dash(lease, "kind"),

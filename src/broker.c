@@ -64,8 +64,7 @@ int broker_check_limits(const struct broker *b, const struct request *req, uid_t
 /* ---- forwarded host ports: who may, and what the host itself uses */
 
 /* A valid network file that forwards @f's port, running or not: it is reserved like its subnet. */
-static const struct config_entry *reserved_by_file(const struct broker *b,
-						   const struct port_forward *f)
+static const struct config_entry *reserved_by_file(const struct broker *b, const struct port_forward *f)
 {
 	for (size_t i = 0; i < b->configs->n; i++) {
 		const struct config_entry *e = &b->configs->v[i];
@@ -240,7 +239,7 @@ static void watch_host_listeners(struct broker *b)
 	if (sd_event_source_get_enabled(b->listener_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
 		return;
 	(void)sd_event_source_set_time_relative(b->listener_timer,
-						 BROKER_LISTENER_CHECK_SEC * 1000000ULL);
+						BROKER_LISTENER_CHECK_SEC * 1000000ULL);
 	(void)sd_event_source_set_enabled(b->listener_timer, SD_EVENT_ONESHOT);
 }
 
@@ -464,8 +463,7 @@ static void schedule_removals(struct broker *b)
 	if (!b->removal_timer)
 		r = sd_event_add_time_relative(b->event, &b->removal_timer, CLOCK_MONOTONIC,
 					       b->removal_delay_usec, 0, on_removal_retry, b);
-	else if ((r = sd_event_source_set_time_relative(b->removal_timer,
-							 b->removal_delay_usec)) >= 0)
+	else if ((r = sd_event_source_set_time_relative(b->removal_timer, b->removal_delay_usec)) >= 0)
 		r = sd_event_source_set_enabled(b->removal_timer, SD_EVENT_ONESHOT);
 	if (r < 0)
 		/* The link monitor still ends them as their ports go. */

@@ -35,8 +35,8 @@ struct broker_options {
 
 #define BROKER_MAX_PORTS_PER_USER 64
 #define BROKER_MAX_NETWORKS 64
-#define BROKER_MAX_HOLDS_PER_CONNECTION 8 /* as the macOS broker's MAX_PEER_NETWORKS */
-#define BROKER_MAX_PORTS_PER_NETWORK 1024 /* the kernel bridge's BR_MAX_PORTS */
+#define BROKER_MAX_HOLDS_PER_CONNECTION 8              /* as the macOS broker's MAX_PEER_NETWORKS */
+#define BROKER_MAX_PORTS_PER_NETWORK 1024              /* the kernel bridge's BR_MAX_PORTS */
 #define BROKER_REMOVAL_RETRY_MIN_USEC (1000 * 1000ULL) /* a port that would not go: again */
 #define BROKER_REMOVAL_RETRY_MAX_USEC (60 * 1000 * 1000ULL)
 
@@ -107,9 +107,9 @@ int broker_check_limits(const struct broker *b, const struct request *req, uid_t
 /* Why broker_check_forwards() refused: which forward, and what it is up against. */
 struct forward_refusal {
 	const struct port_forward *forward;
-	unsigned int unpriv_start;                /* FORWARD_E_PRIVILEGED: the sysctl */
-	const struct config_entry *file;          /* FORWARD_E_RESERVED: the file */
-	struct network *owner;                    /* NETWORK_E_FORWARD_TAKEN: who has it */
+	unsigned int unpriv_start;       /* FORWARD_E_PRIVILEGED: the sysctl */
+	const struct config_entry *file; /* FORWARD_E_RESERVED: the file */
+	struct network *owner;           /* NETWORK_E_FORWARD_TAKEN: who has it */
 };
 
 /**

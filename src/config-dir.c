@@ -199,8 +199,8 @@ _printf_(2, 3) static int entry_error(struct config_entry *e, const char *fmt, .
  * symlink's target); NULL when it may. Whoever may write it could say
  * who may use its network.
  */
-static const char *distrust(const struct config_dir *d, const struct stat *st, bool link,
-			    char *buf, size_t size)
+static const char *distrust(const struct config_dir *d, const struct stat *st, bool link, char *buf,
+			    size_t size)
 {
 	const char *what = link ? "a symlink to a file " : "";
 
@@ -225,8 +225,8 @@ static const char *distrust(const struct config_dir *d, const struct stat *st, b
  * never opened: O_PATH first, the checks on that fd, then the real open
  * of exactly that inode through /proc.
  */
-static int entry_open(const struct config_dir *d, struct config_entry *e, int dfd,
-		      struct stat *st, int *ret_fd)
+static int entry_open(const struct config_dir *d, struct config_entry *e, int dfd, struct stat *st,
+		      int *ret_fd)
 {
 	_cleanup_close_ int pfd = -EBADF;
 	char file[NAME_MAX + sizeof(SUFFIX)], proc[64], why[256];
@@ -248,8 +248,8 @@ static int entry_open(const struct config_dir *d, struct config_entry *e, int df
 	e->mode = st->st_mode;
 	e->uid = st->st_uid;
 	if (!S_ISREG(st->st_mode))
-		return entry_error(e, "%s%s, not a regular file: not used", link ? "a symlink to " : "",
-				   file_kind(st->st_mode));
+		return entry_error(e, "%s%s, not a regular file: not used",
+				   link ? "a symlink to " : "", file_kind(st->st_mode));
 	if (distrust(d, st, link, why, sizeof(why)))
 		return entry_error(e, "%s", why);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
@@ -319,8 +319,7 @@ static int entry_load(const struct config_dir *d, struct config_entry *e, int df
 	return r < 0 ? r : 0;
 }
 
-static int entry_new(const struct config_dir *d, int dfd, const char *name,
-		     struct config_entry *ret)
+static int entry_new(const struct config_dir *d, int dfd, const char *name, struct config_entry *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->name, sizeof(ret->name), "%s", name);

@@ -24,10 +24,10 @@ struct config_dir {
 	char *path;
 	struct config_entry *v; /* sorted by name */
 	size_t n;
-	int inotify_fd; /* config_dir_watch(): -EBADF when not watching */
-	bool watching;  /* a watch is on the directory itself */
-	bool has_links; /* some entry is (or may be) a symlink: inotify misses their edits */
-	bool refreshed; /* at least once */
+	int inotify_fd;  /* config_dir_watch(): -EBADF when not watching */
+	bool watching;   /* a watch is on the directory itself */
+	bool has_links;  /* some entry is (or may be) a symlink: inotify misses their edits */
+	bool refreshed;  /* at least once */
 	char *dir_error; /* why none of the directory's files is used; NULL: they may be */
 	uid_t owner;     /* whose files are trusted: root (a unit test, its own uid) */
 	bool quote_all;  /* errors may quote any file: config_dir_quote_all() */

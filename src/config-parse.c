@@ -197,8 +197,7 @@ static void parse_subnet(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (parse_ipv4(s, &p->c->gateway) < 0)
-		perr(p, "subnet",
-		     "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)",
+		perr(p, "subnet", "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)",
 		     shown(p, s));
 	else
 		p->subnet_ok = true;
@@ -240,8 +239,8 @@ static void parse_ipv6_prefix(struct parser *p, json_t *v)
 	if (!s)
 		return;
 	if (inet_pton(AF_INET6, s, p->c->ipv6_prefix) != 1) {
-		perr(p, "ipv6_prefix", "\"%.64s\" is not an IPv6 prefix like fd42:42:42:42::",
-		     shown(p, s));
+		perr(p, "ipv6_prefix",
+		     "\"%.64s\" is not an IPv6 prefix like fd42:42:42:42::", shown(p, s));
 		return;
 	}
 	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
@@ -859,9 +858,7 @@ static void check_name(struct parser *p, const char *name)
 int config_parse_flags(const char *name, const char *path, const char *text, size_t len,
 		       unsigned int flags, struct network_config *ret, struct config_errors *errors)
 {
-	struct parser p = {
-		.path = path, .errors = errors, .c = ret, .hide = flags & CONFIG_PARSE_HIDE
-	};
+	struct parser p = { .path = path, .errors = errors, .c = ret, .hide = flags & CONFIG_PARSE_HIDE };
 	json_error_t jerr;
 	json_t *root;
 

@@ -43,10 +43,10 @@ struct dhcp_reservation {
  * ports from net.ipv4.ip_unprivileged_port_start up.
  */
 struct lease_forwards {
-	bool given;                 /* the file has the key: `networks` shows it */
-	bool closed;                /* "allowed": false */
+	bool given;                  /* the file has the key: `networks` shows it */
+	bool closed;                 /* "allowed": false */
 	uint16_t port_min, port_max; /* "port_range"; 0, 0: the unprivileged ports */
-	bool restricted;            /* allowed_users or allowed_groups given: only those */
+	bool restricted;             /* allowed_users or allowed_groups given: only those */
 	char **allowed_users;
 	size_t n_allowed_users;
 	char **allowed_groups;

@@ -70,9 +70,9 @@ int netlink_link_del(struct netlink *nl, int ifindex);
 /* What the kernel says of a tun device. */
 struct netlink_tun {
 	bool is_tun;
-	bool persist;                 /* TUNSETPERSIST */
-	uint32_t queues;              /* attached: each is an fd someone holds */
-	uint32_t disabled_queues;     /* detached with TUNSETQUEUE, still held */
+	bool persist;             /* TUNSETPERSIST */
+	uint32_t queues;          /* attached: each is an fd someone holds */
+	uint32_t disabled_queues; /* detached with TUNSETQUEUE, still held */
 };
 
 /**

@@ -317,7 +317,6 @@ static int remove_port(struct network *n, struct lease *l)
 				   : port_remove(n->env->nl, &l->port);
 }
 
-
 static int network_alloc(struct network_env *env, struct network **ret)
 {
 	struct network *n = calloc(1, sizeof(*n));
@@ -651,8 +650,7 @@ static void forget_lease(struct network *n, struct lease *l, struct network_chan
  * counts against its user (a port nothing can end would count against no
  * limit). It no longer ends with its connection, nor forwards anything.
  */
-static void start_removing(struct network *n, struct lease *l, int error,
-			   struct network_change *change)
+static void start_removing(struct network *n, struct lease *l, int error, struct network_change *change)
 {
 	if (!l->removing)
 		log_lease_warning_errno(l, error,
@@ -770,8 +768,8 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 		return NULL;
 	leases = json_array();
 	TAILQ_FOREACH(l, &n->leases, network_link)
-		json_array_append_new(leases,
-				      lease_status_json(l, n->subnet.addr, uid == 0 || uid == l->uid));
+		json_array_append_new(leases, lease_status_json(l, n->subnet.addr,
+								uid == 0 || uid == l->uid));
 	json_object_set_new(o, "leases", leases);
 	json_object_set_new(o, "state", json_string(n->n_leases ? "active" : "idle"));
 	if (n->idle_timer && sd_event_source_get_time(n->idle_timer, &when) >= 0 &&

@@ -247,8 +247,9 @@ static int forward_failure(const struct network_config *cfg, const struct reques
 			    name, proto, f->external_port, why->file->config.name, why->file->path);
 	case NETWORK_E_FORWARD_TAKEN:
 		/* As the golden error-conflict.json has it. */
-		return fail(rp, status_from(r), "network '%s': %s port %u is already forwarded, by network '%s'",
-			    name, proto, f->external_port, why->owner->config.name);
+		return fail(rp, status_from(r),
+			    "network '%s': %s port %u is already forwarded, by network '%s'", name,
+			    proto, f->external_port, why->owner->config.name);
 	case FORWARD_E_HOST_LISTENER:
 		return fail(rp, status_from(r),
 			    "network '%s': %s port %u is in use on the host (a service listens on "

@@ -462,8 +462,7 @@ static int read_peer_groups(int fd, gid_t **ret, size_t *ret_n)
 }
 
 /* A connection of @peer for the accepted @fd (which it takes only on success). */
-static int connection_new(struct server *s, int fd, const struct ucred *peer,
-			  struct connection **ret)
+static int connection_new(struct server *s, int fd, const struct ucred *peer, struct connection **ret)
 {
 	_cleanup_(connection_destroyp) struct connection *c = NULL;
 	int r;
@@ -485,6 +484,10 @@ static int connection_new(struct server *s, int fd, const struct ucred *peer,
 				       s->silence_usec, 0, on_silence, c);
 	if (r < 0)
 		return log_warning_errno(r, "Failed to arm connection timer: %m");
+	/* Last: nothing can fail after it, so a failure leaves no count behind. */
+	r = user_add(s, c);
+	if (r < 0)
+		return r;
 	c->fd = fd;
 	*ret = TAKE_PTR(c);
 	return 0;
@@ -597,11 +600,6 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	r = connection_new(s, cfd, &peer, &c);
-	if (r == 0) {
-		r = user_add(s, c);
-		if (r < 0)
-			c = connection_destroy(c);
-	}
 	if (r == -ENOMEM)
 		log_error("Failed to accept connection: out of memory");
 	if (r < 0)

@@ -180,8 +180,7 @@ static void test_lease_forwards(void **state)
 	json_t *o, *lf;
 
 	parse_ok("{\"mode\": \"shared\"}", &c);
-	assert_false(c.lease_forwards.given || c.lease_forwards.closed ||
-		     c.lease_forwards.restricted);
+	assert_false(c.lease_forwards.given || c.lease_forwards.closed || c.lease_forwards.restricted);
 	assert_int_equal(c.lease_forwards.port_max, 0);
 	o = config_json(&c, NULL);
 	assert_null(json_object_get(o, "lease_port_forwards"));
@@ -643,8 +642,7 @@ static void test_dir_refresh(void **state)
 }
 
 /* The one error of @name in @d, whose reason must hold @want. */
-static const struct config_entry *broken(const struct config_dir *d, const char *name,
-					 const char *want)
+static const struct config_entry *broken(const struct config_dir *d, const char *name, const char *want)
 {
 	const struct config_entry *e = config_dir_find(d, name);
 
@@ -739,11 +737,10 @@ static void test_dir_trust(void **state)
 	broken(d, "private", "SecretXyzzy");
 	config_dir_free(d);
 
-	for (const char *const *f = (const char *const[]){ "good.json", "loose.json", "fifo.json",
-							  ".target", "link.json", "linkfifo.json",
-							  "dangling.json", "private.json",
-							  "privjson.json", "public.json",
-							  "caf\xe9.json", NULL };
+	for (const char *const *f =
+		     (const char *const[]){ "good.json", "loose.json", "fifo.json", ".target",
+					    "link.json", "linkfifo.json", "dangling.json", "private.json",
+					    "privjson.json", "public.json", "caf\xe9.json", NULL };
 	     *f; f++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, *f);
 		assert_int_equal(unlink(path), 0);

@@ -353,8 +353,9 @@ static void test_removing(void **state)
 	assert_null(n->idle_timer);
 	assert_int_equal(registry_ports_of_user(&reg, 1000), 1);
 	o = network_status_json(n, 1000);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(o, "leases"), 0), "state")),
+	assert_string_equal(json_string_value(
+				    json_object_get(json_array_get(json_object_get(o, "leases"), 0),
+						    "state")),
 			    "removing");
 	json_decref(o);
 	/* Failing again changes nothing; the next success ends it. */

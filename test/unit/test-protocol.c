@@ -388,23 +388,33 @@ static void test_bad_label(void **state)
 static void test_label_characters(void **state)
 {
 	static const char *const bad[] = {
-		"a\xc2\x9b" "2J",      /* U+009B, C1 CSI */
-		"\xc2\x80",            /* U+0080 */
-		"evil\xe2\x80\xae" "gnp.exe", /* U+202E RIGHT-TO-LEFT OVERRIDE */
-		"x\xe2\x81\xa7y",     /* U+2067 RIGHT-TO-LEFT ISOLATE */
-		"z\xe2\x80\x8fw",     /* U+200F RIGHT-TO-LEFT MARK */
-		"\xd8\x9c",            /* U+061C ARABIC LETTER MARK */
-		"a\xe2\x80\xa8" "b",  /* U+2028 LINE SEPARATOR */
-		"\xe2\x81\xa6",       /* U+2066 */
-		"\xe2\x81\xa9",       /* U+2069 */
-		"\xe2\x80\xaa",       /* U+202A */
-		"a\x7f",    "a\x1b[2J", "\xff",    "\xe2\x82", /* DEL, ESC, not UTF-8 */
+		"a\xc2\x9b"
+		"2J",       /* U+009B, C1 CSI */
+		"\xc2\x80", /* U+0080 */
+		"evil\xe2\x80\xae"
+		"gnp.exe",        /* U+202E RIGHT-TO-LEFT OVERRIDE */
+		"x\xe2\x81\xa7y", /* U+2067 RIGHT-TO-LEFT ISOLATE */
+		"z\xe2\x80\x8fw", /* U+200F RIGHT-TO-LEFT MARK */
+		"\xd8\x9c",       /* U+061C ARABIC LETTER MARK */
+		"a\xe2\x80\xa8"
+		"b",            /* U+2028 LINE SEPARATOR */
+		"\xe2\x81\xa6", /* U+2066 */
+		"\xe2\x81\xa9", /* U+2069 */
+		"\xe2\x80\xaa", /* U+202A */
+		"a\x7f",
+		"a\x1b[2J",
+		"\xff",
+		"\xe2\x82", /* DEL, ESC, not UTF-8 */
 	};
 	static const char *const good[] = {
-		"", "caf\xc3\xa9 vm #1", "\xe2\x82\xac 5", "\xe2\x80\x8d", /* U+200D ZWJ */
-		"\xc2\xa0",                                           /* U+00A0 */
-		"\xe2\x81\xaa",                                       /* U+206A, not bidi */
-		"\xf0\x9f\x96\xa5 vm", "x uid=0 \"q\"",
+		"",
+		"caf\xc3\xa9 vm #1",
+		"\xe2\x82\xac 5",
+		"\xe2\x80\x8d", /* U+200D ZWJ */
+		"\xc2\xa0",     /* U+00A0 */
+		"\xe2\x81\xaa", /* U+206A, not bidi */
+		"\xf0\x9f\x96\xa5 vm",
+		"x uid=0 \"q\"",
 	};
 	char buf[LABEL_MAX + 1];
 
@@ -423,7 +433,9 @@ static void test_label_characters(void **state)
 		label_sanitize(buf);
 		assert_string_equal(buf, good[i]);
 	}
-	snprintf(buf, sizeof(buf), "evil\xe2\x80\xae" "gnp");
+	snprintf(buf, sizeof(buf),
+		 "evil\xe2\x80\xae"
+		 "gnp");
 	label_sanitize(buf);
 	assert_string_equal(buf, "evil?gnp");
 	acquire_with_invalid("\"label\":\"a\\u009b2J\"");
@@ -442,7 +454,9 @@ static void test_utf8_truncate(void **state)
 	utf8_truncate(s, 6);
 	assert_string_equal(s, "abc...");
 	/* "ab" + the euro sign's 3 bytes: a cut at 6 - 3 falls in it. */
-	snprintf(s, sizeof(s), "ab\xe2\x82\xac" "cdef");
+	snprintf(s, sizeof(s),
+		 "ab\xe2\x82\xac"
+		 "cdef");
 	utf8_truncate(s, 6);
 	assert_string_equal(s, "ab...");
 	snprintf(s, sizeof(s), "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac");
