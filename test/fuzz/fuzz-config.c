@@ -5,6 +5,8 @@
  * and every error must reach that listing.
  * A file that parses is also checked against a copy of itself (every
  * subnet, prefix and forward then collides) and against the built-ins.
+ * Each input is parsed a second time as a file others may not read
+ * (CONFIG_PARSE_HIDE), which must find the same errors without quoting.
  */
 #include <errno.h>
 #include <string.h>
@@ -55,6 +57,31 @@ static void check_valid(const struct network_config *c)
 		fuzz_check(c->allowed_users[i] && c->allowed_users[i][0], "allowed user named");
 	for (size_t i = 0; i < c->n_allowed_groups; i++)
 		fuzz_check(c->allowed_groups[i] && c->allowed_groups[i][0], "allowed group named");
+	fuzz_check(c->lease_forwards.port_min <= c->lease_forwards.port_max &&
+			   (c->lease_forwards.port_min == 0) == (c->lease_forwards.port_max == 0),
+		   "lease_port_forwards range valid");
+	fuzz_check(c->lease_forwards.restricted ||
+			   (c->lease_forwards.n_allowed_users == 0 &&
+			    c->lease_forwards.n_allowed_groups == 0),
+		   "lease_port_forwards lists only when restricted");
+}
+
+/* A file others may not read: the same verdict and errors, none quoting the text. */
+static void check_hidden(const uint8_t *data, size_t size, int r, const struct config_errors *e)
+{
+	struct config_errors hidden = {};
+	struct network_config c;
+	int rh;
+
+	rh = config_parse_flags(NAME, PATH, (const char *)data, size, CONFIG_PARSE_HIDE, &c,
+				&hidden);
+	if (rh != -ENOMEM && r != -ENOMEM) {
+		fuzz_check(rh == r, "hiding the text changes no verdict");
+		fuzz_check(hidden.n == e->n, "hiding the text drops no error");
+	}
+	check_errors(&hidden);
+	network_config_clear(&c);
+	config_errors_clear(&hidden);
 }
 
 /* `vmnet-broker networks` shows the file with every error, as JSON: none may drop out. */
@@ -108,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check((r == CONFIG_E_INVALID) == (errors.n > 0) || r == -ENOMEM,
 		   "errors exactly when invalid");
 	check_errors(&errors);
+	check_hidden(data, size, r, &errors);
 	if (r != -ENOMEM)
 		check_json(&c, &errors);
 	if (r == 0) {
