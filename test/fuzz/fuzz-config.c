@@ -60,9 +60,8 @@ static void check_valid(const struct network_config *c)
 	fuzz_check(c->lease_forwards.port_min <= c->lease_forwards.port_max &&
 			   (c->lease_forwards.port_min == 0) == (c->lease_forwards.port_max == 0),
 		   "lease_port_forwards range valid");
-	fuzz_check(c->lease_forwards.restricted ||
-			   (c->lease_forwards.n_allowed_users == 0 &&
-			    c->lease_forwards.n_allowed_groups == 0),
+	fuzz_check(c->lease_forwards.restricted || (c->lease_forwards.n_allowed_users == 0 &&
+						    c->lease_forwards.n_allowed_groups == 0),
 		   "lease_port_forwards lists only when restricted");
 }
 
@@ -73,8 +72,7 @@ static void check_hidden(const uint8_t *data, size_t size, int r, const struct c
 	struct network_config c;
 	int rh;
 
-	rh = config_parse_flags(NAME, PATH, (const char *)data, size, CONFIG_PARSE_HIDE, &c,
-				&hidden);
+	rh = config_parse_flags(NAME, PATH, (const char *)data, size, CONFIG_PARSE_HIDE, &c, &hidden);
 	if (rh != -ENOMEM && r != -ENOMEM) {
 		fuzz_check(rh == r, "hiding the text changes no verdict");
 		fuzz_check(hidden.n == e->n, "hiding the text drops no error");
