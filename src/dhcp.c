@@ -294,6 +294,18 @@ _printf_(3, 4) static int argv_add(char **argv, size_t *n, const char *fmt, ...)
 	return 0;
 }
 
+/* --user and --group: its own account, which alone may read its files (dnsmasq-env.c). */
+static int argv_add_account(char **argv, size_t *n, const struct dnsmasq_env *env)
+{
+	int r = 0;
+
+	if (env && dnsmasq_env_user(env)) {
+		r |= argv_add(argv, n, "--user=%s", dnsmasq_env_user(env));
+		r |= argv_add(argv, n, "--group=%s", dnsmasq_env_group(env));
+	}
+	return r;
+}
+
 static void strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
@@ -319,11 +331,7 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
 	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
-	/* Its own account, which alone may read its files (dnsmasq-env.c). */
-	if (p->env && dnsmasq_env_user(p->env)) {
-		r |= argv_add(argv, &n, "--user=%s", dnsmasq_env_user(p->env));
-		r |= argv_add(argv, &n, "--group=%s", dnsmasq_env_group(p->env));
-	}
+	r |= argv_add_account(argv, &n, p->env);
 	/*
 	 * Only this bridge, and never lo: several dnsmasqs live side by side.
 	 * Bound once to the addresses the bridge has from its creation, not
