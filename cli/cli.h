@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "util.h"
 #include "vmnet-broker.h"
 
@@ -56,7 +58,37 @@ int common_option(struct globals *g, const struct command *c, int opt, int *done
  */
 vmnet_broker_return_t add_forward(struct vmnet_broker_options *o, const char *spec);
 
+/**
+ * parse_forward() - "tcp:2222:22" (PROTOCOL:HOST_PORT:GUEST_PORT), or with
+ * @host_port_only "tcp:2222", into @ret (its protocol points into @spec's copy @buf)
+ * Return: 0, or -1 when it is not one.
+ */
+int parse_forward(const char *spec, bool host_port_only, char buf[8], struct vmnet_broker_forward *ret);
+
 /* `run`, in run.c. Return: the exit status; on success it does not return. */
 int cmd_run(const struct command *c, struct globals *g, int argc, char **argv);
+/* `release`, `forward` and `stop`, in manage.c. Return: the exit status. */
+int cmd_release(const struct command *c, struct globals *g, int argc, char **argv);
+int cmd_forward(const struct command *c, struct globals *g, int argc, char **argv);
+int cmd_stop(const struct command *c, struct globals *g, int argc, char **argv);
+
+/* ---- print.c */
+
+/* Print @text, a reply, as indented JSON. Return: EXIT_SUCCESS. */
+int print_json(const char *text);
+/* A string member of @obj, or "-" where the daemon gave none. */
+const char *str_or_dash(json_t *obj, const char *key);
+/* A `status` reply as tables: networks, and their leases with their forwards. */
+void print_status(json_t *root);
+/* A `networks` reply as a table, with each file's errors. */
+void print_networks(json_t *root);
+/* The "name" of each of a reply's "networks", one a line (--names). */
+void print_names(json_t *root);
+/* Each of @lease's port_forwards on a line of its own, after @indent. */
+void print_forwards(json_t *lease, const char *indent);
+/* "tcp 2222 -> 192.168.64.3:22, [fd..:..]:22" of one forward, into @buf. Return: @buf. */
+const char *forward_text(json_t *forward, char *buf, size_t size);
+/* "lease 7: uid 1000 pid 42 label 'vm1': tap vmtap3 mac ... address ...", into @buf. */
+const char *lease_text(json_t *lease, char *buf, size_t size);
 
 #endif

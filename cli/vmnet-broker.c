@@ -50,190 +50,6 @@ int broker_error(vmnet_broker_return_t status)
 	return EXIT_FAILURE;
 }
 
-static int print_json(const char *text)
-{
-	_cleanup_(json_decrefp) json_t *root = NULL;
-	_cleanup_free_ char *pretty = NULL;
-
-	root = json_loads(text, 0, NULL);
-	if (root)
-		pretty = json_dumps(root, JSON_INDENT(2));
-	/* The library checked the reply; fall back to it verbatim all the same. */
-	puts(pretty ? pretty : text);
-	return EXIT_SUCCESS;
-}
-
-/* A string member, or "-" where the daemon gave none. */
-static const char *str_or_dash(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s && *s ? s : "-";
-}
-
-/* An integer member formatted into @buf, or "-". */
-static const char *int_or_dash(json_t *obj, const char *key, char *buf, size_t size)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!json_is_integer(v))
-		return "-";
-	snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	return buf;
-}
-
-/* Width of the widest @key value among @networks, at least @min. */
-static int column_width(json_t *networks, const char *key, int min)
-{
-	size_t i;
-	json_t *n;
-	int w = min;
-
-	json_array_foreach(networks, i, n) {
-		int len = (int)strlen(str_or_dash(n, key));
-
-		if (len > w)
-			w = len;
-	}
-	return w;
-}
-
-/* A lease's forwards, one line each; one that a host service's port shadows says so. */
-static void print_forwards(json_t *forwards)
-{
-	char ext[24], in[24];
-	json_t *f;
-	size_t i;
-
-	json_array_foreach(forwards, i, f)
-		printf("        forward %s %s -> %s:%s%s\n", str_or_dash(f, "protocol"),
-		       int_or_dash(f, "external_port", ext, sizeof(ext)),
-		       str_or_dash(f, "internal_address"),
-		       int_or_dash(f, "internal_port", in, sizeof(in)),
-		       json_is_true(json_object_get(f, "host_listener"))
-			       ? "  (a host service listens on this port: outside traffic for it "
-				 "reaches the guest)"
-			       : "");
-}
-
-static void print_lease(json_t *lease)
-{
-	char uid[24], pid[24];
-
-	const char *state = json_string_value(json_object_get(lease, "state"));
-	const char *note =
-		state && streq(state, "removing") ? "  (removing: the port is not gone yet)" : "";
-
-	if (json_is_true(json_object_get(lease, "hidden"))) {
-		printf("    %-10s %-16s %s%s\n", str_or_dash(lease, "kind"),
-		       str_or_dash(lease, "ifname"), "(another user's lease)", note);
-		return;
-	}
-	printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s%s\n", str_or_dash(lease, "kind"),
-	       str_or_dash(lease, "ifname"), str_or_dash(lease, "mac"),
-	       str_or_dash(lease, "address"), int_or_dash(lease, "uid", uid, sizeof(uid)),
-	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"), note);
-	print_forwards(json_object_get(lease, "port_forwards"));
-}
-
-static void print_network_state(json_t *net, char *buf, size_t size)
-{
-	const char *state = str_or_dash(net, "state");
-	json_t *remaining = json_object_get(net, "idle_remaining");
-
-	if (streq(state, "idle") && json_is_integer(remaining))
-		snprintf(buf, size, "idle (removal in %" JSON_INTEGER_FORMAT "s)",
-			 json_integer_value(remaining));
-	else
-		snprintf(buf, size, "%s", state);
-}
-
-static void print_status(json_t *root)
-{
-	json_t *networks = json_object_get(root, "networks"), *net;
-	int wn = column_width(networks, "name", 7), wm = column_width(networks, "mode", 4);
-	int wb = column_width(networks, "bridge", 6);
-	size_t i;
-
-	if (json_array_size(networks) == 0) {
-		puts("No networks are up.");
-		return;
-	}
-	printf("%-*s  %-*s  %-*s  %-31s  %s\n", wn, "NETWORK", wm, "MODE", wb, "BRIDGE", "SUBNET",
-	       "STATE");
-	json_array_foreach(networks, i, net) {
-		json_t *leases = json_object_get(net, "leases"), *lease;
-		char subnet[64], state[64];
-		size_t j;
-
-		snprintf(subnet, sizeof(subnet), "%s/%s", str_or_dash(net, "subnet"),
-			 str_or_dash(net, "mask"));
-		print_network_state(net, state, sizeof(state));
-		printf("%-*s  %-*s  %-*s  %-31s  %s\n", wn, str_or_dash(net, "name"), wm,
-		       str_or_dash(net, "mode"), wb, str_or_dash(net, "bridge"), subnet, state);
-		if (json_array_size(leases) == 0)
-			continue;
-		printf("    %-10s %-16s %-18s %-16s %-8s %-8s %s\n", "KIND", "IFNAME", "MAC",
-		       "ADDRESS", "UID", "PID", "LABEL");
-		json_array_foreach(leases, j, lease)
-			print_lease(lease);
-	}
-}
-
-/* "    error: KEY: REASON", one line each, under the network's line. */
-static void print_errors(json_t *errors)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(errors, i, e) {
-		_cleanup_free_ char *text = NULL;
-		const char *key = json_string_value(json_object_get(e, "key"));
-		const char *reason = json_string_value(json_object_get(e, "reason"));
-
-		if (json_is_string(e)) {
-			printf("    error: %s\n", json_string_value(e));
-		} else if (reason) {
-			printf("    error: %s%s%s\n", key ? key : "", key && *key ? ": " : "", reason);
-		} else {
-			/* Whatever a later daemon may send, as JSON. */
-			text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
-			if (text)
-				printf("    error: %s\n", text);
-		}
-	}
-}
-
-static const char *network_state(json_t *net)
-{
-	bool active = json_is_true(json_object_get(net, "active"));
-
-	if (json_array_size(json_object_get(net, "errors")))
-		return active ? "active, file broken" : "broken";
-	if (json_is_true(json_object_get(net, "pending_change")))
-		return active ? "active, changed, applies when next created" : "changed";
-	return active ? "active" : "inactive";
-}
-
-static void print_networks(json_t *root)
-{
-	json_t *networks = json_object_get(root, "networks"), *net;
-	int wn = column_width(networks, "name", 7), wm = column_width(networks, "mode", 4);
-	int ws = column_width(networks, "source", 6);
-	size_t i;
-
-	printf("%-*s  %-*s  %-*s  %s\n", wn, "NETWORK", wm, "MODE", ws, "SOURCE", "STATE");
-	json_array_foreach(networks, i, net) {
-		const char *desc = json_string_value(json_object_get(net, "description"));
-
-		printf("%-*s  %-*s  %-*s  %s\n", wn, str_or_dash(net, "name"), wm,
-		       str_or_dash(net, "mode"), ws, str_or_dash(net, "source"), network_state(net));
-		if (desc && *desc)
-			printf("    %s\n", desc);
-		print_errors(json_object_get(net, "errors"));
-	}
-}
-
 /* Ask for @command and print it as a table with @print, or as JSON. */
 static int query(struct globals *g, const char *command, bool json, void (*print)(json_t *))
 {
@@ -282,13 +98,14 @@ int common_option(struct globals *g, const struct command *c, int opt, int *done
 	}
 }
 
-/* The common body of `status` and `networks`: only --json. */
+/* The common body of `status` and `networks`: --json, or --names. */
 static int query_command(const struct command *c, struct globals *g, int argc, char **argv,
 			 void (*print)(json_t *))
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "names", no_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 'S' },
 		{},
 	};
@@ -299,6 +116,8 @@ static int query_command(const struct command *c, struct globals *g, int argc, c
 		opt = common_option(g, c, opt, &done);
 		if (opt == 'j')
 			json = true;
+		else if (opt == 'n')
+			print = print_names;
 	}
 	if (done >= 0)
 		return done;
@@ -332,19 +151,31 @@ static unsigned int port_number(const char *s, const char *end)
 	return v <= 65535 ? (unsigned int)v : 0;
 }
 
-vmnet_broker_return_t add_forward(struct vmnet_broker_options *o, const char *spec)
+int parse_forward(const char *spec, bool host_port_only, char buf[8], struct vmnet_broker_forward *ret)
 {
 	const char *a = strchr(spec, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+
+	if (!a || (size_t)(a - spec) >= 8 || (host_port_only ? b != NULL : b == NULL))
+		return -1;
+	memcpy(buf, spec, (size_t)(a - spec));
+	buf[a - spec] = '\0';
+	*ret = (struct vmnet_broker_forward){
+		.protocol = buf,
+		.external_port = port_number(a + 1, b ? b : a + strlen(a)),
+		.internal_port = b ? port_number(b + 1, b + strlen(b)) : 0,
+	};
+	return 0;
+}
+
+vmnet_broker_return_t add_forward(struct vmnet_broker_options *o, const char *spec)
+{
+	struct vmnet_broker_forward f;
 	char proto[8];
 
-	if (!a || !b || (size_t)(a - spec) >= sizeof(proto)) {
+	if (parse_forward(spec, false, proto, &f) < 0)
 		/* Let the library say it, so the message is in one place. */
 		return vmnet_broker_options_add_port_forward(o, NULL, 0, 0);
-	}
-	memcpy(proto, spec, (size_t)(a - spec));
-	proto[a - spec] = '\0';
-	return vmnet_broker_options_add_port_forward(o, proto, port_number(a + 1, b),
-						     port_number(b + 1, b + strlen(b)));
+	return vmnet_broker_options_add_port_forward(o, f.protocol, f.external_port, f.internal_port);
 }
 
 struct acquire_args {
@@ -391,6 +222,10 @@ static int acquire_option(const struct command *c, struct vmnet_broker_options *
 	case 'H':
 		a->hold = true;
 		return 0;
+	case 'P':
+		what = "--persistent";
+		s = vmnet_broker_options_set_persistent(o, true);
+		break;
 	default:
 		return 0;
 	}
@@ -413,6 +248,7 @@ static int acquire_parse(const struct command *c, struct globals *g, int argc, c
 		{ "netns", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "persistent", no_argument, NULL, 'P' },
 		{ "socket", required_argument, NULL, 'S' },
 		{},
 	};
@@ -450,6 +286,10 @@ static void print_port(const struct vmnet_broker_network *net)
 		printf(" mac %s", mac);
 	if (address)
 		printf(" address %s", address);
+	if (vmnet_broker_network_lease_id(net) > 0)
+		printf(" lease %lld", vmnet_broker_network_lease_id(net));
+	if (vmnet_broker_network_port_persistent(net))
+		printf(" (persistent)");
 	putchar('\n');
 }
 
@@ -587,38 +427,52 @@ static int cmd_check_config(const struct command *c, struct globals *g, int argc
 static const struct command commands[] = {
 	{
 		.name = "status",
-		.args = "[--json]",
+		.args = "[--json | --names]",
 		.summary = "show the networks that are up and their leases",
-		.help = "  --json          print the daemon's reply as JSON\n",
+		.help = "  --json          print the daemon's reply as JSON\n"
+			"  --names         print only the names of the networks that are up\n",
+		.notes = "Each network shows its subnet and IPv6 prefix; each lease its id (for\n"
+			 "'" PROGRAM " release --id' and '" PROGRAM " forward'), and\n"
+			 "its port forwards. Another user's leases show only their kind and port.\n",
 		.run = cmd_status,
 	},
 	{
 		.name = "networks",
-		.args = "[--json]",
+		.args = "[--json | --names]",
 		.summary = "list every network the daemon can create, with config errors",
-		.help = "  --json          print the daemon's reply as JSON\n",
+		.help = "  --json          print the daemon's reply as JSON\n"
+			"  --names         print only the networks' names\n",
+		.notes = "SUBNET is the running network's, or the one its file fixes; \"(from the\n"
+			 "pool)\" when a free /24 is picked as the network is created.\n",
 		.run = cmd_networks,
 	},
 	{
 		.name = "acquire",
-		.args = "NAME [--port KIND] [--mac MAC] [--label L]\n"
-			"       [--ifname IF] [--netns PATH] [--forward P:HOST:GUEST]... [--json] [--hold]",
+		.args = "NAME [--port KIND] [--mac MAC] [--label L] [--ifname IF]\n"
+			"       [--netns PATH] [--forward P:HOST:GUEST]... [--persistent] [--json] [--hold]",
 		.summary = "acquire a port on network NAME and print it (for scripts and tests)",
 		.help = "  --port KIND     tap (default), netns, named_tap or none\n"
 			"  --mac MAC       the port's MAC address, e.g. 52:54:00:12:34:56\n"
 			"  --label L       free text shown in status and the interface alias\n"
-			"  --ifname IF     for netns: the interface name inside it (default eth0)\n"
+			"  --ifname IF     for netns: the interface name inside it (default eth0);\n"
+			"                  for named_tap: the TAP's name (default vmtapN), as a\n"
+			"                  libvirt domain or a Firecracker config names it\n"
 			"  --netns PATH    put a veth end into this namespace (/run/netns/NAME,\n"
 			"                  /proc/PID/ns/net); implies --port netns\n"
 			"  --forward tcp:2222:22\n"
 			"                  forward host port 2222 to port 22 of this port's\n"
 			"                  address while the lease lives (tcp or udp; repeat)\n"
+			"  --persistent    named_tap, netns: the lease outlives the connection, until\n"
+			"                  '" PROGRAM " release', its network stops, or its owner\n"
+			"                  is over quota\n"
 			"  --json          print the daemon's reply as JSON\n"
 			"  --hold          keep the connection and any TAP open until SIGINT or\n"
 			"                  SIGTERM, which keeps a tap, named_tap or none lease\n",
 		.notes = "Without --hold the command exits after printing: a tap lease ends then,\n"
 			 "as the TAP closes, and so do named_tap and none leases, as the\n"
-			 "connection closes. A netns lease lasts as long as the namespace.\n",
+			 "connection closes, unless --persistent. A netns lease lasts as long as\n"
+			 "the namespace. E.g. a TAP for a libvirt domain, kept until released:\n"
+			 "  " PROGRAM " acquire shared --port named_tap --ifname vm1-net0 --persistent\n",
 		.run = cmd_acquire,
 	},
 	{
@@ -650,6 +504,47 @@ static const struct command commands[] = {
 			 "    -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 ...\n"
 			 "CMD's exit status is the command's; 126 or 127 when CMD cannot run.\n",
 		.run = cmd_run,
+	},
+	{
+		.name = "release",
+		.args = "IFNAME | --id LEASE",
+		.summary = "end a lease now: its port goes",
+		.help = "  --id LEASE      the lease by its id (status shows it), not by IFNAME\n"
+			"  --json          print the daemon's reply as JSON\n",
+		.notes = "IFNAME is the lease's port as status shows it: vmtapN, vmvethN, or a\n"
+			 "named TAP. Its owner or root may release a lease of any kind; a 'none'\n"
+			 "hold has no port, so --id names it. A plain TAP still held by a VM is\n"
+			 "taken off the network and lives on until the VM closes it.\n",
+		.run = cmd_release,
+	},
+	{
+		.name = "forward",
+		.args = "add IFNAME|--id LEASE PROTO:HOST:GUEST...\n"
+			"       forward remove IFNAME|--id LEASE PROTO:HOST...\n"
+			"       forward list [IFNAME|--id LEASE]",
+		.summary = "forward host ports to a lease, stop forwarding them, list them",
+		.help = "  --id LEASE      the lease by its id (status shows it), not by IFNAME\n"
+			"  --json          print the daemon's reply as JSON\n",
+		.notes = "add tcp:2222:22 forwards TCP port 2222 of the host (from outside, and from\n"
+			 "the host itself: localhost and its own addresses) to port 22 of the\n"
+			 "lease's address, over IPv4 and, where the network advertises a /64, to\n"
+			 "the guest's EUI-64 SLAAC address over IPv6, while the lease lives.\n"
+			 "remove tcp:2222 stops that. Only the lease's owner or root may change\n"
+			 "its forwards; a host port another lease or network forwards is a\n"
+			 "conflict. list shows the lease's forwards, or without a lease those of\n"
+			 "every lease of yours (root: of everyone's).\n",
+		.run = cmd_forward,
+	},
+	{
+		.name = "stop",
+		.args = "NETWORK [--force]",
+		.summary = "remove a running network now (root only)",
+		.help = "  --force         end its leases too, and say whose they were\n"
+			"  --json          print the daemon's reply as JSON\n",
+		.notes = "Refuses while the network has leases, naming them, unless --force. A\n"
+			 "network file's network comes back at its next acquire (a persistent one\n"
+			 "also when the daemon starts).\n",
+		.run = cmd_stop,
 	},
 	{
 		.name = "check-config",

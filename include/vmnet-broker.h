@@ -39,6 +39,8 @@ typedef enum {
 
 #define VMNET_BROKER_DEFAULT_SOCKET "/run/vmnet-broker/broker.sock"
 #define VMNET_BROKER_SOCKET_ENV "VMNET_BROKER_SOCKET"
+/* Who may connect to the packaged daemon's socket, besides root. */
+#define VMNET_BROKER_GROUP "vmnet-broker"
 
 /* An acquired port on a network, with what the daemon said about both. */
 struct vmnet_broker_network;
@@ -99,12 +101,28 @@ VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_mac(struct vmnet
  * of UTF-8 without control, line separator or bidirectional formatting characters. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_label(struct vmnet_broker_options *opts,
 								      const char *label);
-/* For "netns": the interface name inside the namespace (default "eth0"). */
+/*
+ * For "netns": the interface name inside the namespace (default "eth0").
+ * For "named_tap": the TAP's name on the host (default: the daemon's
+ * vmtapN), e.g. the one a libvirt domain or a Firecracker config names;
+ * VMNET_BROKER_CONFLICT when a link of that name exists, and
+ * VMNET_BROKER_INVALID_REQUEST for the broker's own names (vmbr*,
+ * vmtap*, vmveth*) and "all" or "default".
+ */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_ifname(struct vmnet_broker_options *opts,
 								       const char *ifname);
 /* For "netns": the namespace to put the port in. The fd is borrowed, not closed. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_netns_fd(struct vmnet_broker_options *opts,
 									 int fd);
+/*
+ * For "named_tap" (and "netns"): the lease does not end with the
+ * connection. It lasts until vmnet_broker_release(), until its network
+ * is stopped, or until its owner has more ports than the daemon's quota
+ * allows after a restart (the newest persistent ones go); it survives
+ * daemon restarts. A "netns" port always lives as long as its namespace.
+ */
+VMNET_BROKER_API vmnet_broker_return_t
+vmnet_broker_options_set_persistent(struct vmnet_broker_options *opts, bool on);
 /* For "tap": IFF_VNET_HDR on the TAP. */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_options_set_vnet_hdr(struct vmnet_broker_options *opts,
 									 bool on);
@@ -133,6 +151,10 @@ VMNET_BROKER_API const char *vmnet_broker_network_port_kind(const struct vmnet_b
 VMNET_BROKER_API const char *vmnet_broker_network_port_ifname(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_mac(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_address(const struct vmnet_broker_network *net);
+/* The lease's id, for vmnet_broker_release() and the forward calls; -1 when the reply had none. */
+VMNET_BROKER_API long long vmnet_broker_network_lease_id(const struct vmnet_broker_network *net);
+/* Whether the lease outlives its connection (vmnet_broker_options_set_persistent()). */
+VMNET_BROKER_API bool vmnet_broker_network_port_persistent(const struct vmnet_broker_network *net);
 /* The whole reply as JSON text. */
 VMNET_BROKER_API const char *vmnet_broker_network_reply_json(const struct vmnet_broker_network *net);
 
@@ -151,6 +173,58 @@ VMNET_BROKER_API int vmnet_broker_network_take_fd(struct vmnet_broker_network *n
  */
 VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_query(const char *socket_path,
 							  const char *command, char **ret_json);
+
+/*
+ * Calls about one lease that lives, by its owner or root (another user
+ * gets VMNET_BROKER_NOT_ALLOWED, an unknown lease VMNET_BROKER_NOT_FOUND).
+ * The lease is named by @ifname, its port as status shows it (the host
+ * end: vmtapN, vmvethN, a named TAP), or, when @ifname is NULL, by
+ * @lease_id (vmnet_broker_network_lease_id(), status's "lease_id").
+ * @socket_path may be NULL (as for vmnet_broker_options_set_socket()).
+ * On success *@ret_json, unless @ret_json is NULL, is the daemon's reply
+ * (free() it): {"lease": {...}} with the lease as it is now.
+ */
+
+/* End the lease now: its port goes (a plain TAP is only taken off the network). */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_release(const char *socket_path, const char *ifname,
+							    long long lease_id, char **ret_json);
+
+/* A port forward: host port @external_port (@protocol "tcp" or "udp") to @internal_port. */
+struct vmnet_broker_forward {
+	const char *protocol;
+	unsigned int external_port;
+	unsigned int internal_port; /* unused by vmnet_broker_forward_remove() */
+};
+
+/*
+ * Forward @n more host ports (1-16) to the lease's address, all or none:
+ * VMNET_BROKER_CONFLICT when one is forwarded already,
+ * VMNET_BROKER_LIMIT_EXCEEDED past 16 on one lease.
+ */
+VMNET_BROKER_API vmnet_broker_return_t
+vmnet_broker_forward_add(const char *socket_path, const char *ifname, long long lease_id,
+			 const struct vmnet_broker_forward *forwards, size_t n, char **ret_json);
+/* Stop forwarding the host ports of @forwards (@n), all or none (VMNET_BROKER_NOT_FOUND). */
+VMNET_BROKER_API vmnet_broker_return_t
+vmnet_broker_forward_remove(const char *socket_path, const char *ifname, long long lease_id,
+			    const struct vmnet_broker_forward *forwards, size_t n, char **ret_json);
+/*
+ * The lease's forwards; with @ifname NULL and @lease_id 0, those of every
+ * lease of the caller's (root: of everyone's) that forwards ports.
+ * *@ret_json: {"leases": [{...}, ...]}.
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_forward_list(const char *socket_path,
+								 const char *ifname,
+								 long long lease_id, char **ret_json);
+
+/*
+ * Remove running network @name now (root only). With leases, it refuses
+ * (VMNET_BROKER_CONFLICT, naming them) unless @force, which ends them.
+ * *@ret_json: {"network": {...}, "ended_leases": [{...}, ...]}.
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_stop_network(const char *socket_path,
+								 const char *name, bool force,
+								 char **ret_json);
 
 #ifdef __cplusplus
 }

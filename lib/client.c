@@ -1,6 +1,7 @@
-/* client.c - libvmnet-broker: acquire ports from and query vmnet-brokerd over its socket */
+/* client.c - libvmnet-broker: acquire ports from vmnet-brokerd, their options and what the reply says */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,10 +15,9 @@
 #include <jansson.h>
 
 #include "protocol.h"
+#include "transport.h"
 #include "util.h"
 #include "vmnet-broker.h"
-
-#define ERROR_MESSAGE_MAX 1024
 
 struct vmnet_broker_options {
 	char *socket; /* NULL: $VMNET_BROKER_SOCKET, else the default */
@@ -28,6 +28,7 @@ struct vmnet_broker_options {
 	char *ifname; /* NULL: not sent */
 	int netns_fd; /* borrowed; -EBADF when unset */
 	bool vnet_hdr;
+	bool persistent;
 	unsigned int queues;                                /* 0: not sent */
 	struct port_forward forwards[REQUEST_FORWARDS_MAX]; /* internal_address unused */
 	unsigned int n_forwards;
@@ -42,249 +43,6 @@ struct vmnet_broker_network {
 	size_t n_fds;
 	int fds[PROTOCOL_FDS_MAX]; /* -EBADF once taken */
 };
-
-/* One received message: JSON bytes and the fds that rode on it. */
-struct message {
-	char *buf;
-	size_t len;
-	size_t n_fds;
-	int fds[PROTOCOL_FDS_MAX];
-};
-
-static _Thread_local char last_error[ERROR_MESSAGE_MAX];
-
-static void message_done(struct message *m)
-{
-	for (size_t i = 0; i < m->n_fds; i++)
-		m->fds[i] = safe_close(m->fds[i]);
-	m->n_fds = 0;
-	free(m->buf);
-	m->buf = NULL;
-}
-
-/* Record why the call fails, for vmnet_broker_last_error_message(); "%m" names errno. */
-_printf_(2, 3) static vmnet_broker_return_t fail(vmnet_broker_return_t status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
-	va_end(ap);
-	return status;
-}
-
-static const char *socket_path_resolve(const char *path)
-{
-	const char *env;
-
-	if (path)
-		return path;
-	/*
-	 * secure_getenv(): a setuid or file-capability program using this
-	 * library must not be pointed at a socket of the caller's choosing.
-	 */
-	env = secure_getenv(VMNET_BROKER_SOCKET_ENV);
-	if (env && *env)
-		return env;
-	return VMNET_BROKER_DEFAULT_SOCKET;
-}
-
-static vmnet_broker_return_t broker_connect(const char *path, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -EBADF;
-	size_t n = strlen(path);
-	int r;
-
-	if (n == 0 || n >= sizeof(sa.sun_path))
-		return fail(VMNET_BROKER_CONNECTION_FAILURE,
-			    "socket path '%s' is empty or too long", path);
-	memcpy(sa.sun_path, path, n);
-
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE, "socket: %m");
-	/*
-	 * An AF_UNIX connect() interrupted while waiting for room in the
-	 * listener's backlog leaves the socket unconnected, so it may be retried.
-	 */
-	do
-		r = connect(fd, (struct sockaddr *)&sa,
-			    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1));
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE, "connect %s: %m", path);
-
-	*ret_fd = TAKE_FD(fd);
-	return VMNET_BROKER_SUCCESS;
-}
-
-/* Send @req as one message, with @pass_fd as SCM_RIGHTS when it is open. */
-static vmnet_broker_return_t send_request(int fd, const json_t *req, int pass_fd)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control = { 0 };
-	_cleanup_free_ char *text = NULL;
-	struct iovec iov;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	text = json_dumps(req, JSON_COMPACT);
-	if (!text)
-		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	iov = (struct iovec){ .iov_base = text, .iov_len = strlen(text) };
-	if (iov.iov_len > PROTOCOL_MESSAGE_MAX)
-		return fail(VMNET_BROKER_INVALID_REQUEST, "request larger than %d bytes",
-			    PROTOCOL_MESSAGE_MAX);
-
-	if (pass_fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = control.buf;
-		mh.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-	}
-
-	/* MSG_NOSIGNAL: a daemon that went away must not kill the caller with SIGPIPE. */
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE, "send request: %m");
-	return VMNET_BROKER_SUCCESS;
-}
-
-/* Receive one reply into @m (which the caller cleans up with message_done(), always). */
-static vmnet_broker_return_t receive_reply(int fd, struct message *m)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * PROTOCOL_FDS_MAX)];
-	} control;
-	struct iovec iov;
-	struct msghdr mh;
-	size_t size;
-	ssize_t n;
-
-	/*
-	 * A status of a busy daemon may exceed the 64 KiB of a request:
-	 * learn the reply's size first (MSG_PEEK|MSG_TRUNC gives a datagram's
-	 * real length), then read it whole, plus one byte so that a reply
-	 * that grew past the limit still shows as oversized.
-	 */
-	do
-		n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE, "receive reply: %m");
-	size = n > PROTOCOL_MESSAGE_MAX ? (size_t)n : PROTOCOL_MESSAGE_MAX;
-	if (size > PROTOCOL_REPLY_MAX)
-		size = PROTOCOL_REPLY_MAX;
-	m->buf = malloc(size + 1);
-	if (!m->buf)
-		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	iov = (struct iovec){ .iov_base = m->buf, .iov_len = size + 1 };
-	mh = (struct msghdr){
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-		.msg_controllen = sizeof(control.buf),
-	};
-
-	/* MSG_CMSG_CLOEXEC: no window in which another thread's fork+exec inherits a TAP. */
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE, "receive reply: %m");
-	/* Every fd into @m first, so none is leaked whatever happens next. */
-	m->n_fds = protocol_take_fds(&mh, m->fds, ELEMENTSOF(m->fds));
-
-	if (n == 0)
-		return fail(VMNET_BROKER_CONNECTION_FAILURE,
-			    "the daemon closed the connection without replying");
-	/* MSG_CTRUNC: the kernel dropped fds that did not fit; the reply is incomplete. */
-	if (mh.msg_flags & MSG_CTRUNC)
-		return fail(VMNET_BROKER_INVALID_REPLY, "reply carries more than %d fds",
-			    PROTOCOL_FDS_MAX);
-	if ((mh.msg_flags & MSG_TRUNC) || (size_t)n > size)
-		return fail(VMNET_BROKER_INVALID_REPLY, "reply larger than %d bytes",
-			    PROTOCOL_REPLY_MAX);
-	m->len = (size_t)n;
-	m->buf[n] = '\0';
-	return VMNET_BROKER_SUCCESS;
-}
-
-/* {"error": CODE, "message": TEXT}: the daemon's code, with its message recorded. */
-static vmnet_broker_return_t reply_error(json_t *root, json_t *error)
-{
-	json_t *message = json_object_get(root, "message");
-	json_int_t code;
-
-	if (!json_is_integer(error) || !json_is_string(message))
-		return fail(VMNET_BROKER_INVALID_REPLY, "malformed error reply");
-	code = json_integer_value(error);
-	/* Codes above the known ones pass through: the protocol may add codes. */
-	if (code <= 0 || code > INT_MAX)
-		return fail(VMNET_BROKER_INVALID_REPLY,
-			    "error reply with code %" JSON_INTEGER_FORMAT, code);
-	return fail((vmnet_broker_return_t)code, "%s", json_string_value(message));
-}
-
-/*
- * Decode @m: an error reply becomes its code; otherwise it must be an
- * object with member @key of type @type, and *ret is the whole reply.
- */
-static vmnet_broker_return_t reply_parse(const struct message *m, const char *key, json_type type,
-					 json_t **ret)
-{
-	_cleanup_(json_decrefp) json_t *root = NULL;
-	json_error_t jerr;
-	json_t *v;
-
-	root = json_loadb(m->buf, m->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return fail(VMNET_BROKER_INVALID_REPLY, "reply is not valid JSON: %s", jerr.text);
-	if (!json_is_object(root))
-		return fail(VMNET_BROKER_INVALID_REPLY, "reply is not a JSON object");
-
-	v = json_object_get(root, "error");
-	if (v)
-		return reply_error(root, v);
-	v = json_object_get(root, key);
-	if (!v || json_typeof(v) != type)
-		return fail(VMNET_BROKER_INVALID_REPLY,
-			    "reply has neither 'error' nor a valid '%s'", key);
-
-	*ret = TAKE_PTR(root);
-	return VMNET_BROKER_SUCCESS;
-}
-
-/* Connect, send @req (with @pass_fd) and receive the reply into @m. */
-static vmnet_broker_return_t transact(const char *socket_path, const json_t *req, int pass_fd,
-				      int *ret_conn, struct message *m)
-{
-	_cleanup_close_ int conn = -EBADF;
-	vmnet_broker_return_t s;
-
-	s = broker_connect(socket_path_resolve(socket_path), &conn);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	s = send_request(conn, req, pass_fd);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	s = receive_reply(conn, m);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	*ret_conn = TAKE_FD(conn);
-	return VMNET_BROKER_SUCCESS;
-}
 
 static int set_string(json_t *obj, const char *key, const char *value)
 {
@@ -305,6 +63,8 @@ static json_t *acquire_request_new(const char *name, const struct vmnet_broker_o
 	    set_string(req, "label", o->label) < 0 || set_string(req, "ifname", o->ifname) < 0)
 		return NULL;
 	if (o->vnet_hdr && json_object_set_new(req, "vnet_hdr", json_true()) < 0)
+		return NULL;
+	if (o->persistent && json_object_set_new(req, "persistent", json_true()) < 0)
 		return NULL;
 	if (o->queues > 0 && json_object_set_new(req, "multi_queue", json_integer(o->queues)) < 0)
 		return NULL;
@@ -365,6 +125,19 @@ static vmnet_broker_return_t check_int(json_t *obj, const char *key)
 	return VMNET_BROKER_SUCCESS;
 }
 
+/* A lease's "lease_id" (an integer from 1) and "persistent" (a bool), where present. */
+static vmnet_broker_return_t check_lease_members(json_t *lease)
+{
+	json_t *id = json_object_get(lease, "lease_id");
+	json_t *persistent = json_object_get(lease, "persistent");
+
+	if (id && (!json_is_integer(id) || json_integer_value(id) < 1))
+		return fail(VMNET_BROKER_INVALID_REPLY, "'lease_id' in the reply is not a lease id");
+	if (persistent && !json_is_boolean(persistent))
+		return fail(VMNET_BROKER_INVALID_REPLY, "'persistent' in the reply is not a bool");
+	return VMNET_BROKER_SUCCESS;
+}
+
 /*
  * The reply must describe the port that was asked for, with exactly the
  * fds that kind brings: one per queue for a TAP, none otherwise.
@@ -391,6 +164,9 @@ static vmnet_broker_return_t acquire_reply_check(json_t *network, enum port_kind
 	if (!json_is_object(port))
 		return fail(VMNET_BROKER_INVALID_REPLY, "reply has no 'port'");
 	s = check_members(port, port_keys, ELEMENTSOF(port_keys), "port");
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	s = check_lease_members(port);
 	if (s != VMNET_BROKER_SUCCESS)
 		return s;
 
@@ -481,21 +257,6 @@ void vmnet_broker_network_release(struct vmnet_broker_network *net)
 	json_decref(net->reply);
 	free(net->reply_json);
 	free(net);
-}
-
-const char *vmnet_broker_strerror(vmnet_broker_return_t status)
-{
-	return status_to_string((int)status);
-}
-
-const char *vmnet_broker_status_name(vmnet_broker_return_t status)
-{
-	return status_to_name((int)status);
-}
-
-const char *vmnet_broker_last_error_message(void)
-{
-	return last_error;
 }
 
 struct vmnet_broker_options *vmnet_broker_options_new(void)
@@ -632,6 +393,14 @@ vmnet_broker_return_t vmnet_broker_options_set_vnet_hdr(struct vmnet_broker_opti
 	return VMNET_BROKER_SUCCESS;
 }
 
+vmnet_broker_return_t vmnet_broker_options_set_persistent(struct vmnet_broker_options *opts, bool on)
+{
+	if (!opts)
+		return no_options();
+	opts->persistent = on;
+	return VMNET_BROKER_SUCCESS;
+}
+
 vmnet_broker_return_t vmnet_broker_options_set_multi_queue(struct vmnet_broker_options *opts,
 							   unsigned int queues)
 {
@@ -752,6 +521,18 @@ const char *vmnet_broker_network_port_address(const struct vmnet_broker_network 
 	return port_string(net, "address");
 }
 
+long long vmnet_broker_network_lease_id(const struct vmnet_broker_network *net)
+{
+	json_t *v = net ? json_object_get(net->port, "lease_id") : NULL;
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+bool vmnet_broker_network_port_persistent(const struct vmnet_broker_network *net)
+{
+	return net && json_is_true(json_object_get(net->port, "persistent"));
+}
+
 const char *vmnet_broker_network_reply_json(const struct vmnet_broker_network *net)
 {
 	return net ? net->reply_json : NULL;
@@ -779,39 +560,4 @@ int vmnet_broker_network_take_fd(struct vmnet_broker_network *net, size_t i)
 	if (!net || i >= net->n_fds || net->fds[i] < 0)
 		return -1;
 	return TAKE_FD(net->fds[i]);
-}
-
-vmnet_broker_return_t vmnet_broker_query(const char *socket_path, const char *command, char **ret_json)
-{
-	_cleanup_(message_done) struct message m = { 0 };
-	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL;
-	_cleanup_close_ int conn = -EBADF;
-	vmnet_broker_return_t s;
-	char *text;
-
-	if (!command || (!streq(command, "status") && !streq(command, "networks")))
-		return fail(VMNET_BROKER_INVALID_REQUEST,
-			    "unknown query '%s' (want status or networks)",
-			    command ? command : "(null)");
-	if (!ret_json)
-		return fail(VMNET_BROKER_INVALID_REQUEST, "no place for the reply");
-	req = json_pack("{s:s}", "command", command);
-	if (!req)
-		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	s = transact(socket_path, req, -EBADF, &conn, &m);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	s = reply_parse(&m, "networks", JSON_ARRAY, &reply);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	if (m.n_fds > 0)
-		return fail(VMNET_BROKER_INVALID_REPLY, "a '%s' reply carries fds", command);
-
-	/* transact() succeeded, so m.buf is set; the analyzer does not follow the variadic
-	 * fail(). NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
-	text = strndup(m.buf, m.len);
-	if (!text)
-		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
-	*ret_json = text;
-	return VMNET_BROKER_SUCCESS;
 }

@@ -316,6 +316,7 @@ int broker_adopt(struct broker *b)
 		adopt_network(b, &recs[i], &ls);
 	records_free(recs, n_recs);
 	remove_orphans(b, &ls);
+	broker_enforce_quotas(b);
 	/* Adopted forwards are watched like new ones. */
 	broker_check_host_listeners(b);
 	/* Also when nothing was adopted: a stale table from a crash goes. */

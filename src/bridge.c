@@ -62,6 +62,11 @@ int bridge_create(struct netlink *nl, const struct bridge_spec *s, int *ret_ifin
 	 * configure itself from them. Its link-local address comes from
 	 * add_addresses(): netlink_bridge_add() turned the kernel's own off. */
 	(void)sysctl_write_ipv6_link(s->name, "accept_ra", "0");
+	/* Without it the kernel drops a packet from 127.0.0.1 routed out of
+	 * here as a martian; nft.c masquerades it to the gateway's address.
+	 * Best effort: only forwards from localhost need it. */
+	if (s->route_localnet)
+		(void)sysctl_write_ipv4_link(s->name, "route_localnet", "1");
 	r = add_addresses(nl, ifindex, s);
 	if (r < 0) {
 		(void)netlink_link_del(nl, ifindex);

@@ -24,6 +24,7 @@
 #include "netlink.h"
 #include "network.h"
 #include "nft.h"
+#include "port.h"
 #include "protocol.h"
 #include "ra.h"
 #include "registry.h"
@@ -55,8 +56,7 @@ int broker_check_limits(const struct broker *b, const struct request *req, uid_t
 	/* Holds count too: each keeps a network up, and its connection's replies. */
 	if (uid != 0 && registry_ports_of_user(&b->registry, uid) >= b->opt.max_ports_per_user)
 		return BROKER_E_USER_PORTS;
-	if ((req->port == PORT_NONE || req->port == PORT_NAMED_TAP) &&
-	    holds >= BROKER_MAX_HOLDS_PER_CONNECTION)
+	if (broker_request_holds(req) && holds >= BROKER_MAX_HOLDS_PER_CONNECTION)
 		return BROKER_E_HOLDS;
 	return 0;
 }
@@ -249,6 +249,23 @@ void broker_check_host_listeners(struct broker *b)
 		watch_host_listeners(b);
 }
 
+int broker_check_port_name(const struct broker *b, const struct request *req)
+{
+	int r;
+
+	if (req->port != PORT_NAMED_TAP || !req->ifname[0])
+		return 0;
+	r = netlink_ifindex(b->nl, req->ifname);
+	if (r < 0)
+		return r;
+	return r > 0 ? PORT_E_IFNAME_TAKEN : 0;
+}
+
+bool broker_request_holds(const struct request *req)
+{
+	return req->port == PORT_NONE || (req->port == PORT_NAMED_TAP && !req->persistent);
+}
+
 /* ---- networks */
 
 static void log_accept_ra(const char *ifname)
@@ -377,13 +394,18 @@ int broker_acquire_network(struct broker *b, const struct network_config *c, str
 /* ---- leases */
 
 static void schedule_removals(struct broker *b);
+/* How a lease ends, for end_lease(). */
+enum lease_end {
+	LEASE_END_USED_UP,  /* its holder let go (connection), or an acquire is undone */
+	LEASE_END_GONE,     /* the kernel removed its port already (the link monitor) */
+	LEASE_END_RELEASED, /* asked for: a plain TAP still held goes off the network too */
+};
 
 /*
  * @l ends: out of the index, then its network ends it, then the table
  * follows. @why: for the log; NULL when an acquire is undone.
- * @port_gone: the kernel removed its port already (the link monitor).
  */
-static bool end_lease(struct broker *b, struct lease *l, const char *why, bool port_gone)
+static bool end_lease(struct broker *b, struct lease *l, const char *why, enum lease_end how)
 {
 	struct network *n = l->network;
 	struct network_change change;
@@ -395,10 +417,13 @@ static bool end_lease(struct broker *b, struct lease *l, const char *why, bool p
 			       lease_describe(l, n->subnet.addr, desc, sizeof(desc)));
 	memcpy(ifname, l->port.ifname, sizeof(ifname));
 	registry_remove_lease(&b->registry, l);
-	if (port_gone)
+	if (how == LEASE_END_GONE)
 		/* Don't try to remove it again by a reused index. */
 		l->port.ifindex = 0;
-	ended = network_remove_lease(n, l, &change);
+	if (how == LEASE_END_RELEASED)
+		ended = network_release_lease(n, l, &change);
+	else
+		ended = network_remove_lease(n, l, &change);
 	if (ended && retried)
 		log_network_info(n, "Port %s removed at last (%s), its lease ended", ifname,
 				 why ? why : "tried again");
@@ -425,7 +450,7 @@ static size_t retry_removals(struct broker *b)
 		for (l = TAILQ_FIRST(&n->leases); l; l = next) {
 			next = TAILQ_NEXT(l, network_link);
 			if (l->removing)
-				left += !end_lease(b, l, NULL, false);
+				left += !end_lease(b, l, NULL, LEASE_END_USED_UP);
 		}
 	return left;
 }
@@ -494,12 +519,85 @@ int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
 	if (change.firewall) {
 		r = firewall_apply(b->nft, &b->registry);
 		if (r < 0) {
-			end_lease(b, l, NULL, false);
+			end_lease(b, l, NULL, LEASE_END_USED_UP);
 			return r;
 		}
 	}
 	*ret_fds = TAKE_TAP_FDS(fds);
 	return 0;
+}
+
+void broker_release_lease(struct broker *b, struct lease *l, uid_t by)
+{
+	char why[48];
+
+	snprintf(why, sizeof(why), "released by uid %u", (unsigned)by);
+	end_lease(b, l, why, LEASE_END_RELEASED);
+}
+
+int broker_add_forwards(struct broker *b, struct lease *l, const struct port_forward *v,
+			size_t count, uint32_t shadowed)
+{
+	struct network_change change;
+	const struct port_forward *unused;
+	size_t before = l->n_forwards;
+	int r;
+
+	r = network_add_forwards(l->network, l, v, count, &change);
+	if (r || !change.firewall)
+		return r;
+	r = firewall_apply(b->nft, &b->registry);
+	if (r < 0) {
+		/* The table has the old forwards still: so must the lease. */
+		(void)network_remove_forwards(l->network, l, v, count, &unused, &change);
+		(void)firewall_apply(b->nft, &b->registry);
+		return r;
+	}
+	/* Root's over a host service (broker_check_forwards()), and watched from now on. */
+	if (before < 32)
+		l->shadowed |= shadowed << before;
+	watch_host_listeners(b);
+	return 0;
+}
+
+int broker_remove_forwards(struct broker *b, struct lease *l, const struct port_forward *v,
+			   size_t count, const struct port_forward **ret_unknown)
+{
+	struct network_change change;
+	int r;
+
+	r = network_remove_forwards(l->network, l, v, count, ret_unknown, &change);
+	if (r == 0 && change.firewall)
+		/* A failure was logged; the guest gets what it no longer wants
+		 * until the next rewrite, which the lease no longer asks for. */
+		(void)firewall_apply(b->nft, &b->registry);
+	return r;
+}
+
+void broker_stop_network(struct broker *b, struct network *n, uid_t by)
+{
+	struct lease *l;
+	char desc[96];
+
+	log_network_notice(n, "Stopping, as uid %u asked, with its %zu lease(s)", (unsigned)by,
+			   n->n_leases);
+	TAILQ_FOREACH(l, &n->leases, network_link)
+		log_lease_info(l, "lease ended (network stopped): %s",
+			       lease_describe(l, n->subnet.addr, desc, sizeof(desc)));
+	remove_network(b, n);
+}
+
+void broker_enforce_quotas(struct broker *b)
+{
+	struct lease *l;
+
+	while ((l = registry_first_over_quota(&b->registry, b->opt.max_ports_per_user))) {
+		log_lease_info(l,
+			       "uid %u holds more than the %zu ports it may now have, releasing "
+			       "its newest persistent one",
+			       (unsigned)l->uid, b->opt.max_ports_per_user);
+		end_lease(b, l, "over its owner's quota", LEASE_END_RELEASED);
+	}
 }
 
 void broker_end_client(struct broker *b, struct client *cl)
@@ -513,7 +611,7 @@ void broker_end_client(struct broker *b, struct client *cl)
 			l->client = NULL;
 			continue;
 		}
-		end_lease(b, l, "connection closed", false);
+		end_lease(b, l, "connection closed", LEASE_END_USED_UP);
 	}
 }
 
@@ -544,7 +642,7 @@ static void on_link_gone(void *userdata, int ifindex)
 	struct lease *l = registry_find_lease(&b->registry, ifindex);
 
 	if (l)
-		end_lease(b, l, "port gone", true);
+		end_lease(b, l, "port gone", LEASE_END_GONE);
 }
 
 /*
@@ -566,7 +664,7 @@ static bool end_if_abandoned(struct broker *b, struct lease *l)
 	log_lease_info(l, "TAP %s was made persistent and no one holds it: removing it",
 		       l->port.ifname);
 	l->port.abandoned = true;
-	end_lease(b, l, "port abandoned by its holder", false);
+	end_lease(b, l, "port abandoned by its holder", LEASE_END_USED_UP);
 	return true;
 }
 
@@ -579,7 +677,7 @@ static void on_carrier_off(void *userdata, int ifindex)
 	if (!l)
 		return;
 	if (l->removing)
-		(void)end_lease(b, l, "tried again on a link event", false);
+		(void)end_lease(b, l, "tried again on a link event", LEASE_END_USED_UP);
 	else
 		(void)end_if_abandoned(b, l);
 }
@@ -596,7 +694,7 @@ static void on_link_resync(void *userdata)
 		for (l = TAILQ_FIRST(&n->leases); l; l = next) {
 			next = TAILQ_NEXT(l, network_link);
 			if (l->port.ifindex > 0 && netlink_link_exists(b->nl, l->port.ifindex) == 0)
-				end_lease(b, l, "port gone", true);
+				end_lease(b, l, "port gone", LEASE_END_GONE);
 			else
 				(void)end_if_abandoned(b, l);
 		}

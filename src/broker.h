@@ -139,6 +139,14 @@ int broker_check_forwards(struct broker *b, const struct network_config *c,
 void broker_check_host_listeners(struct broker *b);
 #define BROKER_LISTENER_CHECK_SEC 10
 
+/*
+ * Whether the named_tap name @req asks for is free in the daemon's
+ * namespace, before a network is made for it (port_create() checks again).
+ * Return: 0, PORT_E_IFNAME_TAKEN, or negative errno.
+ */
+int broker_check_port_name(const struct broker *b, const struct request *req);
+/* Whether @req's lease ends with its connection: a `none` hold, a named_tap not persistent. */
+bool broker_request_holds(const struct request *req);
 /**
  * broker_acquire_network() - the running network @c->name, created if needed
  *
@@ -162,6 +170,32 @@ int broker_acquire_network(struct broker *b, const struct network_config *c, str
  */
 int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
 		     const struct port_spec *spec, struct tap_fds *ret_fds, bool *ret_dhcp_failed);
+/* End lease @l because uid @by asked (release); the caller checked that @by may. */
+void broker_release_lease(struct broker *b, struct lease *l, uid_t by);
+/**
+ * broker_add_forwards() - forward @v (@count host ports) to @l as well, rules and all
+ * @shadowed:	bit i: @v[i]'s port is a host service's (broker_check_forwards())
+ * Return: 0, a code of network_add_forwards(), or negative errno (nothing changed).
+ */
+int broker_add_forwards(struct broker *b, struct lease *l, const struct port_forward *v,
+			size_t count, uint32_t shadowed);
+/**
+ * broker_remove_forwards() - stop forwarding the host ports of @v (@count) to @l
+ * Return: 0, or NETWORK_E_FORWARD_UNKNOWN with *@ret_unknown the first @l does not have.
+ */
+int broker_remove_forwards(struct broker *b, struct lease *l, const struct port_forward *v,
+			   size_t count, const struct port_forward **ret_unknown);
+/*
+ * Remove running network @n now, with every lease it has (vmnet-broker
+ * stop, asked by uid @by); each lease ended is logged with its holder.
+ */
+void broker_stop_network(struct broker *b, struct network *n, uid_t by);
+/*
+ * After adoption: a uid that holds more ports than --max-ports-per-user
+ * now allows (the limit was lowered across a restart) loses its newest
+ * persistent ones until it fits; nothing else of it is touched.
+ */
+void broker_enforce_quotas(struct broker *b);
 /* End the connection's leases, as it closes (the daemon stopping keeps named TAPs). */
 void broker_end_client(struct broker *b, struct client *cl);
 /* Enable IP forwarding for a shared network, once. Return: 0 or negative errno (logged). */

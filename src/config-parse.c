@@ -78,8 +78,9 @@ struct parser {
 	struct config_errors *errors;
 	struct network_config *c;
 	unsigned int seen; /* bit per enum key present in the file */
-	bool mask_ok;      /* `mask` parsed into c->prefix_len */
+	bool mask_ok;      /* `mask`, or the length in `subnet`, parsed into c->prefix_len */
 	bool subnet_ok;    /* `subnet` parsed into c->gateway */
+	bool subnet_len;   /* `subnet` has a prefix length: "192.168.42.1/24" */
 	bool bad;          /* an error was found */
 	bool hide;         /* quote none of the file's text: others may not read it */
 	int oom;           /* -ENOMEM once an error could not even be recorded */
@@ -190,14 +191,48 @@ static void parse_mode(struct parser *p, json_t *v)
 		perr(p, "mode", "must be \"shared\" or \"host\", not \"%.64s\"", shown(p, s));
 }
 
+/* The length of "192.168.42.1/24", checked as a mask would be. */
+static void parse_subnet_len(struct parser *p, const char *s, const char *len)
+{
+	char *end;
+	long n;
+
+	p->subnet_len = true;
+	errno = 0;
+	n = strtol(len, &end, 10);
+	if (errno || end == len || *end || len[0] < '0' || len[0] > '9') {
+		perr(p, "subnet", "\"%.64s\" has no prefix length after '/' (like 192.168.42.1/24)",
+		     shown(p, s));
+		return;
+	}
+	if (n < CONFIG_MASK_MIN || n > CONFIG_MASK_MAX) {
+		perr(p, "subnet", "\"%.64s\" is /%ld; a network's prefix must be /%d to /%d",
+		     shown(p, s), n, CONFIG_MASK_MIN, CONFIG_MASK_MAX);
+		return;
+	}
+	p->c->prefix_len = (uint8_t)n;
+	p->mask_ok = true;
+}
+
+/* "192.168.42.1" (with `mask`), or "192.168.42.1/24": the gateway, in CIDR form. */
 static void parse_subnet(struct parser *p, json_t *v)
 {
-	const char *s = get_string(p, "subnet", v);
+	const char *s = get_string(p, "subnet", v), *slash;
+	char addr[INET_ADDRSTRLEN] = "";
 
 	if (!s)
 		return;
-	if (parse_ipv4(s, &p->c->gateway) < 0)
-		perr(p, "subnet", "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1)",
+	slash = strchr(s, '/');
+	if (slash) {
+		/* Too long for an address: left empty, which does not parse. */
+		if ((size_t)(slash - s) < sizeof(addr))
+			memcpy(addr, s, (size_t)(slash - s));
+		parse_subnet_len(p, s, slash + 1);
+	}
+	if (parse_ipv4(slash ? addr : s, &p->c->gateway) < 0)
+		perr(p, "subnet",
+		     "\"%.64s\" is not an IPv4 address (the gateway's, like 192.168.42.1, or "
+		     "with its prefix length, 192.168.42.1/24)",
 		     shown(p, s));
 	else
 		p->subnet_ok = true;
@@ -663,9 +698,17 @@ static void check_subnet(struct parser *p)
 	uint8_t len;
 	char a[16], buf[24];
 
-	if (seen(p, K_SUBNET) != seen(p, K_MASK)) {
-		perr(p, seen(p, K_SUBNET) ? "mask" : "subnet", "is required with '%s'",
-		     seen(p, K_SUBNET) ? "subnet" : "mask");
+	if (p->subnet_len && seen(p, K_MASK)) {
+		perr(p, "mask", "give the prefix length in 'subnet' or a 'mask', not both");
+		return;
+	}
+	if (!p->subnet_len && seen(p, K_SUBNET) != seen(p, K_MASK)) {
+		if (seen(p, K_SUBNET))
+			perr(p, "mask",
+			     "is required with 'subnet', unless 'subnet' has a prefix "
+			     "length (192.168.42.1/24)");
+		else
+			perr(p, "subnet", "is required with 'mask'");
 		return;
 	}
 	if (!p->subnet_ok || !p->mask_ok)

@@ -13,6 +13,7 @@
  * and ports a host service listens on, are the broker's to check
  * (broker_check_forwards()).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,17 +112,27 @@ char *forward_format(const struct port_forward *f, char *buf, size_t size)
 	return buf;
 }
 
+json_t *forward_json(const struct port_forward *f)
+{
+	char ip[16], ip6[INET6_ADDRSTRLEN];
+	json_t *o;
+
+	o = json_pack("{s:s, s:i, s:s, s:i}", "protocol", forward_protocol_to_string(f->protocol),
+		      "external_port", f->external_port, "internal_address",
+		      addr4_format(f->internal_address, ip, sizeof(ip)), "internal_port",
+		      f->internal_port);
+	if (o && f->has_address6)
+		json_object_set_new(o, "internal_address6",
+				    json_string(inet_ntop(AF_INET6, f->internal_address6, ip6,
+							  sizeof(ip6))));
+	return o;
+}
+
 json_t *forward_list_json(const struct port_forward *v, size_t n)
 {
 	json_t *a = json_array();
-	char ip[16];
 
 	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:i, s:s, s:i}", "protocol",
-						   forward_protocol_to_string(v[i].protocol),
-						   "external_port", v[i].external_port,
-						   "internal_address",
-						   addr4_format(v[i].internal_address, ip, sizeof(ip)),
-						   "internal_port", v[i].internal_port));
+		json_array_append_new(a, forward_json(&v[i]));
 	return a;
 }

@@ -79,7 +79,9 @@ int forward_table_add(struct forward_table *t, const struct port_forward *v, siz
 /* Give back every port @holder claimed. */
 void forward_table_remove(struct forward_table *t, const void *holder);
 
-/* [{"protocol", "external_port", "internal_address", "internal_port"}, ...]; NULL on OOM. */
+/* {"protocol", "external_port", "internal_address", "internal_port", "internal_address6"}; NULL on OOM. */
+json_t *forward_json(const struct port_forward *f);
+/* [forward_json(), ...]; NULL on OOM. */
 json_t *forward_list_json(const struct port_forward *v, size_t n);
 
 /* "tcp 2222 -> 192.168.42.10:22" into @buf. Return: @buf. */

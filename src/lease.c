@@ -40,16 +40,47 @@ static int mac_generate(uint8_t mac[6])
 	return 0;
 }
 
-static int copy_forwards(struct lease *l, const struct port_forward *v, size_t n)
+int lease_append_forwards(struct lease *l, const struct port_forward *v, size_t n)
 {
+	struct port_forward *g;
+
 	if (n == 0)
 		return 0;
-	l->forwards = calloc(n, sizeof(*l->forwards));
-	if (!l->forwards)
+	g = reallocarray(l->forwards, l->n_forwards + n, sizeof(*g));
+	if (!g)
 		return -ENOMEM;
-	memcpy(l->forwards, v, n * sizeof(*v));
-	l->n_forwards = n;
+	memcpy(g + l->n_forwards, v, n * sizeof(*v));
+	l->forwards = g;
+	l->n_forwards += n;
 	return 0;
+}
+
+const struct port_forward *lease_find_forward(const struct lease *l, enum forward_protocol proto,
+					      uint16_t port)
+{
+	for (size_t i = 0; i < l->n_forwards; i++)
+		if (l->forwards[i].protocol == proto && l->forwards[i].external_port == port)
+			return &l->forwards[i];
+	return NULL;
+}
+
+bool lease_remove_forward(struct lease *l, enum forward_protocol proto, uint16_t port)
+{
+	const struct port_forward *f = lease_find_forward(l, proto, port);
+	size_t i;
+
+	if (!f)
+		return false;
+	/* In order: status lists them as they were asked for. */
+	i = (size_t)(f - l->forwards);
+	memmove(l->forwards + i, l->forwards + i + 1, (l->n_forwards - i - 1) * sizeof(*f));
+	/* Its bit of @shadowed goes too, the later ones down one with their forwards. */
+	if (i < 32)
+		l->shadowed = (l->shadowed & ((1u << i) - 1)) |
+			      ((l->shadowed >> 1) & ~((1u << i) - 1));
+	if (--l->n_forwards == 0)
+		l->forwards = mfree(l->forwards);
+	return true;
 }
 
 /* A lease of @kind held by @uid/@pid; the rest is the caller's to fill. */
@@ -76,13 +107,14 @@ int lease_new(uint64_t id, const struct request *req, const struct ucred *peer, 
 	l = lease_alloc(id, req->port, peer->uid, peer->pid, req->label);
 	if (!l)
 		return -ENOMEM;
+	l->persistent = req->persistent;
 	if (l->port.kind != PORT_NONE) {
 		if (req->has_mac)
 			memcpy(l->mac, req->mac, 6);
 		else if ((r = mac_generate(l->mac)) < 0)
 			return r;
 	}
-	r = copy_forwards(l, req->forwards, req->n_forwards);
+	r = lease_append_forwards(l, req->forwards, req->n_forwards);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(l);
@@ -101,7 +133,8 @@ int lease_new_from_record(const struct state_lease *rec, uint64_t id, struct lea
 	l->port.ifindex = rec->ifindex;
 	memcpy(l->mac, rec->mac, 6);
 	l->host = rec->host;
-	r = copy_forwards(l, rec->forwards, rec->n_forwards);
+	l->persistent = rec->persistent;
+	r = lease_append_forwards(l, rec->forwards, rec->n_forwards);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(l);
@@ -136,7 +169,10 @@ json_t *lease_port_json(const struct lease *l, uint32_t subnet)
 	char mac[18], ip[16];
 	json_t *o;
 
-	o = json_pack("{s:s}", "kind", port_kind_to_string(l->port.kind));
+	o = json_pack("{s:s, s:I}", "kind", port_kind_to_string(l->port.kind), "lease_id",
+		      (json_int_t)l->id);
+	if (o && l->persistent)
+		json_object_set_new(o, "persistent", json_true());
 	if (!o || l->port.kind == PORT_NONE)
 		return o;
 	json_object_set_new(o, "ifname", json_string(l->port.ifname));
@@ -160,6 +196,8 @@ json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full)
 		json_object_del(o, "mac");
 		json_object_del(o, "address");
 		json_object_del(o, "port_forwards");
+		json_object_del(o, "lease_id");
+		json_object_del(o, "persistent");
 		json_object_set_new(o, "hidden", json_true());
 		return o;
 	}
@@ -186,6 +224,9 @@ json_t *lease_record_json(const struct lease *l, uint32_t subnet)
 {
 	json_t *o = lease_to_json(l, subnet, true);
 
+	/* The record's own name for it, since before the protocol showed it. */
+	if (o)
+		json_object_del(o, "lease_id");
 	if (o && (json_object_set_new(o, "id", json_integer((json_int_t)l->id)) < 0 ||
 		  json_object_set_new(o, "ifindex", json_integer(l->port.ifindex)) < 0 ||
 		  json_object_set_new(o, "host", json_integer(l->host)) < 0)) {

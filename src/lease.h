@@ -45,7 +45,13 @@ struct lease {
 	uid_t uid;
 	pid_t pid;
 	char label[LABEL_MAX + 1];
-	struct port_forward *forwards; /* the acquire's port_forwards, to this lease's address */
+	/*
+	 * Not tied to a connection: a named_tap that stays until released,
+	 * its network stopped, or its owner over quota (adopt.c). A netns
+	 * port is never tied to one; for it the flag is only shown.
+	 */
+	bool persistent;
+	struct port_forward *forwards; /* its port_forwards (acquire, forward_add), to its address */
 	size_t n_forwards;
 	uint32_t shadowed; /* bit i: forwards[i]'s port is one a host service listens on */
 	bool removing;     /* ended, but its port could not be removed yet: tried again */
@@ -77,10 +83,21 @@ static inline void lease_freep(struct lease **l)
 
 /* The lease stays but its forwards go (adoption, when they are taken since). */
 void lease_drop_forwards(struct lease *l);
+/* Append @v (@n of them) to @l's forwards. Return: 0 or -ENOMEM (nothing added). */
+int lease_append_forwards(struct lease *l, const struct port_forward *v, size_t n);
+/* Take the forward of host port @proto/@port off @l. Return: whether it had one. */
+bool lease_remove_forward(struct lease *l, enum forward_protocol proto, uint16_t port);
+/* @l's forward of host port @proto/@port, or NULL. */
+const struct port_forward *lease_find_forward(const struct lease *l, enum forward_protocol proto,
+					      uint16_t port);
 
-/* The "port" object of an acquire reply; @subnet: its network's. */
+/* The "port" object of an acquire reply, for its owner; @subnet: its network's. */
 json_t *lease_port_json(const struct lease *l, uint32_t subnet);
-/* {"uid", "pid", "kind", "ifname", "mac", "address", "label"}, as `status` shows it; @full: or hidden */
+/*
+ * {"kind", "ifname", "mac", "address", "port_forwards", "lease_id",
+ * "persistent", "uid", "pid", "label"}, as `status` shows it to its owner
+ * (@full), or {"kind", "ifname", "hidden"} to anyone else
+ */
 json_t *lease_to_json(const struct lease *l, uint32_t subnet, bool full);
 /* lease_to_json() and what `status` adds: "host_listener" on a shadowing forward, and
  * "state": "removing". */

@@ -436,6 +436,19 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
+int netlink_port_detach(struct netlink *nl, int ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+
+	if (!orig || !change)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_master(change, 0);
+	rtnl_link_unset_flags(change, IFF_UP);
+	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+}
+
 int netlink_link_del(struct netlink *nl, int ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = rtnl_link_alloc();

@@ -66,6 +66,8 @@ int netlink_ifindex(struct netlink *nl, const char *name);
 /* Enslave @ifindex to @master, set its @alias and @mtu, bring it up. */
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias,
 			unsigned int mtu);
+/* Take @ifindex off its bridge and down. Return: 0 or negative errno. */
+int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
 /* What the kernel says of a tun device. */
 struct netlink_tun {

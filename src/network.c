@@ -73,6 +73,8 @@ const char *network_error_to_string(int code)
 		return "port_forwards need a shared network: a host network has no way in or out";
 	case NETWORK_E_FORWARD_NO_ADDRESS:
 		return "port_forwards need an address to forward to, and this network has DHCP off";
+	case NETWORK_E_FORWARDS_FULL:
+		return "a lease forwards at most 16 host ports";
 	default:
 		return "unknown network error";
 	}
@@ -253,32 +255,6 @@ static int start_ra(struct network *n)
 
 /* ---- the record in the state dir */
 
-static json_t *state_json(const struct network *n)
-{
-	char sub[32], ula[INET6_ADDRSTRLEN], mac[18];
-	const struct lease *l;
-	json_t *leases = json_array();
-
-	if (!leases)
-		return NULL;
-	TAILQ_FOREACH(l, &n->leases, network_link)
-		/* A lease missing from the snapshot would be lost: all or nothing.
-		 * One being removed is on record no more (forget_lease()). */
-		if (!l->removing &&
-		    json_array_append_new(leases, lease_record_json(l, n->subnet.addr)) < 0) {
-			json_decref(leases);
-			return NULL;
-		}
-	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
-	return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:o}", "version",
-			 STATE_VERSION, "name", n->config.name, "mode",
-			 network_mode_to_string(n->config.mode), "bridge", n->bridge, "bridge_ifindex",
-			 n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
-			 prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
-			 (int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
-			 (int)dnsmasq_pid(n), "leases", leases);
-}
-
 /* A snapshot of @n and all its leases, and an empty journal. Return: 0 or negative errno (logged). */
 static int network_save(struct network *n)
 {
@@ -286,7 +262,7 @@ static int network_save(struct network *n)
 
 	if (n->bridge_ifindex <= 0)
 		return 0; /* nothing in the kernel yet: nothing to adopt */
-	doc = state_json(n);
+	doc = network_record_json(n);
 	return record_snapshot(&n->record, doc, dnsmasq_pid(n));
 }
 
@@ -306,6 +282,45 @@ static void record_lease(struct network *n, const struct lease *l, bool added)
 	}
 	if (due)
 		(void)network_save(n);
+}
+
+/* ---- where port forwards go */
+
+/*
+ * Whether the guests of @n have the SLAAC address an IPv6 forward goes
+ * to: only where the network advertises its prefix, a /64.
+ */
+static bool forwards_ipv6(const struct network *n)
+{
+	return n->config.router_advertisement && network_prefix6_len(n) == 64;
+}
+
+/* Where @f goes: the address of host @host of @n, and its IPv6 twin for @mac. */
+static void aim_forward(const struct network *n, struct port_forward *f, unsigned int host,
+			const uint8_t mac[6])
+{
+	f->internal_address = n->subnet.addr + host;
+	f->has_address6 = mac && forwards_ipv6(n);
+	if (f->has_address6)
+		addr6_eui64(n->ula, mac, f->internal_address6);
+}
+
+/*
+ * The IPv6 twin of each of the file's forwards whose address is a
+ * reservation's: its MAC tells the guest's SLAAC address. Others stay
+ * IPv4 only: nothing says which guest will hold that address.
+ */
+static void aim_file_forwards(struct network *n)
+{
+	for (size_t i = 0; i < n->config.n_forwards; i++) {
+		struct port_forward *f = &n->config.forwards[i];
+		const uint8_t *mac = NULL;
+
+		for (size_t j = 0; j < n->config.n_reservations; j++)
+			if (n->config.reservations[j].address == f->internal_address)
+				mac = n->config.reservations[j].mac;
+		aim_forward(n, f, f->internal_address - n->subnet.addr, mac);
+	}
 }
 
 /* ---- lifecycle */
@@ -347,6 +362,8 @@ static int create_bridge(struct network *n)
 		.gateway = network_gateway(n),
 		.prefix_len = n->subnet.len,
 		.prefix6_len = (uint8_t)network_prefix6_len(n),
+		/* Only a shared network forwards ports (take_forwards()). */
+		.route_localnet = n->config.mode == MODE_SHARED,
 	};
 	char alias[128];
 
@@ -370,6 +387,7 @@ int network_new(struct network_env *env, const struct network_config *c,
 	if (r < 0)
 		return r;
 	set_addressing(n, a);
+	aim_file_forwards(n);
 	snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
 	if (getrandom(n->bridge_mac, 6, 0) != 6)
 		return -errno;
@@ -408,6 +426,7 @@ int network_adopt(struct network_env *env, struct network_config *c,
 	*c = (struct network_config){};
 	n->adopting = true;
 	set_addressing(n, a);
+	aim_file_forwards(n);
 	memcpy(n->bridge, br->name, sizeof(n->bridge));
 	n->bridge_ifindex = br->ifindex;
 	memcpy(n->bridge_mac, br->mac, 6);
@@ -571,20 +590,30 @@ static void put_address(struct network *n, struct lease *l)
 		host_map_put(&n->hosts, l->host);
 }
 
-/* @l's port_forwards, to its own address: checked, then claimed. */
-static int take_forwards(struct network *n, struct lease *l)
+/* May @l forward @count more host ports, @v? */
+static int check_forwards(const struct network *n, const struct lease *l,
+			  const struct port_forward *v, size_t count)
 {
-	if (l->n_forwards == 0)
+	if (count == 0)
 		return 0;
 	if (n->config.mode != MODE_SHARED)
 		return NETWORK_E_FORWARD_HOST_ONLY;
 	if (!l->host)
 		return NETWORK_E_FORWARD_NO_ADDRESS;
-	if (forward_table_first_taken(n->env->forwards, l->forwards, l->n_forwards, NULL))
+	if (forward_table_first_taken(n->env->forwards, v, count, NULL))
 		return NETWORK_E_FORWARD_TAKEN;
+	return 0;
+}
+
+/* @l's port_forwards, to its own address: checked, then claimed. */
+static int take_forwards(struct network *n, struct lease *l)
+{
+	int r = check_forwards(n, l, l->forwards, l->n_forwards);
+
+	if (r || l->n_forwards == 0)
+		return r;
 	for (size_t i = 0; i < l->n_forwards; i++)
-		if (!l->forwards[i].internal_address)
-			l->forwards[i].internal_address = n->subnet.addr + l->host;
+		aim_forward(n, &l->forwards[i], l->host, l->mac);
 	return forward_table_add(n->env->forwards, l->forwards, l->n_forwards, n, l);
 }
 
@@ -740,44 +769,68 @@ bool network_remove_lease(struct network *n, struct lease *l, struct network_cha
 	return true;
 }
 
-/* ---- JSON */
-
-json_t *network_to_json(const struct network *n)
+bool network_release_lease(struct network *n, struct lease *l, struct network_change *ret_change)
 {
-	char gw[16], mask[16], ula[INET6_ADDRSTRLEN];
-	json_t *o;
+	int r = port_detach(n->env->nl, &l->port);
 
-	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "name", n->config.name, "mode",
-		      network_mode_to_string(n->config.mode), "bridge", n->bridge, "subnet",
-		      addr4_format(network_gateway(n), gw, sizeof(gw)), "mask",
-		      addr4_format(prefix4_mask(n->subnet.len), mask, sizeof(mask)), "ipv6_prefix",
-		      ula, "prefix_len", (int)network_prefix6_len(n), "mtu", (int)n->config.mtu);
-	if (o && n->config.description)
-		json_object_set_new(o, "description", json_string(n->config.description));
-	return o;
+	if (r < 0)
+		log_network_warning_errno(n, r, "Failed to take port %s off the bridge, ignoring: %m",
+					  l->port.ifname);
+	return network_remove_lease(n, l, ret_change);
 }
 
-json_t *network_status_json(const struct network *n, uid_t uid)
+/* @l's forwards changed: claimed anew (they are few), recorded, the table to be rewritten. */
+static int forwards_changed(struct network *n, struct lease *l, struct network_change *change)
 {
-	json_t *o = network_to_json(n), *leases;
-	const struct lease *l;
-	uint64_t when, now;
+	int r;
 
-	if (!o)
-		return NULL;
-	leases = json_array();
-	TAILQ_FOREACH(l, &n->leases, network_link)
-		json_array_append_new(leases, lease_status_json(l, n->subnet.addr,
-								uid == 0 || uid == l->uid));
-	json_object_set_new(o, "leases", leases);
-	json_object_set_new(o, "state", json_string(n->n_leases ? "active" : "idle"));
-	if (n->idle_timer && sd_event_source_get_time(n->idle_timer, &when) >= 0 &&
-	    sd_event_now(n->env->event, CLOCK_MONOTONIC, &now) >= 0)
-		json_object_set_new(o, "idle_remaining",
-				    json_integer(when > now ? (json_int_t)((when - now + 999999) / 1000000)
-							    : 0));
-	if (n->dhcp)
-		json_object_set_new(o, "dnsmasq_pid", json_integer(dhcp_server_pid(n->dhcp)));
-	return o;
+	forward_table_remove(n->env->forwards, l);
+	r = forward_table_add(n->env->forwards, l->forwards, l->n_forwards, n, l);
+	/* An add of the same id replaces the lease in the record (state.c). */
+	record_lease(n, l, true);
+	*change = (struct network_change){ .firewall = true };
+	return r;
+}
+
+int network_add_forwards(struct network *n, struct lease *l, const struct port_forward *v,
+			 size_t count, struct network_change *ret_change)
+{
+	size_t before = l->n_forwards;
+	int r;
+
+	*ret_change = (struct network_change){};
+	r = check_forwards(n, l, v, count);
+	if (r)
+		return r;
+	if (before + count > REQUEST_FORWARDS_MAX)
+		return NETWORK_E_FORWARDS_FULL;
+	r = lease_append_forwards(l, v, count);
+	if (r < 0)
+		return r;
+	for (size_t i = before; i < l->n_forwards; i++)
+		aim_forward(n, &l->forwards[i], l->host, l->mac);
+	r = forwards_changed(n, l, ret_change);
+	if (r < 0) {
+		/* Back to the forwards it had; their claims fit where they were. */
+		l->n_forwards = before;
+		(void)forwards_changed(n, l, ret_change);
+		*ret_change = (struct network_change){};
+	}
+	return r;
+}
+
+int network_remove_forwards(struct network *n, struct lease *l, const struct port_forward *v,
+			    size_t count, const struct port_forward **ret_unknown,
+			    struct network_change *ret_change)
+{
+	*ret_change = (struct network_change){};
+	for (size_t i = 0; i < count; i++)
+		if (!lease_find_forward(l, v[i].protocol, v[i].external_port)) {
+			*ret_unknown = &v[i];
+			return NETWORK_E_FORWARD_UNKNOWN;
+		}
+	for (size_t i = 0; i < count; i++)
+		(void)lease_remove_forward(l, v[i].protocol, v[i].external_port);
+	/* Fewer claims than before: forward_table_add() has the room. */
+	return forwards_changed(n, l, ret_change);
 }

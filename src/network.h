@@ -101,6 +101,8 @@ enum {
 	NETWORK_E_ADDRESS_TAKEN, /* the MAC's reserved address is held by another port */
 	NETWORK_E_FORWARD_HOST_ONLY,  /* port_forwards on a host-only network */
 	NETWORK_E_FORWARD_NO_ADDRESS, /* port_forwards, but the port gets no address (no DHCP) */
+	NETWORK_E_FORWARDS_FULL,   /* a lease would forward more than REQUEST_FORWARDS_MAX ports */
+	NETWORK_E_FORWARD_UNKNOWN, /* forward_remove: the lease does not forward that port */
 };
 
 /* A sentence for a person, for a code of network_add_lease(). */
@@ -194,6 +196,36 @@ int network_add_lease(struct network *n, struct lease *l, const struct port_spec
  */
 bool network_remove_lease(struct network *n, struct lease *l, struct network_change *ret_change);
 
+/*
+ * End @l because its owner or root asked: as network_remove_lease(), and
+ * a plain TAP that a VM still holds is taken off the bridge first.
+ * Return: as network_remove_lease().
+ */
+bool network_release_lease(struct network *n, struct lease *l, struct network_change *ret_change);
+
+/**
+ * network_add_forwards() - forward @v (@count host ports) to lease @l as well
+ *
+ * Checked as an acquire's port_forwards are (a shared network, an
+ * address, free host ports), and at most REQUEST_FORWARDS_MAX per lease.
+ * Then claimed and recorded; the caller rewrites the firewall
+ * (@ret_change) and, if that fails, takes them back with
+ * network_remove_forwards().
+ * Return: 0, NETWORK_E_FORWARD_HOST_ONLY, NETWORK_E_FORWARD_NO_ADDRESS,
+ * NETWORK_E_FORWARD_TAKEN, NETWORK_E_FORWARDS_FULL, or -ENOMEM (nothing changed).
+ */
+int network_add_forwards(struct network *n, struct lease *l, const struct port_forward *v,
+			 size_t count, struct network_change *ret_change);
+/**
+ * network_remove_forwards() - stop forwarding the host ports of @v (@count) to @l
+ *
+ * All or nothing: each must be one of @l's.
+ * Return: 0, or NETWORK_E_FORWARD_UNKNOWN with *@ret_unknown the first that is not.
+ */
+int network_remove_forwards(struct network *n, struct lease *l, const struct port_forward *v,
+			    size_t count, const struct port_forward **ret_unknown,
+			    struct network_change *ret_change);
+
 /**
  * network_start_dhcp() - start @n's dnsmasq if it wants one and has none
  *
@@ -214,6 +246,11 @@ void network_gateway6(const struct network *n, uint8_t ret[16]);
 json_t *network_to_json(const struct network *n);
 /* network_to_json() plus state and leases, as `status` shows them to @uid. */
 json_t *network_status_json(const struct network *n, uid_t uid);
+/*
+ * The snapshot of @n in the state dir (record.c writes it): the bridge,
+ * addresses, dnsmasq's pid and every lease, all or nothing; NULL on OOM.
+ */
+json_t *network_record_json(const struct network *n);
 
 /*
  * Lines about a network: "[network NAME] ...". By name for one that is

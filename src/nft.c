@@ -115,26 +115,29 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
  */
 static void put_base(FILE *f, bool forwards)
 {
-	fprintf(f, "  set bridges { type ifname; }\n"
-		   "  set nat_bridges { type ifname; }\n"
-		   "  set same_bridge { type iface_index . iface_index; }\n"
-		   "  map raw_guest { type iface_index : verdict; }\n"
-		   "  map net_by_name { type ifname : verdict; }\n"
-		   "  map masq4 { type ipv4_addr : verdict; flags interval; }\n"
-		   "  map masq6 { type ipv6_addr : verdict; flags interval; }\n"
-		   "  set gateways4 { type ipv4_addr; }\n"
-		   "  set gateways6 { type ipv6_addr; }\n"
-		   "  chain input {\n"
-		   "    type filter hook input priority filter; policy accept;\n"
-		   "    ip daddr @gateways4 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
-		   "fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
-		   "    ip6 daddr @gateways6 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
-		   "fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
-		   "  }\n"
-		   "  chain raw {\n"
-		   "    type filter hook prerouting priority raw; policy accept;\n"
-		   "    iif vmap @raw_guest\n"
-		   "  }\n");
+	fprintf(f,
+		"  set bridges { type ifname; }\n"
+		"  set nat_bridges { type ifname; }\n"
+		"  set same_bridge { type iface_index . iface_index; }\n"
+		"  map raw_guest { type iface_index : verdict; }\n"
+		"  map net_by_name { type ifname : verdict; }\n"
+		"  map masq4 { type ipv4_addr : verdict; flags interval; }\n"
+		"  map masq6 { type ipv6_addr : verdict; flags interval; }\n"
+		"  set gateways4 { type ipv4_addr; }\n"
+		"  set gateways6 { type ipv6_addr; }\n"
+		"  chain input {\n"
+		"    type filter hook input priority filter; policy accept;\n"
+		"    ip daddr @gateways4 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
+		"fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
+		"    ip6 daddr @gateways6 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
+		"fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
+		"  }\n"
+		"  chain raw {\n"
+		"    type filter hook prerouting priority raw; policy accept;\n"
+		"    ip saddr 127.0.0.0/8 iifname @bridges drop comment \"localhost is the host's\"\n"
+		"    ip daddr 127.0.0.0/8 iifname @bridges drop comment \"localhost is the host's\"\n"
+		"    iif vmap @raw_guest\n"
+		"  }\n");
 	/*
 	 * Guest to guest on one network is bridged and never reaches this
 	 * hook, unless br_netfilter is loaded: then it does, with the bridge
@@ -156,8 +159,11 @@ static void put_base(FILE *f, bool forwards)
 		   "    oifname @bridges drop comment \"nothing unasked comes in\"\n"
 		   "  }\n"
 		   "  chain postrouting {\n"
-		   "    type nat hook postrouting priority srcnat; policy accept;\n"
-		   "    ip saddr vmap @masq4\n"
+		   "    type nat hook postrouting priority srcnat; policy accept;\n");
+	if (forwards)
+		fprintf(f, "    ip saddr 127.0.0.0/8 oifname @nat_bridges masquerade "
+			   "comment \"port forwards from localhost\"\n");
+	fprintf(f, "    ip saddr vmap @masq4\n"
 		   "    ip6 saddr vmap @masq6\n"
 		   "  }\n");
 }
@@ -287,37 +293,74 @@ static void put_elements_of(FILE *f, const struct nft_network *n)
 	}
 }
 
+/* "tcp dport 2222 dnat ip to 192.168.42.10:22" for @family 4 or 6 (the IPv6 twin). */
+static void put_dnat(FILE *f, const struct port_forward *fw, int family)
+{
+	const char *proto = forward_protocol_to_string(fw->protocol);
+	char a[INET6_ADDRSTRLEN];
+
+	if (family == 4)
+		fprintf(f, "%s dport %u dnat ip to %s:%u\n", proto, fw->external_port,
+			addr4_format(fw->internal_address, a, sizeof(a)), fw->internal_port);
+	else
+		fprintf(f, "%s dport %u dnat ip6 to [%s]:%u\n", proto, fw->external_port,
+			inet_ntop(AF_INET6, fw->internal_address6, a, sizeof(a)), fw->internal_port);
+}
+
+/*
+ * The forwards of @n in one of the two nat chains: prerouting, what
+ * comes from outside the broker's networks (or through the external
+ * interface), or output, what the host itself sends. Each IPv4 forward,
+ * and its IPv6 twin where the guest's address is known.
+ */
+static void put_forwards_of(FILE *f, const struct nft_network *n, bool output)
+{
+	for (size_t j = 0; n->nat && j < n->n_forwards; j++) {
+		const struct port_forward *fw = &n->forwards[j];
+
+		for (int family = 4; family <= 6; family += 2) {
+			if (family == 6 && !fw->has_address6)
+				continue;
+			fprintf(f, "    ");
+			if (output && family == 6)
+				/* Never routed off the host (no route_localnet for IPv6):
+				 * a connection to [::1] stays the host's own. */
+				fprintf(f, "ip6 daddr != ::1 ");
+			else if (!output && has_ext(n))
+				put_iif_ext(f, n);
+			else if (!output)
+				fprintf(f, "iifname != @bridges ");
+			fprintf(f, "meta nfproto ipv%d fib daddr type local ", family);
+			put_dnat(f, fw, family);
+		}
+	}
+}
+
 /*
  * Port forwards: a host port on one of the host's own addresses (fib
- * daddr type local), arriving from outside the broker's networks, goes to
- * the guest. Guests reach each other directly, and hairpinning through
- * the host would need a masquerade that hides who is talking. Forwards
+ * daddr type local) goes to the guest, over IPv4 and IPv6, whether the
+ * connection comes from outside the broker's networks (prerouting) or
+ * from the host itself (output), as QEMU's hostfwd does, localhost
+ * included: 127.0.0.1 is routed to the bridge because its
+ * route_localnet is on (bridge.c), and masqueraded to the gateway's
+ * address on the way (postrouting), so that the guest's answer comes
+ * back. Guests reach each other directly, and hairpinning through the
+ * host would need a masquerade that hides who is talking. Forwards
  * change with leases, rarely: they are rewritten with the whole table.
  */
-static void put_prerouting_chain(FILE *f, const struct nft_network *nets, size_t count)
+static void put_forward_chains(FILE *f, const struct nft_network *nets, size_t count)
 {
 	if (!any_forwards(nets, count))
 		return;
 	fprintf(f, "  chain prerouting {\n"
 		   "    type nat hook prerouting priority dstnat; policy accept;\n");
-	for (size_t i = 0; i < count; i++) {
-		const struct nft_network *n = &nets[i];
-
-		for (size_t j = 0; n->nat && j < n->n_forwards; j++) {
-			const struct port_forward *fw = &n->forwards[j];
-			const char *proto = forward_protocol_to_string(fw->protocol);
-			char a[16];
-
-			fprintf(f, "    ");
-			if (has_ext(n))
-				put_iif_ext(f, n);
-			else
-				fprintf(f, "iifname != @bridges ");
-			fprintf(f, "meta nfproto ipv4 fib daddr type local %s dport %u dnat ip to %s:%u\n",
-				proto, fw->external_port,
-				addr4_format(fw->internal_address, a, sizeof(a)), fw->internal_port);
-		}
-	}
+	for (size_t i = 0; i < count; i++)
+		put_forwards_of(f, &nets[i], false);
+	fprintf(f, "  }\n"
+		   "  chain output {\n"
+		   "    type nat hook output priority -100; policy accept;\n");
+	for (size_t i = 0; i < count; i++)
+		put_forwards_of(f, &nets[i], true);
 	fprintf(f, "  }\n");
 }
 
@@ -335,7 +378,7 @@ static char *render(const struct nft_network *nets, size_t count, bool whole)
 		fprintf(f, "table inet " NFT_TABLE " {\n");
 		if (whole) {
 			put_base(f, any_forwards(nets, count));
-			put_prerouting_chain(f, nets, count);
+			put_forward_chains(f, nets, count);
 		}
 		for (size_t i = 0; i < count; i++)
 			put_chains_of(f, &nets[i]);

@@ -64,6 +64,19 @@ bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b)
 	return (a->addr & m) == (b->addr & m);
 }
 
+void addr6_eui64(const uint8_t prefix[16], const uint8_t mac[6], uint8_t ret[16])
+{
+	memcpy(ret, prefix, 8);
+	ret[8] = mac[0] ^ 0x02; /* the universal/local bit, inverted */
+	ret[9] = mac[1];
+	ret[10] = mac[2];
+	ret[11] = 0xff;
+	ret[12] = 0xfe;
+	ret[13] = mac[3];
+	ret[14] = mac[4];
+	ret[15] = mac[5];
+}
+
 bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen)
 {
 	unsigned int len = alen < blen ? alen : blen;

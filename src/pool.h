@@ -25,6 +25,11 @@ char *prefix4_format(const struct prefix4 *p, char *buf, size_t size);
 char *addr4_format(uint32_t addr, char *buf, size_t size);
 uint32_t prefix4_mask(uint8_t len);
 bool prefix4_overlaps(const struct prefix4 *a, const struct prefix4 *b);
+/*
+ * The address SLAAC makes from @mac in /64 @prefix by default: the
+ * modified EUI-64 (RFC 4291, appendix A) as the interface identifier.
+ */
+void addr6_eui64(const uint8_t prefix[16], const uint8_t mac[6], uint8_t ret[16]);
 /* Whether IPv6 prefixes @a/@alen and @b/@blen overlap (16 bytes each). */
 bool prefix6_overlaps(const uint8_t *a, unsigned int alen, const uint8_t *b, unsigned int blen);
 

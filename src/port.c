@@ -25,10 +25,11 @@
 #include "sysctl.h"
 #include "util.h"
 
-static int tap_open_queue(const char *name, short flags)
+static int tap_open_queue(const char *name, int flags)
 {
 	_cleanup_close_ int fd = -EBADF;
-	struct ifreq ifr = { .ifr_flags = flags };
+	/* A short's bits, IFF_TUN_EXCL (0x8000) the sign bit: as the kernel reads them. */
+	struct ifreq ifr = { .ifr_flags = (short)flags };
 
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -44,7 +45,7 @@ static int tap_open_queue(const char *name, short flags)
 int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds)
 {
 	_cleanup_tap_fds_ struct tap_fds opened = { .n = 0 };
-	short flags = IFF_TAP | IFF_NO_PI;
+	int flags = IFF_TAP | IFF_NO_PI;
 	int r;
 
 	if (vnet_hdr)
@@ -52,7 +53,8 @@ int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t pe
 	if (queues > 1)
 		flags |= IFF_MULTI_QUEUE;
 	while (opened.n < queues) {
-		r = tap_open_queue(name, flags);
+		/* The first queue creates the device, the others attach to it. */
+		r = tap_open_queue(name, opened.n == 0 ? flags | IFF_TUN_EXCL : flags);
 		if (r < 0)
 			return r;
 		opened.fd[opened.n++] = r;
@@ -150,6 +152,23 @@ static int create_tap(struct netlink *nl, const struct port_spec *spec, struct p
 	return 0;
 }
 
+/* Our end's name: the one asked for, if no link has it, or the next free vmtapN / vmvethN. */
+static int port_name(struct netlink *nl, unsigned int *next, const struct port_spec *spec,
+		     char ret[IFNAMSIZ])
+{
+	int r;
+
+	if (!spec->ifname || !*spec->ifname)
+		return pick_ifname(nl, next, spec->kind == PORT_NETNS ? "vmveth" : "vmtap", ret);
+	r = netlink_ifindex(nl, spec->ifname);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return PORT_E_IFNAME_TAKEN;
+	snprintf(ret, IFNAMSIZ, "%s", spec->ifname);
+	return 0;
+}
+
 int port_create(struct netlink *nl, unsigned int *next_name, const struct port_spec *spec,
 		struct port *ret, struct tap_fds *ret_fds)
 {
@@ -158,13 +177,16 @@ int port_create(struct netlink *nl, unsigned int *next_name, const struct port_s
 	const char *peer = spec->peer_ifname && *spec->peer_ifname ? spec->peer_ifname : "eth0";
 	int r;
 
-	r = pick_ifname(nl, next_name, p.kind == PORT_NETNS ? "vmveth" : "vmtap", p.ifname);
-	if (r < 0)
+	r = port_name(nl, next_name, spec, p.ifname);
+	if (r)
 		return r;
 	switch (p.kind) {
 	case PORT_TAP:
 	case PORT_NAMED_TAP:
 		r = create_tap(nl, spec, &p, &fds);
+		/* Made meanwhile by someone else: IFF_TUN_EXCL refused to attach. */
+		if (r == -EBUSY)
+			r = PORT_E_IFNAME_TAKEN;
 		break;
 	case PORT_NETNS:
 		r = netlink_veth_add(nl, p.ifname, peer, spec->netns_fd, spec->mac, spec->mtu,
@@ -198,6 +220,16 @@ int port_create(struct netlink *nl, unsigned int *next_name, const struct port_s
 	*ret = p;
 	*ret_fds = TAKE_TAP_FDS(fds);
 	return 0;
+}
+
+int port_detach(struct netlink *nl, const struct port *p)
+{
+	int r;
+
+	if (p->kind != PORT_TAP || p->ifindex <= 0)
+		return 0;
+	r = netlink_port_detach(nl, p->ifindex);
+	return r == -ENODEV || r == -ENOENT ? 0 : r;
 }
 
 int port_remove(struct netlink *nl, const struct port *p)

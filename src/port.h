@@ -17,8 +17,8 @@ struct netlink;
 enum {
 	PORT_E_NOT_NETNS = 500, /* the fd is not a network namespace */
 	PORT_E_NOT_OWNER,       /* the caller does not own that namespace */
-	PORT_E_IFNAME_TAKEN,    /* the namespace already has that interface */
-	PORT_E_NETNS_O_PATH,    /* an O_PATH fd: it names a file, but cannot be used */
+	PORT_E_IFNAME_TAKEN, /* the namespace (the client's, or ours for a named TAP) has that name */
+	PORT_E_NETNS_O_PATH, /* an O_PATH fd: it names a file, but cannot be used */
 };
 
 /* One port as the kernel has it. */
@@ -57,6 +57,7 @@ struct port_spec {
 	unsigned int queues; /* TAP queues: fds in the reply (PORT_TAP) */
 	bool vnet_hdr;
 	uid_t uid;               /* PORT_NAMED_TAP: the TAP's owner */
+	const char *ifname;      /* PORT_NAMED_TAP: its name; NULL or "": the next vmtapN */
 	int netns_fd;            /* PORT_NETNS: the client's namespace */
 	const char *peer_ifname; /* PORT_NETNS: the veth end in it */
 	uint8_t mac[6];          /* PORT_NETNS: that end's MAC */
@@ -67,7 +68,8 @@ struct port_spec {
 
 /**
  * port_create() - create the port @spec asks for and enslave it to its bridge
- * @next_name:	numbering of vmtapN / vmvethN; the first free name from here is used
+ * @next_name:	numbering of vmtapN / vmvethN; the first free name from here is used,
+ *		unless @spec names the TAP
  * @ret_fds:	receives a PORT_TAP's queue fds (the daemon closes a named TAP's own)
  *
  * Our end goes up without IPv6 (a bridge port, not a host); a veth's
@@ -82,18 +84,29 @@ int port_create(struct netlink *nl, unsigned int *next_name, const struct port_s
  * port_remove() - remove what of @p is the daemon's to remove
  *
  * The daemon's end of a veth, a named TAP (even while a VM holds it).
- * Never a plain TAP, which belongs to whoever holds its fds, unless its
- * holder made it persistent and let it go (@p->abandoned). A port the
- * kernel removed already is no error.
+ * Never a plain TAP, which belongs to whoever holds its fds (see
+ * port_detach()), unless its holder made it persistent and let it go
+ * (@p->abandoned). A port the kernel removed already is no error.
  * Return: 0 or negative errno.
  */
 int port_remove(struct netlink *nl, const struct port *p);
+
+/*
+ * Take a plain TAP off its bridge, down: its lease was released while a
+ * VM still holds it, and it must not stay on the network. Nothing for
+ * other kinds (port_remove() removes them). Return: 0 or negative errno.
+ */
+int port_detach(struct netlink *nl, const struct port *p);
 
 /**
  * port_open_tap() - create TAP @name with @queues queues, fds into @fds
  * @persist_uid: (uid_t)-1 for a TAP that dies with its last fd; otherwise
  *               make it persistent and owned by that uid (named_tap)
- * Return: 0 or negative errno; nothing is left open on failure.
+ *
+ * Never attaches to a TAP that exists already (IFF_TUN_EXCL): that would
+ * hand the caller someone else's device.
+ * Return: 0, -EBUSY when @name exists, or negative errno; nothing is left
+ * open on failure.
  */
 int port_open_tap(const char *name, unsigned int queues, bool vnet_hdr, uid_t persist_uid, int *fds);
 

@@ -10,9 +10,10 @@
 #include "util.h"
 
 static const char *const command_names[] = {
-	[REQUEST_ACQUIRE] = "acquire",
-	[REQUEST_STATUS] = "status",
-	[REQUEST_NETWORKS] = "networks",
+	[REQUEST_ACQUIRE] = "acquire",           [REQUEST_STATUS] = "status",
+	[REQUEST_NETWORKS] = "networks",         [REQUEST_RELEASE] = "release",
+	[REQUEST_FORWARD_ADD] = "forward_add",   [REQUEST_FORWARD_REMOVE] = "forward_remove",
+	[REQUEST_FORWARD_LIST] = "forward_list", [REQUEST_STOP] = "stop",
 };
 static_assert(ELEMENTSOF(command_names) == _REQUEST_COMMAND_MAX, "command names");
 
@@ -64,6 +65,14 @@ const char *status_to_string(int status)
 const char *request_command_to_string(enum request_command c)
 {
 	return c < _REQUEST_COMMAND_MAX ? command_names[c] : NULL;
+}
+
+int request_command_from_string(const char *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(command_names); i++)
+		if (streq(s, command_names[i]))
+			return (int)i;
+	return -EINVAL;
 }
 
 const char *port_kind_to_string(enum port_kind k)
@@ -129,6 +138,21 @@ bool ifname_is_valid(const char *name)
 	return true;
 }
 
+const char *ifname_reserved_why(const char *name)
+{
+	static const char *const prefixes[] = { "vmbr", "vmtap", "vmveth" };
+
+	/* The daemon names its bridges and ports so, and removes a link of
+	 * such a name with its alias as an orphan after a restart. */
+	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return "names starting with vmbr, vmtap or vmveth are the broker's own";
+	/* /proc/sys/net/ipv{4,6}/conf/{all,default}: a port's sysctls written
+	 * there would change every interface of the host. */
+	if (streq(name, "all") || streq(name, "default"))
+		return "'all' and 'default' name the sysctls of every interface";
+	return NULL;
+}
 int mac_parse(const char *s, uint8_t ret[6])
 {
 	uint8_t mac[6];
@@ -336,7 +360,12 @@ static int get_port(json_t *obj, const char *key, unsigned int i, uint16_t *ret,
 	return 0;
 }
 
-static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, char *err)
+/*
+ * One entry of "port_forwards". @host_port_only (forward_remove): a host
+ * port names the forward, so the entry is only {"protocol", "external_port"}.
+ */
+static int parse_forward(json_t *o, unsigned int i, bool host_port_only, struct port_forward *ret,
+			 char *err)
 {
 	const char *key;
 	json_t *v;
@@ -350,6 +379,11 @@ static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, ch
 				    "'port_forwards[%u].internal_address' is not taken on a request: "
 				    "the port's own address is meant",
 				    i);
+		if (host_port_only && streq(key, "internal_port"))
+			return fail(err,
+				    "'port_forwards[%u].internal_port' is not taken on forward_remove: "
+				    "the protocol and external_port name the forward",
+				    i);
 		if (!streq(key, "protocol") && !streq(key, "external_port") &&
 		    !streq(key, "internal_port"))
 			return fail(err, "unknown key '%.64s' in 'port_forwards[%u]'", key, i);
@@ -359,7 +393,7 @@ static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, ch
 		return fail(err, "'port_forwards[%u].protocol' must be \"tcp\" or \"udp\"", i);
 	ret->protocol = (enum forward_protocol)r;
 	r = get_port(o, "external_port", i, &ret->external_port, err);
-	if (r)
+	if (r || host_port_only)
 		return r;
 	return get_port(o, "internal_port", i, &ret->internal_port, err);
 }
@@ -367,6 +401,7 @@ static int parse_forward(json_t *o, unsigned int i, struct port_forward *ret, ch
 /* "port_forwards": [{"protocol", "external_port", "internal_port"}, ...] */
 static int parse_forwards(json_t *v, struct request *req, char *err)
 {
+	bool host_port_only = req->command == REQUEST_FORWARD_REMOVE;
 	size_t i;
 	json_t *o;
 	int r;
@@ -374,13 +409,15 @@ static int parse_forwards(json_t *v, struct request *req, char *err)
 	if (!json_is_array(v))
 		return fail(err, "'port_forwards' must be an array");
 	if (json_array_size(v) > REQUEST_FORWARDS_MAX)
-		return fail(err, "at most %d 'port_forwards' on one acquire", REQUEST_FORWARDS_MAX);
-	if (json_array_size(v) > 0 && req->port == PORT_NONE)
+		return fail(err, "at most %d 'port_forwards' in one request", REQUEST_FORWARDS_MAX);
+	if (json_array_size(v) > 0 && req->command == REQUEST_ACQUIRE && req->port == PORT_NONE)
 		return fail(err, "'port_forwards' need a port with an address, not port 'none'");
+	if (json_array_size(v) == 0 && req->command != REQUEST_ACQUIRE)
+		return fail(err, "'port_forwards' must name at least one forward");
 	json_array_foreach(v, i, o) {
 		struct port_forward *f = &req->forwards[i];
 
-		r = parse_forward(o, (unsigned int)i, f, err);
+		r = parse_forward(o, (unsigned int)i, host_port_only, f, err);
 		if (r)
 			return r;
 		for (size_t j = 0; j < i; j++)
@@ -393,8 +430,7 @@ static int parse_forwards(json_t *v, struct request *req, char *err)
 	return 0;
 }
 
-/* What names the port: its network, kind, MAC, label and interface name. */
-static int parse_port_identity(json_t *obj, struct request *req, char *err)
+static int get_network_name(json_t *obj, struct request *req, char *err)
 {
 	const char *s;
 	int r;
@@ -403,14 +439,37 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 	if (r)
 		return r;
 	if (!s)
-		return fail(err, "'network_name' is required for 'acquire'");
+		return fail(err, "'network_name' is required for '%s'", command_names[req->command]);
 	if (!network_name_is_valid(s))
 		return fail(err,
 			    "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
 			    "starting with a letter or digit, without '..'",
 			    NETWORK_NAME_MAX);
 	strcpy(req->network_name, s);
+	return 0;
+}
 
+static int get_bool(json_t *obj, const char *key, bool *ret, char *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(err, "'%s' must be true or false", key);
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/* What names the port: its network, kind, MAC and label. */
+static int parse_port_identity(json_t *obj, struct request *req, char *err)
+{
+	const char *s;
+	int r;
+
+	r = get_network_name(obj, req, err);
+	if (r)
+		return r;
 	r = get_string(obj, "port", &s, err);
 	if (r)
 		return r;
@@ -444,31 +503,44 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 	return 0;
 }
 
-/* What shapes the port: the netns interface name, the TAP's vnet_hdr and queues. */
-static int parse_port_shape(json_t *obj, struct request *req, char *err)
+/*
+ * An acquire's "ifname": inside the namespace for netns, on the host for
+ * named_tap, where a name of the broker's own (or a sysctl directory's)
+ * is refused.
+ */
+static int parse_acquire_ifname(json_t *obj, struct request *req, char *err)
 {
-	const char *s;
-	json_t *v;
+	const char *s, *why;
 	int r;
 
 	r = get_string(obj, "ifname", &s, err);
+	if (r || !s)
+		return r;
+	if (!ifname_is_valid(s))
+		return fail(err, "'ifname' is not a valid interface name: 1-15 printable ASCII "
+				 "characters, none of '/', ':', '%%', not '.' or '..'");
+	if (req->port != PORT_NETNS && req->port != PORT_NAMED_TAP)
+		return fail(err, "'ifname' applies only to ports 'netns' (the name inside the "
+				 "namespace) and 'named_tap' (the TAP's name)");
+	why = req->port == PORT_NAMED_TAP ? ifname_reserved_why(s) : NULL;
+	if (why)
+		return fail(err, "'ifname' '%s' is reserved: %s", s, why);
+	strcpy(req->ifname, s);
+	return 0;
+}
+
+/* What shapes the port: its interface name, the TAP's vnet_hdr and queues, its lifetime. */
+static int parse_port_shape(json_t *obj, struct request *req, char *err)
+{
+	json_t *v;
+	int r;
+
+	r = parse_acquire_ifname(obj, req, err);
 	if (r)
 		return r;
-	if (s) {
-		if (!ifname_is_valid(s))
-			return fail(err, "'ifname' is not a valid interface name");
-		if (req->port != PORT_NETNS)
-			return fail(err, "'ifname' applies only to port 'netns'");
-		strcpy(req->ifname, s);
-	}
-
-	v = json_object_get(obj, "vnet_hdr");
-	if (v) {
-		if (!json_is_boolean(v))
-			return fail(err, "'vnet_hdr' must be true or false");
-		req->vnet_hdr = json_is_true(v);
-	}
-
+	r = get_bool(obj, "vnet_hdr", &req->vnet_hdr, err);
+	if (r)
+		return r;
 	v = json_object_get(obj, "multi_queue");
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
@@ -479,6 +551,13 @@ static int parse_port_shape(json_t *obj, struct request *req, char *err)
 	}
 	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP && req->port != PORT_NAMED_TAP)
 		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
+	r = get_bool(obj, "persistent", &req->persistent, err);
+	if (r)
+		return r;
+	if (req->persistent && req->port != PORT_NAMED_TAP && req->port != PORT_NETNS)
+		return fail(err, "'persistent' applies only to ports 'named_tap' and 'netns': a "
+				 "'tap' lease lives as long as its fds, a 'none' hold as long as "
+				 "its connection");
 	return 0;
 }
 
@@ -499,17 +578,91 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 	return 0;
 }
 
+/*
+ * Which lease a request is about: "lease_id" (the acquire reply's and
+ * status's) or "ifname" (its port's, as status shows it). @required:
+ * exactly one of them; else at most one.
+ */
+static int parse_lease_ref(json_t *obj, struct request *req, bool required, char *err)
+{
+	json_t *id = json_object_get(obj, "lease_id");
+	const char *s;
+	int r;
+
+	r = get_string(obj, "ifname", &s, err);
+	if (r)
+		return r;
+	if (id && s)
+		return fail(err, "give 'lease_id' or 'ifname', not both");
+	if (!id && !s)
+		return required ? fail(err, "'%s' needs 'lease_id' or 'ifname' to name the lease",
+				       command_names[req->command])
+				: 0;
+	if (s) {
+		if (!ifname_is_valid(s))
+			return fail(err, "'ifname' is not a valid interface name");
+		strcpy(req->ifname, s);
+		return 0;
+	}
+	if (!json_is_integer(id) || json_integer_value(id) < 1)
+		return fail(err,
+			    "'lease_id' must be a lease id (an integer from 1), as status shows it");
+	req->lease_id = (uint64_t)json_integer_value(id);
+	return 0;
+}
+
+static int parse_forward_keys(json_t *obj, struct request *req, char *err)
+{
+	json_t *v;
+	int r;
+
+	r = parse_lease_ref(obj, req, req->command != REQUEST_FORWARD_LIST, err);
+	if (r || req->command == REQUEST_FORWARD_LIST)
+		return r;
+	v = json_object_get(obj, "port_forwards");
+	if (!v)
+		return fail(err, "'port_forwards' is required for '%s'", command_names[req->command]);
+	return parse_forwards(v, req, err);
+}
+
+static int parse_command_keys(json_t *obj, struct request *req, char *err)
+{
+	switch (req->command) {
+	case REQUEST_ACQUIRE:
+		return parse_acquire_keys(obj, req, err);
+	case REQUEST_RELEASE:
+		return parse_lease_ref(obj, req, true, err);
+	case REQUEST_FORWARD_ADD:
+	case REQUEST_FORWARD_REMOVE:
+	case REQUEST_FORWARD_LIST:
+		return parse_forward_keys(obj, req, err);
+	case REQUEST_STOP: {
+		int r = get_network_name(obj, req, err);
+
+		return r ? r : get_bool(obj, "force", &req->force, err);
+	}
+	default:
+		return 0;
+	}
+}
+
 static bool key_allowed(enum request_command c, const char *key)
 {
-	static const char *const acquire_keys[] = {
-		"command", "network_name", "port",        "mac",           "label",
-		"ifname",  "vnet_hdr",     "multi_queue", "port_forwards",
+	/* Every command's keys, "command" aside; NULL ends a list. */
+	static const char *const keys[_REQUEST_COMMAND_MAX][11] = {
+		[REQUEST_ACQUIRE] = { "network_name", "port", "mac", "label", "ifname", "vnet_hdr",
+				      "multi_queue", "persistent", "port_forwards" },
+		[REQUEST_RELEASE] = { "lease_id", "ifname" },
+		[REQUEST_FORWARD_ADD] = { "lease_id", "ifname", "port_forwards" },
+		[REQUEST_FORWARD_REMOVE] = { "lease_id", "ifname", "port_forwards" },
+		[REQUEST_FORWARD_LIST] = { "lease_id", "ifname" },
+		[REQUEST_STOP] = { "network_name", "force" },
 	};
 
-	if (c != REQUEST_ACQUIRE)
-		return streq(key, "command");
-	for (size_t i = 0; i < ELEMENTSOF(acquire_keys); i++)
-		if (streq(key, acquire_keys[i]))
+	if (streq(key, "command"))
+		return true;
+	for (size_t i = 0; keys[c][i]; i++)
+		if (streq(key, keys[c][i]))
 			return true;
 	return false;
 }
@@ -540,14 +693,13 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err)
 		r = fail(err, "'command' is required");
 		goto out;
 	}
-	r = fail(err, "unknown command (want acquire, status or networks)");
-	for (int c = 0; c < _REQUEST_COMMAND_MAX; c++)
-		if (streq(s, command_names[c])) {
-			req.command = (enum request_command)c;
-			r = 0;
-		}
-	if (r)
+	r = request_command_from_string(s);
+	if (r < 0) {
+		r = fail(err, "unknown command (want acquire, status, networks, release, "
+			      "forward_add, forward_remove, forward_list or stop)");
 		goto out;
+	}
+	req.command = (enum request_command)r;
 
 	json_object_foreach(obj, key, v) {
 		if (!key_allowed(req.command, key)) {
@@ -556,12 +708,9 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err)
 			goto out;
 		}
 	}
-
-	if (req.command == REQUEST_ACQUIRE) {
-		r = parse_acquire_keys(obj, &req, err);
-		if (r)
-			goto out;
-	}
+	r = parse_command_keys(obj, &req, err);
+	if (r)
+		goto out;
 	*ret = req;
 	r = 0;
 out:

@@ -25,6 +25,11 @@ enum request_command {
 	REQUEST_ACQUIRE,
 	REQUEST_STATUS,
 	REQUEST_NETWORKS,
+	REQUEST_RELEASE,        /* end a lease of the caller's (root: anyone's) */
+	REQUEST_FORWARD_ADD,    /* more port forwards for a lease that lives */
+	REQUEST_FORWARD_REMOVE, /* fewer */
+	REQUEST_FORWARD_LIST,   /* the forwards of one lease, or of all the caller's */
+	REQUEST_STOP,           /* remove a running network (root only) */
 	_REQUEST_COMMAND_MAX,
 };
 
@@ -48,6 +53,13 @@ struct port_forward {
 	uint16_t external_port;
 	uint16_t internal_port;
 	uint32_t internal_address; /* host byte order; 0 on a request: the port's own address */
+	/*
+	 * IPv6: the guest's SLAAC address of the modified EUI-64 of its MAC
+	 * in the network's /64 (docs/protocol.md says why that one), when the
+	 * network advertises a /64 and the forward's guest has a known MAC.
+	 */
+	bool has_address6;
+	uint8_t internal_address6[16];
 };
 
 struct request {
@@ -57,9 +69,17 @@ struct request {
 	bool has_mac;
 	uint8_t mac[6];
 	char label[LABEL_MAX + 1];
-	char ifname[IFNAMSIZ]; /* "" when not given */
+	/*
+	 * "" when not given. Acquire: a netns port's name inside the
+	 * namespace, or the name of a named_tap on the host. Release and
+	 * forward_*: the lease's port, as status shows it (its host end).
+	 */
+	char ifname[IFNAMSIZ];
 	bool vnet_hdr;
 	unsigned int queues; /* 1, or the `multi_queue` count */
+	bool persistent;     /* acquire: the lease outlives its connection */
+	uint64_t lease_id;   /* release, forward_*: the lease by id; 0 when not given */
+	bool force;          /* stop: end the network's leases too */
 	struct port_forward forwards[REQUEST_FORWARDS_MAX];
 	unsigned int n_forwards;
 };
@@ -82,6 +102,13 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err);
 /* Validators, true when acceptable; shared by config parsing and the client. */
 bool network_name_is_valid(const char *name);
 bool ifname_is_valid(const char *name);
+/*
+ * Names a caller may not give a named_tap: the broker's own (vmbrN,
+ * vmtapN, vmvethN), and "all" and "default", which name the sysctl
+ * directories of every interface, not one. Return: why, or NULL when
+ * @name is free to use.
+ */
+const char *ifname_reserved_why(const char *name);
 /* At most LABEL_MAX bytes of UTF-8 without controls, line separators or bidi formatting. */
 bool label_is_valid(const char *label);
 /* Replace what label_is_valid() refuses in @label, character by character, with '?'. */
@@ -103,6 +130,8 @@ void utf8_sanitize(char *s);
 void utf8_truncate(char *s, size_t max);
 
 const char *request_command_to_string(enum request_command c);
+/* Return: the command, or -EINVAL. */
+int request_command_from_string(const char *s);
 const char *port_kind_to_string(enum port_kind k);
 /* Return: the kind, or -EINVAL. */
 int port_kind_from_string(const char *s);

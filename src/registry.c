@@ -89,6 +89,59 @@ bool registry_bridge_taken(const struct registry *r, const char *name)
 	return false;
 }
 
+struct lease *registry_find_lease_by_id(const struct registry *r, uint64_t id)
+{
+	struct network *n;
+	struct lease *l;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			if (l->id == id)
+				return l;
+	return NULL;
+}
+
+struct lease *registry_find_lease_by_ifname(const struct registry *r, const char *ifname)
+{
+	struct network *n;
+	struct lease *l;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			if (l->port.kind != PORT_NONE && streq(l->port.ifname, ifname))
+				return l;
+	return NULL;
+}
+
+/* @uid's persistent lease with the highest id (the newest), or NULL. */
+static struct lease *newest_persistent(const struct registry *r, uid_t uid)
+{
+	struct lease *l, *best = NULL;
+	struct network *n;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			if (l->uid == uid && l->persistent && !l->removing &&
+			    (!best || l->id > best->id))
+				best = l;
+	return best;
+}
+
+struct lease *registry_first_over_quota(const struct registry *r, size_t max)
+{
+	struct network *n;
+	struct lease *l;
+
+	/* Only at adoption, and only O(leases) per lease: fine for the few there are. */
+	TAILQ_FOREACH(n, &r->networks, link)
+		TAILQ_FOREACH(l, &n->leases, network_link)
+			/* One whose port could not go yet is tried again by the broker. */
+			if (l->uid != 0 && l->persistent && !l->removing &&
+			    registry_ports_of_user(r, l->uid) > max)
+				return newest_persistent(r, l->uid);
+	return NULL;
+}
+
 size_t registry_ports_of_user(const struct registry *r, uid_t uid)
 {
 	const struct network *n;

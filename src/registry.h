@@ -46,6 +46,12 @@ struct network *registry_find_bridge(const struct registry *r, int ifindex);
 struct lease *registry_find_lease(const struct registry *r, int ifindex);
 /* Whether a running network has a bridge called @name (maybe gone from the kernel). */
 bool registry_bridge_taken(const struct registry *r, const char *name);
+/* The lease with id @id, or NULL. */
+struct lease *registry_find_lease_by_id(const struct registry *r, uint64_t id);
+/* The lease whose port (our end: vmtapN, vmvethN, a named TAP) is called @ifname, or NULL. */
+struct lease *registry_find_lease_by_ifname(const struct registry *r, const char *ifname);
+/* A persistent lease of a uid that holds more than @max ports: the newest such, or NULL. */
+struct lease *registry_first_over_quota(const struct registry *r, size_t max);
 /* The leases of @uid on every network: ports, and `none` holds. */
 size_t registry_ports_of_user(const struct registry *r, uid_t uid);
 /* The running network whose IPv4 subnet overlaps @p, or NULL. */

@@ -1,7 +1,8 @@
 /* request.c - one request, from its bytes to its one reply
  *
- * This is the only file that turns module results into contract status
- * codes, in one switch (status_from()): positive module codes are
+ * This is where module results become contract status codes, in one
+ * switch (status_from(), which the handlers of request-manage.c use
+ * too): positive module codes are
  * expected outcomes with their own status; a negative errno while
  * creating a network or port is CREATE_FAILURE; any other negative errno
  * is INTERNAL_ERROR. Handlers decide the code and a message for a person
@@ -9,8 +10,10 @@
  * sends the one reply, success or error, and closes what came with the
  * request.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,24 +31,12 @@
 #include "port.h"
 #include "protocol.h"
 #include "registry.h"
+#include "request-reply.h"
 #include "request.h"
 #include "server.h"
 #include "util.h"
 
-#define REPLY_MESSAGE_MAX 512
-
-/* What a handler answers: a reply to send, or an error. */
-struct reply {
-	int status;                      /* VMNET_BROKER_SUCCESS, or the error's code */
-	char message[REPLY_MESSAGE_MAX]; /* the error's, for a person */
-	json_t *json;                    /* on success */
-	struct tap_fds fds;              /* ride on a successful reply */
-	struct lease *lease;             /* an acquire's, logged once the reply is out */
-	uint32_t shadowed;               /* an acquire's forwards over host services (root's) */
-};
-
-/* The one mapping of module codes to contract status codes. */
-static int status_from(int code)
+int status_from(int code)
 {
 	switch (code) {
 	case PROTOCOL_E_INVALID:
@@ -56,6 +47,7 @@ static int status_from(int code)
 		return VMNET_BROKER_INVALID_REQUEST;
 	case CONFIG_E_NOT_FOUND:
 	case CONFIG_E_INVALID:
+	case NETWORK_E_FORWARD_UNKNOWN:
 		return VMNET_BROKER_NOT_FOUND;
 	case ACCESS_E_DENIED:
 	case PORT_E_NOT_OWNER:
@@ -70,6 +62,7 @@ static int status_from(int code)
 	case BROKER_E_NETWORK_PORTS:
 	case BROKER_E_USER_PORTS:
 	case BROKER_E_HOLDS:
+	case NETWORK_E_FORWARDS_FULL:
 		return VMNET_BROKER_LIMIT_EXCEEDED;
 	case NETWORK_E_SUBNET_IN_USE:
 	case NETWORK_E_SUBNET_TAKEN:
@@ -86,8 +79,7 @@ static int status_from(int code)
 	}
 }
 
-/* Answer with error @status and a message. Return: @status. */
-_printf_(3, 4) static int fail(struct reply *rp, int status, const char *fmt, ...)
+int request_fail(struct reply *rp, int status, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -146,21 +138,22 @@ static int check_limits(struct broker *b, struct connection *c, const struct req
 	case 0:
 		return 0;
 	case BROKER_E_NETWORKS:
-		return fail(rp, status_from(r),
-			    "network '%s': the daemon already runs %zu networks, its limit",
-			    req->network_name, b->registry.n_networks);
+		return request_fail(rp, status_from(r),
+				    "network '%s': the daemon already runs %zu networks, its limit",
+				    req->network_name, b->registry.n_networks);
 	case BROKER_E_NETWORK_PORTS:
-		return fail(rp, status_from(r), "network '%s' has %d ports, the most a bridge takes",
-			    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
+		return request_fail(rp, status_from(r),
+				    "network '%s' has %d ports, the most a bridge takes",
+				    req->network_name, BROKER_MAX_PORTS_PER_NETWORK);
 	case BROKER_E_USER_PORTS:
-		return fail(rp, status_from(r),
-			    "uid %u already holds %zu ports and holds, its limit "
-			    "(--max-ports-per-user): release one first",
-			    (unsigned)uid, registry_ports_of_user(&b->registry, uid));
+		return request_fail(rp, status_from(r),
+				    "uid %u already holds %zu ports and holds, its limit "
+				    "(--max-ports-per-user): release one first",
+				    (unsigned)uid, registry_ports_of_user(&b->registry, uid));
 	default:
-		return fail(rp, status_from(r),
-			    "this connection already holds %d leases, its limit (open another)",
-			    BROKER_MAX_HOLDS_PER_CONNECTION);
+		return request_fail(rp, status_from(r),
+				    "this connection already holds %d leases, its limit (open another)",
+				    BROKER_MAX_HOLDS_PER_CONNECTION);
 	}
 }
 
@@ -185,13 +178,24 @@ static int find_config(struct broker *b, const char *name, const struct network_
 	if (n || r == 0)
 		return 0;
 	if (r == CONFIG_E_INVALID)
-		return fail(rp, status_from(r), "network '%s': %s has errors: %s%s%s%s", name,
-			    e->path, e->errors.v[0].key, *e->errors.v[0].key ? ": " : "",
-			    e->errors.v[0].reason,
-			    e->errors.n > 1 ? " (and more: see 'vmnet-broker networks')" : "");
-	return fail(rp, status_from(r),
-		    "no network named '%s' (no built-in network and no file %s/%s.json)", name,
-		    b->opt.config_dir, name);
+		return request_fail(rp, status_from(r), "network '%s': %s has errors: %s%s%s%s",
+				    name, e->path, e->errors.v[0].key,
+				    *e->errors.v[0].key ? ": " : "", e->errors.v[0].reason,
+				    e->errors.n > 1 ? " (and more: see 'vmnet-broker networks')" : "");
+	return request_fail(rp, status_from(r),
+			    "no network named '%s' (no built-in network and no file %s/%s.json)",
+			    name, b->opt.config_dir, name);
+}
+
+const struct network_config *request_access_config(struct broker *b, struct network *n)
+{
+	const struct network_config *cfg = NULL;
+	struct reply ignored = {};
+	const struct network_config *run;
+
+	/* Running: find_config() cannot fail. */
+	(void)find_config(b, n->config.name, &run, &cfg, &ignored);
+	return cfg ? cfg : &n->config;
 }
 
 static int check_access(struct connection *c, const struct network_config *cfg, struct reply *rp)
@@ -204,67 +208,73 @@ static int check_access(struct connection *c, const struct network_config *cfg, 
 	r = access_check(cfg, &p);
 	if (r == 0)
 		return 0;
-	return fail(rp, status_from(r),
-		    "network '%s': uid %u is not in allowed_users, nor in a group of allowed_groups, of %s",
-		    cfg->name, (unsigned)peer->uid, cfg->source ? cfg->source : "its configuration");
+	return request_fail(rp, status_from(r),
+			    "network '%s': uid %u is not in allowed_users, nor in a group of allowed_groups, of %s",
+			    cfg->name, (unsigned)peer->uid,
+			    cfg->source ? cfg->source : "its configuration");
 }
 
-/* Answer a refusal of broker_check_forwards() of @req on network @cfg. */
-static int forward_failure(const struct network_config *cfg, const struct request *req, int r,
+/* Answer a refusal of broker_check_forwards() of @v on network @cfg. */
+static int forward_refused(const struct network_config *cfg, int r,
 			   const struct forward_refusal *why, uid_t uid, struct reply *rp)
 {
 	const struct port_forward *f = why->forward;
 	const char *proto = forward_protocol_to_string(f->protocol);
 	const char *file = cfg->source ? cfg->source : "its configuration";
-	const char *name = req->network_name;
+	const char *name = cfg->name;
 
 	switch (r) {
 	case FORWARD_E_CLOSED:
-		return fail(rp, status_from(r),
-			    "network '%s' allows no port_forwards on acquire (lease_port_forwards of "
-			    "%s): acquire without them, or ask its administrator",
-			    name, file);
+		return request_fail(rp, status_from(r),
+				    "network '%s' allows no port_forwards on its leases "
+				    "(lease_port_forwards of %s): do without them, or ask its "
+				    "administrator",
+				    name, file);
 	case FORWARD_E_NOT_LISTED:
-		return fail(rp, status_from(r),
-			    "network '%s': uid %u may not forward ports (not in lease_port_forwards' "
-			    "allowed_users or allowed_groups of %s)",
-			    name, (unsigned)uid, file);
+		return request_fail(rp, status_from(r),
+				    "network '%s': uid %u may not forward ports (not in "
+				    "lease_port_forwards' allowed_users or allowed_groups of %s)",
+				    name, (unsigned)uid, file);
 	case FORWARD_E_PRIVILEGED:
-		return fail(rp, status_from(r),
-			    "network '%s': %s port %u is below net.ipv4.ip_unprivileged_port_start "
-			    "(%u): only root may forward it; choose a port from %u up",
-			    name, proto, f->external_port, why->unpriv_start, why->unpriv_start);
+		return request_fail(rp, status_from(r),
+				    "network '%s': %s port %u is below "
+				    "net.ipv4.ip_unprivileged_port_start (%u): only root may forward "
+				    "it; choose a port from %u up",
+				    name, proto, f->external_port, why->unpriv_start,
+				    why->unpriv_start);
 	case FORWARD_E_OUT_OF_RANGE:
-		return fail(rp, status_from(r),
-			    "network '%s': %s port %u is outside the range this network allows for "
-			    "port_forwards (%u-%u, lease_port_forwards of %s)",
-			    name, proto, f->external_port, cfg->lease_forwards.port_min,
-			    cfg->lease_forwards.port_max, file);
+		return request_fail(rp, status_from(r),
+				    "network '%s': %s port %u is outside the range this network allows "
+				    "for port_forwards (%u-%u, lease_port_forwards of %s)",
+				    name, proto, f->external_port, cfg->lease_forwards.port_min,
+				    cfg->lease_forwards.port_max, file);
 	case FORWARD_E_RESERVED:
-		return fail(rp, status_from(r),
-			    "network '%s': %s port %u is reserved by network file '%s' (%s): choose "
-			    "another port",
-			    name, proto, f->external_port, why->file->config.name, why->file->path);
+		return request_fail(rp, status_from(r),
+				    "network '%s': %s port %u is reserved by network file '%s' (%s): "
+				    "choose another port",
+				    name, proto, f->external_port, why->file->config.name,
+				    why->file->path);
 	case NETWORK_E_FORWARD_TAKEN:
 		/* As the golden error-conflict.json has it. */
-		return fail(rp, status_from(r),
-			    "network '%s': %s port %u is already forwarded, by network '%s'", name,
-			    proto, f->external_port, why->owner->config.name);
+		return request_fail(rp, status_from(r),
+				    "network '%s': %s port %u is already forwarded, by network '%s'",
+				    name, proto, f->external_port, why->owner->config.name);
 	case FORWARD_E_HOST_LISTENER:
-		return fail(rp, status_from(r),
-			    "network '%s': %s port %u is in use on the host (a service listens on "
-			    "it): choose another port",
-			    name, proto, f->external_port);
+		return request_fail(rp, status_from(r),
+				    "network '%s': %s port %u is in use on the host (a service listens "
+				    "on it): choose another port",
+				    name, proto, f->external_port);
 	default:
-		return fail(rp, VMNET_BROKER_INTERNAL_ERROR,
-			    "network '%s': cannot tell whether the host uses %s port %u: %s", name,
-			    proto, f->external_port, r < 0 ? strerror(-r) : "unexpected result");
+		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR,
+				    "network '%s': cannot tell whether the host uses %s port %u: %s",
+				    name, proto, f->external_port,
+				    r < 0 ? strerror(-r) : "unexpected result");
 	}
 }
 
-/* Whether @req's port_forwards may be had on @cfg (the file as it is now). */
-static int check_forwards(struct broker *b, struct connection *c, const struct network_config *cfg,
-			  const struct request *req, struct reply *rp)
+int request_check_forwards(struct broker *b, struct connection *c, const struct network_config *cfg,
+			   const struct port_forward *v, size_t n, uint32_t *ret_shadowed,
+			   struct reply *rp)
 {
 	const struct ucred *peer = connection_peer(c);
 	struct access_peer p = { .uid = peer->uid, .gid = peer->gid };
@@ -272,13 +282,12 @@ static int check_forwards(struct broker *b, struct connection *c, const struct n
 	int r;
 
 	p.groups = connection_peer_groups(c, &p.n_groups);
-	r = broker_check_forwards(b, cfg, &p, req->forwards, req->n_forwards, &rp->shadowed, &why);
-	return r ? forward_failure(cfg, req, r, &why, peer->uid, rp) : 0;
+	r = broker_check_forwards(b, cfg, &p, v, n, ret_shadowed, &why);
+	return r ? forward_refused(cfg, r, &why, peer->uid, rp) : 0;
 }
 
-/* The first of @v (@n of them) that another network forwards already, in words. */
-static void describe_taken_forward(struct broker *b, const struct port_forward *v, size_t n,
-				   char *buf, size_t size)
+void describe_taken_forward(struct broker *b, const struct port_forward *v, size_t n, char *buf,
+			    size_t size)
 {
 	struct network *o;
 	const struct port_forward *f = forward_table_first_taken(&b->forwards, v, n, &o);
@@ -303,28 +312,30 @@ static int network_failure(struct broker *b, const struct network_config *cfg, i
 	}
 	switch (r) {
 	case NETWORK_E_POOL_EXHAUSTED:
-		return fail(rp, status_from(r),
-			    "network '%s': no free /24 left in the subnet pool %s (each "
-			    "overlaps an address or route of the host, a running network or "
-			    "a network file's subnet)",
-			    cfg->name, prefix4_format(&b->opt.pool, pool, sizeof(pool)));
+		return request_fail(rp, status_from(r),
+				    "network '%s': no free /24 left in the subnet pool %s (each "
+				    "overlaps an address or route of the host, a running network or "
+				    "a network file's subnet)",
+				    cfg->name, prefix4_format(&b->opt.pool, pool, sizeof(pool)));
 	case NETWORK_E_SUBNET_IN_USE:
-		return fail(rp, status_from(r),
-			    "network '%s': subnet %s overlaps an address or route of the host",
-			    cfg->name, sub);
+		return request_fail(rp, status_from(r),
+				    "network '%s': subnet %s overlaps an address or route of the host",
+				    cfg->name, sub);
 	case NETWORK_E_SUBNET_TAKEN:
 		o = registry_subnet_overlap(&b->registry, &p);
-		return fail(rp, status_from(r), "network '%s': subnet %s overlaps running network '%s'",
-			    cfg->name, sub, o ? o->config.name : "?");
+		return request_fail(rp, status_from(r),
+				    "network '%s': subnet %s overlaps running network '%s'",
+				    cfg->name, sub, o ? o->config.name : "?");
 	case NETWORK_E_PREFIX_TAKEN:
-		return fail(rp, status_from(r),
-			    "network '%s': ipv6_prefix overlaps that of a running network", cfg->name);
+		return request_fail(rp, status_from(r),
+				    "network '%s': ipv6_prefix overlaps that of a running network",
+				    cfg->name);
 	case NETWORK_E_FORWARD_TAKEN:
 		describe_taken_forward(b, cfg->forwards, cfg->n_forwards, why, sizeof(why));
-		return fail(rp, status_from(r), "network '%s': %s", cfg->name, why);
+		return request_fail(rp, status_from(r), "network '%s': %s", cfg->name, why);
 	default:
-		return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "network '%s': unexpected result %d",
-			    cfg->name, r);
+		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR,
+				    "network '%s': unexpected result %d", cfg->name, r);
 	}
 }
 
@@ -336,31 +347,36 @@ static int port_failure(struct broker *b, const struct request *req, int r, bool
 
 	if (r == NETWORK_E_FORWARD_TAKEN) {
 		describe_taken_forward(b, req->forwards, req->n_forwards, why, sizeof(why));
-		return fail(rp, status_from(r), "network '%s': %s", req->network_name, why);
+		return request_fail(rp, status_from(r), "network '%s': %s", req->network_name, why);
 	}
 	if (r == PORT_E_NOT_NETNS)
-		return fail(rp, status_from(r),
-			    "network '%s': the file descriptor is not a network namespace "
-			    "(pass /proc/PID/ns/net or /run/netns/NAME, opened for reading)",
-			    req->network_name);
+		return request_fail(rp, status_from(r),
+				    "network '%s': the file descriptor is not a network namespace "
+				    "(pass /proc/PID/ns/net or /run/netns/NAME, opened for reading)",
+				    req->network_name);
 	if (r == PORT_E_NETNS_O_PATH)
-		return fail(rp, status_from(r),
-			    "network '%s': the file descriptor is an O_PATH one, which cannot be "
-			    "used: open the namespace O_RDONLY",
-			    req->network_name);
+		return request_fail(rp, status_from(r),
+				    "network '%s': the file descriptor is an O_PATH one, which cannot be "
+				    "used: open the namespace O_RDONLY",
+				    req->network_name);
 	if (r == PORT_E_NOT_OWNER)
-		return fail(rp, status_from(r),
-			    "network '%s': the caller does not own that network namespace",
-			    req->network_name);
+		return request_fail(rp, status_from(r),
+				    "network '%s': the caller does not own that network namespace",
+				    req->network_name);
+	if (r == PORT_E_IFNAME_TAKEN && req->port == PORT_NAMED_TAP)
+		return request_fail(rp, status_from(r),
+				    "network '%s': an interface named '%s' exists already on the host",
+				    req->network_name, req->ifname);
 	if (r > 0)
-		return fail(rp, status_from(r), "network '%s': %s", req->network_name,
-			    network_error_to_string(r));
+		return request_fail(rp, status_from(r), "network '%s': %s", req->network_name,
+				    network_error_to_string(r));
 	if (dhcp_failed)
-		return fail(rp, VMNET_BROKER_CREATE_FAILURE,
-			    "network '%s': failed to start dnsmasq: %s", req->network_name,
-			    strerror(-r));
-	return fail(rp, VMNET_BROKER_CREATE_FAILURE, "failed to create %s port on network '%s': %s",
-		    port_kind_to_string(req->port), req->network_name, strerror(-r));
+		return request_fail(rp, VMNET_BROKER_CREATE_FAILURE,
+				    "network '%s': failed to start dnsmasq: %s", req->network_name,
+				    strerror(-r));
+	return request_fail(rp, VMNET_BROKER_CREATE_FAILURE,
+			    "failed to create %s port on network '%s': %s",
+			    port_kind_to_string(req->port), req->network_name, strerror(-r));
 }
 
 /*
@@ -378,14 +394,15 @@ static int admit(struct broker *b, struct connection *c, const struct request *r
 	if (r == 0)
 		r = check_access(c, access, rp);
 	if (r == 0)
-		r = check_forwards(b, c, access, req, rp);
+		r = request_check_forwards(b, c, access, req->forwards, req->n_forwards,
+					   &rp->shadowed, rp);
 	if (r)
 		return r;
 	*ret_client = NULL;
-	if (req->port == PORT_NONE || req->port == PORT_NAMED_TAP) {
+	if (broker_request_holds(req)) {
 		*ret_client = client_get(c);
 		if (!*ret_client)
-			return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+			return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
 	}
 	return check_limits(b, c, req, rp);
 }
@@ -400,7 +417,8 @@ static struct lease *add_port(struct broker *b, struct connection *c, const stru
 		.queues = req->queues,
 		.vnet_hdr = req->vnet_hdr,
 		.netns_fd = netns_fd,
-		.peer_ifname = req->ifname,
+		.peer_ifname = req->port == PORT_NETNS ? req->ifname : NULL,
+		.ifname = req->port == PORT_NAMED_TAP ? req->ifname : NULL,
 	};
 	bool dhcp_failed = false;
 	struct lease *l;
@@ -438,13 +456,17 @@ static int handle_acquire(struct broker *b, struct connection *c, const struct r
 		if (r)
 			return port_failure(b, req, r, false, rp);
 	}
+	r = broker_check_port_name(b, req);
+	if (r > 0)
+		return port_failure(b, req, r, false, rp);
 	r = broker_acquire_network(b, config, &n);
 	if (r > 0)
 		return network_failure(b, config, r, rp);
 	if (r < 0) {
 		log_netname_error_errno(req->network_name, r, "Failed to create network: %m");
-		return fail(rp, VMNET_BROKER_CREATE_FAILURE, "failed to create network '%s': %s",
-			    req->network_name, strerror(-r));
+		return request_fail(rp, VMNET_BROKER_CREATE_FAILURE,
+				    "failed to create network '%s': %s", req->network_name,
+				    strerror(-r));
 	}
 	l = add_port(b, c, req, netns_fd, n, rp);
 	if (!l)
@@ -478,6 +500,37 @@ static int handle_status(struct broker *b, struct connection *c, struct reply *r
 	return 0;
 }
 
+/* "cidr" and "ipv6_cidr" of @o: @p, and @ula/@len6 when @ula is set; nothing where @p is empty. */
+static void set_cidrs(json_t *o, const struct prefix4 *p, const uint8_t *ula, unsigned int len6)
+{
+	char buf[INET6_ADDRSTRLEN + 8], a6[INET6_ADDRSTRLEN];
+
+	if (p->len)
+		json_object_set_new(o, "cidr", json_string(prefix4_format(p, buf, sizeof(buf))));
+	if (ula) {
+		snprintf(buf, sizeof(buf), "%s/%u", inet_ntop(AF_INET6, ula, a6, sizeof(a6)), len6);
+		json_object_set_new(o, "ipv6_cidr", json_string(buf));
+	}
+}
+
+/* Where running network @n lives, in CIDR form. */
+static void set_running_cidrs(json_t *o, const struct network *n)
+{
+	set_cidrs(o, &n->subnet, n->ula, network_prefix6_len(n));
+}
+
+/* Where @cfg fixes its network, in CIDR form: nothing for what the pool or chance decides. */
+static void set_fixed_cidrs(json_t *o, const struct network_config *cfg)
+{
+	struct prefix4 p = {};
+
+	/* @cfg is a configuration the daemon holds, never NULL (the analyzer
+	 * supposes configs->v NULL with n > 0). NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
+	if (cfg->has_subnet)
+		network_config_subnet(cfg, &p.addr, &p.len);
+	set_cidrs(o, &p, cfg->has_ipv6_prefix ? cfg->ipv6_prefix : NULL, cfg->ipv6_prefix_len);
+}
+
 /*
  * One entry of `networks`: the configuration with its errors, whether it
  * runs, and whether what runs differs from the file (it applies when the
@@ -497,6 +550,10 @@ static json_t *network_entry_json(struct broker *b, const struct network_config 
 	if (o) {
 		json_object_set_new(o, "active", json_boolean(n != NULL));
 		json_object_set_new(o, "pending_change", json_boolean(pending));
+		if (n)
+			set_running_cidrs(o, n);
+		else if (!errors || errors->n == 0)
+			set_fixed_cidrs(o, cfg);
 	}
 	return o;
 }
@@ -522,6 +579,7 @@ static int handle_networks(struct broker *b, struct reply *rp)
 
 			json_object_set_new(o, "active", json_true());
 			json_object_set_new(o, "pending_change", json_true());
+			set_running_cidrs(o, n);
 			json_array_append_new(nets, o);
 		}
 	rp->json = json_pack("{s:o}", "networks", nets);
@@ -540,13 +598,13 @@ static int handle(struct broker *b, struct connection *c, const char *msg, size_
 
 	r = request_parse(msg, len, &req, err);
 	if (r)
-		return fail(rp, status_from(r), "%s", err);
+		return request_fail(rp, status_from(r), "%s", err);
 	want_fds = req.command == REQUEST_ACQUIRE && req.port == PORT_NETNS ? 1 : 0;
 	if (n_fds != want_fds)
-		return fail(rp, VMNET_BROKER_INVALID_REQUEST,
-			    want_fds ? "a 'netns' acquire carries exactly one fd, the namespace (got %zu)"
-				     : "this request carries no file descriptors (got %zu)",
-			    n_fds);
+		return request_fail(rp, VMNET_BROKER_INVALID_REQUEST,
+				    want_fds ? "a 'netns' acquire carries exactly one fd, the namespace (got %zu)"
+					     : "this request carries no file descriptors (got %zu)",
+				    n_fds);
 	switch (req.command) {
 	case REQUEST_ACQUIRE:
 		return handle_acquire(b, c, &req, want_fds ? fds[0] : -EBADF, rp);
@@ -554,8 +612,14 @@ static int handle(struct broker *b, struct connection *c, const char *msg, size_
 		return handle_status(b, c, rp);
 	case REQUEST_NETWORKS:
 		return handle_networks(b, rp);
+	case REQUEST_RELEASE:
+	case REQUEST_FORWARD_ADD:
+	case REQUEST_FORWARD_REMOVE:
+	case REQUEST_FORWARD_LIST:
+	case REQUEST_STOP:
+		return request_manage(b, c, &req, rp);
 	default:
-		return fail(rp, VMNET_BROKER_INTERNAL_ERROR, "unhandled command");
+		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR, "unhandled command");
 	}
 }
 
@@ -621,9 +685,9 @@ void request_dispatch(void *userdata, struct connection *c, const char *msg, siz
 
 	r = handle(userdata, c, msg, len, fds, n_fds, &rp);
 	if (r < 0)
-		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
+		(void)request_fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
 	else if (r == 0 && !rp.json)
-		(void)fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+		(void)request_fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
 	if (rp.status == VMNET_BROKER_SUCCESS) {
 		if (connection_reply(c, rp.json, rp.fds.fd, rp.fds.n) == -ENOMEM)
 			send_out_of_memory(c);

@@ -160,6 +160,11 @@ static int parse_lease(json_t *o, struct state_lease *l)
 	/* An older daemon took labels that are refused now (control and bidi
 	 * characters): the lease must survive the upgrade, not its label. */
 	label_sanitize(l->label);
+	if (json_object_get(o, "persistent")) {
+		if (!json_is_boolean(json_object_get(o, "persistent")))
+			return -EINVAL;
+		l->persistent = json_is_true(json_object_get(o, "persistent"));
+	}
 	return parse_forwards(o, l);
 }
 

@@ -30,7 +30,8 @@ struct state_lease {
 	uid_t uid;
 	pid_t pid;
 	char label[LABEL_MAX + 1];
-	struct port_forward forwards[REQUEST_FORWARDS_MAX]; /* the acquire's port_forwards */
+	bool persistent; /* outlives its connection (absent in an older daemon's record) */
+	struct port_forward forwards[REQUEST_FORWARDS_MAX]; /* the lease's port_forwards */
 	unsigned int n_forwards;
 };
 

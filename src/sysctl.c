@@ -52,6 +52,14 @@ int sysctl_read_uint(const char *path, unsigned int *ret)
 	return 0;
 }
 
+int sysctl_write_ipv4_link(const char *ifname, const char *key, const char *value)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "/proc/sys/net/ipv4/conf/%s/%s", ifname, key);
+	return write_file(p, value);
+}
+
 int sysctl_write_ipv6_link(const char *ifname, const char *key, const char *value)
 {
 	char p[PATH_MAX];

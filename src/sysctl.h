@@ -6,6 +6,8 @@
 int sysctl_write(const char *path, const char *value);
 /* The number in /proc/sys/@path into *@ret. Return: 0 or negative errno. */
 int sysctl_read_uint(const char *path, unsigned int *ret);
+/* net.ipv4.conf.@ifname.@key = @value. Return: 0 or negative errno. */
+int sysctl_write_ipv4_link(const char *ifname, const char *key, const char *value);
 /* net.ipv6.conf.@ifname.@key = @value. Return: 0 or negative errno. */
 int sysctl_write_ipv6_link(const char *ifname, const char *key, const char *value);
 /**

@@ -2,17 +2,19 @@
  *
  * The library trusts the daemon's socket but not its replies: a malformed
  * one must give VMNET_BROKER_INVALID_REPLY, never a crash, a leaked fd or
- * a handle whose accessors read garbage. The harness compiles lib/client.c
- * into itself with its socket calls renamed to the fakes below, so the
- * public API runs end to end on a reply, fds and flags taken from the
- * input, with no socket and no daemon. A socket call added to client.c
+ * a handle whose accessors read garbage. The harness compiles the
+ * library's sources (lib/) into itself with their socket calls renamed to
+ * the fakes below, so the public API runs end to end on a reply, fds and
+ * flags taken from the input, with no socket and no daemon. A socket call added to the library
  * without a fake here would fail on the fake fds (ENOTSOCK) and give a
  * connection failure the fakes did not ask for; that is checked, so the
  * corpus replay of `make check` says so.
  *
  * Input: four header bytes, then the reply. Each header byte counts up
  * from '0', so a seed is readable text: kind ('0' tap, '1' netns,
- * '2' named_tap, '3' none; for a query, odd is status), queues ('0': not
+ * '2' named_tap, '3' none; for a query, '0' networks, '1' status,
+ * '2' release, '3' forward_add, '4' forward_remove, '5' forward_list,
+ * '6' stop), queues ('0': not
  * asked), fds attached, and the F_* flags below; "0110{...}" is a TAP
  * reply with one fd.
  */
@@ -35,8 +37,11 @@ static ssize_t fuzz_recv(int fd, void *buf, size_t len, int flags);
 #define sendmsg(f, m, fl) fuzz_sendmsg(f, m, fl)
 #define recvmsg(f, m, fl) fuzz_recvmsg(f, m, fl)
 #define recv(f, b, n, fl) fuzz_recv(f, b, n, fl)
-/* The library itself, its socket calls replaced. NOLINTNEXTLINE(bugprone-suspicious-include) */
+/* The library itself, its socket calls replaced. NOLINTBEGIN(bugprone-suspicious-include) */
+#include "../../lib/transport.c"
 #include "../../lib/client.c"
+#include "../../lib/calls.c"
+/* NOLINTEND(bugprone-suspicious-include) */
 #undef socket
 #undef connect
 #undef sendmsg
@@ -239,12 +244,35 @@ static void run_acquire(enum port_kind kind, unsigned int queues)
 	check_no_fd_leaked(NULL);
 }
 
-static void run_query(bool status)
+/* One of the calls that take one JSON reply: @which picks status, networks, release, ... */
+static vmnet_broker_return_t one_call(unsigned int which, char **json)
+{
+	static const struct vmnet_broker_forward fw = { "tcp", 2222, 22 };
+
+	switch (which % 7) {
+	case 0:
+		return vmnet_broker_query("/fuzz/sock", "networks", json);
+	case 1:
+		return vmnet_broker_query("/fuzz/sock", "status", json);
+	case 2:
+		return vmnet_broker_release("/fuzz/sock", "vmtap1", 0, json);
+	case 3:
+		return vmnet_broker_forward_add("/fuzz/sock", NULL, 7, &fw, 1, json);
+	case 4:
+		return vmnet_broker_forward_remove("/fuzz/sock", "vmtap1", 0, &fw, 1, json);
+	case 5:
+		return vmnet_broker_forward_list("/fuzz/sock", NULL, 0, json);
+	default:
+		return vmnet_broker_stop_network("/fuzz/sock", "fuzz", true, json);
+	}
+}
+
+static void run_query(unsigned int which)
 {
 	char *json = NULL;
 	vmnet_broker_return_t s;
 
-	s = vmnet_broker_query("/fuzz/sock", status ? "status" : "networks", &json);
+	s = one_call(which, &json);
 	fuzz_check((json != NULL) == (s == VMNET_BROKER_SUCCESS), "JSON exactly on success");
 	check_outcome();
 	read_string(json);
@@ -269,7 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.flags = header(data, 3),
 	};
 	if (fake.flags & F_QUERY)
-		run_query(header(data, 0) & 1);
+		run_query(header(data, 0));
 	else
 		run_acquire((enum port_kind)(header(data, 0) % _PORT_KIND_MAX),
 			    header(data, 1) % (QUEUES_MAX + 1));

@@ -260,6 +260,22 @@ static void test_bad_values(void **state)
 		  "subnet", "private range" },
 		{ "{\"mode\": \"shared\", \"subnet\": \"192.169.0.1\", \"mask\": \"255.255.0.0\"}",
 		  "subnet", "private range" },
+		/* the gateway in CIDR form */
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/24\", \"mask\": \"255.255.255.0\"}",
+		  "mask", "not both" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/15\"}", "subnet", "/16 to /30" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/31\"}", "subnet", "/16 to /30" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/\"}", "subnet", "no prefix length" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/-24\"}", "subnet", "no prefix length" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/ 24\"}", "subnet", "no prefix length" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.1/24/24\"}", "subnet",
+		  "no prefix length" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0/24\"}", "subnet", "not an IPv4 address" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"10.1.0.0/24\"}", "subnet",
+		  "network or broadcast" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"8.8.8.1/24\"}", "subnet", "private range" },
+		{ "{\"mode\": \"shared\", \"subnet\": \"0123456789012345678.1/24\"}", "subnet",
+		  "not an IPv4 address" },
 		/* IPv6 */
 		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fd42::1\"}", "ipv6_prefix", "beyond" },
 		{ "{\"mode\": \"shared\", \"ipv6_prefix\": \"fe80::\"}", "ipv6_prefix", "link-local" },
@@ -390,6 +406,8 @@ static void test_good_edges(void **state)
 		"{\"mode\": \"shared\", \"subnet\": \"10.0.0.1\", \"mask\": \"255.255.0.0\"}",
 		"{\"mode\": \"shared\", \"subnet\": \"172.31.255.254\", \"mask\": \"255.255.255.0\"}",
 		"{\"mode\": \"shared\", \"subnet\": \"192.168.0.2\", \"mask\": \"255.255.255.252\"}",
+		"{\"mode\": \"shared\", \"subnet\": \"192.168.0.2/30\"}",
+		"{\"mode\": \"shared\", \"subnet\": \"10.0.0.1/16\"}",
 		"{\"mode\": \"host\", \"nat44\": false, \"nat66\": false}",
 		"{\"mode\": \"shared\", \"mtu\": 1280}",
 		"{\"mode\": \"shared\", \"mtu\": 65535}",
@@ -408,6 +426,12 @@ static void test_good_edges(void **state)
 		parse_ok(good[i], &c);
 		network_config_clear(&c);
 	}
+	/* The gateway in CIDR form is the gateway and the mask. */
+	parse_ok("{\"mode\": \"shared\", \"subnet\": \"192.168.42.254/23\"}", &c);
+	assert_true(c.has_subnet);
+	assert_int_equal(c.gateway, 0xc0a82afe);
+	assert_int_equal(c.prefix_len, 23);
+	network_config_clear(&c);
 	/* An empty allowed list restricts to root. */
 	parse_ok("{\"mode\": \"shared\", \"allowed_users\": []}", &c);
 	assert_true(c.restricted);

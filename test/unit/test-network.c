@@ -229,6 +229,56 @@ static void test_forwards(void **state)
 	network_free(host);
 }
 
+static void test_forwards_of_a_lease_that_lives(void **state)
+{
+	struct fixture *fx = *state;
+	struct network *shared = network(fx, "shared", MODE_SHARED, false);
+	struct lease *l = lease(PORT_TAP, 30, 1, 5, 1000), *m = lease(PORT_TAP, 31, 2, 6, 1000);
+	struct port_forward v[REQUEST_FORWARDS_MAX + 1];
+	const struct port_forward *unknown = NULL;
+	struct network_change ch = {};
+
+	for (size_t i = 0; i < ELEMENTSOF(v); i++)
+		v[i] = (struct port_forward){ .protocol = FORWARD_TCP,
+					      .external_port = (uint16_t)(3000 + i),
+					      .internal_port = 80 };
+	assert_int_equal(add(shared, l), 0);
+	assert_int_equal(add(shared, m), 0);
+	assert_int_equal(network_add_forwards(shared, l, v, 2, &ch), 0);
+	assert_true(ch.firewall);
+	assert_int_equal(l->n_forwards, 2);
+	/* Aimed at the lease's address; no IPv6 twin without advertisements. */
+	assert_int_equal(l->forwards[1].internal_address, NET + 5);
+	assert_false(l->forwards[1].has_address6);
+	assert_ptr_equal(forward_table_owner(&fx->forwards, FORWARD_TCP, 3001), shared);
+	/* Taken, by this lease or another; all or nothing. */
+	assert_int_equal(network_add_forwards(shared, m, v + 1, 2, &ch), NETWORK_E_FORWARD_TAKEN);
+	assert_false(ch.firewall);
+	assert_int_equal(m->n_forwards, 0);
+	assert_null(forward_table_owner(&fx->forwards, FORWARD_TCP, 3002));
+	/* Sixteen at most on one lease. */
+	assert_int_equal(network_add_forwards(shared, l, v + 2, REQUEST_FORWARDS_MAX - 1, &ch),
+			 NETWORK_E_FORWARDS_FULL);
+	assert_int_equal(network_add_forwards(shared, l, v + 2, REQUEST_FORWARDS_MAX - 2, &ch), 0);
+	assert_int_equal(l->n_forwards, REQUEST_FORWARDS_MAX);
+	/* Removing: every one must be the lease's, else none goes. */
+	v[REQUEST_FORWARDS_MAX].protocol = FORWARD_UDP;
+	assert_int_equal(network_remove_forwards(shared, l, v + REQUEST_FORWARDS_MAX - 1, 2,
+						 &unknown, &ch),
+			 NETWORK_E_FORWARD_UNKNOWN);
+	assert_ptr_equal(unknown, &v[REQUEST_FORWARDS_MAX]);
+	assert_int_equal(l->n_forwards, REQUEST_FORWARDS_MAX);
+	assert_int_equal(network_remove_forwards(shared, l, v, 1, &unknown, &ch), 0);
+	assert_true(ch.firewall);
+	assert_int_equal(l->n_forwards, REQUEST_FORWARDS_MAX - 1);
+	assert_int_equal(l->forwards[0].external_port, 3001); /* the order stays */
+	assert_null(forward_table_owner(&fx->forwards, FORWARD_TCP, 3000));
+	/* Now free for the other lease. */
+	assert_int_equal(network_add_forwards(shared, m, v, 1, &ch), 0);
+	assert_ptr_equal(forward_table_owner(&fx->forwards, FORWARD_TCP, 3000), shared);
+	network_free(shared);
+}
+
 static void test_registry_index(void **state)
 {
 	struct fixture *fx = *state;
@@ -376,6 +426,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persistent_is_never_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mac_and_address_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwards, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwards_of_a_lease_that_lives, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registry_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removing, setup, teardown),

@@ -158,6 +158,19 @@ static void assert_pick(const char *pool, const struct prefix4 *used, size_t n, 
 			 want);
 }
 
+static void test_addr6_eui64(void **state)
+{
+	static const uint8_t prefix[16] = { 0xfd, 0x42, 0, 0x42, 0, 0x42, 0, 0x42, 0xff, 0xff };
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	/* fd42:42:42:42:5054:ff:fe12:3456, as the kernel's SLAAC makes it. */
+	static const uint8_t want[16] = { 0xfd, 0x42, 0,    0x42, 0,    0x42, 0,    0x42,
+					  0x50, 0x54, 0x00, 0xff, 0xfe, 0x12, 0x34, 0x56 };
+	uint8_t got[16];
+
+	addr6_eui64(prefix, mac, got);
+	assert_memory_equal(got, want, 16);
+}
+
 static void test_pick_first(void **state)
 {
 	assert_pick("192.168.64.0/18", NULL, 0, "192.168.64.0/24");
@@ -393,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_prefix4_format),
 		cmocka_unit_test(test_prefix4_mask),
 		cmocka_unit_test(test_prefix4_overlaps),
+		cmocka_unit_test(test_addr6_eui64),
 		cmocka_unit_test(test_pick_first),
 		cmocka_unit_test(test_pick_skips_used),
 		cmocka_unit_test(test_pick_ignores_default_route),

@@ -176,6 +176,117 @@ static void test_acquire_other_ports(void **state)
 	acquire_with_ok("\"port\":\"none\",\"label\":\"\"", &req);
 	assert_int_equal(req.port, PORT_NONE);
 	assert_string_equal(req.label, "");
+
+	/* A named TAP's own name, persistent; a netns port may say so too. */
+	acquire_with_ok("\"port\":\"named_tap\",\"ifname\":\"fc-vm1\",\"persistent\":true", &req);
+	assert_int_equal(req.port, PORT_NAMED_TAP);
+	assert_string_equal(req.ifname, "fc-vm1");
+	assert_true(req.persistent);
+	/* Reserved are prefixes and whole names only. */
+	acquire_with_ok("\"port\":\"named_tap\",\"ifname\":\"myvmtap0\"", &req);
+	acquire_with_ok("\"port\":\"named_tap\",\"ifname\":\"alls\"", &req);
+	assert_false(req.persistent);
+	acquire_with_ok("\"port\":\"netns\",\"ifname\":\"all\",\"persistent\":true", &req);
+	assert_true(req.persistent);
+	acquire_with_ok("\"port\":\"named_tap\",\"persistent\":false", &req);
+	assert_false(req.persistent);
+}
+
+static void test_bad_persistent(void **state)
+{
+	static const char *const bad[] = {
+		"\"port\":\"named_tap\",\"persistent\":1",
+		"\"port\":\"named_tap\",\"persistent\":\"true\"",
+		"\"port\":\"named_tap\",\"persistent\":null",
+		"\"persistent\":true", /* a tap */
+		"\"port\":\"tap\",\"persistent\":true",
+		"\"port\":\"none\",\"persistent\":true",
+	};
+
+	acquire_with_invalid_all(bad, ELEMENTSOF(bad));
+}
+
+static void test_lease_commands(void **state)
+{
+	struct request req;
+
+	parse_ok("{\"command\":\"release\",\"ifname\":\"vmtap3\"}", &req);
+	assert_int_equal(req.command, REQUEST_RELEASE);
+	assert_string_equal(req.ifname, "vmtap3");
+	assert_true(req.lease_id == 0);
+	parse_ok("{\"command\":\"release\",\"lease_id\":9007199254740993}", &req);
+	assert_true(req.lease_id == 9007199254740993ULL);
+	assert_string_equal(req.ifname, "");
+
+	parse_ok("{\"command\":\"forward_add\",\"lease_id\":3,\"port_forwards\":"
+		 "[{\"protocol\":\"udp\",\"external_port\":53,\"internal_port\":5353}]}",
+		 &req);
+	assert_int_equal(req.command, REQUEST_FORWARD_ADD);
+	assert_int_equal(req.n_forwards, 1);
+	assert_int_equal(req.forwards[0].protocol, FORWARD_UDP);
+	assert_int_equal(req.forwards[0].internal_port, 5353);
+
+	parse_ok("{\"command\":\"forward_remove\",\"ifname\":\"x\",\"port_forwards\":"
+		 "[{\"protocol\":\"tcp\",\"external_port\":22}]}",
+		 &req);
+	assert_int_equal(req.command, REQUEST_FORWARD_REMOVE);
+	assert_int_equal(req.forwards[0].external_port, 22);
+	assert_int_equal(req.forwards[0].internal_port, 0);
+
+	parse_ok("{\"command\":\"forward_list\"}", &req);
+	assert_int_equal(req.command, REQUEST_FORWARD_LIST);
+	assert_true(req.lease_id == 0);
+	parse_ok("{\"command\":\"forward_list\",\"lease_id\":1}", &req);
+	assert_true(req.lease_id == 1);
+
+	parse_ok("{\"command\":\"stop\",\"network_name\":\"lab\"}", &req);
+	assert_int_equal(req.command, REQUEST_STOP);
+	assert_string_equal(req.network_name, "lab");
+	assert_false(req.force);
+	parse_ok("{\"command\":\"stop\",\"network_name\":\"lab\",\"force\":true}", &req);
+	assert_true(req.force);
+}
+
+static void test_bad_lease_commands(void **state)
+{
+	/* Some strings span two lines. NOLINTBEGIN(bugprone-suspicious-missing-comma) */
+	static const char *const bad[] = {
+		/* a lease named neither, both, or badly */
+		"{\"command\":\"release\"}",
+		"{\"command\":\"release\",\"ifname\":\"a\",\"lease_id\":1}",
+		"{\"command\":\"release\",\"lease_id\":0}",
+		"{\"command\":\"release\",\"lease_id\":-1}",
+		"{\"command\":\"release\",\"lease_id\":1.5}",
+		"{\"command\":\"release\",\"lease_id\":\"1\"}",
+		"{\"command\":\"release\",\"ifname\":\"a/b\"}",
+		"{\"command\":\"release\",\"ifname\":\"\"}",
+		"{\"command\":\"release\",\"ifname\":\"a\",\"network_name\":\"shared\"}",
+		"{\"command\":\"forward_list\",\"ifname\":\"a\",\"lease_id\":1}",
+		/* forwards: needed, at least one, well formed */
+		"{\"command\":\"forward_add\",\"lease_id\":1}",
+		"{\"command\":\"forward_add\",\"lease_id\":1,\"port_forwards\":[]}",
+		"{\"command\":\"forward_add\",\"port_forwards\":[{\"protocol\":\"tcp\","
+		"\"external_port\":1,\"internal_port\":1}]}",
+		"{\"command\":\"forward_add\",\"lease_id\":1,\"port_forwards\":"
+		"[{\"protocol\":\"tcp\",\"external_port\":1}]}",
+		"{\"command\":\"forward_remove\",\"lease_id\":1,\"port_forwards\":"
+		"[{\"protocol\":\"tcp\",\"external_port\":1,\"internal_port\":1}]}",
+		"{\"command\":\"forward_remove\",\"lease_id\":1,\"port_forwards\":"
+		"[{\"protocol\":\"tcp\",\"external_port\":1},{\"protocol\":\"tcp\","
+		"\"external_port\":1}]}",
+		"{\"command\":\"forward_list\",\"port_forwards\":[]}",
+		/* stop: a network, a bool */
+		"{\"command\":\"stop\"}",
+		"{\"command\":\"stop\",\"network_name\":\"a/b\"}",
+		"{\"command\":\"stop\",\"network_name\":\"lab\",\"force\":1}",
+		"{\"command\":\"stop\",\"network_name\":\"lab\",\"lease_id\":1}",
+		/* keys of other commands */
+		"{\"command\":\"status\",\"force\":true}",
+		"{\"command\":\"acquire\",\"network_name\":\"n\",\"lease_id\":1}",
+	};
+	/* NOLINTEND(bugprone-suspicious-missing-comma) */
+
+	parse_invalid_all(bad, ELEMENTSOF(bad));
 }
 
 static void test_acquire_key_order(void **state)
@@ -492,8 +603,14 @@ static void test_bad_ifname(void **state)
 		/* a fine name, for a port that has none */
 		"\"ifname\":\"eth0\"",
 		"\"port\":\"tap\",\"ifname\":\"eth0\"",
-		"\"port\":\"named_tap\",\"ifname\":\"eth0\"",
 		"\"port\":\"none\",\"ifname\":\"eth0\"",
+		/* a named TAP may not take the broker's names, nor a sysctl directory's */
+		"\"port\":\"named_tap\",\"ifname\":\"vmtap0\"",
+		"\"port\":\"named_tap\",\"ifname\":\"vmbr\"",
+		"\"port\":\"named_tap\",\"ifname\":\"vmveth12\"",
+		"\"port\":\"named_tap\",\"ifname\":\"all\"",
+		"\"port\":\"named_tap\",\"ifname\":\"default\"",
+		"\"port\":\"named_tap\",\"ifname\":\"a/b\"",
 	};
 
 	acquire_with_invalid_all(bad, ELEMENTSOF(bad));
@@ -641,6 +758,10 @@ static void test_validators(void **state)
 	assert_false(ifname_is_valid("abcdefghijklmnop"));
 	assert_false(ifname_is_valid(""));
 	assert_false(ifname_is_valid("a b"));
+	assert_non_null(ifname_reserved_why("vmtap"));
+	assert_non_null(ifname_reserved_why("all"));
+	assert_null(ifname_reserved_why("tap0"));
+	assert_null(ifname_reserved_why("vmta"));
 
 	assert_true(label_is_valid(""));
 	assert_true(label_is_valid("vm 1"));
@@ -761,6 +882,9 @@ int main(void)
 		cmocka_unit_test(test_acquire_defaults),
 		cmocka_unit_test(test_acquire_tap_all_keys),
 		cmocka_unit_test(test_acquire_other_ports),
+		cmocka_unit_test(test_bad_persistent),
+		cmocka_unit_test(test_lease_commands),
+		cmocka_unit_test(test_bad_lease_commands),
 		cmocka_unit_test(test_acquire_key_order),
 		cmocka_unit_test(test_network_name_limits),
 		cmocka_unit_test(test_status_and_networks),

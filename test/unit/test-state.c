@@ -163,6 +163,30 @@ static void test_parse_forwards(void **state)
 		assert_int_equal(state_parse(bad[i], strlen(bad[i]), &n), -EINVAL);
 }
 
+#define NAMED(persistent)                                                                                \
+	NET_HEAD "{\"id\":1,\"kind\":\"named_tap\",\"ifname\":\"fc-vm1\",\"mac\":\"02:00:00:00:00:01\"," \
+		 "\"uid\":1000,\"pid\":1,\"label\":\"\",\"ifindex\":9,\"host\":2" persistent             \
+		 "}" NET_TAIL
+
+/* "persistent" is kept; absent (an older daemon's record) it is false; anything but a bool is refused. */
+static void test_parse_persistent(void **state)
+{
+	static const char yes[] = NAMED(",\"persistent\":true");
+	static const char old[] = NAMED("");
+	static const char *const bad[] = { NAMED(",\"persistent\":1"), NAMED(",\"persistent\":null") };
+	struct state_network n;
+
+	parse(yes, &n);
+	assert_true(n.leases[0].persistent);
+	assert_string_equal(n.leases[0].ifname, "fc-vm1");
+	state_network_clear(&n);
+	parse(old, &n);
+	assert_false(n.leases[0].persistent);
+	state_network_clear(&n);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		assert_int_equal(state_parse(bad[i], strlen(bad[i]), &n), -EINVAL);
+}
+
 static void test_replay_add_del(void **state)
 {
 	_cleanup_free_ char *text =
@@ -390,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_parse_old_snapshot_without_ids),
 		cmocka_unit_test(test_parse_refuses_bad_ids),
 		cmocka_unit_test(test_parse_forwards),
+		cmocka_unit_test(test_parse_persistent),
 		cmocka_unit_test(test_replay_add_del),
 		cmocka_unit_test(test_replay_grows),
 		cmocka_unit_test(test_replay_is_idempotent),
