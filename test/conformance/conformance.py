@@ -43,7 +43,9 @@ RUNNERS = {
 
 # Which schema a reply to each command is checked against.
 REPLY_SCHEMAS = {"acquire": "acquire-reply", "status": "status-reply",
-                 "networks": "networks-reply"}
+                 "networks": "networks-reply", "release": "release-reply",
+                 "forward_add": "forward-reply", "forward_remove": "forward-reply",
+                 "forward_list": "forward-list-reply", "stop": "stop-reply"}
 
 
 def runner_env():

@@ -8,8 +8,9 @@
  * message, and for a success the reply rebuilt from the accessors, the fd
  * count and where each fd points. Where the library has no accessor (a
  * network's "description", a port's "port_forwards") the value is copied
- * from vmnet_broker_network_reply_json(), and "status" and "networks" are
- * returned by the library as text only: both are printed as parsed.
+ * from vmnet_broker_network_reply_json(); the other calls' replies
+ * ("status", "networks", "release", "forward_*", "stop") are returned by
+ * the library as text only: they are printed as parsed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -114,6 +115,10 @@ static json_t *network_value(const struct vmnet_broker_network *net)
 	set_string(port, "ifname", vmnet_broker_network_port_ifname(net));
 	set_string(port, "mac", vmnet_broker_network_port_mac(net));
 	set_string(port, "address", vmnet_broker_network_port_address(net));
+	if (vmnet_broker_network_lease_id(net) > 0)
+		json_object_set_new(port, "lease_id", json_integer(vmnet_broker_network_lease_id(net)));
+	if (vmnet_broker_network_port_persistent(net))
+		json_object_set_new(port, "persistent", json_true());
 	v = json_object_get(json_object_get(network, "port"), "port_forwards");
 	if (json_is_array(v))
 		json_object_set(port, "port_forwards", v);
@@ -143,6 +148,8 @@ static vmnet_broker_return_t options_apply(struct vmnet_broker_options *o, const
 		s = vmnet_broker_options_set_ifname(o, json_string_value(v));
 	if (!s && json_is_true(json_object_get(opts, "vnet_hdr")))
 		s = vmnet_broker_options_set_vnet_hdr(o, true);
+	if (!s && json_is_true(json_object_get(opts, "persistent")))
+		s = vmnet_broker_options_set_persistent(o, true);
 	if (!s && (v = json_object_get(opts, "multi_queue")))
 		s = vmnet_broker_options_set_multi_queue(o, (unsigned int)json_integer_value(v));
 	json_array_foreach(json_object_get(opts, "port_forwards"), i, f) {
@@ -222,6 +229,50 @@ static void run_query(json_t *out, const char *sock, const char *command)
 	free(text);
 }
 
+/* A successful call's reply, as the library returned its text. */
+static void replied(json_t *out, vmnet_broker_return_t s, char *text)
+{
+	if (s) {
+		failed(out, s);
+		return;
+	}
+	json_object_set_new(out, "status", json_integer(VMNET_BROKER_SUCCESS));
+	json_object_set_new(out, "value", json_loads(text, 0, NULL));
+	json_object_set_new(out, "fds", json_integer(0));
+	free(text);
+}
+
+/* release, forward_*: the lease by "ifname" or "lease_id"; [["tcp", 2222, 22], ...]. */
+static void run_lease_call(json_t *out, const char *sock, json_t *call, const char *command)
+{
+	struct vmnet_broker_forward fw[16];
+	const char *ifname = json_string_value(json_object_get(call, "ifname"));
+	long long id = (long long)json_integer_value(json_object_get(call, "lease_id"));
+	json_t *f;
+	char *text = NULL;
+	size_t i, n = 0;
+	vmnet_broker_return_t s;
+
+	json_array_foreach(json_object_get(call, "port_forwards"), i, f) {
+		if (n == 16)
+			die("more than 16 forwards in a case");
+		fw[n++] = (struct vmnet_broker_forward){
+			.protocol = json_string_value(json_array_get(f, 0)),
+			.external_port = (unsigned int)json_integer_value(json_array_get(f, 1)),
+			.internal_port = (unsigned int)json_integer_value(json_array_get(f, 2)),
+		};
+	}
+	if (strcmp(command, "release") == 0)
+		s = vmnet_broker_release(sock, ifname, id, &text);
+	else if (strcmp(command, "forward_add") == 0)
+		s = vmnet_broker_forward_add(sock, ifname, id, fw, n, &text);
+	else if (strcmp(command, "forward_remove") == 0)
+		s = vmnet_broker_forward_remove(sock, ifname, id, fw, n, &text);
+	else
+		s = vmnet_broker_forward_list(sock, ifname, id, &text);
+	replied(out, s, text);
+}
+
 int main(int argc, char **argv)
 {
 	json_t *c, *call, *out = json_object(), *before, *after;
@@ -246,8 +297,18 @@ int main(int argc, char **argv)
 	before = open_fds();
 	if (strcmp(command, "acquire") == 0)
 		run_acquire(out, sock, call);
-	else
+	else if (strcmp(command, "status") == 0 || strcmp(command, "networks") == 0)
 		run_query(out, sock, command);
+	else if (strcmp(command, "stop") == 0) {
+		char *text = NULL;
+		vmnet_broker_return_t s =
+			vmnet_broker_stop_network(sock,
+						  json_string_value(json_object_get(call, "network")),
+						  json_is_true(json_object_get(call, "force")), &text);
+
+		replied(out, s, text);
+	} else
+		run_lease_call(out, sock, call, command);
 	after = open_fds();
 	json_object_set_new(out, "leaked_fds", leaked_fds(before, after));
 

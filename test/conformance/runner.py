@@ -47,12 +47,33 @@ def acquire(sock, call):
                                 label=o.get("label"), netns=netns, ifname=o.get("ifname"),
                                 vnet_hdr=o.get("vnet_hdr", False),
                                 multi_queue=o.get("multi_queue"), port_forwards=forwards,
+                                persistent=o.get("persistent", False),
                                 socket_path=sock, timeout=20)
     with port:
         value = port.network.to_json()
         value["port"] = port.port.to_json()
         return {"status": 0, "value": value, "fds": port.fd_count,
                 "fd_targets": fd_targets(port.fds)}
+
+
+LEASE_CALLS = ("release", "forward_add", "forward_remove", "forward_list")
+
+
+def lease_call(sock, call):
+    """release, forward_*: the lease by "ifname" or "lease_id", with "port_forwards"."""
+    ref = {"ifname": call.get("ifname"), "lease_id": call.get("lease_id"),
+           "socket_path": sock, "timeout": 20}
+    forwards = [tuple(f) for f in call.get("port_forwards", [])]
+    if call["command"] == "forward_list":
+        return {"status": 0, "fds": 0, "value": {
+            "leases": [le.to_json() for le in vmnet_broker.forward_list(**ref)]}}
+    if call["command"] == "release":
+        lease = vmnet_broker.release(**ref)
+    elif call["command"] == "forward_add":
+        lease = vmnet_broker.forward_add(forwards, **ref)
+    else:
+        lease = vmnet_broker.forward_remove(forwards, **ref)
+    return {"status": 0, "fds": 0, "value": {"lease": lease.to_json()}}
 
 
 def run(sock, case):
@@ -69,6 +90,12 @@ def run(sock, case):
         if call["command"] == "networks":
             return {"status": 0, "value": vmnet_broker.networks(socket_path=sock,
                                                                  timeout=20).to_json(), "fds": 0}
+        if call["command"] in LEASE_CALLS:
+            return lease_call(sock, call)
+        if call["command"] == "stop":
+            return {"status": 0, "fds": 0, "value": vmnet_broker.stop_network(
+                call["network"], force=call.get("force", False), socket_path=sock,
+                timeout=20).to_json()}
         raise SystemExit("unknown command %r" % call["command"])
     except vmnet_broker.BrokerError as e:
         return {"status": e.status, "name": e.status_name, "message": e.message}

@@ -29,7 +29,8 @@ def _strict(data):
 def test_schemas_are_valid_2020_12():
     s = cf.schemas()
     assert set(s.docs) == {"common", "request", "acquire-reply", "status-reply",
-                           "networks-reply", "error-reply"}
+                           "networks-reply", "error-reply", "release-reply", "forward-reply",
+                           "forward-list-reply", "stop-reply"}
     for name, doc in s.docs.items():
         assert doc["$id"].endswith("/%s.schema.json" % name)
 
