@@ -38,7 +38,9 @@ type AcquireOptions struct {
 	Netns *os.File
 	// NetnsPath is the same as Netns, by path: Acquire opens and closes it.
 	NetnsPath string
-	// Ifname is the interface's name inside the namespace (default eth0).
+	// Ifname is the interface's name inside the namespace (default eth0);
+	// for PortNamedTAP, the TAP's name on the host (default vmtapN), as a
+	// libvirt domain or a Firecracker config names it.
 	Ifname string
 	// VnetHdr opens the TAP with IFF_VNET_HDR.
 	VnetHdr bool
@@ -48,6 +50,10 @@ type AcquireOptions struct {
 	// PortForwards are host ports forwarded to the port's address while the
 	// lease lives (InternalAddress stays empty).
 	PortForwards []PortForward
+	// Persistent (PortNamedTAP, PortNetns): the lease outlives the
+	// connection, until Release, until its network is stopped, or until its
+	// owner is over quota after a restart; Port.LeaseID names it.
+	Persistent bool
 }
 
 // Client talks to the daemon at Socket ("" for SocketPath(), read at each
@@ -197,6 +203,9 @@ func acquireRequest(network string, o *AcquireOptions, hasNetns bool) (map[strin
 	if o.VnetHdr {
 		req["vnet_hdr"] = true
 	}
+	if o.Persistent {
+		req["persistent"] = true
+	}
 	if o.MultiQueue != 0 {
 		if o.MultiQueue < 1 || o.MultiQueue > QueuesMax {
 			return nil, "", errorf(InvalidRequest, "the queue count must be from 1 to %d", QueuesMax)
@@ -204,32 +213,47 @@ func acquireRequest(network string, o *AcquireOptions, hasNetns bool) (map[strin
 		req["multi_queue"] = o.MultiQueue
 	}
 	if len(o.PortForwards) > 0 {
-		fw := make([]map[string]any, 0, len(o.PortForwards))
-		seen := map[string]bool{}
-		for _, f := range o.PortForwards {
-			if f.Protocol != "tcp" && f.Protocol != "udp" {
-				return nil, "", errorf(InvalidRequest, "the protocol must be \"tcp\" or \"udp\"")
-			}
-			if f.ExternalPort < 1 || f.ExternalPort > 65535 || f.InternalPort < 1 || f.InternalPort > 65535 {
-				return nil, "", errorf(InvalidRequest, "ports must be from 1 to 65535")
-			}
-			if f.InternalAddress != "" {
-				return nil, "", errorf(InvalidRequest, "a port forward of a request has no internal address: the port's own is meant")
-			}
-			key := fmt.Sprintf("%s/%d", f.Protocol, f.ExternalPort)
-			if seen[key] {
-				return nil, "", errorf(InvalidRequest, "%s port %d is forwarded already", f.Protocol, f.ExternalPort)
-			}
-			seen[key] = true
-			fw = append(fw, map[string]any{"protocol": f.Protocol, "external_port": f.ExternalPort,
-				"internal_port": f.InternalPort})
-		}
-		if len(fw) > ForwardsMax {
-			return nil, "", errorf(InvalidRequest, "at most %d port forwards on one acquire", ForwardsMax)
+		fw, err := forwardsRequest(o.PortForwards, false)
+		if err != nil {
+			return nil, "", err
 		}
 		req["port_forwards"] = fw
 	}
 	return req, kind, nil
+}
+
+// forwardsRequest is a request's "port_forwards"; hostPortOnly
+// (forward_remove): the protocol and host port of each, which name it.
+func forwardsRequest(forwards []PortForward, hostPortOnly bool) ([]map[string]any, error) {
+	fw := make([]map[string]any, 0, len(forwards))
+	seen := map[string]bool{}
+	for _, f := range forwards {
+		if f.Protocol != "tcp" && f.Protocol != "udp" {
+			return nil, errorf(InvalidRequest, "the protocol must be \"tcp\" or \"udp\"")
+		}
+		if f.ExternalPort < 1 || f.ExternalPort > 65535 ||
+			(!hostPortOnly && (f.InternalPort < 1 || f.InternalPort > 65535)) {
+			return nil, errorf(InvalidRequest, "ports must be from 1 to 65535")
+		}
+		if f.InternalAddress != "" || f.InternalAddress6 != "" {
+			return nil, errorf(InvalidRequest, "a port forward of a request has no internal address: the port's own is meant")
+		}
+		key := fmt.Sprintf("%s/%d", f.Protocol, f.ExternalPort)
+		if seen[key] {
+			return nil, errorf(InvalidRequest, "%s port %d is forwarded already", f.Protocol, f.ExternalPort)
+		}
+		seen[key] = true
+		if hostPortOnly {
+			fw = append(fw, map[string]any{"protocol": f.Protocol, "external_port": f.ExternalPort})
+		} else {
+			fw = append(fw, map[string]any{"protocol": f.Protocol, "external_port": f.ExternalPort,
+				"internal_port": f.InternalPort})
+		}
+	}
+	if len(fw) > ForwardsMax {
+		return nil, errorf(InvalidRequest, "at most %d port forwards in one request", ForwardsMax)
+	}
+	return fw, nil
 }
 
 // checkError decodes data as a JSON object and, when it is an error reply,
@@ -417,4 +441,159 @@ func (c *Client) Networks(ctx context.Context) (*NetworksReply, error) {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// call sends req and decodes the reply, which must have member key (an
+// object or, with array, an array) and no files, into v.
+func (c *Client) call(ctx context.Context, req map[string]any, key string, array bool, v any) error {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return wrapf(InvalidRequest, err, "encode request: %v", err)
+	}
+	conn, msg, err := exchange(ctx, c.Socket, data)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	if err := checkError(msg.Data); err != nil {
+		msg.Close()
+		return err
+	}
+	if len(msg.Files) > 0 {
+		msg.Close()
+		return errorf(InvalidReply, "a '%s' reply carries fds", req["command"])
+	}
+	var probe map[string]json.RawMessage
+	if err := decodeReply(msg.Data, &probe); err != nil {
+		return err
+	}
+	want := byte('{')
+	if array {
+		want = '['
+	}
+	if t := bytes.TrimLeft(probe[key], " \t\r\n"); len(t) == 0 || t[0] != want {
+		return errorf(InvalidReply, "reply has neither 'error' nor a valid '%s'", key)
+	}
+	return decodeReply(msg.Data, v)
+}
+
+// leaseRequest is {"command": command} naming ref's lease; optional: the
+// zero LeaseRef is allowed (ForwardList).
+func leaseRequest(command string, ref LeaseRef, optional bool) (map[string]any, error) {
+	req := map[string]any{"command": command}
+	switch {
+	case ref.Ifname != "" && ref.ID != 0:
+		return nil, errorf(InvalidRequest, "name the lease by its interface or by its id, not both")
+	case ref.Ifname != "":
+		if !validIfname(ref.Ifname) {
+			return nil, errorf(InvalidRequest, "'%s' is not a valid interface name", ref.Ifname)
+		}
+		req["ifname"] = ref.Ifname
+	case ref.ID != 0:
+		if ref.ID > math.MaxInt64 {
+			return nil, errorf(InvalidRequest, "a lease id is at most %d", int64(math.MaxInt64))
+		}
+		req["lease_id"] = ref.ID
+	case !optional:
+		return nil, errorf(InvalidRequest, "name the lease by its interface or by its id")
+	}
+	return req, nil
+}
+
+type leaseReply struct {
+	Lease *Lease `json:"lease"`
+}
+
+func (c *Client) leaseCall(ctx context.Context, req map[string]any) (*Lease, error) {
+	var r leaseReply
+	if err := c.call(ctx, req, "lease", false, &r); err != nil {
+		return nil, err
+	}
+	return r.Lease, nil
+}
+
+// Release ends a lease of the caller's (root: anyone's) now: its port goes
+// (a plain TAP still held by a VM is only taken off the network). It
+// returns the lease as it was. ErrNotFound: no such lease; ErrNotAllowed:
+// another user's.
+func (c *Client) Release(ctx context.Context, ref LeaseRef) (*Lease, error) {
+	req, err := leaseRequest("release", ref, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.leaseCall(ctx, req)
+}
+
+// ForwardAdd forwards more host ports to the lease's address while it
+// lives, all or none (ErrConflict: one is forwarded already;
+// ErrLimitExceeded: more than 16 on the lease). It returns the lease with
+// all its forwards.
+func (c *Client) ForwardAdd(ctx context.Context, ref LeaseRef, forwards []PortForward) (*Lease, error) {
+	return c.forwardChange(ctx, "forward_add", ref, forwards)
+}
+
+// ForwardRemove stops forwarding the host ports of forwards (their
+// Protocol and ExternalPort) to the lease, all or none (ErrNotFound).
+func (c *Client) ForwardRemove(ctx context.Context, ref LeaseRef, forwards []PortForward) (*Lease, error) {
+	stripped := make([]PortForward, len(forwards))
+	for i, f := range forwards {
+		stripped[i] = PortForward{Protocol: f.Protocol, ExternalPort: f.ExternalPort}
+	}
+	return c.forwardChange(ctx, "forward_remove", ref, stripped)
+}
+
+func (c *Client) forwardChange(ctx context.Context, command string, ref LeaseRef, forwards []PortForward) (*Lease, error) {
+	req, err := leaseRequest(command, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(forwards) == 0 {
+		return nil, errorf(InvalidRequest, "give at least one port forward")
+	}
+	fw, err := forwardsRequest(forwards, command == "forward_remove")
+	if err != nil {
+		return nil, err
+	}
+	req["port_forwards"] = fw
+	return c.leaseCall(ctx, req)
+}
+
+// ForwardList returns the lease ref names with its forwards or, for the
+// zero LeaseRef, every lease of the caller's (root: of everyone's) that
+// forwards ports.
+func (c *Client) ForwardList(ctx context.Context, ref LeaseRef) ([]Lease, error) {
+	req, err := leaseRequest("forward_list", ref, true)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Leases []Lease `json:"leases"`
+	}
+	if err := c.call(ctx, req, "leases", true, &r); err != nil {
+		return nil, err
+	}
+	return r.Leases, nil
+}
+
+// StopNetwork removes running network name now (root only). With leases
+// it is refused (ErrConflict, naming them) unless force, which ends them.
+func (c *Client) StopNetwork(ctx context.Context, name string, force bool) (*StopReply, error) {
+	if !ValidNetworkName(name) {
+		return nil, errorf(InvalidRequest, "invalid network name '%s': 1-%d characters of A-Z, a-z, 0-9, "+
+			"'.', '-', '_', starting with a letter or digit, without '..'", name, NetworkNameMax)
+	}
+	req := map[string]any{"command": "stop", "network_name": name}
+	if force {
+		req["force"] = true
+	}
+	var r StopReply
+	if err := c.call(ctx, req, "network", false, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Release ends a lease with DefaultClient.
+func Release(ctx context.Context, ref LeaseRef) (*Lease, error) {
+	return DefaultClient.Release(ctx, ref)
 }

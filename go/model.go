@@ -33,6 +33,10 @@ type PortForward struct {
 	ExternalPort    int    `json:"external_port"`
 	InternalAddress string `json:"internal_address,omitempty"`
 	InternalPort    int    `json:"internal_port"`
+	// InternalAddress6 is, in replies, the guest's SLAAC address (the
+	// EUI-64 of its MAC in the network's /64) that the IPv6 forward goes
+	// to; empty where the network advertises no /64.
+	InternalAddress6 string `json:"internal_address6,omitempty"`
 }
 
 // Network is a running network as an acquire reply describes it. Members the
@@ -56,10 +60,16 @@ type PortInfo struct {
 	MAC          string        `json:"mac,omitempty"`     // e.g. "52:54:00:12:34:56"
 	Address      string        `json:"address,omitempty"` // reserved for the MAC in DHCP; "" without DHCP
 	PortForwards []PortForward `json:"port_forwards,omitempty"`
+	// LeaseID names the lease for Release and the Forward calls.
+	LeaseID uint64 `json:"lease_id,omitempty"`
+	// Persistent: the lease outlives its connection (AcquireOptions.Persistent).
+	Persistent bool `json:"persistent,omitempty"`
 }
 
-// Lease is one lease in a status reply. Another user's lease, as a caller
-// that is not root sees it, is Hidden: only its Kind and Ifname are shown.
+// Lease is one lease in a status reply, and the lease Release and the
+// Forward calls answer with (which names its NetworkName). Another user's
+// lease, as a caller that is not root sees it in status, is Hidden: only
+// its Kind and Ifname are shown.
 type Lease struct {
 	Kind         string        `json:"kind"`
 	Ifname       string        `json:"ifname,omitempty"`
@@ -70,6 +80,30 @@ type Lease struct {
 	Label        *string       `json:"label,omitempty"`
 	Hidden       bool          `json:"hidden,omitempty"`
 	PortForwards []PortForward `json:"port_forwards,omitempty"`
+	LeaseID      uint64        `json:"lease_id,omitempty"`
+	Persistent   bool          `json:"persistent,omitempty"`
+	NetworkName  string        `json:"network_name,omitempty"`
+}
+
+// Ref names the lease: by ID, or by Ifname, its port as status shows it.
+func (l *Lease) Ref() LeaseRef {
+	return LeaseRef{ID: l.LeaseID}
+}
+
+// LeaseRef names a lease for Release and the Forward calls: by its port's
+// interface, as status shows it (the host end: vmtapN, vmvethN, a named
+// TAP), or by its id. Exactly one of them; the zero value, for
+// ForwardList only, means every lease of the caller's.
+type LeaseRef struct {
+	Ifname string
+	ID     uint64
+}
+
+// StopReply is the reply of StopNetwork: the network as it ran, and the
+// leases that ended with it.
+type StopReply struct {
+	Network     Network `json:"network"`
+	EndedLeases []Lease `json:"ended_leases"`
 }
 
 // NetworkStatus is a running network in a status reply, with its leases.
@@ -110,10 +144,12 @@ type NetworkEntry struct {
 	Mode          string        `json:"mode,omitempty"` // "" when a broken file does not say
 	Source        string        `json:"source"`         // "builtin", or the file's path
 	Description   string        `json:"description,omitempty"`
-	Persistent    bool          `json:"persistent"`     // created at start, never removed for idleness
-	Active        bool          `json:"active"`         // it runs now
-	PendingChange bool          `json:"pending_change"` // it runs, and its file changed since
-	Errors        []ConfigError `json:"errors"`         // a network with errors cannot be acquired
+	CIDR          string        `json:"cidr,omitempty"`      // "192.168.64.0/24": running, or the file's; "" from the pool
+	IPv6CIDR      string        `json:"ipv6_cidr,omitempty"` // the same for the IPv6 prefix
+	Persistent    bool          `json:"persistent"`          // created at start, never removed for idleness
+	Active        bool          `json:"active"`              // it runs now
+	PendingChange bool          `json:"pending_change"`      // it runs, and its file changed since
+	Errors        []ConfigError `json:"errors"`              // a network with errors cannot be acquired
 }
 
 // NetworksReply is the reply of networks: the built-ins, then each file in

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -120,7 +121,7 @@ func (c *Conn) connect(ctx context.Context) error {
 			return nil
 		}
 		if err != syscall.EINTR {
-			return connFailure(ctx, timeoutErr(err), "connect %s", c.path)
+			return connFailure(ctx, timeoutErr(err), "connect %s", c.path).withAdvice(err)
 		}
 	}
 }
@@ -217,6 +218,40 @@ func connFailure(ctx context.Context, err error, format string, args ...any) *Er
 		return wrapf(ConnectionFailure, cerr, "%s: %v", what, cerr)
 	}
 	return wrapf(ConnectionFailure, err, "%s: %v", what, err)
+}
+
+// Group is who may connect to the packaged daemon's socket, besides root.
+const Group = "vmnet-broker"
+
+// userName is uid's name in /etc/passwd, or "USER". (Not os/user: with cgo
+// on, it links the C library in, and this package is pure Go.)
+func userName(uid int) string {
+	data, err := os.ReadFile("/etc/passwd")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) > 2 && f[2] == strconv.Itoa(uid) {
+				return f[0]
+			}
+		}
+	}
+	return "USER"
+}
+
+// withAdvice adds to a failure to connect what the user can do about it
+// (the same words as the C library's).
+func (e *Error) withAdvice(err error) *Error {
+	switch err {
+	case syscall.EACCES, syscall.EPERM:
+		name := userName(os.Getuid())
+		e.Message += fmt.Sprintf(": only root and the members of group '%s' may use the broker; "+
+			"to join it: sudo usermod -aG %s %s, then log in again (or run: newgrp %s)",
+			Group, Group, name, Group)
+	case syscall.ENOENT, syscall.ECONNREFUSED:
+		e.Message += ": the vmnet-broker daemon is not running; start it with: sudo systemctl " +
+			"start vmnet-brokerd.socket (it then starts on the first connection), or run vmnet-brokerd"
+	}
+	return e
 }
 
 // Send sends data as one message with files as SCM_RIGHTS (borrowed: they
@@ -372,7 +407,8 @@ func init() {
 		subnet mask ipv6_prefix prefix_len mtu description port kind ifname mac address
 		port_forwards protocol external_port internal_address internal_port uid pid label
 		hidden state idle_remaining dnsmasq_pid leases source persistent active
-		pending_change errors file key reason`) {
+		pending_change errors file key reason lease_id internal_address6 network_name
+		lease ended_leases cidr ipv6_cidr`) {
 		knownKeys[k] = true
 	}
 }

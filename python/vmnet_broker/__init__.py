@@ -17,16 +17,20 @@ default a TAP fd attached to the network's bridge::
 Failures raise a :class:`BrokerError` subclass named after the status code
 (:class:`NotFound`, :class:`NotAllowed`, ...), the same codes as the C
 library and the macOS broker. The socket is ``$VMNET_BROKER_SOCKET`` or
-``/run/vmnet-broker/broker.sock``. ``python3 -m vmnet_broker`` is a small
-command line: ``status``, ``networks``, ``acquire``.
+``/run/vmnet-broker/broker.sock``. :func:`release`, :func:`forward_add`,
+:func:`forward_remove` and :func:`forward_list` act on a lease that lives
+(its owner's or root's), :func:`stop_network` removes a running network
+(root). ``python3 -m vmnet_broker`` is a small command line: ``status``,
+``networks``, ``acquire``.
 Standard library only; protocol version 1 (docs/protocol.md).
 """
-from .client import Port, acquire, check_network_name, networks, status
+from .client import (Port, acquire, check_network_name, forward_add, forward_list, forward_remove,
+                     networks, release, status, stop_network)
 from .errors import (BrokerError, Conflict, ConnectionClosed, ConnectionFailure, CreateFailure,
                      InternalError, InvalidReply, InvalidRequest, LimitExceeded, NotAllowed,
                      NotFound, Status, error_for, status_name, status_text)
 from .model import (ConfigError, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
-                    NetworkStatus, PortForward, PortInfo, PortKind, StatusReply)
+                    NetworkStatus, PortForward, PortInfo, PortKind, StatusReply, StopReply)
 from .wire import (DEFAULT_SOCKET, FDS_MAX, MESSAGE_MAX, REPLY_MAX, SOCKET_ENV, Connection,
                    Message, socket_path)
 
@@ -34,7 +38,8 @@ __version__ = "0.1.0"
 PROTOCOL_VERSION = 1
 
 __all__ = [
-    "acquire", "status", "networks", "Port", "check_network_name",
+    "acquire", "status", "networks", "Port", "check_network_name", "release", "forward_add",
+    "forward_remove", "forward_list", "stop_network", "StopReply",
     "Status", "status_name", "status_text", "error_for",
     "BrokerError", "ConnectionFailure", "ConnectionClosed", "InvalidReply", "NotAllowed",
     "InvalidRequest", "NotFound", "CreateFailure", "InternalError", "LimitExceeded", "Conflict",

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import BrokerError, InvalidReply, InvalidRequest, error_for
-from .model import NetworkInfo, NetworksReply, PortForward, PortInfo, PortKind, StatusReply
+from .model import (LeaseInfo, NetworkInfo, NetworksReply, PortForward, PortInfo, PortKind,
+                    StatusReply, StopReply)
 from .wire import MESSAGE_MAX, Connection, Message
 
-__all__ = ["Port", "acquire", "status", "networks", "check_network_name"]
+__all__ = ["Port", "acquire", "status", "networks", "check_network_name", "release",
+           "forward_add", "forward_remove", "forward_list", "stop_network"]
 
 NETWORK_NAME_MAX = 64
 LABEL_MAX = 64
@@ -71,28 +73,39 @@ def _check_ifname(ifname: str) -> None:
         raise InvalidRequest("%r is not a valid interface name" % (ifname,))
 
 
-def _forwards(port_forwards: Iterable[PortForward | tuple[str, int, int] | Mapping[str, Any]]
-              ) -> list[dict[str, Any]]:
+ForwardSpec = PortForward | tuple[str, int, int] | tuple[str, int] | Mapping[str, Any]
+
+
+def _forward_fields(f: ForwardSpec) -> tuple[Any, Any, Any]:
+    if isinstance(f, PortForward):
+        return f.protocol, f.external_port, f.internal_port
+    if isinstance(f, Mapping):
+        return f.get("protocol"), f.get("external_port"), f.get("internal_port")
+    if len(f) == 2:
+        return f[0], f[1], None
+    return tuple(f)  # type: ignore[return-value]
+
+
+def _forwards(port_forwards: Iterable[ForwardSpec],
+              host_port_only: bool = False) -> list[dict[str, Any]]:
+    """The request's "port_forwards"; @host_port_only (forward_remove): the
+    protocol and host port of each, which name it."""
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for f in port_forwards:
-        if isinstance(f, PortForward):
-            proto, ext, internal = f.protocol, f.external_port, f.internal_port
-        elif isinstance(f, Mapping):
-            proto, ext, internal = f.get("protocol"), f.get("external_port"), f.get("internal_port")
-        else:
-            proto, ext, internal = f
+        proto, ext, internal = _forward_fields(f)
         if proto not in ("tcp", "udp"):
             raise InvalidRequest('the protocol must be "tcp" or "udp"')
-        for p in (ext, internal):
+        for p in (ext,) if host_port_only else (ext, internal):
             if not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= 65535:
                 raise InvalidRequest("ports must be from 1 to 65535")
         if (proto, ext) in seen:
             raise InvalidRequest("%s port %d is forwarded already" % (proto, ext))
         seen.add((proto, ext))
-        out.append({"protocol": proto, "external_port": ext, "internal_port": internal})
+        out.append({"protocol": proto, "external_port": ext} if host_port_only else
+                   {"protocol": proto, "external_port": ext, "internal_port": internal})
     if len(out) > FORWARDS_MAX:
-        raise InvalidRequest("at most %d port forwards on one acquire" % FORWARDS_MAX)
+        raise InvalidRequest("at most %d port forwards in one request" % FORWARDS_MAX)
     return out
 
 
@@ -212,7 +225,7 @@ class Port:
 def _acquire_request(network: str, port: PortKind | str | None, mac: str | None,
                      label: str | None, ifname: str | None, vnet_hdr: bool,
                      multi_queue: int | None, port_forwards: list[dict[str, Any]],
-                     has_netns: bool) -> tuple[dict[str, Any], PortKind]:
+                     has_netns: bool, persistent: bool = False) -> tuple[dict[str, Any], PortKind]:
     check_network_name(network)
     req: dict[str, Any] = {"command": "acquire", "network_name": network}
     kind = PortKind.TAP
@@ -243,6 +256,8 @@ def _acquire_request(network: str, port: PortKind | str | None, mac: str | None,
                 or not 1 <= multi_queue <= QUEUES_MAX):
             raise InvalidRequest("the queue count must be from 1 to %d" % QUEUES_MAX)
         req["multi_queue"] = multi_queue
+    if persistent:
+        req["persistent"] = True
     if port_forwards:
         req["port_forwards"] = port_forwards
     return req, kind
@@ -277,7 +292,7 @@ def _check_acquire_reply(msg: Message, kind: PortKind,
 def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None = None,
             label: str | None = None, netns: int | str | os.PathLike[str] | None = None,
             ifname: str | None = None, vnet_hdr: bool = False, multi_queue: int | None = None,
-            port_forwards: Iterable[PortForward | tuple[str, int, int] | Mapping[str, Any]] = (),
+            port_forwards: Iterable[ForwardSpec] = (), persistent: bool = False,
             socket_path: str | os.PathLike[str] | None = None,
             timeout: float | None = 30.0) -> Port:
     """Acquire a port on @network; the network is created on first use.
@@ -286,10 +301,14 @@ def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None
     @netns (for ``netns``; implies it when @port is None) is a network
     namespace's fd (borrowed) or path (``/run/netns/NAME``,
     ``/proc/PID/ns/net``): the broker puts a veth end named @ifname
-    (default ``eth0``) into it. @mac (default: one the daemon makes up),
-    @label (shown in status), @vnet_hdr and @multi_queue (TAP queues, each
-    its own fd) and @port_forwards (``("tcp", 2222, 22)``: host port to the
-    port's address, while the lease lives) are the request's other keys.
+    (default ``eth0``) into it; for ``named_tap``, @ifname is the TAP's
+    name on the host (default ``vmtapN``). @mac (default: one the daemon
+    makes up), @label (shown in status), @vnet_hdr and @multi_queue (TAP
+    queues, each its own fd) and @port_forwards (``("tcp", 2222, 22)``:
+    host port to the port's address, while the lease lives) are the
+    request's other keys. @persistent (``named_tap``, ``netns``): the
+    lease outlives the connection, until :func:`release`, its network is
+    stopped, or its owner is over quota; ``port.lease_id`` names it.
 
     Raises the :class:`~vmnet_broker.errors.BrokerError` subclass of the
     failure's status code. The returned :class:`Port` is a context manager.
@@ -298,7 +317,7 @@ def acquire(network: str, *, port: PortKind | str | None = None, mac: str | None
         port = PortKind.NETNS
     forwards = _forwards(port_forwards)
     req, kind = _acquire_request(network, port, mac, label, ifname, vnet_hdr, multi_queue,
-                                 forwards, netns is not None)
+                                 forwards, netns is not None, persistent)
     if len(Connection.encode(req)) > MESSAGE_MAX:
         raise InvalidRequest("request larger than %d bytes" % MESSAGE_MAX)
     netns_fd, opened = -1, False
@@ -359,3 +378,101 @@ def networks(*, socket_path: str | os.PathLike[str] | None = None,
     return NetworksReply.from_json(_query("networks", socket_path, timeout))
 
 
+
+
+def _call(req: dict[str, Any], key: str, kind: type, socket_path: str | os.PathLike[str] | None,
+          timeout: float | None) -> dict[str, Any]:
+    """Send @req; the reply, which must have member @key of type @kind and no fds."""
+    with Connection(socket_path, timeout) as conn:
+        body, fds = conn.request(req)
+    _raise_if_error(body, fds)
+    if fds:
+        _close_all(fds)
+        raise InvalidReply("a '%s' reply carries fds" % req["command"])
+    if not isinstance(body.get(key), kind):
+        raise InvalidReply("reply has neither 'error' nor a valid '%s'" % key)
+    return body
+
+
+def _lease_request(command: str, ifname: str | None, lease_id: int | None,
+                   optional: bool = False) -> dict[str, Any]:
+    req: dict[str, Any] = {"command": command}
+    if ifname is not None and lease_id is not None:
+        raise InvalidRequest("name the lease by its interface or by its id, not both")
+    if ifname is not None:
+        _check_ifname(ifname)
+        req["ifname"] = ifname
+    elif lease_id is not None:
+        if not isinstance(lease_id, int) or isinstance(lease_id, bool) or lease_id < 1:
+            raise InvalidRequest("a lease id is an integer from 1")
+        req["lease_id"] = lease_id
+    elif not optional:
+        raise InvalidRequest("name the lease by its interface or by its id")
+    return req
+
+
+def _lease_reply(body: dict[str, Any]) -> LeaseInfo:
+    return LeaseInfo.from_json(body["lease"], "lease")
+
+
+def release(*, ifname: str | None = None, lease_id: int | None = None,
+            socket_path: str | os.PathLike[str] | None = None,
+            timeout: float | None = 30.0) -> LeaseInfo:
+    """End a lease of the caller's (root: anyone's) now, named by its port
+    @ifname (as status shows it: the host end) or by @lease_id. Returns the
+    lease as it was. A plain TAP still held by a VM is only taken off the
+    network; every other port goes."""
+    req = _lease_request("release", ifname, lease_id)
+    return _lease_reply(_call(req, "lease", dict, socket_path, timeout))
+
+
+def forward_add(port_forwards: Iterable[ForwardSpec], *, ifname: str | None = None,
+                lease_id: int | None = None, socket_path: str | os.PathLike[str] | None = None,
+                timeout: float | None = 30.0) -> LeaseInfo:
+    """Forward more host ports (``("tcp", 2222, 22)``) to a lease's address
+    while it lives, all or none. Returns the lease with all its forwards."""
+    req = _lease_request("forward_add", ifname, lease_id)
+    req["port_forwards"] = _forwards(port_forwards)
+    if not req["port_forwards"]:
+        raise InvalidRequest("give at least one port forward")
+    return _lease_reply(_call(req, "lease", dict, socket_path, timeout))
+
+
+def forward_remove(port_forwards: Iterable[ForwardSpec], *, ifname: str | None = None,
+                   lease_id: int | None = None,
+                   socket_path: str | os.PathLike[str] | None = None,
+                   timeout: float | None = 30.0) -> LeaseInfo:
+    """Stop forwarding host ports (``("tcp", 2222)``: protocol and host
+    port) to a lease, all or none (:class:`NotFound` when one is not its)."""
+    req = _lease_request("forward_remove", ifname, lease_id)
+    req["port_forwards"] = _forwards(port_forwards, host_port_only=True)
+    if not req["port_forwards"]:
+        raise InvalidRequest("give at least one port forward")
+    return _lease_reply(_call(req, "lease", dict, socket_path, timeout))
+
+
+def forward_list(*, ifname: str | None = None, lease_id: int | None = None,
+                 socket_path: str | os.PathLike[str] | None = None,
+                 timeout: float | None = 30.0) -> tuple[LeaseInfo, ...]:
+    """The lease named, or every lease of the caller's (root: of everyone's)
+    that forwards ports, each with its forwards."""
+    req = _lease_request("forward_list", ifname, lease_id, optional=True)
+    body = _call(req, "leases", list, socket_path, timeout)
+    out = []
+    for i, o in enumerate(body["leases"]):
+        if not isinstance(o, dict):
+            raise InvalidReply("'leases[%d]' in the reply is not an object" % i)
+        out.append(LeaseInfo.from_json(o, "leases[%d]" % i))
+    return tuple(out)
+
+
+def stop_network(name: str, *, force: bool = False,
+                 socket_path: str | os.PathLike[str] | None = None,
+                 timeout: float | None = 30.0) -> StopReply:
+    """Remove running network @name now (root only). With leases it is
+    refused (:class:`Conflict`, naming them) unless @force, which ends them."""
+    check_network_name(name)
+    req: dict[str, Any] = {"command": "stop", "network_name": name}
+    if force:
+        req["force"] = True
+    return StopReply.from_json(_call(req, "network", dict, socket_path, timeout))

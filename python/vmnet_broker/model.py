@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from .errors import InvalidReply
 
 __all__ = ["PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
-           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply"]
+           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply", "StopReply"]
 
 
 class PortKind(str, enum.Enum):
@@ -121,13 +121,17 @@ class PortForward(_Value):
     internal_port: int
     #: In replies: the port's own address. Not sent in requests.
     internal_address: str | None = None
+    #: In replies: the guest's SLAAC address (EUI-64 of its MAC) the IPv6
+    #: forward goes to; None where the network advertises no /64.
+    internal_address6: str | None = None
 
     @classmethod
     def from_json(cls, o: Mapping[str, Any], path: str = "port_forwards") -> PortForward:
         return cls(protocol=_need(o, "protocol", str, path),
                    external_port=_need(o, "external_port", int, path),
                    internal_port=_need(o, "internal_port", int, path),
-                   internal_address=_get(o, "internal_address", str, path))
+                   internal_address=_get(o, "internal_address", str, path),
+                   internal_address6=_get(o, "internal_address6", str, path))
 
     def request_json(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "external_port": self.external_port,
@@ -171,6 +175,8 @@ class PortInfo(_Value):
     mac: str | None = None
     address: str | None = None  # reserved for the MAC in DHCP; None without DHCP
     port_forwards: tuple[PortForward, ...] = _many()
+    lease_id: int | None = None  # for release() and the forward_*() calls
+    persistent: bool | None = None  # True: the lease outlives its connection
     raw: dict[str, Any] = _raw()
 
     @classmethod
@@ -184,33 +190,41 @@ class PortInfo(_Value):
         return cls(kind=k, ifname=_get(o, "ifname", str, path), mac=_get(o, "mac", str, path),
                    address=_get(o, "address", str, path),
                    port_forwards=_list(o, "port_forwards", path, PortForward.from_json),
-                   raw=dict(o))
+                   lease_id=_get(o, "lease_id", int, path),
+                   persistent=_get(o, "persistent", bool, path), raw=dict(o))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LeaseInfo(_Value):
-    """One lease in ``status``. Another user's lease, seen by a non-root
-    caller, is ``hidden``: only its kind and interface are shown."""
+    """One lease in ``status`` (and the lease :func:`release` and the
+    ``forward_*()`` calls answer with, which names its ``network_name``).
+    Another user's lease, seen by a non-root caller, is ``hidden``: only
+    its kind and interface are shown."""
 
     kind: str
     ifname: str | None = None
     mac: str | None = None
     address: str | None = None
+    port_forwards: tuple[PortForward, ...] = _many()
+    lease_id: int | None = None
+    persistent: bool | None = None
     uid: int | None = None
     pid: int | None = None
     label: str | None = None
     hidden: bool | None = None
-    port_forwards: tuple[PortForward, ...] = _many()
+    network_name: str | None = None
     raw: dict[str, Any] = _raw()
 
     @classmethod
     def from_json(cls, o: Mapping[str, Any], path: str = "leases") -> LeaseInfo:
         return cls(kind=_need(o, "kind", str, path), ifname=_get(o, "ifname", str, path),
                    mac=_get(o, "mac", str, path), address=_get(o, "address", str, path),
+                   port_forwards=_list(o, "port_forwards", path, PortForward.from_json),
+                   lease_id=_get(o, "lease_id", int, path),
+                   persistent=_get(o, "persistent", bool, path),
                    uid=_get(o, "uid", int, path), pid=_get(o, "pid", int, path),
                    label=_get(o, "label", str, path), hidden=_get(o, "hidden", bool, path),
-                   port_forwards=_list(o, "port_forwards", path, PortForward.from_json),
-                   raw=dict(o))
+                   network_name=_get(o, "network_name", str, path), raw=dict(o))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -274,6 +288,8 @@ class NetworkEntry(_Value):
     source: str | None = None        # "builtin", or the file's path
     mode: str | None = None          # None when a broken file does not say
     description: str | None = None
+    cidr: str | None = None          # "192.168.64.0/24": running, or the file's; None: from the pool
+    ipv6_cidr: str | None = None     # the same for the IPv6 prefix
     persistent: bool | None = None   # created at start, never removed for idleness
     active: bool | None = None       # it runs now
     pending_change: bool | None = None  # it runs, and its file changed since
@@ -285,6 +301,7 @@ class NetworkEntry(_Value):
         return cls(name=_need(o, "name", str, path), source=_get(o, "source", str, path),
                    mode=_get(o, "mode", str, path),
                    description=_get(o, "description", str, path),
+                   cidr=_get(o, "cidr", str, path), ipv6_cidr=_get(o, "ipv6_cidr", str, path),
                    persistent=_get(o, "persistent", bool, path),
                    active=_get(o, "active", bool, path),
                    pending_change=_get(o, "pending_change", bool, path),
@@ -320,3 +337,17 @@ class NetworksReply(_Value):
             if n.name == name:
                 return n
         return None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StopReply(_Value):
+    """The reply of ``stop``: the network as it ran, and the leases that ended with it."""
+
+    network: NetworkInfo
+    ended_leases: tuple[LeaseInfo, ...] = ()
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any]) -> StopReply:
+        return cls(network=NetworkInfo.from_json(_object(_need(o, "network", dict, ""), "network")),
+                   ended_leases=_list(o, "ended_leases", "", LeaseInfo.from_json), raw=dict(o))

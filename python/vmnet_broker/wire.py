@@ -16,6 +16,7 @@ import array
 import errno
 import json
 import os
+import pwd
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -55,6 +56,28 @@ class Message(NamedTuple):
     fds: list[int]
 
 
+#: Who may connect to the packaged daemon's socket, besides root.
+GROUP = "vmnet-broker"
+
+
+def _connect_failure(path: str, e: OSError) -> str:
+    """Why connecting failed, and what the user can do about it (as the C library says it)."""
+    what = "connect %s: %s" % (path, e.strerror or e)
+    if e.errno in (errno.EACCES, errno.EPERM):
+        try:
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            user = "USER"
+        return ("%s: only root and the members of group '%s' may use the broker; to join it: "
+                "sudo usermod -aG %s %s, then log in again (or run: newgrp %s)"
+                % (what, GROUP, GROUP, user, GROUP))
+    if e.errno in (errno.ENOENT, errno.ECONNREFUSED):
+        return ("%s: the vmnet-broker daemon is not running; start it with: sudo systemctl "
+                "start vmnet-brokerd.socket (it then starts on the first connection), or run "
+                "vmnet-brokerd" % what)
+    return what
+
+
 def _close_all(fds: Sequence[int]) -> None:
     for fd in fds:
         try:
@@ -83,7 +106,7 @@ class Connection:
             raise ConnectionFailure("connect %s: timed out" % self.path) from None
         except OSError as e:
             self._sock.close()
-            raise ConnectionFailure("connect %s: %s" % (self.path, e.strerror or e)) from None
+            raise ConnectionFailure(_connect_failure(self.path, e)) from None
 
     @property
     def socket(self) -> socket.socket:

@@ -26,15 +26,42 @@ type call struct {
 	Network       string `json:"network"`
 	SocketFromEnv bool   `json:"socket_from_env"`
 	Options       struct {
-		Port         string   `json:"port"`
-		MAC          string   `json:"mac"`
-		Label        string   `json:"label"`
-		Netns        string   `json:"netns"`
-		Ifname       string   `json:"ifname"`
-		VnetHdr      bool     `json:"vnet_hdr"`
-		MultiQueue   int      `json:"multi_queue"`
-		PortForwards [][3]any `json:"port_forwards"`
+		Port         string  `json:"port"`
+		MAC          string  `json:"mac"`
+		Label        string  `json:"label"`
+		Netns        string  `json:"netns"`
+		Ifname       string  `json:"ifname"`
+		VnetHdr      bool    `json:"vnet_hdr"`
+		MultiQueue   int     `json:"multi_queue"`
+		Persistent   bool    `json:"persistent"`
+		PortForwards [][]any `json:"port_forwards"`
 	} `json:"options"`
+	// release, forward_*: the lease; forward_*: the forwards; stop: force.
+	Ifname       string  `json:"ifname"`
+	LeaseID      uint64  `json:"lease_id"`
+	PortForwards [][]any `json:"port_forwards"`
+	Force        bool    `json:"force"`
+}
+
+// forwards turns [["tcp", 2222, 22], ["udp", 53]] into PortForwards.
+func forwards(v [][]any) []vmnetbroker.PortForward {
+	var out []vmnetbroker.PortForward
+	for _, f := range v {
+		var pf vmnetbroker.PortForward
+		if len(f) > 0 {
+			pf.Protocol, _ = f[0].(string)
+		}
+		if len(f) > 1 {
+			e, _ := f[1].(float64)
+			pf.ExternalPort = int(e)
+		}
+		if len(f) > 2 {
+			i, _ := f[2].(float64)
+			pf.InternalPort = int(i)
+		}
+		out = append(out, pf)
+	}
+	return out
 }
 
 type outcome struct {
@@ -82,19 +109,13 @@ func failed(err error) outcome {
 func acquire(ctx context.Context, c *vmnetbroker.Client, cl *call) outcome {
 	o := cl.Options
 	opts := &vmnetbroker.AcquireOptions{Port: vmnetbroker.PortKind(o.Port), MAC: o.MAC, Label: o.Label,
-		Ifname: o.Ifname, VnetHdr: o.VnetHdr, MultiQueue: o.MultiQueue}
+		Ifname: o.Ifname, VnetHdr: o.VnetHdr, MultiQueue: o.MultiQueue, Persistent: o.Persistent}
 	if o.Netns == "self" {
 		opts.NetnsPath = "/proc/self/ns/net"
 	} else {
 		opts.NetnsPath = o.Netns
 	}
-	for _, f := range o.PortForwards {
-		p, _ := f[0].(string)
-		e, _ := f[1].(float64)
-		i, _ := f[2].(float64)
-		opts.PortForwards = append(opts.PortForwards, vmnetbroker.PortForward{Protocol: p,
-			ExternalPort: int(e), InternalPort: int(i)})
-	}
+	opts.PortForwards = forwards(o.PortForwards)
 	port, err := c.Acquire(ctx, cl.Network, opts)
 	if err != nil {
 		return failed(err)
@@ -135,6 +156,40 @@ func run(ctx context.Context, sock string, cl *call) outcome {
 			return failed(err)
 		}
 		return outcome{Value: n, FDs: &zero}
+	case "release", "forward_add", "forward_remove":
+		ref := vmnetbroker.LeaseRef{Ifname: cl.Ifname, ID: cl.LeaseID}
+		var l *vmnetbroker.Lease
+		var err error
+		switch cl.Command {
+		case "release":
+			l, err = c.Release(ctx, ref)
+		case "forward_add":
+			l, err = c.ForwardAdd(ctx, ref, forwards(cl.PortForwards))
+		default:
+			l, err = c.ForwardRemove(ctx, ref, forwards(cl.PortForwards))
+		}
+		if err != nil {
+			return failed(err)
+		}
+		return outcome{Value: map[string]any{"lease": l}, FDs: &zero}
+	case "forward_list":
+		l, err := c.ForwardList(ctx, vmnetbroker.LeaseRef{Ifname: cl.Ifname, ID: cl.LeaseID})
+		if err != nil {
+			return failed(err)
+		}
+		if l == nil {
+			l = []vmnetbroker.Lease{}
+		}
+		return outcome{Value: map[string]any{"leases": l}, FDs: &zero}
+	case "stop":
+		s, err := c.StopNetwork(ctx, cl.Network, cl.Force)
+		if err != nil {
+			return failed(err)
+		}
+		if s.EndedLeases == nil {
+			s.EndedLeases = []vmnetbroker.Lease{}
+		}
+		return outcome{Value: s, FDs: &zero}
 	}
 	fmt.Fprintln(os.Stderr, "unknown command", cl.Command)
 	os.Exit(2)
