@@ -367,6 +367,18 @@ class Broker:
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
+    def stable_fd_count(self, timeout=3.0):
+        """The fd count once it holds still (a client's hang-up is read a moment later)."""
+        last = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            n = self.fd_count()
+            if n == last:
+                return n
+            last = n
+            time.sleep(0.1)
+        return last
+
     def dnsmasq_pids(self):
         return sorted(p for p in ns_pids(self.ns) if pid_comm(p) == "dnsmasq")
 

@@ -570,9 +570,11 @@ def test_acquire_port_forwards_live_and_die_with_the_lease(broker, topo):
     reply = netns_acquire(broker, g, "lab", port_forwards=fw)
     assert "error" not in reply, reply
     addr = reply["network"]["port"]["address"]
-    assert reply["network"]["port"]["port_forwards"] == [
-        {"protocol": "tcp", "external_port": 3333, "internal_address": addr,
-         "internal_port": 8080}]
+    [got] = reply["network"]["port"]["port_forwards"]
+    # And the IPv6 twin, to the guest's EUI-64 SLAAC address (test_forwards.py).
+    assert got.pop("internal_address6").startswith(reply["network"]["ipv6_prefix"].rstrip(":"))
+    assert got == {"protocol": "tcp", "external_port": 3333, "internal_address": addr,
+                  "internal_port": 8080}
     g.dhcp()
     topo.tcp_listener(g.ns, "0.0.0.0", 8080)
     assert from_upstream(broker, 3333) == UPLINK_UPSTREAM

@@ -94,6 +94,45 @@ def test_port_forwards(broker, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_persistent_port_release_forwards_and_stop(broker, lang):
+    """The calls of issue #18 through each client: a persistent named TAP
+    with its own name, forwards added, listed and removed, released; stop."""
+    name = "pt-" + lang
+    net = acquired(run_runner(lang, broker, {"command": "acquire", "network": "shared",
+                                             "options": {"port": "named_tap", "ifname": name,
+                                                         "persistent": True}}), "named_tap")
+    port = net["port"]
+    assert (port["ifname"], port["persistent"]) == (name, True)
+    # The runner is gone; the lease is not.
+    assert [le["ifname"] for le in broker.leases()] == [name]
+
+    def call(**c):
+        out = run_runner(lang, broker, c)
+        assert out["status"] == 0, out
+        SCHEMAS.validate_reply(c["command"], out["value"])
+        return out["value"]
+    lease = call(command="forward_add", ifname=name, port_forwards=[["tcp", 2400, 22],
+                                                                    ["udp", 2400, 53]])["lease"]
+    assert [(f["protocol"], f["external_port"]) for f in lease["port_forwards"]] == [
+        ("tcp", 2400), ("udp", 2400)]
+    assert call(command="forward_list")["leases"][0]["lease_id"] == port["lease_id"]
+    lease = call(command="forward_remove", lease_id=port["lease_id"],
+                 port_forwards=[["tcp", 2400]])["lease"]
+    assert [f["protocol"] for f in lease["port_forwards"]] == ["udp"]
+    out = run_runner(lang, broker, {"command": "forward_remove", "ifname": name,
+                                    "port_forwards": [["tcp", 2400]]})
+    assert (out["status"], out["name"]) == (5, "VMNET_BROKER_NOT_FOUND"), out
+    out = run_runner(lang, broker, {"command": "release", "ifname": name}, user=NOBODY_UID)
+    assert (out["status"], out["name"]) == (3, "VMNET_BROKER_NOT_ALLOWED"), out
+    assert call(command="release", ifname=name)["lease"]["ifname"] == name
+    assert broker.leases() == [] and broker.link(name) is None
+    out = run_runner(lang, broker, {"command": "stop", "network": "shared"}, user=NOBODY_UID)
+    assert (out["status"], out["name"]) == (3, "VMNET_BROKER_NOT_ALLOWED"), out
+    assert call(command="stop", network="shared")["ended_leases"] == []
+    assert broker.network("shared") is None
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_refusals(broker, topo, lang):
     with open(os.path.join(broker.config_dir, "private.json"), "w") as f:
         json.dump(PRIVATE, f)
