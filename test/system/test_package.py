@@ -34,6 +34,7 @@ import time
 import pytest
 
 from conftest import BUILD, REPO, RUN, as_user, ns_delete, pid_alive, run, wait_until
+import vmbt_shells
 from vmbt_activate import Activator
 
 MULTIARCH = "x86_64-linux-gnu"
@@ -70,6 +71,8 @@ EXPECTED = {
         "./usr/libexec/vmnet-broker-qemu-helper",
         "./usr/sbin/vmnet-brokerd",
         "./usr/share/bash-completion/completions/vmnet-broker",
+        "./usr/share/fish/vendor_completions.d/vmnet-broker.fish",
+        "./usr/share/zsh/vendor-completions/_vmnet-broker",
         "./usr/share/doc/vmnet-broker/changelog.gz",
         "./usr/share/doc/vmnet-broker/copyright",
         "./usr/share/man/man1/vmnet-broker.1.gz",
@@ -427,23 +430,56 @@ def test_clients_from_their_packages(debs, extracted, topo):
     assert all(rc == 0 for _, rc in a.exits), (a.exits, a.log())
 
 
-def test_bash_completion(extracted):
-    lib = "/usr/share/bash-completion/bash_completion"
-    if not os.path.exists(lib):
-        pytest.skip("bash-completion is not installed")
-    script = extracted + "/usr/share/bash-completion/completions/vmnet-broker"
+COMPLETIONS = {
+    "bash": "/usr/share/bash-completion/completions/vmnet-broker",
+    "zsh": "/usr/share/zsh/vendor-completions/_vmnet-broker",
+    "fish": "/usr/share/fish/vendor_completions.d/vmnet-broker.fish",
+}
 
-    def complete(line):
-        words = line.split(" ")
-        prog = ('source %s; source %s; COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE="%s"; '
-                'COMP_POINT=${#COMP_LINE}; _vmnet_broker; printf "%%s\\n" "${COMPREPLY[@]}"'
-                % (lib, script, " ".join("'%s'" % w for w in words), len(words) - 1, line))
-        return run(["bash", "-c", prog]).stdout.split()
+
+@pytest.mark.parametrize("shell", sorted(COMPLETIONS))
+def test_completion(extracted, broker, topo, shell):
+    """Each shell's completion as the package installs it: commands,
+    options, and names the daemon gives (networks a file of the daemon's
+    own directory makes, the running ones, the caller's leases), asked
+    through the socket of $VMNET_BROKER_SOCKET or of --socket on the line."""
+    why = vmbt_shells.available(shell)
+    if why:
+        pytest.skip(why)
+    with open(os.path.join(broker.config_dir, "lab.json"), "w") as f:
+        json.dump({"mode": "host"}, f)
+    broker.cli("acquire", "shared", "--port", "named_tap", "--ifname", "cmpl0", "--persistent")
+    env = dict(os.environ, PATH=extracted + "/usr/bin:" + os.environ["PATH"],
+               LD_LIBRARY_PATH=extracted + "/usr/lib/" + MULTIARCH,
+               VMNET_BROKER_SOCKET=broker.socket)
+    script = extracted + COMPLETIONS[shell]
+
+    def complete(line, e=env):
+        return vmbt_shells.complete(shell, script, line, e)
+
+    def names(line, e=env):
+        # zsh offers the options too where no name fits.
+        return [c for c in complete(line, e) if not c.startswith("-")]
 
     assert complete("vmnet-broker ac") == ["acquire"]
-    assert sorted(complete("vmnet-broker acquire --port n")) == ["named_tap", "netns", "none"]
-    assert "shared" in complete("vmnet-broker run --network ")
-    assert complete("vmnet-broker status --j") == ["--json"]
+    assert complete("vmnet-broker sto") == ["stop"]
+    assert complete("vmnet-broker acquire --port n") == ["named_tap", "netns", "none"]
+    assert names("vmnet-broker acquire ") == ["host", "lab", "shared"]
+    assert names("vmnet-broker stop ") == ["shared"]
+    assert "--force" in complete("vmnet-broker stop --")
+    assert names("vmnet-broker release ") == ["cmpl0"]
+    assert names("vmnet-broker forward ") == ["add", "list", "remove"]
+    assert names("vmnet-broker forward add ") == ["cmpl0"]
+    assert "--names" in complete("vmnet-broker status --")
+    assert "--persistent" in complete("vmnet-broker acquire --")
+    if shell == "bash":
+        assert "shared" in complete("vmnet-broker run --network ")
+    # --socket on the line, and no daemon where the environment points.
+    nowhere = dict(env, VMNET_BROKER_SOCKET=os.path.join(topo.tmp, "none.sock"))
+    assert names("vmnet-broker stop ", nowhere) == []
+    assert names("vmnet-broker --socket %s stop " % broker.socket, nowhere) == ["shared"]
+    assert names("vmnet-broker --socket=%s release " % broker.socket, nowhere) == ["cmpl0"]
+    broker.cli("release", "cmpl0")
 
 
 # ----------------------------------------------------------------- real systemd
