@@ -10,11 +10,14 @@ set -eu
 # clang-format, clang-tidy: `make lint` (scripts/lint.sh), part of `make check`.
 # golang-go: the Go client (go/); python3-jsonschema: the protocol's schema
 # (protocol/schema), checked against the daemon's replies.
+# libvirt-daemon-system, libvirt-clients: test_libvirt.py boots a libvirt
+# domain on a broker network, with a libvirtd of its own in the test's
+# namespaces (their services are never started here: see policy-rc.d below).
 PKGS="meson ninja-build pkg-config gcc
 libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
 libcmocka-dev libcap-ng-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
 python3 python3-pytest python3-jsonschema golang-go procps util-linux qemu-system-x86 cpio
-scdoc clang-format clang-tidy"
+scdoc clang-format clang-tidy libvirt-daemon-system libvirt-clients"
 # `make deb` and `make check` (VMNET_DEB_DEPS=1) also need the Debian
 # packaging tools and what debian/control's Build-Depends adds: systemd.pc
 # for the unit directory, bash-completion.pc for the completions
@@ -60,6 +63,18 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Some packages ship services (libvirt-daemon-system: libvirtd, virtlogd).
+# The tests run what they need themselves, in namespaces of their own;
+# nothing may start on this machine. A policy-rc.d that exits 101 tells
+# invoke-rc.d and deb-systemd-invoke not to start anything; one the
+# machine has already is left as it is.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# install-deps.sh of vmnet-broker: start no service while installing\nexit 101\n' >"$POLICY"
+	chmod 755 "$POLICY"
+	trap 'rm -f "$POLICY"' EXIT
+	trap 'exit 130' INT TERM
+fi
 # Another apt or dpkg at work (a parallel make, unattended-upgrades): wait
 # for its lock rather than fail.
 LOCK="-o DPkg::Lock::Timeout=600"
