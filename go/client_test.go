@@ -381,3 +381,71 @@ func TestConnRawBytes(t *testing.T) {
 		t.Fatalf("%s %v", m.Data, err)
 	}
 }
+
+func TestLeaseCallsSendTheirKeysAndDecodeTheLease(t *testing.T) {
+	lease := map[string]any{"kind": "named_tap", "ifname": "fc-vm1", "lease_id": 7, "persistent": true,
+		"uid": 0, "pid": 1, "label": "", "network_name": "shared",
+		"port_forwards": []any{map[string]any{"protocol": "tcp", "external_port": 2222,
+			"internal_address": "192.168.64.2", "internal_port": 22,
+			"internal_address6": "fd00::5054:ff:fe12:3456"}}}
+	f := newFake(t, fakeReply{body: map[string]any{"lease": lease}},
+		fakeReply{body: map[string]any{"lease": lease}},
+		fakeReply{body: map[string]any{"leases": []any{lease}}},
+		fakeReply{body: map[string]any{"network": shared(), "ended_leases": []any{}}})
+	c := &Client{Socket: f.path}
+	ctx := context.Background()
+	l, err := c.ForwardAdd(ctx, LeaseRef{Ifname: "fc-vm1"}, []PortForward{{Protocol: "tcp", ExternalPort: 2222, InternalPort: 22}})
+	if err != nil || l.LeaseID != 7 || !l.Persistent || l.NetworkName != "shared" ||
+		l.PortForwards[0].InternalAddress6 != "fd00::5054:ff:fe12:3456" {
+		t.Fatalf("ForwardAdd: %+v, %v", l, err)
+	}
+	if got := <-f.requests; !reflect.DeepEqual(got.body, map[string]any{"command": "forward_add", "ifname": "fc-vm1",
+		"port_forwards": []any{map[string]any{"protocol": "tcp", "external_port": 2222.0, "internal_port": 22.0}}}) {
+		t.Errorf("forward_add request: %v", got.body)
+	}
+	if _, err := c.ForwardRemove(ctx, LeaseRef{ID: 7}, []PortForward{{Protocol: "tcp", ExternalPort: 2222, InternalPort: 22}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-f.requests; !reflect.DeepEqual(got.body, map[string]any{"command": "forward_remove", "lease_id": 7.0,
+		"port_forwards": []any{map[string]any{"protocol": "tcp", "external_port": 2222.0}}}) {
+		t.Errorf("forward_remove request: %v", got.body)
+	}
+	if ls, err := c.ForwardList(ctx, LeaseRef{}); err != nil || len(ls) != 1 {
+		t.Fatalf("ForwardList: %v %v", ls, err)
+	}
+	if got := <-f.requests; !reflect.DeepEqual(got.body, map[string]any{"command": "forward_list"}) {
+		t.Errorf("forward_list request: %v", got.body)
+	}
+	if s, err := c.StopNetwork(ctx, "shared", true); err != nil || s.Network.Name != "shared" {
+		t.Fatalf("StopNetwork: %v %v", s, err)
+	}
+	if got := <-f.requests; !reflect.DeepEqual(got.body, map[string]any{"command": "stop", "network_name": "shared", "force": true}) {
+		t.Errorf("stop request: %v", got.body)
+	}
+}
+
+func TestLeaseCallsRefuseBeforeConnecting(t *testing.T) {
+	c := &Client{Socket: "/nonexistent/sock"}
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"neither":     func() error { _, err := c.Release(ctx, LeaseRef{}); return err }(),
+		"both":        func() error { _, err := c.Release(ctx, LeaseRef{Ifname: "a", ID: 1}); return err }(),
+		"bad-ifname":  func() error { _, err := c.Release(ctx, LeaseRef{Ifname: "a/b"}); return err }(),
+		"no-forwards": func() error { _, err := c.ForwardAdd(ctx, LeaseRef{ID: 1}, nil); return err }(),
+		"bad-forward": func() error {
+			_, err := c.ForwardAdd(ctx, LeaseRef{ID: 1}, []PortForward{{Protocol: "tcp"}})
+			return err
+		}(),
+		"list-both":     func() error { _, err := c.ForwardList(ctx, LeaseRef{Ifname: "a", ID: 1}); return err }(),
+		"stop-bad-name": func() error { _, err := c.StopNetwork(ctx, "a/b", false); return err }(),
+	} {
+		if !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("%s: %v, want INVALID_REQUEST", name, err)
+		}
+	}
+	_, err := c.Release(ctx, LeaseRef{ID: 1})
+	if !errors.Is(err, ErrConnectionFailure) || !strings.Contains(err.Error(), "daemon is not running") ||
+		!strings.Contains(err.Error(), "systemctl start vmnet-brokerd.socket") {
+		t.Errorf("no daemon: %v", err)
+	}
+}

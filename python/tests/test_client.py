@@ -259,6 +259,61 @@ class AcquireTest(unittest.TestCase):
             os.environ["VMNET_BROKER_SOCKET"] = old
 
 
+LEASE = {"kind": "named_tap", "ifname": "fc-vm1", "lease_id": 7, "persistent": True, "uid": 0,
+         "pid": 1, "label": "", "network_name": "shared",
+         "port_forwards": [{"protocol": "tcp", "external_port": 2222,
+                            "internal_address": "192.168.64.2", "internal_port": 22,
+                            "internal_address6": "fd00::5054:ff:fe12:3456"}]}
+
+
+class LeaseCallsTest(unittest.TestCase):
+    def test_requests_and_typed_replies(self):
+        fake = Fake([({"lease": LEASE}, 0), ({"lease": LEASE}, 0), ({"leases": [LEASE]}, 0),
+                     ({"lease": LEASE}, 0),
+                     ({"network": {"name": "shared"}, "ended_leases": [LEASE]}, 0)])
+        try:
+            lease = vmnet_broker.forward_add([("tcp", 2222, 22)], ifname="fc-vm1",
+                                             socket_path=fake.path)
+            self.assertEqual((lease.lease_id, lease.persistent, lease.network_name),
+                             (7, True, "shared"))
+            self.assertEqual(lease.port_forwards[0].internal_address6, "fd00::5054:ff:fe12:3456")
+            vmnet_broker.forward_remove([("tcp", 2222)], lease_id=7, socket_path=fake.path)
+            [listed] = vmnet_broker.forward_list(socket_path=fake.path)
+            self.assertEqual(listed.to_json(), LEASE)
+            vmnet_broker.release(lease_id=7, socket_path=fake.path)
+            stopped = vmnet_broker.stop_network("shared", force=True, socket_path=fake.path)
+            self.assertEqual(stopped.network.name, "shared")
+            self.assertEqual([le.ifname for le in stopped.ended_leases], ["fc-vm1"])
+            fake.wait()
+        finally:
+            fake.close()
+        self.assertEqual([r for r, _ in fake.requests], [
+            {"command": "forward_add", "ifname": "fc-vm1",
+             "port_forwards": [{"protocol": "tcp", "external_port": 2222, "internal_port": 22}]},
+            {"command": "forward_remove", "lease_id": 7,
+             "port_forwards": [{"protocol": "tcp", "external_port": 2222}]},
+            {"command": "forward_list"},
+            {"command": "release", "lease_id": 7},
+            {"command": "stop", "network_name": "shared", "force": True}])
+
+    def test_refused_before_connecting(self):
+        for call in (lambda: vmnet_broker.release(socket_path="/nonexistent"),
+                     lambda: vmnet_broker.release(ifname="a", lease_id=1,
+                                                  socket_path="/nonexistent"),
+                     lambda: vmnet_broker.release(lease_id=0, socket_path="/nonexistent"),
+                     lambda: vmnet_broker.release(ifname="a/b", socket_path="/nonexistent"),
+                     lambda: vmnet_broker.forward_add([], lease_id=1, socket_path="/nonexistent"),
+                     lambda: vmnet_broker.forward_remove([("tcp", 0)], lease_id=1,
+                                                         socket_path="/nonexistent"),
+                     lambda: vmnet_broker.stop_network("a/b", socket_path="/nonexistent")):
+            with self.assertRaises(vmnet_broker.InvalidRequest):
+                call()
+        with self.assertRaises(vmnet_broker.ConnectionFailure) as cm:
+            vmnet_broker.release(lease_id=1, socket_path="/nonexistent/sock")
+        self.assertIn("daemon is not running", cm.exception.message)
+        self.assertIn("systemctl start vmnet-brokerd.socket", cm.exception.message)
+
+
 class ModelTest(unittest.TestCase):
     def test_status_values_are_typed_and_round_trip(self):
         reply = {"version": 1, "networks": [dict(

@@ -14,6 +14,40 @@
 #include "protocol.h"
 #include "util.h"
 
+/* "port_forwards" of @req: with internal_port, except for forward_remove. */
+static json_t *forwards_to_json(const struct request *req)
+{
+	json_t *fwd = json_array();
+
+	for (unsigned int i = 0; fwd && i < req->n_forwards; i++) {
+		json_t *f = json_pack("{s:s, s:i}", "protocol",
+				      forward_protocol_to_string(req->forwards[i].protocol),
+				      "external_port", req->forwards[i].external_port);
+
+		if (f && req->command != REQUEST_FORWARD_REMOVE)
+			json_object_set_new(f, "internal_port",
+					    json_integer(req->forwards[i].internal_port));
+		json_array_append_new(fwd, f);
+	}
+	return fwd;
+}
+
+/* The keys of the commands that are not acquire. */
+static json_t *other_to_json(json_t *o, const struct request *req)
+{
+	if (req->command == REQUEST_STOP) {
+		json_object_set_new(o, "network_name", json_string(req->network_name));
+		json_object_set_new(o, "force", json_boolean(req->force));
+	}
+	if (req->ifname[0])
+		json_object_set_new(o, "ifname", json_string(req->ifname));
+	if (req->lease_id)
+		json_object_set_new(o, "lease_id", json_integer((json_int_t)req->lease_id));
+	if (req->command == REQUEST_FORWARD_ADD || req->command == REQUEST_FORWARD_REMOVE)
+		json_object_set_new(o, "port_forwards", forwards_to_json(req));
+	return o;
+}
+
 /* The request as JSON again, with every key the parser filled. */
 static json_t *request_to_json(const struct request *req)
 {
@@ -21,16 +55,13 @@ static json_t *request_to_json(const struct request *req)
 	json_t *fwd;
 	char mac[18];
 
-	if (!o || req->command != REQUEST_ACQUIRE)
+	if (!o)
 		return o;
-	fwd = json_array();
-	for (unsigned int i = 0; fwd && i < req->n_forwards; i++)
-		json_array_append_new(fwd,
-				      json_pack("{s:s, s:i, s:i}", "protocol",
-						forward_protocol_to_string(req->forwards[i].protocol),
-						"external_port", req->forwards[i].external_port,
-						"internal_port", req->forwards[i].internal_port));
+	if (req->command != REQUEST_ACQUIRE)
+		return other_to_json(o, req);
+	fwd = forwards_to_json(req);
 	json_object_set_new(o, "network_name", json_string(req->network_name));
+	json_object_set_new(o, "persistent", json_boolean(req->persistent));
 	json_object_set_new(o, "port", json_string(port_kind_to_string(req->port)));
 	json_object_set_new(o, "label", json_string(req->label));
 	json_object_set_new(o, "vnet_hdr", json_boolean(req->vnet_hdr));
@@ -47,19 +78,46 @@ static json_t *request_to_json(const struct request *req)
 	return o;
 }
 
+/* release, forward_*, stop: a lease named once (stop: a network), forwards as the command wants. */
+static void check_valid_other(const struct request *req)
+{
+	bool ref = req->ifname[0] || req->lease_id;
+
+	fuzz_check(!(req->ifname[0] && req->lease_id), "a lease named once");
+	fuzz_check(!req->ifname[0] || ifname_is_valid(req->ifname), "lease ifname valid");
+	if (req->command == REQUEST_STOP)
+		fuzz_check(network_name_is_valid(req->network_name), "stop: network_name valid");
+	if (req->command == REQUEST_RELEASE || req->command == REQUEST_FORWARD_ADD ||
+	    req->command == REQUEST_FORWARD_REMOVE)
+		fuzz_check(ref, "the lease is named");
+	fuzz_check((req->n_forwards > 0) == (req->command == REQUEST_FORWARD_ADD ||
+					     req->command == REQUEST_FORWARD_REMOVE),
+		   "forwards exactly on forward_add and forward_remove");
+	for (unsigned int i = 0; i < req->n_forwards; i++)
+		fuzz_check((req->forwards[i].internal_port > 0) == (req->command == REQUEST_FORWARD_ADD),
+			   "internal_port exactly on forward_add");
+}
+
 static void check_valid(const struct request *req)
 {
 	uint8_t mac[6];
 	char buf[18];
 
 	fuzz_check(req->command < _REQUEST_COMMAND_MAX, "command in range");
-	if (req->command != REQUEST_ACQUIRE)
+	if (req->command != REQUEST_ACQUIRE) {
+		check_valid_other(req);
 		return;
+	}
 	fuzz_check(network_name_is_valid(req->network_name), "network_name valid");
 	fuzz_check(req->port < _PORT_KIND_MAX, "port kind in range");
 	fuzz_check(label_is_valid(req->label), "label valid");
-	fuzz_check(!req->ifname[0] || (ifname_is_valid(req->ifname) && req->port == PORT_NETNS),
-		   "ifname valid and only on netns");
+	fuzz_check(!req->ifname[0] || (ifname_is_valid(req->ifname) &&
+				       (req->port == PORT_NETNS || req->port == PORT_NAMED_TAP)),
+		   "ifname valid and only on netns and named_tap");
+	fuzz_check(!req->ifname[0] || req->port != PORT_NAMED_TAP || !ifname_reserved_why(req->ifname),
+		   "a named TAP's name is not reserved");
+	fuzz_check(!req->persistent || req->port == PORT_NETNS || req->port == PORT_NAMED_TAP,
+		   "persistent only on netns and named_tap");
 	fuzz_check(req->queues >= 1 && req->queues <= QUEUES_MAX, "queue count in range");
 	fuzz_check(req->queues == 1 || req->port == PORT_TAP || req->port == PORT_NAMED_TAP,
 		   "multi_queue only on TAPs");
@@ -94,21 +152,26 @@ static void check_round_trip(const struct request *req)
 	memset(&again, 0, sizeof(again));
 	fuzz_check(request_parse(text, strlen(text), &again, err) == 0, "re-encoded request parses");
 	fuzz_check(again.command == req->command, "round trip: command");
-	if (req->command != REQUEST_ACQUIRE)
+	fuzz_check(streq(again.ifname, req->ifname) && again.lease_id == req->lease_id,
+		   "round trip: ifname, lease_id");
+	fuzz_check(again.n_forwards == req->n_forwards &&
+			   memcmp(again.forwards, req->forwards,
+				  req->n_forwards * sizeof(req->forwards[0])) == 0,
+		   "round trip: port_forwards");
+	fuzz_check(again.force == req->force && again.persistent == req->persistent,
+		   "round trip: force, persistent");
+	if (req->command != REQUEST_ACQUIRE && req->command != REQUEST_STOP)
 		return;
 	fuzz_check(streq(again.network_name, req->network_name), "round trip: network_name");
+	if (req->command != REQUEST_ACQUIRE)
+		return;
 	fuzz_check(again.port == req->port, "round trip: port");
 	fuzz_check(again.has_mac == req->has_mac &&
 			   (!req->has_mac || memcmp(again.mac, req->mac, 6) == 0),
 		   "round trip: mac");
 	fuzz_check(streq(again.label, req->label), "round trip: label");
-	fuzz_check(streq(again.ifname, req->ifname), "round trip: ifname");
 	fuzz_check(again.vnet_hdr == req->vnet_hdr && again.queues == req->queues,
 		   "round trip: vnet_hdr, multi_queue");
-	fuzz_check(again.n_forwards == req->n_forwards &&
-			   memcmp(again.forwards, req->forwards,
-				  req->n_forwards * sizeof(req->forwards[0])) == 0,
-		   "round trip: port_forwards");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

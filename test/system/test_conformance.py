@@ -201,6 +201,22 @@ class _Nowhere:
 def test_no_daemon(topo, lang):
     out = run_runner(lang, _Nowhere(topo), {"command": "status"})
     assert (out["status"], out["name"]) == (1, "VMNET_BROKER_CONNECTION_FAILURE"), out
+    # Each client says what to do about it, in the same words.
+    assert "the vmnet-broker daemon is not running; start it with: sudo systemctl start " \
+        "vmnet-brokerd.socket" in out["message"], out
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_socket_refuses_the_user(broker, lang):
+    os.chmod(broker.socket, 0o600)
+    try:
+        out = run_runner(lang, broker, {"command": "status"}, user=NOBODY_UID)
+    finally:
+        os.chmod(broker.socket, 0o666)
+    assert (out["status"], out["name"]) == (1, "VMNET_BROKER_CONNECTION_FAILURE"), out
+    assert "only root and the members of group 'vmnet-broker' may use the broker; to join " \
+        "it: sudo usermod -aG vmnet-broker nobody, then log in again (or run: newgrp " \
+        "vmnet-broker)" in out["message"], out
 
 
 # ----------------------------------------------------------------- golden replies
