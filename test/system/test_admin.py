@@ -15,7 +15,9 @@ NOT_ALLOWED, NOT_FOUND, CONFLICT = 3, 5, 9
 
 
 def state_files(broker):
-    return sorted(os.listdir(broker.state_dir))
+    """The files under the state dir (its directories may stay, empty)."""
+    return sorted(os.path.relpath(os.path.join(d, f), broker.state_dir)
+                  for d, _, files in os.walk(broker.state_dir) for f in files)
 
 
 def test_stop_refuses_while_leases_exist_then_force_ends_them(broker, topo):
