@@ -6,7 +6,9 @@
  * sockets hold through sock_diag: one dump per address family of the
  * listening TCP sockets (the listening hash only, cheap) or of every UDP
  * socket (the UDP hash, tens to hundreds of us). There is no event when
- * a socket binds later: the callers look again when they need to.
+ * a socket binds later: the callers look again when they need to. The
+ * same dump of listening TCP sockets tells whether a server holds a port
+ * on the wildcard address (network.c's DNS port).
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -60,9 +62,8 @@ static int errno_of(int nle)
 	}
 }
 
-/* One dump of @family's sockets of @protocol in @states into @set. */
-static int dump(struct nl_sock *sk, uint8_t family, uint8_t protocol, uint32_t states,
-		struct port_set *set)
+/* One dump of @family's sockets of @protocol in @states, to the socket's callback. */
+static int dump(struct nl_sock *sk, uint8_t family, uint8_t protocol, uint32_t states)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = family,
@@ -96,8 +97,49 @@ int sockdiag_ports_in_use(enum forward_protocol proto, struct port_set *ret)
 	r = errno_of(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_socket, ret));
 	if (r < 0)
 		return r;
-	r = dump(sk, AF_INET, protocol, states, ret);
+	r = dump(sk, AF_INET, protocol, states);
 	if (r >= 0)
-		r = dump(sk, AF_INET6, protocol, states, ret);
+		r = dump(sk, AF_INET6, protocol, states);
 	return r;
+}
+
+struct wildcard {
+	uint16_t port; /* network byte order */
+	bool found;
+};
+
+static int on_listener(struct nl_msg *msg, void *arg)
+{
+	static const uint32_t zero[4];
+	struct wildcard *w = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	const struct inet_diag_msg *m;
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return NL_OK;
+	m = nlmsg_data(h);
+	if (m->id.idiag_sport == w->port &&
+	    memcmp(m->id.idiag_src, zero, m->idiag_family == AF_INET ? 4 : 16) == 0)
+		w->found = true;
+	return NL_OK;
+}
+
+int sockdiag_wildcard_listener(uint16_t port)
+{
+	_cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
+	struct wildcard w = { .port = htons(port) };
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	nl_socket_disable_auto_ack(sk);
+	r = errno_of(nl_connect(sk, NETLINK_SOCK_DIAG));
+	if (r >= 0)
+		r = errno_of(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_listener, &w));
+	if (r >= 0)
+		r = dump(sk, AF_INET, IPPROTO_TCP, 1u << TCP_LISTEN);
+	/* A kernel without IPv6 has nothing to dump there. */
+	if (r >= 0 && !w.found)
+		(void)dump(sk, AF_INET6, IPPROTO_TCP, 1u << TCP_LISTEN);
+	return r < 0 ? r : w.found;
 }

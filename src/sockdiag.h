@@ -27,4 +27,14 @@ static inline bool port_set_has(const struct port_set *s, uint16_t port)
  */
 int sockdiag_ports_in_use(enum forward_protocol proto, struct port_set *ret);
 
+/**
+ * sockdiag_wildcard_listener() - does a TCP socket listen on port @port of the wildcard address?
+ *
+ * 0.0.0.0 or ::, as a DNS server of the host that serves every interface
+ * (a dnsmasq with Debian's empty dnsmasq.conf). Then no other socket can
+ * listen on a specific address at that port, whatever its options.
+ * Return: 1, 0, or negative errno.
+ */
+int sockdiag_wildcard_listener(uint16_t port);
+
 #endif
