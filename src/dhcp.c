@@ -364,6 +364,9 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 		r |= argv_add(argv, &n, "--port=0"); /* and so no DNS server is offered */
 	else
 		r |= argv_add(argv, &n, "--dhcp-option=option:dns-server,%s", gw);
+	/* Guests still ask port 53: the nftables table redirects it (nft.c). */
+	if (!p->no_dns && p->dns_port)
+		r |= argv_add(argv, &n, "--port=%u", p->dns_port);
 	if (!p->dns_upstream)
 		r |= argv_add(argv, &n, "--no-resolv");
 	else if (p->resolv_file)

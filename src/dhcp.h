@@ -21,6 +21,7 @@ struct dhcp_params {
 	bool dns_upstream;       /* forward DNS queries beyond local names */
 	bool no_dhcp4;           /* serve no IPv4 addresses (`dhcp`: false) */
 	bool no_dns;             /* no DNS at all (`dns_proxy`: false): --port=0 */
+	unsigned int dns_port;   /* DNS on this port, not 53 (a host's server has 53); 0: 53 */
 	unsigned int mtu;
 	struct dnsmasq_env *env; /* what dnsmasq is exec'd with; NULL: the daemon's environment */
 };

@@ -68,6 +68,7 @@ static int describe(const struct network *n, struct nft_network *ret)
 		.routed4 = !n->config.nat44,
 		.routed6 = !n->config.nat66,
 		.external_interface = n->config.external_interface,
+		.dns_alt_port = n->dns_alt_port,
 		.forwards = fw,
 		.n_forwards = n_fw,
 	};

@@ -34,9 +34,11 @@
 #include "log.h"
 #include "netlink.h"
 #include "network.h"
+#include "nft.h"
 #include "port.h"
 #include "ra.h"
 #include "record.h"
+#include "sockdiag.h"
 #include "state.h"
 #include "util.h"
 
@@ -178,6 +180,7 @@ static int start_dhcp(struct network *n)
 		.dns_upstream = n->config.mode == MODE_SHARED && n->config.dns_proxy,
 		.no_dhcp4 = !n->config.dhcp,
 		.no_dns = !n->config.dns_proxy,
+		.dns_port = n->dns_alt_port ? NFT_DNS_ALT_PORT : 0,
 		.mtu = n->config.mtu,
 		.env = env->dnsmasq,
 	};
@@ -354,6 +357,35 @@ static void set_addressing(struct network *n, const struct network_addressing *a
 	host_map_init(&n->hosts, n->subnet.len, network_gateway(n) - n->subnet.addr);
 }
 
+/*
+ * A DNS server of the host on the wildcard address (a dnsmasq with
+ * Debian's empty dnsmasq.conf) holds port 53 of every address for TCP,
+ * so dnsmasq could not listen on the gateway's and would not start at
+ * all, DHCP included. Then it listens on NFT_DNS_ALT_PORT, where the
+ * table redirects guests' DNS (nft.c). Decided once, as the network is
+ * made: the table and dnsmasq must agree. systemd-resolved's stub
+ * (127.0.0.53) is no such server.
+ */
+static void choose_dns_port(struct network *n)
+{
+	int r;
+
+	if (!n->config.dns_proxy)
+		return;
+	r = sockdiag_wildcard_listener(53);
+	if (r < 0)
+		log_network_warning_errno(n, r,
+					  "Failed to look for a DNS server of the host, "
+					  "assuming none: %m");
+	n->dns_alt_port = r > 0;
+	if (n->dns_alt_port)
+		log_network_notice(n,
+				   "A DNS server of the host listens on port 53 of every "
+				   "address: dnsmasq listens on port %u, where guests' DNS to the "
+				   "gateway is redirected",
+				   NFT_DNS_ALT_PORT);
+}
+
 static int create_bridge(struct network *n)
 {
 	struct bridge_spec s = {
@@ -396,6 +428,7 @@ int network_new(struct network_env *env, const struct network_config *c,
 	r = forward_table_add(env->forwards, c->forwards, c->n_forwards, n, n);
 	if (r < 0)
 		return r;
+	choose_dns_port(n);
 	r = create_bridge(n);
 	if (r < 0)
 		return r;
@@ -427,6 +460,8 @@ int network_adopt(struct network_env *env, struct network_config *c,
 	n->adopting = true;
 	set_addressing(n, a);
 	aim_file_forwards(n);
+	/* Its dnsmasq is replaced (network_adopt_done()), the table rewritten: decide again. */
+	choose_dns_port(n);
 	memcpy(n->bridge, br->name, sizeof(n->bridge));
 	n->bridge_ifindex = br->ifindex;
 	memcpy(n->bridge_mac, br->mac, 6);

@@ -83,7 +83,8 @@ struct network {
 	struct ra_link *ra;         /* router advertisements, when the file wants them */
 	sd_event_source *dhcp_sync; /* pending: dnsmasq learns the reservations */
 	struct record record;       /* STATE/NAME.state and .journal */
-	bool adopting; /* the earlier daemon's record stands until network_adopt_done() */
+	bool adopting;     /* the earlier daemon's record stands until network_adopt_done() */
+	bool dns_alt_port; /* a host's DNS server has port 53: dnsmasq on NFT_DNS_ALT_PORT */
 };
 
 /* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */

@@ -82,6 +82,42 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
 }
 
 /*
+ * A DNS server of the host listening on the wildcard address takes port
+ * 53 of every address for TCP, the gateway's too, so such a network's
+ * dnsmasq listens on NFT_DNS_ALT_PORT instead (network.c), and what its
+ * guests send to their gateway's port 53 is redirected there (dns_alt4,
+ * dns_alt6: those gateways). Only its own network may use it, as for port
+ * 53 (dns_input: input's rule, which sees only 53).
+ */
+static void put_dns_base(FILE *f)
+{
+	const char *only = "iifname != \"lo\" fib daddr . iif type != local drop comment \"DNS "
+			   "only from its own network\"";
+	const char *why = "comment \"DNS of a network whose dnsmasq cannot have port 53\"";
+
+	fprintf(f, "  set dns_alt4 { type ipv4_addr; }\n"
+		   "  set dns_alt6 { type ipv6_addr; }\n");
+	fprintf(f, "  chain dns {\n"
+		   "    type nat hook prerouting priority dstnat; policy accept;\n");
+	fprintf(f,
+		"    iifname @bridges ip daddr @dns_alt4 meta l4proto { tcp, udp } th dport 53 "
+		"redirect to :%u %s\n",
+		NFT_DNS_ALT_PORT, why);
+	fprintf(f,
+		"    iifname @bridges ip6 daddr @dns_alt6 meta l4proto { tcp, udp } th dport 53 "
+		"redirect to :%u %s\n",
+		NFT_DNS_ALT_PORT, why);
+	fprintf(f, "  }\n"
+		   "  chain dns_input {\n"
+		   "    type filter hook input priority filter; policy accept;\n");
+	fprintf(f, "    ip daddr @dns_alt4 meta l4proto { tcp, udp } th dport %u %s\n",
+		NFT_DNS_ALT_PORT, only);
+	fprintf(f, "    ip6 daddr @dns_alt6 meta l4proto { tcp, udp } th dport %u %s\n",
+		NFT_DNS_ALT_PORT, only);
+	fprintf(f, "  }\n");
+}
+
+/*
  * The table's shape. Base chains look a packet's bridge up in a set or a
  * verdict map (one hash lookup, whatever the number of networks) and jump
  * to that network's own chains; a network is its chains plus its
@@ -166,6 +202,7 @@ static void put_base(FILE *f, bool forwards)
 	fprintf(f, "    ip saddr vmap @masq4\n"
 		   "    ip6 saddr vmap @masq6\n"
 		   "  }\n");
+	put_dns_base(f);
 }
 
 /*
@@ -281,6 +318,12 @@ static void put_elements_of(FILE *f, const struct nft_network *n)
 		fprintf(f, "%s gateways6 { %s }\n", t,
 			inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)));
 	fprintf(f, "%s raw_guest { %d : jump raw_%s }\n", t, n->ifindex, br);
+	if (n->dns_alt_port) {
+		fprintf(f, "%s dns_alt4 { %s }\n", t, addr4_format(gateway_of(n), g, sizeof(g)));
+		if (n->ula)
+			fprintf(f, "%s dns_alt6 { %s }\n", t,
+				inet_ntop(AF_INET6, n->gateway6, g6, sizeof(g6)));
+	}
 	if (has_forward_rules(n))
 		fprintf(f, "%s net_by_name { \"%s\" : jump fwd_%s }\n", t, br, br);
 	if (masquerades4(n))

@@ -10,6 +10,12 @@
 #include "protocol.h"
 
 #define NFT_TABLE "vmnet_broker" /* family inet */
+/*
+ * Where a network's dnsmasq listens for DNS when a server of the host
+ * holds port 53 on the wildcard address (dhcp.c): guests still ask the
+ * gateway on 53, and the table redirects that here.
+ */
+#define NFT_DNS_ALT_PORT 10053
 
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */
 struct nft_network {
@@ -24,6 +30,7 @@ struct nft_network {
 	bool routed4;         /* shared without nat44: forward, don't masquerade, let in */
 	bool routed6;         /* the same for IPv6 (nat66 off) */
 	const char *external_interface;      /* NULL or "": out through any interface */
+	bool dns_alt_port;                   /* its dnsmasq listens on NFT_DNS_ALT_PORT */
 	const struct port_forward *forwards; /* host ports DNATed to guests */
 	size_t n_forwards;
 };
