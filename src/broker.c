@@ -19,6 +19,7 @@
 #include "config.h"
 #include "dnsmasq-env.h"
 #include "firewall.h"
+#include "hostfw.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
@@ -295,13 +296,37 @@ int broker_enable_forwarding(struct broker *b)
 	return 0;
 }
 
-/* Out of the registry, torn down, and out of the nftables table. */
+/* The host's firewall follows the running networks (hostfw.c). */
+static void update_host(struct broker *b)
+{
+	struct hostfw_network *v = calloc(b->registry.n_networks + 1, sizeof(*v));
+	const struct network *n;
+	size_t i = 0;
+
+	if (!v || !b->hostfw) {
+		free(v);
+		if (b->hostfw)
+			log_warning("Failed to update the host's firewall: out of memory");
+		return;
+	}
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		if (n->bridge_ifindex > 0)
+			v[i++] = (struct hostfw_network){ .name = n->config.name,
+							  .bridge = n->bridge,
+							  .dns_alt_port = n->dns_alt_port };
+	if (hostfw_set_networks(b->hostfw, v, i) < 0)
+		log_warning("Failed to update the host's firewall: out of memory");
+	free(v);
+}
+
+/* Out of the registry, torn down, and out of the nftables table and the host's firewall. */
 static void remove_network(struct broker *b, struct network *n)
 {
 	registry_remove_network(&b->registry, n);
 	network_free(n);
 	/* A failure was logged; the next change rewrites the table again. */
 	(void)firewall_apply(b->nft, &b->registry);
+	update_host(b);
 }
 
 static void on_network_idle(struct network *n, void *userdata)
@@ -372,6 +397,7 @@ static int create_network(struct broker *b, const struct network_config *c, stru
 		remove_network(b, n);
 		return r;
 	}
+	update_host(b);
 	log_network_info(n, "Created: bridge %s, subnet %s, mode %s", n->bridge,
 			 prefix4_format(&n->subnet, sub, sizeof(sub)),
 			 network_mode_to_string(c->mode));
@@ -728,8 +754,27 @@ static void log_config_errors(struct broker *b)
 	log_info("Read %zu network file(s) from '%s'", b->configs->n, b->opt.config_dir);
 }
 
+/* Someone else changed our table (hostfw.c): write it again, whole. */
+static int restore_table(void *userdata)
+{
+	struct broker *b = userdata;
+
+	return firewall_apply(b->nft, &b->registry);
+}
+
+void broker_watch_host(struct broker *b)
+{
+	hostfw_start(b->hostfw);
+	update_host(b);
+}
+
 static int open_kernel(struct broker *b)
 {
+	const struct hostfw_env fw = {
+		.event = b->event,
+		.restore_table = restore_table,
+		.userdata = b,
+	};
 	int r;
 
 	r = netlink_new(b->event, on_link_gone, on_carrier_off, on_link_resync, b, &b->nl);
@@ -738,6 +783,10 @@ static int open_kernel(struct broker *b)
 	r = nft_new(&b->nft);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up libnftables: %m");
+	/* Its sockets for legacy iptables need CAP_NET_RAW, which goes with the setup. */
+	r = hostfw_new(&fw, &b->hostfw);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the host firewall watch: %m");
 	r = ra_new(b->event, &b->ra);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the router advertisement socket: %m");
@@ -817,6 +866,8 @@ struct broker *broker_free(struct broker *b)
 		if (n->n_leases == 0)
 			remove_network(b, n);
 	}
+	/* Before the rest is abandoned: their rules stay, for the guests and the next daemon. */
+	b->hostfw = hostfw_free(b->hostfw);
 	while ((n = TAILQ_FIRST(&b->registry.networks))) {
 		log_network_info(n, "Left running for its %zu lease(s)", n->n_leases);
 		registry_remove_network(&b->registry, n);
@@ -841,6 +892,7 @@ void broker_remove_all(struct broker *b)
 		log_network_notice(n, "Removing, with its %zu lease(s), as asked", n->n_leases);
 		remove_network(b, n);
 	}
+	hostfw_remove_all(b->hostfw);
 }
 
 bool broker_is_idle(const struct broker *b)

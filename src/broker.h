@@ -46,7 +46,8 @@ struct broker {
 	struct server *server;
 	struct netlink *nl;
 	struct nft *nft;
-	struct ra *ra;                   /* the one socket all networks advertise through */
+	struct hostfw *hostfw; /* the host's other firewalls: Docker, ufw, firewalld, reloads */
+	struct ra *ra;         /* the one socket all networks advertise through */
 	struct dnsmasq_env *dnsmasq_env; /* what every dnsmasq is exec'd with */
 	struct config_dir *configs;      /* the network files, reread on each acquire */
 	struct forward_table forwards;   /* every forwarded host port */
@@ -198,6 +199,11 @@ void broker_stop_network(struct broker *b, struct network *n, uid_t by);
 void broker_enforce_quotas(struct broker *b);
 /* End the connection's leases, as it closes (the daemon stopping keeps named TAPs). */
 void broker_end_client(struct broker *b, struct client *cl);
+/*
+ * After adoption: watch the host's firewall (nftables events, iptables,
+ * firewalld) and make it let the running networks through.
+ */
+void broker_watch_host(struct broker *b);
 /* Enable IP forwarding for a shared network, once. Return: 0 or negative errno (logged). */
 int broker_enable_forwarding(struct broker *b);
 

@@ -393,6 +393,8 @@ static int start_broker(sd_event *event, struct broker_options *o, struct broker
 	r = broker_adopt(b);
 	if (r < 0)
 		return r;
+	if (!remove_all)
+		broker_watch_host(b);
 	*ret = TAKE_PTR(b);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "config-dir.h"
 #include "config.h"
 #include "forward.h"
+#include "hostfw.h"
 #include "lease.h"
 #include "log.h"
 #include "network.h"
@@ -496,7 +497,9 @@ static int handle_status(struct broker *b, struct connection *c, struct reply *r
 	broker_check_host_listeners(b);
 	TAILQ_FOREACH(n, &b->registry.networks, link)
 		json_array_append_new(nets, network_status_json(n, uid));
-	rp->json = json_pack("{s:i, s:o}", "version", PROTOCOL_VERSION, "networks", nets);
+	/* What the host's firewall holds for the networks: nothing in it names a user. */
+	rp->json = json_pack("{s:i, s:o, s:o*}", "version", PROTOCOL_VERSION, "networks", nets,
+			     "host", hostfw_status_json(b->hostfw));
 	return 0;
 }
 
