@@ -47,7 +47,8 @@ struct firewalld {
 	sd_bus_slot *owner;
 	bool running;
 	bool zone_present;
-	bool zone_added; /* by us, in this daemon's life: never twice */
+	bool zone_added;   /* by us, in this daemon's life: never twice */
+	bool zone_pending; /* ... and the reload that makes it runtime not yet done */
 	struct names want;
 	struct names bound;
 	firewalld_fn fn;
@@ -210,7 +211,8 @@ static int on_reload_done(sd_bus_message *m, void *userdata, sd_bus_error *e)
 {
 	struct call *c = userdata;
 
-	/* On success, the Reloaded signal puts the interfaces in. */
+	/* On success, the Reloaded signal (sent before this reply) put the interfaces in. */
+	c->fw->zone_pending = false;
 	if (sd_bus_message_is_method_error(m, NULL))
 		report_error(c->fw, m, "reload");
 	return 0;
@@ -222,6 +224,7 @@ static int on_zone_added(sd_bus_message *m, void *userdata, sd_bus_error *e)
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *r = NULL;
 
 	if (sd_bus_message_is_method_error(m, NULL)) {
+		c->fw->zone_pending = false;
 		report_error(c->fw, m, "addZone2");
 		return 0;
 	}
@@ -249,6 +252,7 @@ static int add_zone(struct firewalld *fw)
 
 	snprintf(port, sizeof(port), "%u", NFT_DNS_ALT_PORT);
 	fw->zone_added = true;
+	fw->zone_pending = true;
 	r = method(fw, FW_CONFIG_PATH, FW_CONFIG_IFACE, "addZone2", &m);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "sa{sv}", FIREWALLD_ZONE, 7, "short", "s",
@@ -283,10 +287,11 @@ static int on_zones(sd_bus_message *m, void *userdata, sd_bus_error *e)
 			fw->zone_present = true;
 	if (fw->zone_present)
 		put_interfaces(fw);
+	else if (fw->zone_added && !fw->zone_pending)
+		report(fw, FIREWALLD_ERROR, "zone " FIREWALLD_ZONE " still missing after adding it");
 	else if (!fw->zone_added && add_zone(fw) < 0)
 		report(fw, FIREWALLD_ERROR, "cannot call firewalld");
-	else if (fw->zone_added)
-		report(fw, FIREWALLD_ERROR, "zone " FIREWALLD_ZONE " still missing after adding it");
+	/* Being added: the reload's signal applies. */
 	return 0;
 }
 
