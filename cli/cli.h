@@ -80,6 +80,8 @@ int print_json(const char *text);
 const char *str_or_dash(json_t *obj, const char *key);
 /* A `status` reply as tables: networks, and their leases with their forwards. */
 void print_status(json_t *root);
+/* status' "host": what the daemon found of the host's firewalls and did (print-host.c). */
+void print_host(json_t *host);
 /* A `networks` reply as a table, with each file's errors. */
 void print_networks(json_t *root);
 /* The "name" of each of a reply's "networks", one a line (--names). */
@@ -90,5 +92,7 @@ void print_forwards(json_t *lease, const char *indent);
 const char *forward_text(json_t *forward, char *buf, size_t size);
 /* "lease 7: uid 1000 pid 42 label 'vm1': tap vmtap3 mac ... address ...", into @buf. */
 const char *lease_text(json_t *lease, char *buf, size_t size);
+/* `doctor`, in doctor.c. Return: the exit status, 1 when a check failed. */
+int cmd_doctor(const struct command *c, struct globals *g, int argc, char **argv);
 
 #endif

@@ -165,6 +165,7 @@ void print_status(json_t *root)
 
 	if (json_array_size(networks) == 0) {
 		puts("No networks are up.");
+		print_host(json_object_get(root, "host"));
 		return;
 	}
 	printf("%-*s  %-*s  %-*s  %-18s  %-24s  %s\n", wn, "NETWORK", wm, "MODE", wb, "BRIDGE",
@@ -186,6 +187,7 @@ void print_status(json_t *root)
 		json_array_foreach(leases, j, lease)
 			print_lease(lease);
 	}
+	print_host(json_object_get(root, "host"));
 }
 
 /* "    error: KEY: REASON", one line each, under the network's line. */

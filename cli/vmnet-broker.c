@@ -547,6 +547,19 @@ static const struct command commands[] = {
 		.run = cmd_stop,
 	},
 	{
+		.name = "doctor",
+		.args = "",
+		.summary = "check this host for what would break guests, one line per finding",
+		.help = "",
+		.notes = "Each line starts with ok, info, warn or fail, says what was found and,\n"
+			 "after \"--\", what to do. The daemon's socket and /dev/net/tun are looked at\n"
+			 "here; the firewalls (nftables, iptables of Docker and ufw, firewalld),\n"
+			 "forwarding and a DNS server on port 53 the daemon looks at, in its own\n"
+			 "namespace, and reports in 'status --json' (\"host\"). Exits with 1 if\n"
+			 "anything failed.\n",
+		.run = cmd_doctor,
+	},
+	{
 		.name = "check-config",
 		.args = "[DIR]",
 		.summary = "check the network files DIR/NAME.json (default " VMNET_BROKER_DEFAULT_CONFIG_DIR

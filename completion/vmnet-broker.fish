@@ -2,7 +2,7 @@
 # from the daemon (`networks --names`, `status --names`, `status`), with the
 # --socket given on the line.
 
-set -l commands status networks acquire run release forward stop check-config
+set -l commands status networks acquire run release forward stop doctor check-config
 
 # The --socket of the line so far, as arguments.
 function __vmnet_broker_socket
@@ -69,6 +69,7 @@ complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a run -
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a release -d 'end a lease now'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a forward -d 'forward host ports to a lease, stop, list'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a stop -d 'remove a running network (root only)'
+complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'check this host for what would break guests'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a check-config -d 'check the network files'
 
 complete -c vmnet-broker -n "__fish_seen_subcommand_from status networks" -l json -d 'print the reply as JSON'
