@@ -13,11 +13,15 @@ set -eu
 # libvirt-daemon-system, libvirt-clients: test_libvirt.py boots a libvirt
 # domain on a broker network, with a libvirtd of its own in the test's
 # namespaces (their services are never started here: see policy-rc.d below).
+# iptables (both backends), docker.io, ufw, firewalld, dbus: test_hostfw.py and
+# test_firewalld.py run the real ones in test namespaces, next to the broker
+# (their services are never started here either).
 PKGS="meson ninja-build pkg-config gcc
-libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev
+libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev libmnl-dev
 libcmocka-dev libcap-ng-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
 python3 python3-pytest python3-jsonschema golang-go procps util-linux qemu-system-x86 cpio
-scdoc clang-format clang-tidy libvirt-daemon-system libvirt-clients"
+scdoc clang-format clang-tidy libvirt-daemon-system libvirt-clients iptables docker.io ufw
+firewalld dbus"
 # `make deb` and `make check` (VMNET_DEB_DEPS=1) also need the Debian
 # packaging tools and what debian/control's Build-Depends adds: systemd.pc
 # for the unit directory, bash-completion.pc for the completions
@@ -63,7 +67,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-# Some packages ship services (libvirt-daemon-system: libvirtd, virtlogd).
+# Some packages ship services (libvirt-daemon-system: libvirtd, virtlogd;
+# docker.io, firewalld, dbus).
 # The tests run what they need themselves, in namespaces of their own;
 # nothing may start on this machine. A policy-rc.d that exits 101 tells
 # invoke-rc.d and deb-systemd-invoke not to start anything; one the

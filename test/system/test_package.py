@@ -65,6 +65,7 @@ EXPECTED = {
         "./lib/systemd/system/vmnet-brokerd.socket",
         "./usr/bin/vmnet-broker",
         "./usr/lib/%s/vmnet-broker/dnsmasq-preload.so" % MULTIARCH,
+        "./usr/lib/firewalld/zones/vmnet-broker.xml",
         "./usr/lib/sysusers.d/vmnet-broker.conf",
         "./usr/lib/tmpfiles.d/vmnet-broker.conf",
         "./usr/libexec/vmnet-broker-check-leases",
