@@ -115,10 +115,91 @@ type NetworkStatus struct {
 	Leases        []Lease `json:"leases"`
 }
 
-// StatusReply is the reply of status: every running network.
+// StatusReply is the reply of status: every running network, and what the
+// daemon found of the host's firewalls (nil from a daemon before it).
 type StatusReply struct {
 	Version  int             `json:"version,omitempty"`
 	Networks []NetworkStatus `json:"networks"`
+	Host     *HostStatus     `json:"host,omitempty"`
+}
+
+// HostStatus is what the daemon found of the host's other firewalls and
+// what it did about them: its table restored after someone removed it,
+// accept rules kept in iptables where Docker, ufw or a policy would drop
+// guests' traffic, the bridges in firewalld's zone, a DNS server of the
+// host on port 53.
+type HostStatus struct {
+	Forwarding        PerFamily        `json:"forwarding"`             // net.ipv4.ip_forward, net.ipv6.conf.all.forwarding
+	BrNetfilter       *PerFamily       `json:"br_netfilter,omitempty"` // nil when the module is not loaded
+	NFTables          NFTablesStatus   `json:"nftables"`
+	IPTables          []IPTablesStatus `json:"iptables"` // each backend and family whose filter table exists
+	Firewalld         FirewalldStatus  `json:"firewalld"`
+	ForeignDropChains []NFTChain       `json:"foreign_drop_chains"` // others' base chains that drop, not opened by the broker
+	DNS               DNSStatus        `json:"dns"`
+	Detected          []string         `json:"detected"` // "docker", "ufw", "firewalld"
+}
+
+// PerFamily is a setting for IPv4 and IPv6; nil where the host has none.
+type PerFamily struct {
+	IPv4 *bool `json:"ipv4,omitempty"`
+	IPv6 *bool `json:"ipv6,omitempty"`
+}
+
+// HostEvent is one thing the daemon did about the host's firewall: when
+// (UTC, RFC 3339), why, and what it did.
+type HostEvent struct {
+	Time       string `json:"time"`
+	Cause      string `json:"cause"`
+	What       string `json:"what,omitempty"`
+	DurationMS *int   `json:"duration_ms,omitempty"`
+}
+
+// NFTablesStatus is the broker's table inet vmnet_broker.
+type NFTablesStatus struct {
+	Table       bool       `json:"table"`    // it exists
+	Restores    int        `json:"restores"` // times restored after someone else changed it
+	Backoff     int        `json:"backoff"`  // seconds a pending restore waits, 0 when none
+	LastRestore *HostEvent `json:"last_restore,omitempty"`
+}
+
+// IPTablesStatus is one iptables backend ("nft", "legacy") and family
+// ("ipv4", "ipv6"), and the broker's accept rules in it.
+type IPTablesStatus struct {
+	Backend       string     `json:"backend"`
+	Family        string     `json:"family"`
+	ForwardPolicy string     `json:"forward_policy,omitempty"` // "accept" or "drop"
+	InputPolicy   string     `json:"input_policy,omitempty"`
+	JumpFrom      string     `json:"jump_from,omitempty"` // "DOCKER-USER" or "FORWARD"; "" when not needed
+	InputJump     bool       `json:"input_jump"`
+	InPlace       bool       `json:"in_place"`
+	Error         string     `json:"error,omitempty"`
+	LastFix       *HostEvent `json:"last_fix,omitempty"`
+}
+
+// FirewalldStatus is firewalld and the broker's zone in it.
+type FirewalldStatus struct {
+	Running     bool       `json:"running"`
+	Zone        string     `json:"zone"`
+	ZonePresent bool       `json:"zone_present"`
+	Interfaces  []string   `json:"interfaces"` // bridges firewalld confirmed in the zone
+	LastApply   *HostEvent `json:"last_apply,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+// NFTChain is a base chain of another nftables table.
+type NFTChain struct {
+	Family string `json:"family"`
+	Table  string `json:"table"`
+	Chain  string `json:"chain"`
+	Hook   string `json:"hook"` // "forward" or "input"
+}
+
+// DNSStatus says whether a DNS server of the host holds port 53 of every
+// address, and which networks' dnsmasq listen on AlternatePort instead.
+type DNSStatus struct {
+	WildcardListener bool     `json:"wildcard_listener"`
+	AlternatePort    int      `json:"alternate_port"`
+	Networks         []string `json:"networks"`
 }
 
 // Network returns the running network named name, or nil.

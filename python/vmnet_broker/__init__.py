@@ -29,8 +29,10 @@ from .client import (Port, acquire, check_network_name, forward_add, forward_lis
 from .errors import (BrokerError, Conflict, ConnectionClosed, ConnectionFailure, CreateFailure,
                      InternalError, InvalidReply, InvalidRequest, LimitExceeded, NotAllowed,
                      NotFound, Status, error_for, status_name, status_text)
-from .model import (ConfigError, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
-                    NetworkStatus, PortForward, PortInfo, PortKind, StatusReply, StopReply)
+from .model import (ConfigError, DNSStatus, FirewalldStatus, HostEvent, HostStatus,
+                    IPTablesStatus, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
+                    NetworkStatus, NFTablesStatus, NFTChain, PerFamily, PortForward, PortInfo,
+                    PortKind, StatusReply, StopReply)
 from .wire import (DEFAULT_SOCKET, FDS_MAX, MESSAGE_MAX, REPLY_MAX, SOCKET_ENV, Connection,
                    Message, socket_path)
 
@@ -45,6 +47,8 @@ __all__ = [
     "InvalidRequest", "NotFound", "CreateFailure", "InternalError", "LimitExceeded", "Conflict",
     "PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
     "StatusReply", "NetworkEntry", "NetworksReply", "ConfigError",
+    "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus", "IPTablesStatus", "FirewalldStatus",
+    "NFTChain", "DNSStatus",
     "Connection", "Message", "socket_path", "DEFAULT_SOCKET", "SOCKET_ENV", "MESSAGE_MAX",
     "REPLY_MAX", "FDS_MAX", "PROTOCOL_VERSION",
 ]

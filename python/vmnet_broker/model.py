@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 from .errors import InvalidReply
 
 __all__ = ["PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
-           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply", "StopReply"]
+           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply", "StopReply",
+           "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus", "IPTablesStatus",
+           "FirewalldStatus", "NFTChain", "DNSStatus"]
 
 
 class PortKind(str, enum.Enum):
@@ -244,19 +246,187 @@ class NetworkStatus(NetworkInfo):
                    leases=_list(o, "leases", path, LeaseInfo.from_json), raw=dict(o))
 
 
+def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    items = _get(obj, key, list, path) or []
+    for i, x in enumerate(items):
+        if not isinstance(x, str):
+            raise InvalidReply("'%s[%d]' in the reply is not a string" % (_where(path, key), i))
+    return tuple(items)
+
+
+def _sub(obj: Mapping[str, Any], key: str, path: str, parse: Any) -> Any:
+    v = _get(obj, key, dict, path)
+    return None if v is None else parse(v, _where(path, key))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PerFamily(_Value):
+    """A setting for IPv4 and IPv6; None where the host has none."""
+
+    ipv4: bool | None = None
+    ipv6: bool | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str) -> PerFamily:
+        return cls(ipv4=_get(o, "ipv4", bool, path), ipv6=_get(o, "ipv6", bool, path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HostEvent(_Value):
+    """One thing the daemon did about the host's firewall: when (UTC, RFC 3339), why, what."""
+
+    time: str
+    cause: str
+    what: str | None = None
+    duration_ms: int | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str) -> HostEvent:
+        return cls(time=_need(o, "time", str, path), cause=_need(o, "cause", str, path),
+                   what=_get(o, "what", str, path), duration_ms=_get(o, "duration_ms", int, path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NFTablesStatus(_Value):
+    """The broker's table inet vmnet_broker."""
+
+    table: bool          # it exists
+    restores: int        # times restored after someone else changed it
+    backoff: int         # seconds a pending restore waits; 0 when none
+    last_restore: HostEvent | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str) -> NFTablesStatus:
+        return cls(table=_need(o, "table", bool, path), restores=_need(o, "restores", int, path),
+                   backoff=_need(o, "backoff", int, path),
+                   last_restore=_sub(o, "last_restore", path, HostEvent.from_json))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IPTablesStatus(_Value):
+    """One iptables backend ("nft", "legacy") and family ("ipv4", "ipv6"), and the
+    broker's accept rules in it."""
+
+    backend: str
+    family: str
+    forward_policy: str | None = None  # "accept" or "drop"
+    input_policy: str | None = None
+    jump_from: str | None = None       # "DOCKER-USER" or "FORWARD"; None when not needed
+    input_jump: bool = False
+    in_place: bool = False
+    error: str | None = None
+    last_fix: HostEvent | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "host.iptables") -> IPTablesStatus:
+        return cls(backend=_need(o, "backend", str, path), family=_need(o, "family", str, path),
+                   forward_policy=_get(o, "forward_policy", str, path),
+                   input_policy=_get(o, "input_policy", str, path),
+                   jump_from=_get(o, "jump_from", str, path),
+                   input_jump=_need(o, "input_jump", bool, path),
+                   in_place=_need(o, "in_place", bool, path), error=_get(o, "error", str, path),
+                   last_fix=_sub(o, "last_fix", path, HostEvent.from_json))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FirewalldStatus(_Value):
+    """firewalld, and the broker's zone in it."""
+
+    running: bool
+    zone: str
+    zone_present: bool
+    interfaces: tuple[str, ...] = ()   # bridges firewalld confirmed in the zone
+    last_apply: HostEvent | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str) -> FirewalldStatus:
+        return cls(running=_need(o, "running", bool, path), zone=_need(o, "zone", str, path),
+                   zone_present=_need(o, "zone_present", bool, path),
+                   interfaces=_strings(o, "interfaces", path),
+                   last_apply=_sub(o, "last_apply", path, HostEvent.from_json),
+                   error=_get(o, "error", str, path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NFTChain(_Value):
+    """A base chain of another nftables table."""
+
+    family: str
+    table: str
+    chain: str
+    hook: str  # "forward" or "input"
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "host.foreign_drop_chains") -> NFTChain:
+        return cls(family=_need(o, "family", str, path), table=_need(o, "table", str, path),
+                   chain=_need(o, "chain", str, path), hook=_need(o, "hook", str, path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DNSStatus(_Value):
+    """Whether a DNS server of the host holds port 53 of every address, and which
+    networks' dnsmasq listen on ``alternate_port`` instead."""
+
+    wildcard_listener: bool
+    alternate_port: int
+    networks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str) -> DNSStatus:
+        return cls(wildcard_listener=_need(o, "wildcard_listener", bool, path),
+                   alternate_port=_need(o, "alternate_port", int, path),
+                   networks=_strings(o, "networks", path))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HostStatus(_Value):
+    """What the daemon found of the host's other firewalls and what it did about
+    them: its table restored after someone removed it, accept rules kept in
+    iptables where Docker, ufw or a policy would drop guests' traffic, the
+    bridges in firewalld's zone, a DNS server of the host on port 53."""
+
+    forwarding: PerFamily
+    nftables: NFTablesStatus
+    firewalld: FirewalldStatus
+    dns: DNSStatus
+    br_netfilter: PerFamily | None = None  # None when the module is not loaded
+    iptables: tuple[IPTablesStatus, ...] = ()
+    foreign_drop_chains: tuple[NFTChain, ...] = ()
+    detected: tuple[str, ...] = ()         # "docker", "ufw", "firewalld"
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "host") -> HostStatus:
+        def need_obj(key: str) -> Mapping[str, Any]:
+            return _need(o, key, dict, path)
+        return cls(forwarding=PerFamily.from_json(need_obj("forwarding"), path + ".forwarding"),
+                   nftables=NFTablesStatus.from_json(need_obj("nftables"), path + ".nftables"),
+                   firewalld=FirewalldStatus.from_json(need_obj("firewalld"),
+                                                       path + ".firewalld"),
+                   dns=DNSStatus.from_json(need_obj("dns"), path + ".dns"),
+                   br_netfilter=_sub(o, "br_netfilter", path, PerFamily.from_json),
+                   iptables=_list(o, "iptables", path, IPTablesStatus.from_json),
+                   foreign_drop_chains=_list(o, "foreign_drop_chains", path, NFTChain.from_json),
+                   detected=_strings(o, "detected", path), raw=dict(o))
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class StatusReply(_Value):
-    """The reply of ``status``: every running network and its leases."""
+    """The reply of ``status``: every running network and its leases, and what
+    the daemon found of the host's firewalls (None from a daemon before it)."""
 
     version: int | None = None
     networks: tuple[NetworkStatus, ...] = ()
+    host: HostStatus | None = None
     raw: dict[str, Any] = _raw()
 
     @classmethod
     def from_json(cls, o: Mapping[str, Any]) -> StatusReply:
         _need(o, "networks", list, "")
         return cls(version=_get(o, "version", int, ""),
-                   networks=_list(o, "networks", "", NetworkStatus.from_json), raw=dict(o))
+                   networks=_list(o, "networks", "", NetworkStatus.from_json),
+                   host=_sub(o, "host", "", HostStatus.from_json), raw=dict(o))
 
     def network(self, name: str) -> NetworkStatus | None:
         """The running network @name, or None."""
