@@ -12,7 +12,7 @@
  *     500 ms after the first (a restart of a firewall service is two
  *     batches: a flush, then its rules), one log line each. Whoever keeps
  *     removing it is answered with a growing delay (1 s, 2 s ... 60 s)
- *     after three quick restores, not with a loop.
+ *     after five quick restores, not with a loop.
  *   - Docker, ufw, or an admin set iptables' FORWARD (and ufw INPUT)
  *     to drop, and with br_netfilter that drops guests' traffic even on
  *     one bridge. Wherever a filter table of iptables exists and may
@@ -50,7 +50,7 @@
 
 #define RESTORE_SETTLE_USEC (100 * USEC_PER_MSEC)   /* after the last foreign change of a burst */
 #define RESTORE_MAX_WAIT_USEC (500 * USEC_PER_MSEC) /* after the first, at most */
-#define RESTORE_QUICK 3                             /* restores in a row before backing off */
+#define RESTORE_QUICK 5                             /* restores in a row before backing off */
 #define RESTORE_IN_A_ROW_USEC (10 * USEC_PER_SEC)   /* a change this soon after a restore */
 #define RESTORE_QUIET_USEC (60 * USEC_PER_SEC)      /* ... and this long without one resets */
 #define RESTORE_MAX_BACKOFF_USEC (60 * USEC_PER_SEC)
