@@ -86,8 +86,10 @@ static bool any_forwards(const struct nft_network *nets, size_t count)
  * 53 of every address for TCP, the gateway's too, so such a network's
  * dnsmasq listens on NFT_DNS_ALT_PORT instead (network.c), and what its
  * guests send to their gateway's port 53 is redirected there (dns_alt4,
- * dns_alt6: those gateways). Only its own network may use it, as for port
- * 53 (dns_input: input's rule, which sees only 53).
+ * dns_alt6: those gateways), only from its own bridge (fib daddr . iif:
+ * redirect goes to the incoming interface's address). Only its own
+ * network may use it, as for port 53 (dns_input: input's rule, which
+ * sees only 53).
  */
 static void put_dns_base(FILE *f)
 {
@@ -101,11 +103,11 @@ static void put_dns_base(FILE *f)
 		   "    type nat hook prerouting priority dstnat; policy accept;\n");
 	fprintf(f,
 		"    iifname @bridges ip daddr @dns_alt4 meta l4proto { tcp, udp } th dport 53 "
-		"redirect to :%u %s\n",
+		"fib daddr . iif type local redirect to :%u %s\n",
 		NFT_DNS_ALT_PORT, why);
 	fprintf(f,
 		"    iifname @bridges ip6 daddr @dns_alt6 meta l4proto { tcp, udp } th dport 53 "
-		"redirect to :%u %s\n",
+		"fib daddr . iif type local redirect to :%u %s\n",
 		NFT_DNS_ALT_PORT, why);
 	fprintf(f, "  }\n"
 		   "  chain dns_input {\n"
