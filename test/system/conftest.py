@@ -66,6 +66,9 @@ UPLINK_DAEMON = "203.0.113.1"
 UPLINK_UPSTREAM = "203.0.113.2"
 DEFAULT_POOL = "192.168.64.0/18"
 
+# Where every daemon of the tests looks for the system bus: nowhere.
+NO_BUS = "unix:path=/nonexistent/vmnet-broker-tests-use-no-system-bus"
+
 _ns_counter = itertools.count()
 TOPO_KEY = pytest.StashKey()
 
@@ -194,7 +197,7 @@ class Guest:
 class Broker:
     """One vmnet-brokerd running in a namespace of the test."""
 
-    def __init__(self, topo, ns, idle_timeout=2, subnet_pool=None, extra_args=()):
+    def __init__(self, topo, ns, idle_timeout=2, subnet_pool=None, extra_args=(), env=None):
         self.topo = topo
         self.ns = ns
         self.dir = tempfile.mkdtemp(prefix="broker-", dir=topo.tmp)
@@ -210,6 +213,7 @@ class Broker:
         self.idle_timeout = idle_timeout
         self.subnet_pool = subnet_pool
         self.extra_args = list(extra_args)
+        self.env = env  # None: the test's own (no system bus, see _environment())
         self.proc = None
         self.final_log = None
         self.returncode = None
@@ -228,7 +232,7 @@ class Broker:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *self.argv()],
                                          stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT)
+                                         stderr=subprocess.STDOUT, env=self.env)
 
         def ready():
             if self.proc.poll() is not None:
@@ -497,7 +501,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if not rep.failed:
         return
-    topo = item.stash.get(TOPO_KEY, None)
+    topo = item.stash.get(TOPO_KEY, None) or getattr(item, "funcargs", {}).get("module_topo")
     if topo is None:
         return
     for b in topo.brokers:
@@ -515,6 +519,9 @@ def _environment():
         if not os.access(path, os.X_OK):
             pytest.fail("%s is not built (run make)" % path, pytrace=False)
     sweep_leftovers()
+    # The daemon talks to firewalld on the system bus: never this machine's.
+    # A test that wants firewalld gives the daemon a bus of its own.
+    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = NO_BUS
     yield
 
 
@@ -524,6 +531,22 @@ def topo(request):
     os.chmod(tmp, 0o755)  # unprivileged clients must reach the socket in it
     t = Topology(tmp)
     request.node.stash[TOPO_KEY] = t
+    try:
+        yield t
+    finally:
+        errors = t.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def module_topo():
+    """A topology shared by a module's tests: for what takes seconds to set up (a real
+    dockerd, firewalld). Its daemons' logs are attached to failures as topo's are."""
+    tmp = tempfile.mkdtemp(prefix=RUN)
+    os.chmod(tmp, 0o755)
+    t = Topology(tmp)
     try:
         yield t
     finally:
