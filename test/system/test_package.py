@@ -22,6 +22,7 @@ packaging tools, systemd-container and debootstrap.
 """
 import glob
 import grp
+import hashlib
 import json
 import os
 import re
@@ -464,6 +465,7 @@ def test_completion(extracted, broker, topo, shell):
 
     assert complete("vmnet-broker ac") == ["acquire"]
     assert complete("vmnet-broker sto") == ["stop"]
+    assert complete("vmnet-broker do") == ["doctor"]
     assert complete("vmnet-broker acquire --port n") == ["named_tap", "netns", "none"]
     assert names("vmnet-broker acquire ") == ["host", "lab", "shared"]
     assert names("vmnet-broker stop ") == ["shared"]
@@ -485,10 +487,13 @@ def test_completion(extracted, broker, topo, shell):
 
 # ----------------------------------------------------------------- real systemd
 
-ROOTFS_CACHE = "/var/tmp/vmnet-broker-test-rootfs"
 ROOTFS_PACKAGES = ("systemd,systemd-sysv,dbus,iproute2,nftables,dnsmasq-base,libnl-3-200,"
-                   "libnl-route-3-200,libnftables1,libjansson4,libsystemd0,libcap-ng0,"
-                   "procps,util-linux,python3")
+                   "libnl-route-3-200,libnftables1,libjansson4,libsystemd0,libcap-ng0,libmnl0,"
+                   "procps,util-linux,python3,iptables")
+# One cache per package list: runs of trees that want different roots (say,
+# two branches on one machine) each keep theirs instead of remaking it.
+ROOTFS_CACHE = "/var/tmp/vmnet-broker-test-rootfs-" + hashlib.sha256(
+    ROOTFS_PACKAGES.encode()).hexdigest()[:12]
 
 
 def _base_rootfs():
@@ -680,6 +685,18 @@ def test_installed_with_systemd(container):
              timeout=30)
         assert c.sh("cat /root/lease").stdout.strip() == port["address"]
 
+    # iptables of both backends under the hardened unit (its /run/xtables.lock,
+    # the capabilities iptables gets back): a FORWARD policy DROP gets the
+    # broker's accept rules within a second or two.
+    c.sh("iptables-legacy -w -P FORWARD DROP && iptables-nft -w -P FORWARD DROP")
+
+    def fixed():
+        return all("-A FORWARD -j VMNET-BROKER" in c.sh("%s-save -t filter" % prog).stdout
+                   for prog in ("iptables-legacy", "iptables-nft"))
+    wait_until(fixed, timeout=15, what="the accept rules in both iptables backends")
+    assert "can't open lock file" not in journal(c)
+    assert "iptables-restore failed" not in journal(c)
+
     # journald: priorities through the <N> prefix, one line per event.
     text = journal(c)
     assert "[network shared] Created" in text
@@ -731,6 +748,7 @@ def test_installed_with_systemd(container):
     assert c.sh("ip -br link").stdout.split()[0] == "lo"
     assert len(c.sh("ip -br link").stdout.splitlines()) == 1
     assert "vmnet_broker" not in c.sh("nft list tables").stdout
+    assert "VMNET-BROKER" not in c.sh("iptables-legacy-save; iptables-nft-save").stdout
     assert c.sh("pgrep -x dnsmasq || true").stdout.strip() == ""
     assert c.sh("ls -d /run/vmnet-broker /etc/vmnet-broker.d /lib/systemd/system/vmnet-brokerd*"
                 " 2>/dev/null || true").stdout.strip() == ""
