@@ -74,6 +74,7 @@ struct hostfw {
 	sd_event_source *legacy_timer;
 
 	/* firewalld */
+	uint64_t fw_tried; /* when connecting to the system bus last failed (CLOCK_MONOTONIC) */
 	struct happening fw_apply;
 	char fw_error[256];
 };

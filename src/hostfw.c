@@ -55,6 +55,7 @@
 #define RESTORE_QUIET_USEC (60 * USEC_PER_SEC)      /* ... and this long without one resets */
 #define RESTORE_MAX_BACKOFF_USEC (60 * USEC_PER_SEC)
 #define IPT_SETTLE_USEC (300 * USEC_PER_MSEC)
+#define FW_RETRY_USEC (10 * USEC_PER_SEC)
 #define LEGACY_POLL_USEC (1 * USEC_PER_SEC)
 
 static uint64_t now_usec(struct hostfw *h)
@@ -466,16 +467,23 @@ static void on_firewalld(enum firewalld_event e, const char *detail, void *userd
 	}
 }
 
-/* firewalld is reached over the system bus; where there is none, there is no firewalld. */
+/*
+ * firewalld is reached over the system bus; where there is none, there is
+ * no firewalld. A bus that comes later (it hardly does: the daemon starts
+ * after the bus at boot) is looked for again as networks change, at most
+ * every FW_RETRY_USEC.
+ */
 static void fw_connect(struct hostfw *h)
 {
+	uint64_t now = now_usec(h);
 	int r;
 
-	if (h->fw)
+	if (h->fw || (h->fw_tried && now - h->fw_tried < FW_RETRY_USEC))
 		return;
 	r = firewalld_new(h->env.event, on_firewalld, h, &h->fw);
-	if (r < 0)
+	if (r < 0 && !h->fw_tried)
 		log_debug_errno(r, "No system bus, so no firewalld to tell about the bridges: %m");
+	h->fw_tried = r < 0 ? (now ? now : 1) : 0;
 }
 
 /* ---- the whole */
