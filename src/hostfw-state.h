@@ -65,8 +65,8 @@ struct hostfw {
 	char ipt_cause[CAUSE_MAX]; /* why the next check */
 	char ipt_running_cause[CAUSE_MAX];
 	struct ipt_slot slots[_IPT_BACKEND_MAX][_IPT_FAMILY_MAX];
-	struct nft_base_chain *chains; /* as the running check found them */
-	size_t n_chains;
+	bool nft_filter[_IPT_FAMILY_MAX]; /* iptables-nft's table ip/ip6 filter exists */
+	bool nft_filter_known; /* ... as far as nftables' events since the last dump tell */
 	pid_t own[OWN_PIDS];
 	unsigned int own_next;
 	struct ipt_legacy_watch legacy;

@@ -204,20 +204,40 @@ static void want_of(const struct hostfw *h, const char **bridges, struct ipt_wan
 			ret->dns_port = NFT_DNS_ALT_PORT;
 }
 
-/* iptables-nft's table for @f: table ip/ip6 filter with a base chain, in the last dump. */
-static bool nft_backend_present(const struct hostfw *h, enum ipt_family f)
+/*
+ * Whether iptables-nft's table ip/ip6 filter exists (with a base chain).
+ * A dump of every chain is a few milliseconds at 200 networks, so it is
+ * redone only when nftables' events said those tables changed: not for
+ * every network created on a host without them.
+ */
+static void nft_filter_refresh(struct hostfw *h)
 {
-	const char *fam = f == IPT_IPV4 ? "ip" : "ip6";
+	_cleanup_free_ struct nft_base_chain *chains = NULL;
+	size_t n = 0;
+	int r;
 
-	for (size_t i = 0; i < h->n_chains; i++)
-		if (streq(h->chains[i].family, fam) && streq(h->chains[i].table, "filter"))
-			return true;
-	return false;
+	if (h->nft_filter_known)
+		return;
+	r = nft_list_base_chains(&chains, &n);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to list nftables chains, skipping iptables-nft: %m");
+		return;
+	}
+	h->nft_filter[IPT_IPV4] = h->nft_filter[IPT_IPV6] = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!streq(chains[i].table, "filter"))
+			continue;
+		if (streq(chains[i].family, "ip"))
+			h->nft_filter[IPT_IPV4] = true;
+		else if (streq(chains[i].family, "ip6"))
+			h->nft_filter[IPT_IPV6] = true;
+	}
+	h->nft_filter_known = true;
 }
 
 static bool slot_present(const struct hostfw *h, enum ipt_backend b, enum ipt_family f)
 {
-	return b == IPT_LEGACY ? ipt_legacy_present(f) : nft_backend_present(h, f);
+	return b == IPT_LEGACY ? ipt_legacy_present(f) : h->nft_filter[f];
 }
 
 /* Keep the summary of @rep in its slot, and log what changed. */
@@ -300,8 +320,6 @@ static void ipt_next(struct hostfw *h)
 			return;
 		log_warning_errno(r, "Failed to check %s: %m", prog);
 	}
-	h->chains = mfree(h->chains);
-	h->n_chains = 0;
 	legacy_settled(h);
 	if (h->ipt_again) {
 		h->ipt_again = false;
@@ -312,7 +330,6 @@ static void ipt_next(struct hostfw *h)
 static int on_ipt_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct hostfw *h = userdata;
-	int r;
 
 	if (h->ipt) {
 		h->ipt_again = true;
@@ -320,11 +337,7 @@ static int on_ipt_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	snprintf(h->ipt_running_cause, sizeof(h->ipt_running_cause), "%s", h->ipt_cause);
 	h->ipt_cause[0] = '\0';
-	h->chains = mfree(h->chains);
-	h->n_chains = 0;
-	r = nft_list_base_chains(&h->chains, &h->n_chains);
-	if (r < 0)
-		log_warning_errno(r, "Failed to list nftables chains, skipping iptables-nft: %m");
+	nft_filter_refresh(h);
 	h->ipt_slot = 0;
 	ipt_next(h);
 	return 0;
@@ -413,8 +426,10 @@ static void on_batch(const struct nft_batch *b, void *userdata)
 		log_debug("nftables: %s", what);
 		restore_soon(h, what);
 	}
-	if (b->lost || b->filter[0] || b->filter[1])
+	if (b->lost || b->filter[0] || b->filter[1]) {
+		h->nft_filter_known = false;
 		ipt_soon(h, what, IPT_SETTLE_USEC);
+	}
 }
 
 /* ---- firewalld */
@@ -549,9 +564,8 @@ static void ipt_sync(struct hostfw *h, const char *cause)
 	if (!bridges)
 		return;
 	want_of(h, bridges, &w);
-	h->chains = mfree(h->chains);
-	h->n_chains = 0;
-	(void)nft_list_base_chains(&h->chains, &h->n_chains);
+	h->nft_filter_known = false;
+	nft_filter_refresh(h);
 	for (int b = 0; b < _IPT_BACKEND_MAX; b++)
 		for (int f = 0; f < _IPT_FAMILY_MAX; f++) {
 			struct ipt_report rep;
@@ -563,8 +577,6 @@ static void ipt_sync(struct hostfw *h, const char *cause)
 				record_report(h, &rep, cause);
 			ipt_report_clear(&rep);
 		}
-	h->chains = mfree(h->chains);
-	h->n_chains = 0;
 }
 
 void hostfw_remove_all(struct hostfw *h)
@@ -591,7 +603,6 @@ struct hostfw *hostfw_free(struct hostfw *h)
 	h->mon = nftmon_free(h->mon);
 	h->fw = firewalld_free(h->fw);
 	ipt_legacy_watch_close(&h->legacy);
-	free(h->chains);
 	free(h->nets);
 	free(h);
 	return NULL;
