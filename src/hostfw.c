@@ -8,7 +8,7 @@
  *     nftables tells every listener of each commit and who made it
  *     (nftmon.c); a change by someone else is undone by rewriting the
  *     whole table from the broker's state (firewall_apply(), atomic,
- *     1-30 ms), 100 ms after the last change of a burst and at most
+ *     2 ms for one network, 30 for 64), 100 ms after the last change of a burst and at most
  *     500 ms after the first (a restart of a firewall service is two
  *     batches: a flush, then its rules), one log line each. Whoever keeps
  *     removing it is answered with a growing delay (1 s, 2 s ... 60 s)
@@ -19,10 +19,11 @@
  *     drop, in each backend and family, accept rules for the bridges go
  *     into chains of ours (iptables.c). They are checked whenever the
  *     networks change, 300 ms after iptables-nft's tables settled
- *     (Docker and ufw change them in dozens of batches), and every
- *     second while a legacy table exists, which sends no events (a hash
- *     of its entries, tens of microseconds). Changes our own iptables
- *     processes make are not news.
+ *     (Docker and ufw change them in dozens of batches), and, since
+ *     legacy iptables sends no events, when a check every second (while
+ *     networks are up) sees a legacy table's signature change: a hash
+ *     of its entries, taken only of tables that exist, tens of
+ *     microseconds. Changes our own iptables processes make are not news.
  *   - firewalld puts unknown interfaces into a zone that drops guests'
  *     traffic: the bridges go into the broker's zone (firewalld.c),
  *     again after every reload and restart of firewalld.
