@@ -84,6 +84,7 @@ def test_doctor_reads_the_host(broker, topo):
     assert re.search(r"^  iptables-nft \(ipv4\): FORWARD policy drop, INPUT drop; accept rules "
                      r"in place, from FORWARD and INPUT$", text, re.M), text
     assert re.search(r"^  nftables inet mine chain forward drops on forward", text, re.M), text
+    assert re.search(r"^  found: ufw$", text, re.M), text
 
     # Forwarding turned off under a shared network.
     nsrun(d, "nft", "delete", "table", "inet", "mine")
