@@ -77,6 +77,8 @@ static void happened(struct happening *e, const char *cause, const char *what, d
 
 /* ---- table inet vmnet_broker */
 
+static void restore_soon(struct hostfw *h, const char *cause);
+
 static int on_restore_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct hostfw *h = userdata;
@@ -101,8 +103,14 @@ static int on_restore_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	t1 = now_usec(h);
 	h->last_restore_mono = t1 > t0 ? t1 : t0;
-	if (r < 0)
-		return 0; /* logged; the next change tries again */
+	if (r < 0) {
+		/* Logged. Again soon, and later and later if it keeps failing (backoff()). */
+		char again[CAUSE_MAX];
+
+		snprintf(again, sizeof(again), "%s", h->cause);
+		restore_soon(h, again);
+		return 0;
+	}
 	h->restores++;
 	happened(&h->last_restore, cause, NULL, ms);
 	log_notice("Table inet " NFT_TABLE ": %s; restored %zu network(s) in %.1f ms, %" PRIu64
@@ -161,8 +169,9 @@ static void restore_soon(struct hostfw *h, const char *cause)
 	if (r >= 0)
 		r = sd_event_source_set_enabled(h->restore_timer, SD_EVENT_ONESHOT);
 	if (r < 0) {
-		log_warning_errno(r, "Failed to arm the table restore timer, restoring now: %m");
-		(void)on_restore_timer(NULL, 0, h);
+		/* Out of memory: the next change tries again. */
+		h->restore_pending = false;
+		log_warning_errno(r, "Failed to arm the table restore timer: %m");
 	}
 }
 
