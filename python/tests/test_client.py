@@ -339,6 +339,29 @@ class ModelTest(unittest.TestCase):
             with self.subTest(bad=bad), self.assertRaises(vmnet_broker.InvalidReply):
                 vmnet_broker.StatusReply.from_json(bad)
 
+    def test_host_status(self):
+        host = {"forwarding": {"ipv4": True, "ipv6": False},
+                "nftables": {"table": True, "restores": 1, "backoff": 0,
+                             "last_restore": {"time": "2026-01-01T00:00:00Z", "cause": "nft[1]",
+                                              "duration_ms": 2}},
+                "iptables": [{"backend": "legacy", "family": "ipv4", "forward_policy": "drop",
+                              "jump_from": "FORWARD", "input_jump": False, "in_place": True}],
+                "firewalld": {"running": False, "zone": "vmnet-broker", "zone_present": False,
+                              "interfaces": []},
+                "foreign_drop_chains": [], "dns": {"wildcard_listener": False,
+                                                   "alternate_port": 10053, "networks": []},
+                "detected": ["ufw"]}
+        st = vmnet_broker.StatusReply.from_json({"version": 1, "networks": [], "host": host})
+        self.assertEqual(st.to_json()["host"], host)
+        self.assertIsNone(st.host.br_netfilter)
+        self.assertEqual(st.host.iptables[0].jump_from, "FORWARD")
+        self.assertEqual(st.host.nftables.last_restore.duration_ms, 2)
+        self.assertIsNone(vmnet_broker.StatusReply.from_json({"networks": []}).host)
+        for bad in [dict(host, detected=[1]), dict(host, nftables={"table": 1}),
+                    dict(host, iptables=[{"backend": "nft"}]), {"forwarding": {}}]:
+            with self.subTest(bad=bad), self.assertRaises(vmnet_broker.InvalidReply):
+                vmnet_broker.StatusReply.from_json({"networks": [], "host": bad})
+
     def test_networks_entries(self):
         nets = vmnet_broker.NetworksReply.from_json({"networks": [
             {"name": "typo", "source": "/etc/vmnet-broker.d/typo.json", "persistent": False,
