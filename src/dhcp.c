@@ -313,6 +313,29 @@ static void strv_free(char **v)
 	free(v);
 }
 
+/*
+ * DNS: none (--port=0), or the gateway offered as the server, listening
+ * on port 53 or, where a DNS server of the host holds 53, on dns_port
+ * (guests still ask 53: the nftables table redirects it, nft.c); the
+ * upstream servers, or none.
+ */
+static int argv_add_dns(char **argv, size_t *n, const struct dhcp_params *p, const char *gw)
+{
+	int r = 0;
+
+	if (p->no_dns)
+		r |= argv_add(argv, n, "--port=0"); /* and so no DNS server is offered */
+	else
+		r |= argv_add(argv, n, "--dhcp-option=option:dns-server,%s", gw);
+	if (!p->no_dns && p->dns_port)
+		r |= argv_add(argv, n, "--port=%u", p->dns_port);
+	if (!p->dns_upstream)
+		r |= argv_add(argv, n, "--no-resolv");
+	else if (p->resolv_file)
+		r |= argv_add(argv, n, "--resolv-file=%s", p->resolv_file);
+	return r;
+}
+
 /* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
 static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, char ***ret)
 {
@@ -360,17 +383,7 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 		r |= argv_add(argv, &n, "--dhcp-option=option:router,%s", gw);
 	else
 		r |= argv_add(argv, &n, "--dhcp-option=option:router"); /* none: host-only */
-	if (p->no_dns)
-		r |= argv_add(argv, &n, "--port=0"); /* and so no DNS server is offered */
-	else
-		r |= argv_add(argv, &n, "--dhcp-option=option:dns-server,%s", gw);
-	/* Guests still ask port 53: the nftables table redirects it (nft.c). */
-	if (!p->no_dns && p->dns_port)
-		r |= argv_add(argv, &n, "--port=%u", p->dns_port);
-	if (!p->dns_upstream)
-		r |= argv_add(argv, &n, "--no-resolv");
-	else if (p->resolv_file)
-		r |= argv_add(argv, &n, "--resolv-file=%s", p->resolv_file);
+	r |= argv_add_dns(argv, &n, p, gw);
 	if (r) {
 		strv_free(argv);
 		return -ENOMEM;
