@@ -47,6 +47,8 @@ enum key {
 	K_ALLOWED_GROUPS,
 	K_PERSISTENT,
 	K_LEASE_PORT_FORWARDS,
+	K_DHCP_RANGE,
+	K_DOMAIN,
 	_K_MAX,
 };
 
@@ -70,6 +72,8 @@ static const char *const key_names[] = {
 	[K_ALLOWED_GROUPS] = "allowed_groups",
 	[K_PERSISTENT] = "persistent",
 	[K_LEASE_PORT_FORWARDS] = "lease_port_forwards",
+	[K_DHCP_RANGE] = "dhcp_range",
+	[K_DOMAIN] = "domain",
 };
 static_assert(ELEMENTSOF(key_names) == _K_MAX, "key names");
 
@@ -81,6 +85,7 @@ struct parser {
 	bool mask_ok;      /* `mask`, or the length in `subnet`, parsed into c->prefix_len */
 	bool subnet_ok;    /* `subnet` parsed into c->gateway */
 	bool subnet_len;   /* `subnet` has a prefix length: "192.168.42.1/24" */
+	bool range_ok;     /* `dhcp_range` parsed into c->dhcp_range_start and _end */
 	bool bad;          /* an error was found */
 	bool hide;         /* quote none of the file's text: others may not read it */
 	int oom;           /* -ENOMEM once an error could not even be recorded */
@@ -495,6 +500,42 @@ static void parse_reservations(struct parser *p, json_t *v)
 	}
 }
 
+/* {"start": ADDRESS, "end": ADDRESS}; checked against the subnet in check_range(). */
+static void parse_dhcp_range(struct parser *p, json_t *v)
+{
+	static const char *const keys[] = { "start", "end" };
+	uint32_t *ends[] = { &p->c->dhcp_range_start, &p->c->dhcp_range_end };
+	bool ok = object_keys_ok(p, "dhcp_range", v, keys, ELEMENTSOF(keys));
+
+	for (size_t i = 0; ok && i < ELEMENTSOF(keys); i++) {
+		char k[32];
+		const char *s;
+
+		snprintf(k, sizeof(k), "dhcp_range.%s", keys[i]);
+		s = get_string(p, k, json_object_get(v, keys[i]));
+		ok = s && parse_ipv4(s, ends[i]) == 0;
+		if (s && !ok)
+			perr(p, k, "\"%.64s\" is not an IPv4 address", shown(p, s));
+	}
+	p->range_ok = ok;
+}
+
+static void parse_domain(struct parser *p, json_t *v)
+{
+	const char *s = get_string(p, "domain", v);
+
+	if (!s)
+		return;
+	if (!dns_domain_is_valid(s))
+		perr(p, "domain",
+		     "\"%.64s\" is not a DNS domain: labels of 1-63 of A-Z, a-z, 0-9 and '-' "
+		     "(not first or last), separated by dots, at most %d bytes, not under "
+		     "\"local\"",
+		     shown(p, s), DNS_DOMAIN_MAX);
+	else
+		dns_lower(s, p->c->domain, sizeof(p->c->domain));
+}
+
 /* A user or group: a name of the portable set (useradd's) or a decimal id. */
 static bool account_is_valid(const char *s)
 {
@@ -676,6 +717,10 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 		return parse_lease_forwards(p, v);
 	case K_PERSISTENT:
 		return get_bool(p, "persistent", v, &c->persistent);
+	case K_DHCP_RANGE:
+		return parse_dhcp_range(p, v);
+	case K_DOMAIN:
+		return parse_domain(p, v);
 	default:
 		return;
 	}
@@ -790,6 +835,87 @@ static void check_addresses(struct parser *p)
 		perr(p, "dhcp_reservations", "have no effect with 'dhcp': false");
 }
 
+/* How many host addresses of @c's subnet are left for ports: not the gateway, the range, a reservation or a forward target. */
+static long long room_for_ports(const struct network_config *c)
+{
+	uint32_t net, hosts;
+	uint8_t len;
+	long long room;
+
+	network_config_subnet(c, &net, &len);
+	hosts = (1u << (32 - len)) - 2;
+	room = (long long)hosts - 1 - (c->dhcp_range_end - c->dhcp_range_start + 1);
+	room -= (long long)c->n_reservations;
+	for (size_t i = 0; i < c->n_forwards; i++) {
+		bool counted = false;
+
+		for (size_t j = 0; j < c->n_reservations && !counted; j++)
+			counted = c->reservations[j].address == c->forwards[i].internal_address;
+		for (size_t j = 0; j < i && !counted; j++)
+			counted = c->forwards[j].internal_address == c->forwards[i].internal_address;
+		room -= !counted;
+	}
+	return room;
+}
+
+static bool in_range(const struct network_config *c, uint32_t a)
+{
+	return a >= c->dhcp_range_start && a <= c->dhcp_range_end;
+}
+
+/* The dynamic range: inside the subnet, apart from every address that is someone's. */
+static void check_range(struct parser *p)
+{
+	struct network_config *c = p->c;
+	char a[16], b[16], k[64];
+	bool ok;
+
+	if (!seen(p, K_DHCP_RANGE) || !p->range_ok)
+		return;
+	if (!c->has_subnet) {
+		perr(p, "dhcp_range", "needs a fixed 'subnet' and 'mask'");
+		return;
+	}
+	if (!c->dhcp) {
+		perr(p, "dhcp_range", "has no effect with 'dhcp': false");
+		return;
+	}
+	ok = check_guest_address(p, "dhcp_range.start", c->dhcp_range_start);
+	ok = check_guest_address(p, "dhcp_range.end", c->dhcp_range_end) && ok;
+	if (!ok)
+		return;
+	if (c->dhcp_range_start > c->dhcp_range_end) {
+		perr(p, "dhcp_range", "start %s is after end %s",
+		     addr4_format(c->dhcp_range_start, a, sizeof(a)),
+		     addr4_format(c->dhcp_range_end, b, sizeof(b)));
+		return;
+	}
+	if (in_range(c, c->gateway)) {
+		perr(p, "dhcp_range", "includes the gateway %s",
+		     addr4_format(c->gateway, a, sizeof(a)));
+		return;
+	}
+	for (size_t i = 0; i < c->n_reservations; i++)
+		if (in_range(c, c->reservations[i].address)) {
+			snprintf(k, sizeof(k), "dhcp_reservations[%zu].address", i);
+			perr(p, k, "lies in dhcp_range, which is for guests without a reservation");
+			ok = false;
+		}
+	for (size_t i = 0; i < c->n_forwards; i++)
+		if (in_range(c, c->forwards[i].internal_address)) {
+			snprintf(k, sizeof(k), "port_forwards[%zu].internal_address", i);
+			perr(p, k, "lies in dhcp_range, where any guest may get it");
+			ok = false;
+		}
+	if (ok && room_for_ports(c) <= 0) {
+		perr(p, "dhcp_range",
+		     "leaves no address for the ports the daemon gives addresses to "
+		     "(outside the range, not the gateway, a reservation or a forward's)");
+		return;
+	}
+	c->has_dhcp_range = ok;
+}
+
 static void check_ipv6(struct parser *p)
 {
 	struct network_config *c = p->c;
@@ -880,7 +1006,10 @@ static void parse_object(struct parser *p, json_t *root)
 	check_mode(p);
 	check_subnet(p);
 	check_addresses(p);
+	check_range(p);
 	check_ipv6(p);
+	if (seen(p, K_DOMAIN) && !p->c->dns_proxy)
+		perr(p, "domain", "has no effect with 'dns_proxy': false");
 }
 
 static void check_name(struct parser *p, const char *name)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -137,6 +138,27 @@ void network_config_subnet(const struct network_config *c, uint32_t *ret_addr, u
 	*ret_len = c->prefix_len;
 }
 
+char *config_domain(const struct network_config *c, char *buf, size_t size)
+{
+	if (c->domain[0])
+		snprintf(buf, size, "%s", c->domain);
+	else
+		(void)dns_default_domain(c->name, buf, size);
+	return buf;
+}
+
+/* Whether @a and @b serve names under the same domain (any case). */
+static bool same_domain(const struct network_config *a, const struct network_config *b)
+{
+	char da[DNS_DOMAIN_MAX + 1], db[DNS_DOMAIN_MAX + 1];
+
+	if (!a->dns_proxy || !b->dns_proxy)
+		return false; /* no DNS server, no names */
+	config_domain(a, da, sizeof(da));
+	config_domain(b, db, sizeof(db));
+	return da[0] && strcasecmp(da, db) == 0;
+}
+
 /* ---- errors as data */
 
 static int errors_push(struct config_errors *e, const char *file, const char *key, char *reason)
@@ -235,6 +257,11 @@ static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 		r |= pair_error(errors, v, i, j, "ipv6_prefix", "overlaps the ipv6_prefix of");
 		r |= pair_error(errors, v, j, i, "ipv6_prefix", "overlaps the ipv6_prefix of");
 	}
+	/* Two networks' names under one domain: which would the host ask? */
+	if (same_domain(a, b)) {
+		r |= pair_error(errors, v, i, j, "domain", "is also the domain of");
+		r |= pair_error(errors, v, j, i, "domain", "is also the domain of");
+	}
 	for (size_t x = 0; x < a->n_forwards; x++)
 		for (size_t y = 0; y < b->n_forwards; y++) {
 			char ka[64], kb[64], what[64];
@@ -255,10 +282,18 @@ static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 
 int config_check_files(const struct network_config *const *v, size_t n, struct config_errors *errors)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		for (size_t j = i + 1; j < n; j++)
 			if (check_pair(v, i, j, errors) < 0)
 				return -ENOMEM;
+		/* A built-in cannot be wrong: only the file gets the error. */
+		for (size_t b = 0; b < ELEMENTSOF(builtins); b++)
+			if (same_domain(v[i], &builtins[b]) &&
+			    config_errors_add(&errors[i], v[i]->source, "domain",
+					      "is also the domain of the built-in network '%s'",
+					      builtins[b].name) < 0)
+				return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "dns-name.h"
 #include "protocol.h"
 #include "util.h"
 
@@ -90,6 +91,10 @@ struct network_config {
 	size_t n_forwards;
 	struct dhcp_reservation *reservations;
 	size_t n_reservations;
+	bool has_dhcp_range;       /* `dhcp_range` given; else the default split (address.c) */
+	uint32_t dhcp_range_start; /* host byte order */
+	uint32_t dhcp_range_end;
+	char domain[DNS_DOMAIN_MAX + 1]; /* `domain`; "": NAME.vmnet (config_domain()) */
 	bool restricted;      /* allowed_users or allowed_groups given: only those, and root */
 	char **allowed_users; /* names or decimal uids */
 	size_t n_allowed_users;
@@ -127,6 +132,12 @@ void network_config_clear(struct network_config *c);
 int network_config_copy(struct network_config *dst, const struct network_config *src);
 /* The subnet of a config with `subnet`/`mask`: the prefix, host bits zero. */
 void network_config_subnet(const struct network_config *c, uint32_t *ret_addr, uint8_t *ret_len);
+/*
+ * The DNS domain its guests' names are under: `domain`, or NAME.vmnet
+ * (dns_default_domain()); "" when the name makes no valid default.
+ * @buf: DNS_DOMAIN_MAX + 1 bytes. Return: @buf.
+ */
+char *config_domain(const struct network_config *c, char *buf, size_t size);
 
 _printf_(4, 5) int config_errors_add(struct config_errors *e, const char *file, const char *key,
 				     const char *fmt, ...);
@@ -160,8 +171,10 @@ int config_parse_flags(const char *name, const char *path, const char *text, siz
  * @v:		@n configurations, each valid on its own
  * @errors:	@n error lists, one per configuration, appended to
  *
- * Overlapping subnets or IPv6 prefixes, and one external port forwarded
- * by two files. Each file involved gets an error naming the other.
+ * Overlapping subnets or IPv6 prefixes, one external port forwarded by
+ * two files, and one DNS domain (config_domain()) for two networks. Each
+ * file involved gets an error naming the other; a file whose domain is a
+ * built-in network's gets one naming that.
  * Return: 0 or -ENOMEM.
  */
 int config_check_files(const struct network_config *const *v, size_t n, struct config_errors *errors);

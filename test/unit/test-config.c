@@ -533,6 +533,136 @@ static void test_files_against_each_other(void **state)
 			       errs),
 			 0);
 	assert_int_equal(cross("{\"mode\": \"shared\"}", "{\"mode\": \"host\"}", errs), 0);
+
+	/* One domain for two networks: the host would not know whom to ask. */
+	assert_int_equal(cross("{\"mode\": \"shared\", \"domain\": \"lab.test\"}",
+			       "{\"mode\": \"host\", \"domain\": \"LAB.test\"}", errs),
+			 2);
+	assert_string_equal(errs[0].v[0].key, "domain");
+	config_errors_clear(&errs[0]);
+	config_errors_clear(&errs[1]);
+	/* File a's default, a.vmnet, named by b. */
+	assert_int_equal(cross("{\"mode\": \"shared\"}",
+			       "{\"mode\": \"host\", \"domain\": \"a.vmnet\"}", errs),
+			 2);
+	config_errors_clear(&errs[0]);
+	config_errors_clear(&errs[1]);
+	/* A built-in's: only the file is wrong. */
+	assert_int_equal(cross("{\"mode\": \"shared\", \"domain\": \"shared.vmnet\"}",
+			       "{\"mode\": \"host\"}", errs),
+			 1);
+	assert_non_null(strstr(errs[0].v[0].reason, "built-in network 'shared'"));
+	config_errors_clear(&errs[0]);
+	config_errors_clear(&errs[1]);
+	/* Without DNS a network has no names: its domain clashes with nothing. */
+	assert_int_equal(cross("{\"mode\": \"shared\", \"dns_proxy\": false}",
+			       "{\"mode\": \"host\", \"domain\": \"a.vmnet\"}", errs),
+			 0);
+}
+
+/* A /24 lab network, the start of a file. */
+#define LAB "\"mode\": \"shared\", \"subnet\": \"10.9.0.1\", \"mask\": \"255.255.255.0\""
+
+static void test_dhcp_range(void **state)
+{
+	struct network_config c;
+
+	parse_ok("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"10.9.0.200\"},"
+		 " \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\", \"address\": \"10.9.0.10\"}]}",
+		 &c);
+	assert_true(c.has_dhcp_range);
+	assert_int_equal(c.dhcp_range_start, A(10, 9, 0, 100));
+	assert_int_equal(c.dhcp_range_end, A(10, 9, 0, 200));
+	network_config_clear(&c);
+
+	parse_bad("{\"mode\": \"shared\", \"dhcp_range\": {\"start\": \"10.9.0.100\","
+		  " \"end\": \"10.9.0.200\"}}",
+		  "dhcp_range", "fixed 'subnet'");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\"}}", "dhcp_range.end",
+		  "required");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"x\"}}",
+		  "dhcp_range.end", "not an IPv4");
+	parse_bad("{" LAB ", \"dhcp_range\": [\"10.9.0.100\", \"10.9.0.200\"]}", "dhcp_range",
+		  "must be an object");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.1.100\", \"end\": \"10.9.0.200\"}}",
+		  "dhcp_range.start", "outside the subnet");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.200\", \"end\": \"10.9.0.100\"}}",
+		  "dhcp_range", "after end");
+	parse_bad("{\"mode\": \"shared\", \"subnet\": \"10.9.0.150\", \"mask\": \"255.255.255.0\","
+		  " \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"10.9.0.200\"}}",
+		  "dhcp_range", "includes the gateway");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"10.9.0.255\"}}",
+		  "dhcp_range.end", "broadcast");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"10.9.0.200\"},"
+		  " \"dhcp_reservations\": [{\"mac\": \"52:54:00:00:00:01\", \"address\": \"10.9.0.150\"}]}",
+		  "dhcp_reservations[0].address", "lies in dhcp_range");
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.100\", \"end\": \"10.9.0.200\"},"
+		  " \"port_forwards\": [{\"protocol\": \"tcp\", \"external_port\": 2222,"
+		  " \"internal_address\": \"10.9.0.101\", \"internal_port\": 22}]}",
+		  "port_forwards[0].internal_address", "lies in dhcp_range");
+	parse_bad("{" LAB ", \"dhcp\": false, \"dhcp_range\": {\"start\": \"10.9.0.100\","
+		  " \"end\": \"10.9.0.200\"}}",
+		  "dhcp_range", "no effect");
+	/* Every address but the gateway dynamic: none left for ports. */
+	parse_bad("{" LAB ", \"dhcp_range\": {\"start\": \"10.9.0.2\", \"end\": \"10.9.0.254\"}}",
+		  "dhcp_range", "leaves no address");
+	/* A /30: its one guest address is the range, or a port's; not both. */
+	parse_bad("{\"mode\": \"shared\", \"subnet\": \"10.9.0.1\", \"mask\": \"255.255.255.252\","
+		  " \"dhcp_range\": {\"start\": \"10.9.0.2\", \"end\": \"10.9.0.2\"}}",
+		  "dhcp_range", "leaves no address");
+}
+
+static void test_domain(void **state)
+{
+	struct network_config c;
+	char d[DNS_DOMAIN_MAX + 1];
+
+	parse_ok("{\"mode\": \"shared\", \"domain\": \"Lab.Example\"}", &c);
+	assert_string_equal(c.domain, "lab.example");
+	assert_string_equal(config_domain(&c, d, sizeof(d)), "lab.example");
+	network_config_clear(&c);
+	parse_ok("{\"mode\": \"shared\"}", &c);
+	assert_string_equal(config_domain(&c, d, sizeof(d)), "lab.vmnet");
+	network_config_clear(&c);
+	assert_string_equal(config_domain(config_builtin("shared"), d, sizeof(d)), "shared.vmnet");
+
+	parse_bad("{\"mode\": \"shared\", \"domain\": \"a..b\"}", "domain", "not a DNS domain");
+	parse_bad("{\"mode\": \"shared\", \"domain\": \"-a.b\"}", "domain", "not a DNS domain");
+	parse_bad("{\"mode\": \"shared\", \"domain\": \"a_b.c\"}", "domain", "not a DNS domain");
+	parse_bad("{\"mode\": \"shared\", \"domain\": \"lab.\"}", "domain", "not a DNS domain");
+	parse_bad("{\"mode\": \"shared\", \"domain\": \"printers.local\"}", "domain",
+		  "not a DNS domain");
+	parse_bad("{\"mode\": \"shared\", \"domain\": 5}", "domain", "must be a string");
+	parse_bad("{\"mode\": \"shared\", \"dns_proxy\": false, \"domain\": \"lab.test\"}",
+		  "domain", "no effect");
+}
+
+static void test_dns_names(void **state)
+{
+	char d[DNS_DOMAIN_MAX + 1];
+
+	assert_true(dns_label_is_valid("vm1"));
+	assert_true(dns_label_is_valid("a-b"));
+	assert_true(dns_label_is_valid("0"));
+	assert_false(dns_label_is_valid(""));
+	assert_false(dns_label_is_valid("-a"));
+	assert_false(dns_label_is_valid("a-"));
+	assert_false(dns_label_is_valid("a_b"));
+	assert_false(dns_label_is_valid("a.b"));
+	assert_false(dns_label_is_valid("qemu-helper pid 1"));
+	assert_false(dns_label_is_valid(
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+	assert_true(dns_domain_is_valid("shared.vmnet"));
+	assert_true(dns_domain_is_valid("lab"));
+	assert_false(dns_domain_is_valid("local"));
+	assert_false(dns_domain_is_valid("a.localhost"));
+	assert_true(dns_domain_is_valid("notlocal"));
+	assert_int_equal(dns_default_domain("My_Net", d, sizeof(d)), 0);
+	assert_string_equal(d, "my-net.vmnet");
+	assert_int_equal(dns_default_domain("lab.test", d, sizeof(d)), 0);
+	assert_string_equal(d, "lab.test.vmnet");
+	assert_int_equal(dns_default_domain("a_", d, sizeof(d)), -EINVAL);
+	assert_string_equal(d, "");
 }
 
 static void test_json(void **state)
@@ -785,6 +915,9 @@ int main(void)
 		cmocka_unit_test(test_file_names),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_files_against_each_other),
+		cmocka_unit_test(test_dhcp_range),
+		cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_dns_names),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_dir_refresh),
 		cmocka_unit_test(test_dir_trust),
