@@ -35,6 +35,7 @@ typedef enum {
 	VMNET_BROKER_INTERNAL_ERROR = 7,     /* anything else */
 	VMNET_BROKER_LIMIT_EXCEEDED = 8,     /* a per-connection, per-user or per-network limit */
 	VMNET_BROKER_CONFLICT = 9,           /* an address, MAC or forwarded port already taken */
+	VMNET_BROKER_TIMEOUT = 10,           /* what was waited for did not come in time */
 } vmnet_broker_return_t;
 
 #define VMNET_BROKER_DEFAULT_SOCKET "/run/vmnet-broker/broker.sock"
@@ -166,6 +167,35 @@ VMNET_BROKER_API int vmnet_broker_network_fd(const struct vmnet_broker_network *
 VMNET_BROKER_API int vmnet_broker_network_fd_at(const struct vmnet_broker_network *net, size_t i);
 /* Take fd @i: the caller owns and must close it; -1 when out of range or taken. */
 VMNET_BROKER_API int vmnet_broker_network_take_fd(struct vmnet_broker_network *net, size_t i);
+
+/**
+ * vmnet_broker_wait_address() - wait until the guest behind a port has an IPv4 address
+ * @socket_path:	NULL for $VMNET_BROKER_SOCKET or the default
+ * @ifname:	the port by its name on the host, as status shows it ("vmtap3"); or
+ * @label:	the port by its label (one of the caller's ports); exactly one of the two
+ * @network:	only that network's ports; NULL for any
+ * @timeout:	seconds to wait, at most 3600; 0 answers at once
+ * @ret_address: on success a malloc'ed "192.168.64.130" (free() it); may be NULL
+ * @ret_json:	on success the daemon's reply (free() it): the address, and the
+ *		lease as status shows it, with its guests; may be NULL
+ *
+ * The daemon answers as soon as it knows the address (from dnsmasq's leases
+ * or the neighbour table), whatever MAC the guest uses, and the call
+ * blocks until then. For scripts that start a VM and then ssh to it.
+ * Return: VMNET_BROKER_SUCCESS; VMNET_BROKER_TIMEOUT when no address came
+ * in time; VMNET_BROKER_NOT_FOUND when there is no such port, or it went
+ * away meanwhile; VMNET_BROKER_NOT_ALLOWED for another user's port; the
+ * other codes as for any request.
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_wait_address(
+	const char *socket_path, const char *ifname, const char *label, const char *network,
+	unsigned int timeout, char **ret_address, char **ret_json);
+/*
+ * The same for the port of @net, over the handle's own connection: after
+ * starting the VM on its TAP, until the VM has an address.
+ */
+VMNET_BROKER_API vmnet_broker_return_t vmnet_broker_network_wait_address(
+	struct vmnet_broker_network *net, unsigned int timeout, char **ret_address);
 
 /*
  * Ask the daemon for `status` or `networks` ("status" or "networks" in

@@ -1,9 +1,12 @@
 /* address.c - which host address a new port gets: its reservation, or next-fit around the rest (pure)
  *
- * dnsmasq serves exactly the reservations the daemon writes to its hosts
- * file (static mode), so the address a port gets here is the one its
- * guest's DHCP finds. docs/design.md, *Addresses*, says why next-fit and
- * why dnsmasq's own lease file is read.
+ * A network's subnet has two parts. The dynamic range is dnsmasq's: it
+ * gives those addresses to any MAC that asks. The rest is the daemon's:
+ * each port gets one here, and dnsmasq serves it to that port's MAC only,
+ * from the hosts file, as it serves the file's dhcp_reservations. The two
+ * never meet, so an address is never offered to two guests at once.
+ * docs/design.md, *Addresses*, says why next-fit and why dnsmasq's own
+ * lease file is read.
  */
 #include <string.h>
 
@@ -27,9 +30,47 @@ static void mark_fixed(const struct network_config *c, uint32_t subnet, struct h
 		(void)host_map_take_exact(m, c->forwards[i].internal_address - subnet);
 }
 
+bool address_in_range(const struct dhcp_range *r, unsigned int host)
+{
+	return r->first && host >= r->first && host <= r->last;
+}
+
+void address_dynamic_range(const struct network_config *c, const struct prefix4 *subnet,
+			   unsigned int gateway, struct dhcp_range *ret)
+{
+	unsigned int size = 1u << (32 - subnet->len), half = size / 2, lo, hi, run = 0;
+	struct host_map fixed; /* the gateway, reservations, forward targets: never dnsmasq's to give */
+
+	*ret = (struct dhcp_range){ 0, 0 };
+	if (c->has_dhcp_range) {
+		ret->first = c->dhcp_range_start - subnet->addr;
+		ret->last = c->dhcp_range_end - subnet->addr;
+		return;
+	}
+	if (size < 8)
+		return; /* a /30: the gateway and one guest, a port's */
+	host_map_init(&fixed, subnet->len, gateway);
+	mark_fixed(c, subnet->addr, &fixed);
+	lo = gateway >= half ? 1 : half;
+	hi = gateway >= half ? half - 1 : size - 2;
+	/* The longest stretch of [lo, hi] free of fixed addresses; the first of equals. */
+	for (unsigned int h = lo; h <= hi + 1; h++) {
+		/* Taking it on the scratch map is how to ask whether it is free. */
+		if (h <= hi && host_map_take_exact(&fixed, h) == 0) {
+			run++;
+			continue;
+		}
+		if (run > ret->last - ret->first + (ret->first ? 1 : 0)) {
+			ret->first = h - run;
+			ret->last = h - 1;
+		}
+		run = 0;
+	}
+}
+
 int address_take(struct host_map *hosts, const struct network_config *c,
-		 const struct prefix4 *subnet, const uint8_t mac[6], const struct dhcp_host *leased,
-		 size_t n_leased, unsigned int *ret_host)
+		 const struct prefix4 *subnet, const struct dhcp_range *range, const uint8_t mac[6],
+		 const struct dhcp_host *leased, size_t n_leased, unsigned int *ret_host)
 {
 	const struct dhcp_reservation *res = find_reservation(c, mac);
 	struct host_map base, avoid;
@@ -44,6 +85,8 @@ int address_take(struct host_map *hosts, const struct network_config *c,
 	}
 	base = *hosts;
 	mark_fixed(c, subnet->addr, &base);
+	if (range->first)
+		host_map_mark(&base, range->first, range->last);
 	avoid = base;
 	for (size_t i = 0; i < n_leased; i++) {
 		uint32_t a = leased[i].address;

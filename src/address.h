@@ -2,6 +2,7 @@
 #ifndef VMNET_ADDRESS_H
 #define VMNET_ADDRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,14 +16,40 @@ enum {
 	ADDRESS_E_TAKEN,      /* the MAC's reserved address is held by another port */
 };
 
+/* The dynamic range as host numbers (address - subnet), @first to @last; none when @first is 0. */
+struct dhcp_range {
+	unsigned int first;
+	unsigned int last;
+};
+
+/**
+ * address_dynamic_range() - the part of a network's subnet its DHCP gives any MAC
+ * @c:		its file: `dhcp_range`, when it has one
+ * @subnet:	its subnet (host bits zero)
+ * @gateway:	the gateway's host number
+ *
+ * The file's `dhcp_range` (checked by config_parse()), or the default
+ * split: the half of the subnet's host addresses without the gateway (a
+ * /24 with its gateway .1: .128-.254), or rather the longest stretch of
+ * it that holds no address of a dhcp_reservations entry or a port
+ * forward. The other half is what address_take() gives ports. A /30 has
+ * room for one guest only: no range.
+ */
+void address_dynamic_range(const struct network_config *c, const struct prefix4 *subnet,
+			   unsigned int gateway, struct dhcp_range *ret);
+/* Whether host number @host lies in @r. */
+bool address_in_range(const struct dhcp_range *r, unsigned int host);
+
 /**
  * address_take() - take a host address for a port with @mac in @hosts
  * @c:		the network's file: its dhcp_reservations and port forward targets
  * @subnet:	the network's subnet (host bits zero)
+ * @range:	the dynamic range, which is dnsmasq's to give: never a port's
  * @leased:	dnsmasq's unexpired leases (@n_leased of them; none without dnsmasq)
  *
  * A MAC with a dhcp_reservations entry gets that address. Others never
- * get a reserved address or a port forward's internal_address. Prefers
+ * get a reserved address, a port forward's internal_address, or one of
+ * the dynamic range. Prefers
  * the address dnsmasq still has leased to @mac (a VM coming back gets its
  * address again) and avoids addresses dnsmasq has leased to other MACs,
  * which it would refuse to hand out until they expire; only when nothing
@@ -32,7 +59,7 @@ enum {
  * ADDRESS_E_TAKEN.
  */
 int address_take(struct host_map *hosts, const struct network_config *c,
-		 const struct prefix4 *subnet, const uint8_t mac[6], const struct dhcp_host *leased,
-		 size_t n_leased, unsigned int *ret_host);
+		 const struct prefix4 *subnet, const struct dhcp_range *range, const uint8_t mac[6],
+		 const struct dhcp_host *leased, size_t n_leased, unsigned int *ret_host);
 
 #endif

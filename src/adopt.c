@@ -173,6 +173,10 @@ static void recorded_addressing(const struct state_network *rec, const struct ne
 	}
 	if (c->has_ipv6_prefix && memcmp(c->ipv6_prefix, rec->ula, 16) == 0)
 		ret->ula_len = c->ipv6_prefix_len;
+	/* Guests hold addresses of the range and names in the domain that ran. */
+	ret->has_range = rec->has_range;
+	ret->range = (struct dhcp_range){ rec->range_first, rec->range_last };
+	ret->domain = rec->has_domain ? rec->domain : NULL;
 }
 
 /* The network of @rec as it runs, its leases not yet. Return: 0 or negative errno. */

@@ -17,11 +17,13 @@
 #include "broker.h"
 #include "config-dir.h"
 #include "config.h"
+#include "dhcp.h"
 #include "dnsmasq-env.h"
 #include "firewall.h"
 #include "hostfw.h"
 #include "lease.h"
 #include "log.h"
+#include "neighbour.h"
 #include "netlink.h"
 #include "network.h"
 #include "nft.h"
@@ -29,6 +31,7 @@
 #include "protocol.h"
 #include "ra.h"
 #include "registry.h"
+#include "resolved.h"
 #include "server.h"
 #include "sockdiag.h"
 #include "subnet.h"
@@ -630,6 +633,10 @@ void broker_end_client(struct broker *b, struct client *cl)
 {
 	struct lease *l;
 
+	/* Nobody left to answer: its wait goes untold, before any lease ends. */
+	if (cl->waiter)
+		cl->waiter->free(cl->waiter);
+
 	while ((l = TAILQ_FIRST(&cl->leases))) {
 		if (b->stopping && l->port.kind == PORT_NAMED_TAP) {
 			/* The daemon goes, not the client: keep the VM's TAP. */
@@ -641,12 +648,12 @@ void broker_end_client(struct broker *b, struct client *cl)
 	}
 }
 
-/* Whether @c has leases that end when it closes: then it may stay idle. */
+/* Whether @c has leases that end when it closes, or waits for an address: then it may stay idle. */
 static bool client_holds(void *userdata, const struct connection *c)
 {
 	const struct client *cl = connection_get_data(c);
 
-	return cl && !TAILQ_EMPTY(&cl->leases);
+	return cl && (!TAILQ_EMPTY(&cl->leases) || cl->waiter);
 }
 
 static void on_disconnect(void *userdata, struct connection *c)
@@ -726,6 +733,36 @@ static void on_link_resync(void *userdata)
 		}
 }
 
+/* ---- the neighbour monitor: what is behind the ports */
+
+static void on_neighbour(void *userdata, const struct neighbour_event *e)
+{
+	struct broker *b = userdata;
+	struct network *n;
+	struct lease *l;
+
+	/* One hash lookup each, however many ports and networks there are. */
+	if (e->fdb) {
+		l = registry_find_lease(&b->registry, e->ifindex);
+		if (l && l->network)
+			network_fdb_event(l->network, l, e->mac, e->added);
+		return;
+	}
+	n = registry_find_bridge(&b->registry, e->ifindex);
+	if (n)
+		network_neigh_event(n, e->family, e->addr, e->added ? e->mac : NULL);
+}
+
+static void on_neighbour_resync(void *userdata)
+{
+	struct broker *b = userdata;
+	struct network *n;
+
+	/* Read again whole, right after this (neighbour_dump()). */
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		network_forget_kernel_view(n);
+}
+
 /* ---- the broker */
 
 /* Members of group "vmnet-broker" may connect; without the group, anyone. */
@@ -790,6 +827,19 @@ static int open_kernel(struct broker *b)
 	r = ra_new(b->event, &b->ra);
 	if (r < 0)
 		return log_error_errno(r, "Failed to open the router advertisement socket: %m");
+	r = neighbour_new(b->event, on_neighbour, on_neighbour_resync, b, &b->neighbour);
+	if (r < 0)
+		return log_error_errno(r, "Failed to follow the bridges' neighbours: %m");
+	/* Answered once the loop runs, after adoption: the guests there are. */
+	r = neighbour_dump(b->neighbour);
+	if (r < 0)
+		log_warning_errno(r, "Failed to read the bridges' neighbours, learning them as they come: %m");
+	r = dhcp_watch_new(b->event, &b->dhcp_watch);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch dnsmasq's lease files: %m");
+	r = resolved_new(b->event, &b->resolved);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up for systemd-resolved: %m");
 	return 0;
 }
 
@@ -825,6 +875,8 @@ int broker_new(sd_event *event, const struct broker_options *opt, server_request
 		.ra = b->ra,
 		.forwards = &b->forwards,
 		.dnsmasq = b->dnsmasq_env,
+		.dhcp_watch = b->dhcp_watch,
+		.resolved = b->resolved,
 		.state_dir = b->opt.state_dir,
 		.resolv_file = b->opt.resolv_file,
 		.idle_timeout_usec = b->opt.idle_timeout_usec,
@@ -874,6 +926,9 @@ struct broker *broker_free(struct broker *b)
 		network_abandon(n);
 	}
 	forward_table_done(&b->forwards);
+	b->resolved = resolved_free(b->resolved);
+	b->neighbour = neighbour_free(b->neighbour);
+	b->dhcp_watch = dhcp_watch_free(b->dhcp_watch);
 	b->ra = ra_free(b->ra);
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);

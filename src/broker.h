@@ -49,10 +49,13 @@ struct broker {
 	struct hostfw *hostfw; /* the host's other firewalls: Docker, ufw, firewalld, reloads */
 	struct ra *ra;         /* the one socket all networks advertise through */
 	struct dnsmasq_env *dnsmasq_env; /* what every dnsmasq is exec'd with */
-	struct config_dir *configs;      /* the network files, reread on each acquire */
-	struct forward_table forwards;   /* every forwarded host port */
-	struct network_env env;          /* what each network gets of the above */
-	struct registry registry;        /* the running networks */
+	struct dhcp_watch *dhcp_watch;   /* every dnsmasq's lease file */
+	struct resolved *resolved;       /* the host's systemd-resolved, when it runs */
+	struct neighbour *neighbour;   /* the bridges' forwarding databases, the neighbour table */
+	struct config_dir *configs;    /* the network files, reread on each acquire */
+	struct forward_table forwards; /* every forwarded host port */
+	struct network_env env;        /* what each network gets of the above */
+	struct registry registry;      /* the running networks */
 	sd_event_source *listener_timer; /* armed while a lease forwards ports: host_listener */
 	sd_event_source *removal_timer;  /* armed while ports wait to be removed again */
 	uint64_t removal_delay_usec;     /* its backoff; 0: no retry scheduled */

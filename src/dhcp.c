@@ -5,6 +5,17 @@
  * --group: dnsmasq-env.c), so it opens the lease file before that and
  * rereads the hosts file as that account: its files live in
  * STATE/DNSMASQ_DIR, which that account alone may read besides root.
+ *
+ * Names. The guests' DNS names are the daemon's to decide (names.c): it
+ * writes them to NAME.names, which dnsmasq serves (--addn-hosts) under
+ * the network's domain. The host names guests send in DHCP stay out of
+ * that domain: dnsmasq records them in its lease file, where the daemon
+ * reads them, but puts them in DNS only under a domain of its own that
+ * nobody asks (--domain=DHCP_DOMAIN with --dhcp-fqdn, which leaves no
+ * bare name either). Else dnsmasq would give a name to the newest guest
+ * that asks for it, taking it from another, and a name of ours for an
+ * address would override the host name its guest sent (host_from_dns()
+ * in dnsmasq takes hosts-file names of its own domain).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,8 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/pidfd.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +54,10 @@
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
 #define RESTART_STABLE_USEC (60 * 1000 * 1000ULL) /* up this long: not crashing in a row */
+#define LEASES_SETTLE_USEC (20 * 1000ULL) /* dnsmasq rewrites its lease file in a few writes */
+#define WATCH_BUCKETS 64
+/* Where dnsmasq keeps the guests' own host names: .invalid never resolves (RFC 6761). */
+#define DHCP_DOMAIN "vmnet-dhcp.invalid"
 
 extern char **environ;
 
@@ -48,6 +65,14 @@ extern char **environ;
 struct cached_lease {
 	struct dhcp_host h;
 	long long expiry; /* 0: never */
+};
+
+/* Every network's lease file, watched by one inotify instance. */
+struct dhcp_watch {
+	sd_event *event;
+	int fd;
+	sd_event_source *io;
+	LIST_HEAD(, dhcp_server) by_wd[WATCH_BUCKETS];
 };
 
 struct lease_cache {
@@ -74,6 +99,14 @@ struct dhcp_server {
 	struct dnsmasq_env *env;       /* NULL: the daemon's own environment */
 	dhcp_exit_fn on_exit;
 	void *userdata;
+	char *names_path; /* NAME.names: the guests' DNS names, for --addn-hosts; NULL: none */
+	char *domain;     /* what the names are under */
+	char *names_text; /* its contents as last written */
+	struct dhcp_watch *watch;
+	int wd;                          /* the lease file's watch; -1: none */
+	LIST_ENTRY(dhcp_server) wd_link; /* in watch->by_wd */
+	sd_event_source *leases_timer;   /* armed while the lease file settles */
+	dhcp_leases_fn on_leases;
 };
 
 pid_t dhcp_server_pid(const struct dhcp_server *s)
@@ -105,17 +138,27 @@ static int write_file_atomic(const char *path, const char *data, size_t len, mod
 	return 0;
 }
 
-/* One lease file line: "EXPIRY MAC ADDRESS HOSTNAME CLIENTID". */
+/* The mode of the files dnsmasq reads: its account's alone, as dnsmasq-env.c says. */
+static mode_t file_mode(const struct dhcp_server *s)
+{
+	return s->env ? dnsmasq_env_file_mode(s->env) : 0644;
+}
+
+/* One lease file line: "EXPIRY MAC ADDRESS HOSTNAME CLIENTID"; HOSTNAME "*" for none. */
 static bool parse_lease_line(const char *line, struct cached_lease *ret)
 {
-	char mac[32], ip[32];
+	char mac[32], ip[32], name[sizeof(ret->h.name)] = "*";
 	struct in_addr a;
 
-	if (sscanf(line, "%lld %31s %31s", &ret->expiry, mac, ip) != 3)
+	/* A name longer than 64 stays cut at 64: too long for DNS, as names.c sees. */
+	if (sscanf(line, "%lld %31s %31s %64s", &ret->expiry, mac, ip, name) < 3)
 		return false; /* e.g. the "duid" line of DHCPv6 */
 	if (mac_parse(mac, ret->h.mac) < 0 || inet_pton(AF_INET, ip, &a) != 1)
 		return false;
 	ret->h.address = ntohl(a.s_addr);
+	/* The name without dnsmasq's domain (--dhcp-fqdn records it whole). */
+	name[strcspn(name, ".")] = '\0';
+	snprintf(ret->h.name, sizeof(ret->h.name), "%s", streq(name, "*") ? "" : name);
 	return true;
 }
 
@@ -199,6 +242,132 @@ int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *re
 	return 0;
 }
 
+/* ---- the lease files' watch */
+
+static int on_leases_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct dhcp_server *s = userdata;
+
+	s->leases_timer = sd_event_source_disable_unref(s->leases_timer);
+	if (s->on_leases)
+		s->on_leases(s, s->userdata);
+	return 0;
+}
+
+/*
+ * dnsmasq rewrites its lease file in place (truncate, then write): read
+ * it once the writes have settled, not between them, and once for a
+ * burst of DHCP exchanges.
+ */
+static void leases_changed(struct dhcp_server *s)
+{
+	int r;
+
+	if (s->leases_timer)
+		return;
+	r = sd_event_add_time_relative(s->watch->event, &s->leases_timer, CLOCK_MONOTONIC,
+				       LEASES_SETTLE_USEC, 0, on_leases_timer, s);
+	if (r < 0)
+		log_debug_errno(r, "Failed to arm the lease file timer: %m");
+}
+
+static struct dhcp_server *watch_find(struct dhcp_watch *w, int wd)
+{
+	struct dhcp_server *s;
+
+	LIST_FOREACH(s, &w->by_wd[(unsigned int)wd % WATCH_BUCKETS], wd_link)
+		if (s->wd == wd)
+			return s;
+	return NULL;
+}
+
+static int on_watch_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct dhcp_watch *w = userdata;
+	const struct inotify_event *e;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n; p += sizeof(*e) + e->len) {
+			struct dhcp_server *s;
+
+			e = (const struct inotify_event *)p;
+			s = e->wd >= 0 ? watch_find(w, e->wd) : NULL;
+			if (!s)
+				continue; /* IN_Q_OVERFLOW has wd -1: a burst we read anyway */
+			if (e->mask & IN_IGNORED) {
+				/* The file went (removed, or its file system): no more events. */
+				LIST_REMOVE(s, wd_link);
+				s->wd = -1;
+			}
+			leases_changed(s);
+		}
+	return 0;
+}
+
+int dhcp_watch_new(sd_event *event, struct dhcp_watch **ret)
+{
+	struct dhcp_watch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->event = event;
+	for (size_t i = 0; i < WATCH_BUCKETS; i++)
+		LIST_INIT(&w->by_wd[i]);
+	w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (w->fd < 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	r = sd_event_add_io(event, &w->io, w->fd, EPOLLIN, on_watch_io, w);
+	if (r < 0) {
+		dhcp_watch_free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+struct dhcp_watch *dhcp_watch_free(struct dhcp_watch *w)
+{
+	if (!w)
+		return NULL;
+	/* Every server is gone: nothing refers to it any more. */
+	sd_event_source_disable_unref(w->io);
+	/* The SRCU wait of freeing the instance, once, as the daemon stops. */
+	safe_close(w->fd);
+	free(w);
+	return NULL;
+}
+
+/* Watch @s's lease file, which exists: dhcp_server_new() made it before dnsmasq ran. */
+static void watch_add(struct dhcp_server *s)
+{
+	if (!s->watch)
+		return;
+	s->wd = inotify_add_watch(s->watch->fd, s->leases_path, IN_MODIFY | IN_CLOSE_WRITE);
+	if (s->wd < 0) {
+		/* Still correct: status reads the file when asked; only waits are slower. */
+		log_debug("Failed to watch %s: %m", s->leases_path);
+		s->wd = -1;
+		return;
+	}
+	LIST_INSERT_HEAD(&s->watch->by_wd[(unsigned int)s->wd % WATCH_BUCKETS], s, wd_link);
+}
+
+static void watch_remove(struct dhcp_server *s)
+{
+	s->leases_timer = sd_event_source_disable_unref(s->leases_timer);
+	if (s->wd < 0)
+		return;
+	LIST_REMOVE(s, wd_link);
+	(void)inotify_rm_watch(s->watch->fd, s->wd);
+	s->wd = -1;
+}
+
 static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata);
 
 static int on_settle_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -268,10 +437,39 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
-	r = write_file_atomic(s->hosts_path, buf ? buf : "", size,
-			      s->env ? dnsmasq_env_file_mode(s->env) : 0644);
+	r = write_file_atomic(s->hosts_path, buf ? buf : "", size, file_mode(s));
 	if (r < 0)
 		return r;
+	return request_reload(s);
+}
+
+int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, size_t n)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+	int r;
+
+	if (!s->names_path)
+		return 0;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char ip[16];
+
+		fprintf(f, "%s %s.%s\n", addr4_format(names[i].address, ip, sizeof(ip)),
+			names[i].name, s->domain);
+	}
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	if (s->names_text && streq(s->names_text, buf ? buf : ""))
+		return 0; /* no reload for nothing: dnsmasq drops its cache at each */
+	r = write_file_atomic(s->names_path, buf ? buf : "", size, file_mode(s));
+	if (r < 0)
+		return r;
+	free(s->names_text);
+	s->names_text = TAKE_PTR(buf);
 	return request_reload(s);
 }
 
@@ -313,22 +511,75 @@ static void strv_free(char **v)
 	free(v);
 }
 
+/* What dnsmasq serves by DHCP: addresses, and the options of the network. */
+static int add_dhcp_args(char **argv, size_t *n, const struct dhcp_server *s,
+			 const struct dhcp_params *p)
+{
+	uint8_t len = p->prefix_len ? p->prefix_len : 24;
+	char gw[16], net[16], mask[16], first[16], last[16];
+	int r = 0;
+
+	addr4_format(p->gateway, gw, sizeof(gw));
+	addr4_format(p->gateway & prefix4_mask(len), net, sizeof(net));
+	addr4_format(prefix4_mask(len), mask, sizeof(mask));
+	/*
+	 * Any MAC gets an address of the dynamic range; the rest of the
+	 * subnet is the ports', each served to its port's MAC only from the
+	 * hosts file (address.c). Without a range (a /30), static mode: only
+	 * those. dnsmasq serves a reservation outside its ranges as long as
+	 * it lies in a range's subnet, which the mask makes the whole subnet.
+	 */
+	if (!p->no_dhcp4 && p->range_first)
+		r |= argv_add(argv, n, "--dhcp-range=%s,%s,%s,1h",
+			      addr4_format(p->range_first, first, sizeof(first)),
+			      addr4_format(p->range_last, last, sizeof(last)), mask);
+	else if (!p->no_dhcp4)
+		r |= argv_add(argv, n, "--dhcp-range=%s,static,%s,1h", net, mask);
+	if (p->lease_max)
+		r |= argv_add(argv, n, "--dhcp-lease-max=%u", p->lease_max);
+	/* Even without DHCP: the file names this dnsmasq as the network's. */
+	r |= argv_add(argv, n, "--dhcp-hostsfile=%s", s->hosts_path);
+	r |= argv_add(argv, n, "--dhcp-leasefile=%s", s->leases_path);
+	r |= argv_add(argv, n, "--dhcp-authoritative");
+	r |= argv_add(argv, n, "--dhcp-no-override");
+	r |= argv_add(argv, n, "--dhcp-option=option:mtu,%u", p->mtu);
+	if (p->router)
+		r |= argv_add(argv, n, "--dhcp-option=option:router,%s", gw);
+	else
+		r |= argv_add(argv, n, "--dhcp-option=option:router"); /* none: host-only */
+	return r;
+}
+
 /*
  * DNS: none (--port=0), or the gateway offered as the server, listening
  * on port 53 or, where a DNS server of the host holds 53, on dns_port
  * (guests still ask 53: the nftables table redirects it, nft.c); the
- * upstream servers, or none.
+ * guests' names; the upstream servers, or none.
  */
-static int argv_add_dns(char **argv, size_t *n, const struct dhcp_params *p, const char *gw)
+static int add_dns_args(char **argv, size_t *n, const struct dhcp_server *s,
+			const struct dhcp_params *p)
 {
+	char gw[16];
 	int r = 0;
 
-	if (p->no_dns)
+	addr4_format(p->gateway, gw, sizeof(gw));
+	/* Host names guests send are recorded, never served (see the top). */
+	r |= argv_add(argv, n, "--domain=" DHCP_DOMAIN);
+	r |= argv_add(argv, n, "--dhcp-fqdn");
+	if (p->no_dns) {
 		r |= argv_add(argv, n, "--port=0"); /* and so no DNS server is offered */
-	else
-		r |= argv_add(argv, n, "--dhcp-option=option:dns-server,%s", gw);
-	if (!p->no_dns && p->dns_port)
+		return r;
+	}
+	r |= argv_add(argv, n, "--dhcp-option=option:dns-server,%s", gw);
+	if (p->dns_port)
 		r |= argv_add(argv, n, "--port=%u", p->dns_port);
+	r |= argv_add(argv, n, "--local=/invalid/");
+	if (s->names_path) {
+		/* Names under the network's domain are ours alone: never asked upstream. */
+		r |= argv_add(argv, n, "--local=/%s/", s->domain);
+		r |= argv_add(argv, n, "--addn-hosts=%s", s->names_path);
+		r |= argv_add(argv, n, "--dhcp-option=option:domain-name,%s", s->domain);
+	}
 	if (!p->dns_upstream)
 		r |= argv_add(argv, n, "--no-resolv");
 	else if (p->resolv_file)
@@ -339,17 +590,13 @@ static int argv_add_dns(char **argv, size_t *n, const struct dhcp_params *p, con
 /* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
 static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, char ***ret)
 {
-	uint8_t len = p->prefix_len ? p->prefix_len : 24;
-	char gw[16], net[16], mask[16], **argv;
+	char **argv;
 	size_t n = 0;
 	int r = 0;
 
 	argv = calloc(ARGV_MAX, sizeof(char *));
 	if (!argv)
 		return -ENOMEM;
-	addr4_format(p->gateway, gw, sizeof(gw));
-	addr4_format(p->gateway & prefix4_mask(len), net, sizeof(net));
-	addr4_format(prefix4_mask(len), mask, sizeof(mask));
 	r |= argv_add(argv, &n, DNSMASQ_PATH);
 	r |= argv_add(argv, &n, "--keep-in-foreground");
 	r |= argv_add(argv, &n, "--conf-file=/dev/null"); /* nothing from /etc/dnsmasq.conf */
@@ -369,21 +616,8 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	r |= argv_add(argv, &n, "--no-hosts"); /* the host's /etc/hosts is not the guests' */
 	r |= argv_add(argv, &n, "--log-facility=-");
 	r |= argv_add(argv, &n, "--quiet-dhcp");
-	/* Static mode: only MACs the broker reserved get an address, so a
-	 * guest never holds an address the broker did not hand out. */
-	if (!p->no_dhcp4)
-		r |= argv_add(argv, &n, "--dhcp-range=%s,static,%s,1h", net, mask);
-	/* Even without DHCP: the file names this dnsmasq as the network's. */
-	r |= argv_add(argv, &n, "--dhcp-hostsfile=%s", s->hosts_path);
-	r |= argv_add(argv, &n, "--dhcp-leasefile=%s", s->leases_path);
-	r |= argv_add(argv, &n, "--dhcp-authoritative");
-	r |= argv_add(argv, &n, "--dhcp-no-override");
-	r |= argv_add(argv, &n, "--dhcp-option=option:mtu,%u", p->mtu);
-	if (p->router)
-		r |= argv_add(argv, &n, "--dhcp-option=option:router,%s", gw);
-	else
-		r |= argv_add(argv, &n, "--dhcp-option=option:router"); /* none: host-only */
-	r |= argv_add_dns(argv, &n, p, gw);
+	r |= add_dhcp_args(argv, &n, s, p);
+	r |= add_dns_args(argv, &n, s, p);
 	if (r) {
 		strv_free(argv);
 		return -ENOMEM;
@@ -581,6 +815,33 @@ static int state_path(const struct dhcp_params *p, const char *ext, char **ret)
 	return -ENOMEM;
 }
 
+/* NAME.names, empty until the daemon has names to serve, when the network serves names. */
+static int set_up_names(struct dhcp_server *s, const struct dhcp_params *p)
+{
+	if (p->no_dns || !p->domain || !p->domain[0])
+		return 0;
+	s->domain = strdup(p->domain);
+	if (!s->domain || state_path(p, "names", &s->names_path) < 0)
+		return -ENOMEM;
+	return write_file_atomic(s->names_path, "", 0, file_mode(s));
+}
+
+/*
+ * The lease file, made before dnsmasq runs so that it can be watched as
+ * soon as dnsmasq listens. dnsmasq opens it as root before it drops
+ * privileges, so it is root's alone; one left by an earlier dnsmasq stays
+ * as it is, with its leases.
+ */
+static int make_lease_file(struct dhcp_server *s)
+{
+	int fd = open(s->leases_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -errno;
+	safe_close(fd);
+	return 0;
+}
+
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
@@ -590,14 +851,23 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->wd = -1;
 	s->env = p->env;
 	s->on_exit = on_exit;
+	s->on_leases = p->on_leases;
+	s->watch = p->watch;
 	s->userdata = userdata;
 	s->event = event;
 	if (state_path(p, "hosts", &s->hosts_path) < 0 ||
 	    state_path(p, "leases", &s->leases_path) < 0 || state_path(p, "pid", &s->pid_path) < 0)
 		return -ENOMEM;
+	r = set_up_names(s, p);
+	if (r < 0)
+		return r;
 	r = dhcp_server_set_hosts(s, hosts, n_hosts);
+	if (r < 0)
+		return r;
+	r = make_lease_file(s);
 	if (r < 0)
 		return r;
 	r = build_argv(s, p, &s->argv);
@@ -606,6 +876,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = start_and_wait(s);
 	if (r < 0)
 		return r;
+	watch_add(s);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -615,6 +886,7 @@ static void dhcp_server_release(struct dhcp_server *s);
 /* Stop watching: unref'ing a child source neither kills nor reaps. */
 static void drop_sources(struct dhcp_server *s)
 {
+	watch_remove(s);
 	s->child = sd_event_source_disable_unref(s->child);
 	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
 	s->settle_timer = sd_event_source_disable_unref(s->settle_timer);
@@ -661,6 +933,8 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 		(void)unlink(s->leases_path);
 	if (s->pid_path)
 		(void)unlink(s->pid_path);
+	if (s->names_path)
+		(void)unlink(s->names_path);
 	dhcp_server_release(s);
 	return NULL;
 }
@@ -670,6 +944,9 @@ static void dhcp_server_release(struct dhcp_server *s)
 	free(s->hosts_path);
 	free(s->leases_path);
 	free(s->pid_path);
+	free(s->names_path);
+	free(s->domain);
+	free(s->names_text);
 	free(s->leases.v);
 	strv_free(s->argv);
 	free(s);

@@ -8,7 +8,14 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "dns-name.h"
+
 struct dnsmasq_env;
+struct dhcp_server;
+struct dhcp_watch;
+
+/* dnsmasq's lease file of @s changed: dhcp_server_leases() has news. */
+typedef void (*dhcp_leases_fn)(struct dhcp_server *s, void *userdata);
 
 struct dhcp_params {
 	const char *name;        /* network name, for file names and logs */
@@ -22,16 +29,28 @@ struct dhcp_params {
 	bool no_dhcp4;           /* serve no IPv4 addresses (`dhcp`: false) */
 	bool no_dns;             /* no DNS at all (`dns_proxy`: false): --port=0 */
 	unsigned int dns_port;   /* DNS on this port, not 53 (a host's server has 53); 0: 53 */
+	uint32_t range_first;    /* the dynamic range, host byte order; 0: none (static only) */
+	uint32_t range_last;
+	unsigned int lease_max; /* leases dnsmasq keeps at most: the subnet's addresses */
+	const char *domain;     /* guests' names are NAME.@domain (NAME.names); NULL: none */
 	unsigned int mtu;
-	struct dnsmasq_env *env; /* what dnsmasq is exec'd with; NULL: the daemon's environment */
+	struct dnsmasq_env *env;  /* what dnsmasq is exec'd with; NULL: the daemon's environment */
+	struct dhcp_watch *watch; /* tells when dnsmasq's lease file changes; NULL: nobody asks */
+	dhcp_leases_fn on_leases;
 };
 
+/* A MAC and its address: a reservation of the hosts file, or a lease of dnsmasq's file. */
 struct dhcp_host {
 	uint8_t mac[6];
-	uint32_t address; /* host byte order */
+	uint32_t address;             /* host byte order */
+	char name[DNS_LABEL_MAX + 2]; /* a lease's: the host name the guest asked for, cut at 64; "" none */
 };
 
-struct dhcp_server;
+/* One line of the names file: NAME.domain is @address. */
+struct dhcp_name {
+	char name[DNS_LABEL_MAX + 1];
+	uint32_t address; /* host byte order */
+};
 
 /*
  * Called when dnsmasq exits on its own (not through dhcp_server_free()), or
@@ -39,6 +58,17 @@ struct dhcp_server;
  */
 typedef void (*dhcp_exit_fn)(struct dhcp_server *s, const siginfo_t *si, uint64_t restart_usec,
 			     void *userdata);
+
+/**
+ * dhcp_watch_new() - one inotify instance on @event for every network's lease file
+ *
+ * One for the daemon, not one per network: freeing an instance waits for
+ * an SRCU grace period (see dhcp.c), and a watch of the state directory
+ * would wake the daemon for its own journal writes.
+ * Return: 0 or negative errno.
+ */
+int dhcp_watch_new(sd_event *event, struct dhcp_watch **ret);
+struct dhcp_watch *dhcp_watch_free(struct dhcp_watch *w);
 
 /**
  * dhcp_server_new() - write the hosts file with @hosts and start dnsmasq for @p
@@ -72,6 +102,15 @@ void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name);
  * Return: 0 or negative errno.
  */
 int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, size_t n);
+/**
+ * dhcp_server_set_names() - serve exactly @names, each as NAME.domain (the names file)
+ *
+ * Only names decided by the daemon; dnsmasq keeps the host names guests
+ * ask for out of DNS (dhcp.c says how). Rewritten and SIGHUP'ed as
+ * dhcp_server_set_hosts() does, and only when it changed.
+ * Return: 0 or negative errno.
+ */
+int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, size_t n);
 /* dnsmasq's pid, 0 while it is down. */
 pid_t dhcp_server_pid(const struct dhcp_server *s);
 
@@ -81,7 +120,8 @@ pid_t dhcp_server_pid(const struct dhcp_server *s);
  * dnsmasq keeps a lease after its port is gone, until it expires, and
  * will not give that address to another MAC before then. The file is
  * read again only when its inode, size or modification time changed, or
- * when it was written within the last second.
+ * when it was written within the last second. Each lease has the host
+ * name the guest asked for. In the file's order: the newest lease first.
  * Return: 0 with a malloc'ed array in *@ret (free it; possibly empty), or negative errno.
  */
 int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n);

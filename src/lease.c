@@ -153,9 +153,35 @@ struct lease *lease_free(struct lease *l)
 	if (!l)
 		return NULL;
 	lease_detach_client(l);
+	/* Its network told them already; this is for one that never had one. */
+	lease_waiters_notify(l, 0);
 	free(l->forwards);
 	free(l);
 	return NULL;
+}
+
+void lease_waiter_add(struct lease *l, struct lease_waiter *w)
+{
+	w->lease = l;
+	LIST_INSERT_HEAD(&l->waiters, w, link);
+}
+
+void lease_waiter_cancel(struct lease_waiter *w)
+{
+	if (!w || !w->lease)
+		return;
+	LIST_REMOVE(w, link);
+	w->lease = NULL;
+}
+
+void lease_waiters_notify(struct lease *l, uint32_t address)
+{
+	struct lease_waiter *w;
+
+	while ((w = LIST_FIRST(&l->waiters))) {
+		lease_waiter_cancel(w);
+		w->fn(w, l, address); /* may free @w */
+	}
 }
 
 void lease_drop_forwards(struct lease *l)

@@ -20,11 +20,14 @@
 struct network;
 struct state_lease;
 struct lease;
+struct lease_waiter;
+struct guest;
 
 /* A connection's holdings: the leases that end when it closes. */
 struct client {
 	TAILQ_HEAD(, lease) leases;
 	struct connection *conn;
+	struct lease_waiter *waiter; /* a wait_address pending on the connection (request.c) */
 };
 
 /*
@@ -55,7 +58,35 @@ struct lease {
 	size_t n_forwards;
 	uint32_t shadowed; /* bit i: forwards[i]'s port is one a host service listens on */
 	bool removing;     /* ended, but its port could not be removed yet: tried again */
+	/* What is behind its port: guests of its network's table (guest.c). */
+	LIST_HEAD(, guest) guests;
+	unsigned int n_guests;
+	bool guests_full_logged; /* said once that more MACs than followed came */
+	uint32_t shown_address;  /* guest_port_address() as waiters and names last saw it */
+	uint64_t claim_seq;      /* when it came, for its label's claim to a name (names.c) */
+	bool dirty;              /* on its network's list of ports whose guests changed */
+	TAILQ_ENTRY(lease) dirty_link;
+	LIST_HEAD(, lease_waiter) waiters; /* told when its guest's address is known, or it ends */
 };
+
+/*
+ * Someone waiting for the address of the guest behind a lease's port
+ * (request.c's wait_address). @fn runs with the lease and the address
+ * (host byte order), or 0 when the lease ends; the waiter is unlinked first.
+ */
+struct lease_waiter {
+	LIST_ENTRY(lease_waiter) link;
+	struct lease *lease; /* NULL once told or cancelled */
+	void (*fn)(struct lease_waiter *w, struct lease *l, uint32_t address);
+	void (*free)(struct lease_waiter *w); /* its connection closed: drop it, untold */
+};
+
+/* Wait on @l: @w->fn runs once, when the guest's address is known or @l ends. */
+void lease_waiter_add(struct lease *l, struct lease_waiter *w);
+/* Stop waiting (@w is not told). NULL-safe and idempotent. */
+void lease_waiter_cancel(struct lease_waiter *w);
+/* Tell every waiter of @l: @address, or 0 as @l ends. */
+void lease_waiters_notify(struct lease *l, uint32_t address);
 
 /**
  * lease_new() - the lease an acquire asks for, before it has a network

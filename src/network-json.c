@@ -3,7 +3,9 @@
 #include <time.h>
 
 #include "dhcp.h"
+#include "guest.h"
 #include "lease.h"
+#include "names.h"
 #include "network.h"
 #include "state.h"
 #include "util.h"
@@ -21,6 +23,46 @@ json_t *network_to_json(const struct network *n)
 		      ula, "prefix_len", (int)network_prefix6_len(n), "mtu", (int)n->config.mtu);
 	if (o && n->config.description)
 		json_object_set_new(o, "description", json_string(n->config.description));
+	if (o && n->domain[0])
+		json_object_set_new(o, "domain", json_string(n->domain));
+	return o;
+}
+
+/* The FQDNs given to @l's guests (its label's among them). */
+static json_t *names_json(const struct network *n, const struct lease *l)
+{
+	json_t *a = json_array();
+	char fqdn[DNS_LABEL_MAX + 1 + DNS_DOMAIN_MAX + 1];
+
+	for (const struct name_record *r = names_of_port(&n->names, l); a && r;
+	     r = names_next_of_port(r)) {
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", r->name, n->domain);
+		json_array_append_new(a, json_string(fqdn));
+	}
+	return a;
+}
+
+json_t *network_lease_json(const struct network *n, const struct lease *l, uid_t uid)
+{
+	bool full = uid == 0 || uid == l->uid;
+	json_t *o = lease_status_json(l, n->subnet.addr, full), *guests, *names;
+	const struct guest *g;
+
+	/* What is behind another user's port is as much theirs as its MAC. */
+	if (!o || !full || l->port.kind == PORT_NONE)
+		return o;
+	guests = json_array();
+	LIST_FOREACH(g, &l->guests, port_link)
+		json_array_append_new(guests, guest_to_json(g));
+	if (json_array_size(guests))
+		json_object_set_new(o, "guests", guests);
+	else
+		json_decref(guests);
+	names = names_json(n, l);
+	if (json_array_size(names))
+		json_object_set_new(o, "names", names);
+	else
+		json_decref(names);
 	return o;
 }
 
@@ -34,8 +76,7 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 		return NULL;
 	leases = json_array();
 	TAILQ_FOREACH(l, &n->leases, network_link)
-		json_array_append_new(leases, lease_status_json(l, n->subnet.addr,
-								uid == 0 || uid == l->uid));
+		json_array_append_new(leases, network_lease_json(n, l, uid));
 	json_object_set_new(o, "leases", leases);
 	json_object_set_new(o, "state", json_string(n->n_leases ? "active" : "idle"));
 	if (n->idle_timer && sd_event_source_get_time(n->idle_timer, &when) >= 0 &&
@@ -65,11 +106,15 @@ json_t *network_record_json(const struct network *n)
 			return NULL;
 		}
 	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
-	return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:o}", "version",
-			 STATE_VERSION, "name", n->config.name, "mode",
+	/* The range and the domain are what runs, whatever the file says since
+	 * (adopt.c); a daemon of before them ignores them. */
+	return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:[i,i], s:s, "
+			 "s:o}",
+			 "version", STATE_VERSION, "name", n->config.name, "mode",
 			 network_mode_to_string(n->config.mode), "bridge", n->bridge, "bridge_ifindex",
 			 n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
 			 prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
 			 (int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
-			 n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "leases", leases);
+			 n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "dhcp_range", (int)n->range.first,
+			 (int)n->range.last, "domain", n->domain, "leases", leases);
 }

@@ -9,15 +9,20 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "address.h"
 #include "config.h"
+#include "guest.h"
 #include "lease.h"
 #include "log.h"
+#include "names.h"
 #include "pool.h"
 #include "record.h"
 
 struct network;
 struct dhcp_server;
+struct dhcp_watch;
 struct dnsmasq_env;
+struct resolved;
 struct forward_table;
 struct netlink;
 struct ra;
@@ -37,6 +42,8 @@ struct network_env {
 	struct ra *ra;                  /* the socket all networks advertise through */
 	struct forward_table *forwards; /* every forwarded host port, by whom */
 	struct dnsmasq_env *dnsmasq;    /* what every dnsmasq is exec'd with */
+	struct dhcp_watch *dhcp_watch;  /* tells when a dnsmasq's lease file changes */
+	struct resolved *resolved;      /* the host's systemd-resolved, told of each domain */
 	const char *state_dir;
 	const char *resolv_file; /* for dnsmasq; NULL: its default */
 	uint64_t idle_timeout_usec;
@@ -54,6 +61,10 @@ struct network_addressing {
 	uint32_t gateway;      /* host byte order; 0: the subnet's .1, as on every pool subnet */
 	uint8_t ula[16];       /* IPv6 prefix: the file's, or a random RFC 4193 /64 */
 	uint8_t ula_len;       /* its length; 0 means 64 */
+	/* Adoption: what the record says runs, when it says; else from the file. */
+	bool has_range;
+	struct dhcp_range range;
+	const char *domain; /* NULL: the file's (config_domain()) */
 };
 
 /* A bridge that exists already: what an earlier daemon recorded (adopt.c). */
@@ -65,7 +76,8 @@ struct network_bridge {
 
 struct network {
 	struct network_env *env;
-	TAILQ_ENTRY(network) link; /* in the registry (registry.c) */
+	TAILQ_ENTRY(network) link;       /* in the registry (registry.c) */
+	LIST_ENTRY(network) bridge_link; /* in its index by bridge */
 	struct network_config config;
 	char bridge[IFNAMSIZ];
 	int bridge_ifindex; /* 0 until the bridge exists */
@@ -75,6 +87,16 @@ struct network {
 	uint8_t ula[16];
 	uint8_t ula_len;
 	struct host_map hosts;
+	struct dhcp_range range;         /* the dynamic range, dnsmasq's to give (address.c) */
+	char domain[DNS_DOMAIN_MAX + 1]; /* its guests' names are under it; "": no names */
+	struct guest_table guests;       /* what is behind its ports (guest.c) */
+	struct name_table names;         /* who is called what (names.c) */
+	TAILQ_HEAD(, lease) dirty;       /* ports whose guests changed in this turn of the loop */
+	bool all_dirty;                  /* ... every port's: dnsmasq's leases changed */
+	bool names_dirty;                /* a claim to a name may have changed */
+	sd_event_source *guests_sync;    /* pending: waiters told, names given */
+	sd_event_source *probe_timer;    /* armed: ask the link for its SLAAC addresses */
+	unsigned int probes_left;        /* after a new MAC came */
 	TAILQ_HEAD(, lease) leases;
 	size_t n_leases;
 	sd_event_source *idle_timer; /* armed while n_leases == 0 */
@@ -237,6 +259,15 @@ int network_remove_forwards(struct network *n, struct lease *l, const struct por
  */
 int network_start_dhcp(struct network *n);
 
+/* The bridge learned @mac behind @l's port (@added), or forgot it. */
+void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6], bool added);
+/* The neighbour table has @addr (AF_INET or AF_INET6) at @mac on the bridge, or (@mac NULL) not. */
+void network_neigh_event(struct network *n, int family, const uint8_t addr[16], const uint8_t *mac);
+/* Forget what the bridge and the neighbour table said: they are about to be read whole. */
+void network_forget_kernel_view(struct network *n);
+/* The address of the guest behind @l's port (guest_port_address()); 0: none known yet. */
+uint32_t network_port_address(const struct network *n, const struct lease *l);
+
 /* Gateway address, host byte order. */
 uint32_t network_gateway(const struct network *n);
 /* The IPv6 prefix length (ula_len, 64 when unset). */
@@ -252,6 +283,8 @@ json_t *network_status_json(const struct network *n, uid_t uid);
  * addresses, dnsmasq's pid and every lease, all or nothing; NULL on OOM.
  */
 json_t *network_record_json(const struct network *n);
+/* A lease as `status` shows it to @uid: with its guests and names when it is @uid's (or root's). */
+json_t *network_lease_json(const struct network *n, const struct lease *l, uid_t uid);
 
 /*
  * Lines about a network: "[network NAME] ...". By name for one that is

@@ -167,3 +167,16 @@ void host_map_put(struct host_map *m, unsigned int host)
 	if (host < ELEMENTSOF(m->used) * 64)
 		m->used[host / 64] &= ~((uint64_t)1 << (host % 64));
 }
+
+void host_map_mark(struct host_map *m, unsigned int first, unsigned int last)
+{
+	for (unsigned int h = first; h <= last && h < ELEMENTSOF(m->used) * 64;) {
+		if (h % 64 == 0 && last - h >= 63) {
+			m->used[h / 64] = UINT64_MAX; /* a whole word at once: a /16's range is 512 */
+			h += 64;
+		} else {
+			m->used[h / 64] |= (uint64_t)1 << (h % 64);
+			h++;
+		}
+	}
+}

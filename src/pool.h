@@ -71,5 +71,7 @@ int host_map_take(struct host_map *m, unsigned int *ret);
 /* Return: 0, or POOL_E_EXHAUSTED when @host is already taken or out of range. */
 int host_map_take_exact(struct host_map *m, unsigned int host);
 void host_map_put(struct host_map *m, unsigned int host);
+/* Mark hosts @first to @last taken, whatever they were (a copy's range that ports never get). */
+void host_map_mark(struct host_map *m, unsigned int first, unsigned int last);
 
 #endif

@@ -14,6 +14,7 @@ static const char *const command_names[] = {
 	[REQUEST_NETWORKS] = "networks",         [REQUEST_RELEASE] = "release",
 	[REQUEST_FORWARD_ADD] = "forward_add",   [REQUEST_FORWARD_REMOVE] = "forward_remove",
 	[REQUEST_FORWARD_LIST] = "forward_list", [REQUEST_STOP] = "stop",
+	[REQUEST_WAIT_ADDRESS] = "wait_address",
 };
 static_assert(ELEMENTSOF(command_names) == _REQUEST_COMMAND_MAX, "command names");
 
@@ -45,8 +46,9 @@ static const struct {
 	{ "VMNET_BROKER_INTERNAL_ERROR", "internal error in the daemon" },
 	{ "VMNET_BROKER_LIMIT_EXCEEDED", "limit exceeded" },
 	{ "VMNET_BROKER_CONFLICT", "address, MAC or port already in use" },
+	{ "VMNET_BROKER_TIMEOUT", "timed out" },
 };
-static_assert(ELEMENTSOF(statuses) == VMNET_BROKER_CONFLICT + 1, "status table");
+static_assert(ELEMENTSOF(statuses) == VMNET_BROKER_TIMEOUT + 1, "status table");
 
 const char *status_to_name(int status)
 {
@@ -579,6 +581,47 @@ static int parse_acquire_keys(json_t *obj, struct request *req, char *err)
 }
 
 /*
+ * wait_address: exactly one of "ifname" (the port's name on the host, as
+ * status shows it) and "label"; "network_name" narrows; "timeout" in seconds.
+ */
+static int parse_wait_keys(json_t *obj, struct request *req, char *err)
+{
+	const char *ifname, *label, *network;
+	json_t *v = json_object_get(obj, "timeout");
+	int r;
+
+	if ((r = get_string(obj, "ifname", &ifname, err)) ||
+	    (r = get_string(obj, "label", &label, err)) ||
+	    (r = get_string(obj, "network_name", &network, err)))
+		return r;
+	if (!ifname == !label)
+		return fail(err, "'wait_address' takes one of 'ifname' and 'label'");
+	if (ifname && !ifname_is_valid(ifname))
+		return fail(err, "'ifname' is not a valid interface name");
+	if (label && (!*label || !label_is_valid(label)))
+		return fail(err, "'label' must be 1-%d printable characters", LABEL_MAX);
+	if (network && !network_name_is_valid(network))
+		return fail(err,
+			    "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
+			    "starting with a letter or digit, without '..'",
+			    NETWORK_NAME_MAX);
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		  json_integer_value(v) > WAIT_TIMEOUT_MAX))
+		return fail(err, "'timeout' must be a number of seconds from 0 to %d",
+			    WAIT_TIMEOUT_MAX);
+	req->timeout = v ? (unsigned int)json_integer_value(v) : WAIT_TIMEOUT_DEFAULT;
+	if (ifname)
+		strcpy(req->ifname, ifname);
+	if (label) {
+		strcpy(req->label, label);
+		req->has_label = true;
+	}
+	if (network)
+		strcpy(req->network_name, network);
+	return 0;
+}
+
+/*
  * Which lease a request is about: "lease_id" (the acquire reply's and
  * status's) or "ifname" (its port's, as status shows it). @required:
  * exactly one of them; else at most one.
@@ -641,6 +684,8 @@ static int parse_command_keys(json_t *obj, struct request *req, char *err)
 
 		return r ? r : get_bool(obj, "force", &req->force, err);
 	}
+	case REQUEST_WAIT_ADDRESS:
+		return parse_wait_keys(obj, req, err);
 	default:
 		return 0;
 	}
@@ -657,6 +702,7 @@ static bool key_allowed(enum request_command c, const char *key)
 		[REQUEST_FORWARD_REMOVE] = { "lease_id", "ifname", "port_forwards" },
 		[REQUEST_FORWARD_LIST] = { "lease_id", "ifname" },
 		[REQUEST_STOP] = { "network_name", "force" },
+		[REQUEST_WAIT_ADDRESS] = { "ifname", "label", "network_name", "timeout" },
 	};
 
 	if (streq(key, "command"))
@@ -696,7 +742,7 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err)
 	r = request_command_from_string(s);
 	if (r < 0) {
 		r = fail(err, "unknown command (want acquire, status, networks, release, "
-			      "forward_add, forward_remove, forward_list or stop)");
+			      "forward_add, forward_remove, forward_list, stop or wait_address)");
 		goto out;
 	}
 	req.command = (enum request_command)r;

@@ -20,6 +20,8 @@
 #define QUEUES_MAX 16
 #define PROTOCOL_ERROR_MAX 256  /* room for a parse error message */
 #define REQUEST_FORWARDS_MAX 16 /* port_forwards of one acquire */
+#define WAIT_TIMEOUT_DEFAULT 60 /* seconds a wait_address waits without a "timeout" */
+#define WAIT_TIMEOUT_MAX 3600
 
 enum request_command {
 	REQUEST_ACQUIRE,
@@ -30,6 +32,7 @@ enum request_command {
 	REQUEST_FORWARD_REMOVE, /* fewer */
 	REQUEST_FORWARD_LIST,   /* the forwards of one lease, or of all the caller's */
 	REQUEST_STOP,           /* remove a running network (root only) */
+	REQUEST_WAIT_ADDRESS,   /* wait until a port's guest has an IPv4 address */
 	_REQUEST_COMMAND_MAX,
 };
 
@@ -71,8 +74,9 @@ struct request {
 	char label[LABEL_MAX + 1];
 	/*
 	 * "" when not given. Acquire: a netns port's name inside the
-	 * namespace, or the name of a named_tap on the host. Release and
-	 * forward_*: the lease's port, as status shows it (its host end).
+	 * namespace, or the name of a named_tap on the host. Release,
+	 * forward_* and wait_address: the lease's port, as status shows it
+	 * (its host end).
 	 */
 	char ifname[IFNAMSIZ];
 	bool vnet_hdr;
@@ -82,6 +86,10 @@ struct request {
 	bool force;          /* stop: end the network's leases too */
 	struct port_forward forwards[REQUEST_FORWARDS_MAX];
 	unsigned int n_forwards;
+	/* wait_address: the port by @ifname (its name on the host) or @label,
+	 * on any network or @network_name's ("" for any). */
+	bool has_label;
+	unsigned int timeout; /* seconds */
 };
 
 /* Positive results of protocol functions. */

@@ -129,19 +129,19 @@ bool ra_is_solicitation(const uint8_t *buf, size_t len, int hop_limit, bool unsp
 	return true;
 }
 
-static void send_ra(struct ra_link *l)
+/* @pkt (@len bytes) to all nodes of @l's link, from @src. Return: 0 or negative errno. */
+static int send_all_nodes(struct ra_link *l, const uint8_t src[16], const void *pkt, size_t len)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 		struct cmsghdr align;
 	} control = { 0 };
-	uint8_t pkt[RA_MAX_SIZE];
 	struct sockaddr_in6 to = {
 		.sin6_family = AF_INET6,
 		.sin6_addr = all_nodes,
 		.sin6_scope_id = (uint32_t)l->p.ifindex,
 	};
-	struct iovec iov = { .iov_base = pkt };
+	struct iovec iov = { .iov_base = (void *)pkt, .iov_len = len };
 	struct msghdr mh = {
 		.msg_name = &to,
 		.msg_namelen = sizeof(to),
@@ -153,17 +153,33 @@ static void send_ra(struct ra_link *l)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	struct in6_pktinfo info = { .ipi6_ifindex = (unsigned int)l->p.ifindex };
 
-	iov.iov_len = ra_build(&l->p, l->p.router ? RA_ROUTER_LIFETIME : 0, pkt, sizeof(pkt));
-	memcpy(&info.ipi6_addr, l->p.link_local, 16);
+	memcpy(&info.ipi6_addr, src, 16);
 	c->cmsg_level = IPPROTO_IPV6;
 	c->cmsg_type = IPV6_PKTINFO;
 	c->cmsg_len = CMSG_LEN(sizeof(info));
 	memcpy(CMSG_DATA(c), &info, sizeof(info));
+	return sendmsg(l->ra->fd, &mh, MSG_DONTWAIT) < 0 ? -errno : 0;
+}
+
+static void send_ra(struct ra_link *l)
+{
+	uint8_t pkt[RA_MAX_SIZE];
+	size_t len = ra_build(&l->p, l->p.router ? RA_ROUTER_LIFETIME : 0, pkt, sizeof(pkt));
+	int r;
+
 	/* A bridge without ports drops it, without error; any error is only a
 	 * missed RA, and the next one comes soon. */
-	if (sendmsg(l->ra->fd, &mh, MSG_DONTWAIT) < 0)
-		log_debug_errno(-errno, "Router advertisement on ifindex %d not sent: %m",
-				l->p.ifindex);
+	r = send_all_nodes(l, l->p.link_local, pkt, len);
+	if (r < 0)
+		log_debug_errno(r, "Router advertisement on ifindex %d not sent: %m", l->p.ifindex);
+}
+
+int ra_link_probe(struct ra_link *l, const uint8_t src[16])
+{
+	/* An echo request (type 128): id and sequence are nobody's business. */
+	const uint8_t echo[8] = { ICMP6_ECHO_REQUEST, 0, 0, 0, 0x76, 0x6d, 0, 1 };
+
+	return send_all_nodes(l, src, echo, sizeof(echo));
 }
 
 static uint64_t random_between(uint64_t lo, uint64_t hi)

@@ -54,6 +54,16 @@ struct ra *ra_free(struct ra *ra);
  * Return: 0 or negative errno.
  */
 int ra_link_new(struct ra *ra, const struct ra_params *p, struct ra_link **ret);
+/**
+ * ra_link_probe() - an echo request to every node of the link, from @src
+ *
+ * A guest answers from the address it would use to reach @src: the SLAAC
+ * address it made in the network's prefix, when @src is the gateway's.
+ * To answer, it asks for the gateway's MAC from that address, which puts
+ * the address in the host's neighbour table (guest.c reads it there).
+ * Return: 0 or negative errno.
+ */
+int ra_link_probe(struct ra_link *l, const uint8_t src[16]);
 /* Stop advertising. No final zero-lifetime RA: the bridge goes next, or
  * (daemon stopping) stays for the next daemon to advertise again. */
 struct ra_link *ra_link_free(struct ra_link *l);

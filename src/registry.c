@@ -15,13 +15,16 @@ void registry_init(struct registry *r)
 {
 	TAILQ_INIT(&r->networks);
 	r->n_networks = 0;
-	for (size_t i = 0; i < REGISTRY_BUCKETS; i++)
+	for (size_t i = 0; i < REGISTRY_BUCKETS; i++) {
 		LIST_INIT(&r->by_ifindex[i]);
+		LIST_INIT(&r->by_bridge[i]);
+	}
 }
 
 void registry_add_network(struct registry *r, struct network *n)
 {
 	TAILQ_INSERT_TAIL(&r->networks, n, link);
+	LIST_INSERT_HEAD(&r->by_bridge[bucket(n->bridge_ifindex)], n, bridge_link);
 	r->n_networks++;
 }
 
@@ -32,6 +35,7 @@ void registry_remove_network(struct registry *r, struct network *n)
 	TAILQ_FOREACH(l, &n->leases, network_link)
 		registry_remove_lease(r, l);
 	TAILQ_REMOVE(&r->networks, n, link);
+	LIST_REMOVE(n, bridge_link);
 	r->n_networks--;
 }
 
@@ -61,7 +65,9 @@ struct network *registry_find_bridge(const struct registry *r, int ifindex)
 {
 	struct network *n;
 
-	TAILQ_FOREACH(n, &r->networks, link)
+	if (ifindex <= 0)
+		return NULL;
+	LIST_FOREACH(n, &r->by_bridge[bucket(ifindex)], bridge_link)
 		if (n->bridge_ifindex == ifindex)
 			return n;
 	return NULL;
@@ -77,6 +83,38 @@ struct lease *registry_find_lease(const struct registry *r, int ifindex)
 		if (l->port.ifindex == ifindex)
 			return l;
 	return NULL;
+}
+
+/* A walk: a wait_address is rare, and the index is by ifindex. */
+struct lease *registry_find_port(const struct registry *r, const char *network, const char *ifname)
+{
+	const struct network *n;
+	struct lease *l;
+
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (!*network || streq(n->config.name, network))
+			TAILQ_FOREACH(l, &n->leases, network_link)
+				if (l->port.kind != PORT_NONE && streq(l->port.ifname, ifname))
+					return l;
+	return NULL;
+}
+
+size_t registry_find_label(const struct registry *r, const char *network, const char *label,
+			   uid_t uid, struct lease **ret)
+{
+	const struct network *n;
+	struct lease *l;
+	size_t count = 0;
+
+	*ret = NULL;
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (!*network || streq(n->config.name, network))
+			TAILQ_FOREACH(l, &n->leases, network_link)
+				if (l->port.kind != PORT_NONE && !l->removing &&
+				    streq(l->label, label) && (uid == 0 || l->uid == uid) &&
+				    count++ == 0)
+					*ret = l;
+	return count;
 }
 
 bool registry_bridge_taken(const struct registry *r, const char *name)

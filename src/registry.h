@@ -19,7 +19,8 @@ struct lease;
 /*
  * The broker's one registry. Every walk over all networks or all leases
  * is here, behind a lookup; the link monitor's, which runs for each link
- * the kernel deletes, is an index.
+ * the kernel deletes, and the neighbour monitor's, which runs for each
+ * MAC a bridge learns or address the neighbour table gets, are indexes.
  *
  * The index holds exactly the leases with a port (ifindex > 0) of the
  * registered networks: the broker adds a lease once network_add_lease()
@@ -30,6 +31,7 @@ struct registry {
 	TAILQ_HEAD(, network) networks;
 	size_t n_networks;
 	LIST_HEAD(, lease) by_ifindex[REGISTRY_BUCKETS];
+	LIST_HEAD(, network) by_bridge[REGISTRY_BUCKETS]; /* for the neighbour monitor */
 };
 
 void registry_init(struct registry *r);
@@ -44,6 +46,18 @@ struct network *registry_find_network(const struct registry *r, const char *name
 struct network *registry_find_bridge(const struct registry *r, int ifindex);
 /* The lease whose port has @ifindex, or NULL. */
 struct lease *registry_find_lease(const struct registry *r, int ifindex);
+/*
+ * The lease whose port is called @ifname, on network @network ("" for any);
+ * NULL when there is none.
+ */
+struct lease *registry_find_port(const struct registry *r, const char *network, const char *ifname);
+/*
+ * The leases with a port labelled @label on @network ("" for any), of @uid
+ * (all for root), none being removed: the first in *@ret, how many in the
+ * return value.
+ */
+size_t registry_find_label(const struct registry *r, const char *network, const char *label,
+			   uid_t uid, struct lease **ret);
 /* Whether a running network has a bridge called @name (maybe gone from the kernel). */
 bool registry_bridge_taken(const struct registry *r, const char *name);
 /* The lease with id @id, or NULL. */

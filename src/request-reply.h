@@ -3,6 +3,7 @@
 #define VMNET_REQUEST_REPLY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct reply {
 	struct tap_fds fds;              /* ride on a successful reply */
 	struct lease *lease;             /* an acquire's, logged once the reply is out */
 	uint32_t shadowed;               /* an acquire's forwards over host services (root's) */
+	bool later;                      /* answered later: a wait_address that waits */
 };
 
 /**

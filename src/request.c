@@ -25,6 +25,7 @@
 #include "config-dir.h"
 #include "config.h"
 #include "forward.h"
+#include "guest.h"
 #include "hostfw.h"
 #include "lease.h"
 #include "log.h"
@@ -36,6 +37,25 @@
 #include "request.h"
 #include "server.h"
 #include "util.h"
+
+/*
+ * A wait_address that waits: for its lease's guest to have an address,
+ * for the lease to end, for its timeout, or for its connection to close.
+ * The connection reads no request meanwhile (connection_hold()).
+ */
+struct wait {
+	struct lease_waiter w;
+	struct broker *b;
+	struct connection *c;
+	struct client *cl;
+	sd_event_source *timer;
+	char network[NETWORK_NAME_MAX + 1];
+	char ifname[IFNAMSIZ];
+	unsigned int timeout;
+};
+
+static void send_error(struct connection *c, const struct reply *rp);
+static void send_out_of_memory(struct connection *c);
 
 int status_from(int code)
 {
@@ -75,6 +95,8 @@ int status_from(int code)
 	case NETWORK_E_ADDRESS_TAKEN:
 	case PORT_E_IFNAME_TAKEN:
 		return VMNET_BROKER_CONFLICT;
+	case GUEST_E_PORT_FULL:
+		return VMNET_BROKER_LIMIT_EXCEEDED;
 	default:
 		return VMNET_BROKER_INTERNAL_ERROR;
 	}
@@ -485,6 +507,158 @@ static int handle_acquire(struct broker *b, struct connection *c, const struct r
 	return 0;
 }
 
+/* ---- wait_address */
+
+/* {"address", "network_name", "lease"}: the guest's address and the lease as status shows it. */
+static json_t *wait_reply_json(const struct lease *l, uint32_t address, uid_t uid)
+{
+	char a[16];
+
+	return json_pack("{s:s, s:s, s:o}", "address", addr4_format(address, a, sizeof(a)),
+			 "network_name", l->network->config.name, "lease",
+			 network_lease_json(l->network, l, uid));
+}
+
+static struct wait *wait_free(struct wait *w)
+{
+	if (!w)
+		return NULL;
+	lease_waiter_cancel(&w->w);
+	sd_event_source_disable_unref(w->timer);
+	if (w->cl)
+		w->cl->waiter = NULL;
+	free(w);
+	return NULL;
+}
+
+/* Its connection closed: nobody to answer. */
+static void wait_drop(struct lease_waiter *lw)
+{
+	wait_free((struct wait *)lw);
+}
+
+/* Send @w's one reply (@json, else the error in @rp), and read the connection's requests again. */
+static void wait_answer(struct wait *w, json_t *json, const struct reply *rp)
+{
+	struct connection *c = w->c;
+
+	if (json) {
+		if (connection_reply(c, json, NULL, 0) == -ENOMEM)
+			send_out_of_memory(c);
+	} else
+		send_error(c, rp);
+	json_decref(json);
+	wait_free(w);
+	connection_resume(c);
+}
+
+static void on_wait_news(struct lease_waiter *lw, struct lease *l, uint32_t address)
+{
+	struct wait *w = (struct wait *)lw;
+	json_t *json = address ? wait_reply_json(l, address, connection_peer(w->c)->uid) : NULL;
+	struct reply rp = {};
+
+	if (!json && address)
+		(void)request_fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	else if (!json)
+		(void)request_fail(&rp, VMNET_BROKER_NOT_FOUND, "port %s of network '%s' went away",
+				   w->ifname, w->network);
+	wait_answer(w, json, &rp);
+}
+
+static int on_wait_timeout(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct wait *w = userdata;
+	struct reply rp = {};
+
+	(void)request_fail(&rp, VMNET_BROKER_TIMEOUT,
+			   "the guest behind port %s of network '%s' had no IPv4 address in %u s",
+			   w->ifname, w->network, w->timeout);
+	wait_answer(w, NULL, &rp);
+	return 0;
+}
+
+/* The lease @req names, as @c may see it; NULL with the error in @rp. */
+static struct lease *wait_target(struct broker *b, struct connection *c, const struct request *req,
+				 struct reply *rp)
+{
+	uid_t uid = connection_peer(c)->uid;
+	const char *where = *req->network_name ? req->network_name : "any network";
+	struct lease *l;
+	size_t count;
+
+	if (req->has_label) {
+		/* Only the caller's own labels: another user's are not shown to it. */
+		count = registry_find_label(&b->registry, req->network_name, req->label, uid, &l);
+		if (count > 1)
+			(void)request_fail(rp, VMNET_BROKER_INVALID_REQUEST,
+					   "label '%s' names %zu ports on %s; name the port by its ifname",
+					   req->label, count, where);
+		else if (count == 0)
+			(void)request_fail(rp, VMNET_BROKER_NOT_FOUND,
+					   "no port labelled '%s' on %s", req->label, where);
+		return count == 1 ? l : NULL;
+	}
+	l = registry_find_port(&b->registry, req->network_name, req->ifname);
+	/* One being removed has ended, though its port is still there. */
+	if (!l || l->removing)
+		(void)request_fail(rp, VMNET_BROKER_NOT_FOUND, "no port %s on %s", req->ifname, where);
+	else if (uid != 0 && l->uid != uid)
+		(void)request_fail(rp, VMNET_BROKER_NOT_ALLOWED, "port %s is another user's",
+				   req->ifname);
+	return rp->status == VMNET_BROKER_SUCCESS ? l : NULL;
+}
+
+/* Wait on @l for up to @req->timeout seconds, the connection held. */
+static int wait_start(struct broker *b, struct connection *c, const struct request *req,
+		      struct lease *l, struct reply *rp)
+{
+	_cleanup_free_ struct wait *w = calloc(1, sizeof(*w));
+	struct client *cl = client_get(c);
+	int r;
+
+	if (!w || !cl)
+		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	r = sd_event_add_time_relative(b->event, &w->timer, CLOCK_MONOTONIC,
+				       req->timeout * 1000000ULL, 0, on_wait_timeout, w);
+	if (r < 0)
+		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
+	w->b = b;
+	w->c = c;
+	w->cl = cl;
+	w->timeout = req->timeout;
+	w->w.fn = on_wait_news;
+	w->w.free = wait_drop;
+	snprintf(w->network, sizeof(w->network), "%s", l->network->config.name);
+	snprintf(w->ifname, sizeof(w->ifname), "%s", l->port.ifname);
+	lease_waiter_add(l, &w->w);
+	cl->waiter = &TAKE_PTR(w)->w;
+	connection_hold(c);
+	rp->later = true;
+	return 0;
+}
+
+static int handle_wait_address(struct broker *b, struct connection *c, const struct request *req,
+			       struct reply *rp)
+{
+	struct lease *l = wait_target(b, c, req, rp);
+	uint32_t address;
+
+	if (!l)
+		return rp->status;
+	address = network_port_address(l->network, l);
+	if (address) {
+		rp->json = wait_reply_json(l, address, connection_peer(c)->uid);
+		return 0;
+	}
+	if (req->timeout == 0)
+		return request_fail(rp, VMNET_BROKER_TIMEOUT,
+				    "the guest behind port %s of network '%s' has no IPv4 address yet",
+				    l->port.ifname, l->network->config.name);
+	/* One wait per connection: its requests are not read until it ends. */
+	return wait_start(b, c, req, l, rp);
+}
+
 /* ---- status, networks */
 
 static int handle_status(struct broker *b, struct connection *c, struct reply *rp)
@@ -621,6 +795,8 @@ static int handle(struct broker *b, struct connection *c, const char *msg, size_
 	case REQUEST_FORWARD_LIST:
 	case REQUEST_STOP:
 		return request_manage(b, c, &req, rp);
+	case REQUEST_WAIT_ADDRESS:
+		return handle_wait_address(b, c, &req, rp);
 	default:
 		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR, "unhandled command");
 	}
@@ -689,10 +865,11 @@ void request_dispatch(void *userdata, struct connection *c, const char *msg, siz
 	r = handle(userdata, c, msg, len, fds, n_fds, &rp);
 	if (r < 0)
 		(void)request_fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "%s", strerror(-r));
-	else if (r == 0 && !rp.json)
+	else if (r == 0 && !rp.json && !rp.later)
 		(void)request_fail(&rp, VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	/* A wait that waits answers later, itself. */
 	if (rp.status == VMNET_BROKER_SUCCESS) {
-		if (connection_reply(c, rp.json, rp.fds.fd, rp.fds.n) == -ENOMEM)
+		if (!rp.later && connection_reply(c, rp.json, rp.fds.fd, rp.fds.n) == -ENOMEM)
 			send_out_of_memory(c);
 	} else
 		send_error(c, &rp);

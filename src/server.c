@@ -611,6 +611,19 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
+void connection_hold(struct connection *c)
+{
+	/* With no events asked for, epoll still reports EPOLLHUP: a peer
+	 * that hangs up while it waits is noticed (on_connection_io()). */
+	(void)sd_event_source_set_io_events(c->io, 0);
+}
+
+void connection_resume(struct connection *c)
+{
+	/* Level-triggered: requests it sent meanwhile are read at once. */
+	(void)sd_event_source_set_io_events(c->io, EPOLLIN);
+}
+
 int connection_reply(struct connection *c, json_t *reply, const int *fds, size_t n_fds)
 {
 	_cleanup_free_ char *text = json_dumps(reply, JSON_COMPACT);

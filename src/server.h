@@ -78,6 +78,14 @@ const gid_t *connection_peer_groups(const struct connection *c, size_t *ret_n);
 void *connection_get_data(const struct connection *c);
 void connection_set_data(struct connection *c, void *data);
 
+/*
+ * Read no more of @c's requests until connection_resume(): a request
+ * answered later (wait_address) keeps one reply per request, in order,
+ * while other connections are served. A hang-up still ends @c.
+ */
+void connection_hold(struct connection *c);
+void connection_resume(struct connection *c);
+
 /**
  * connection_reply() - send @reply with @fds as SCM_RIGHTS, in one message
  * The fds stay the caller's. A peer that is gone is not an error worth

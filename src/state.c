@@ -205,6 +205,43 @@ static int grow_leases(struct state_network *n)
 	return 0;
 }
 
+/* "dhcp_range": [FIRST, LAST], host numbers of the subnet; optional. */
+static int parse_range(json_t *o, struct state_network *n)
+{
+	json_t *v = json_object_get(o, "dhcp_range"), *a, *b;
+	json_int_t first, last, size = (json_int_t)1 << (32 - n->subnet.len);
+
+	if (!v)
+		return 0;
+	a = json_array_get(v, 0);
+	b = json_array_get(v, 1);
+	if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(a) || !json_is_integer(b))
+		return -EINVAL;
+	first = json_integer_value(a);
+	last = json_integer_value(b);
+	if (first < 0 || last < first || last >= size - 1 || (first == 0 && last != 0))
+		return -EINVAL;
+	n->has_range = true;
+	n->range_first = (unsigned int)first;
+	n->range_last = (unsigned int)last;
+	return 0;
+}
+
+/* "domain": the network's DNS domain, "" for none; optional. */
+static int parse_domain(json_t *o, struct state_network *n)
+{
+	json_t *v = json_object_get(o, "domain");
+	const char *s = json_string_value(v);
+
+	if (!v)
+		return 0;
+	if (!s || (*s && !dns_domain_is_valid(s)))
+		return -EINVAL;
+	n->has_domain = true;
+	snprintf(n->domain, sizeof(n->domain), "%s", s);
+	return 0;
+}
+
 static int parse_network(json_t *o, struct state_network *n)
 {
 	char mode[16], subnet[32], ula[INET6_ADDRSTRLEN];
@@ -239,6 +276,8 @@ static int parse_network(json_t *o, struct state_network *n)
 	if (!json_is_boolean(json_object_get(o, "dhcp")))
 		return -EINVAL;
 	n->dhcp = json_is_true(json_object_get(o, "dhcp"));
+	if (parse_range(o, n) < 0 || parse_domain(o, n) < 0)
+		return -EINVAL;
 
 	leases = json_object_get(o, "leases");
 	if (!json_is_array(leases))

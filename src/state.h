@@ -45,7 +45,12 @@ struct state_network {
 	uint8_t ula[16];
 	unsigned int mtu;
 	bool dhcp;
-	pid_t dnsmasq_pid; /* 0: none */
+	bool has_range;           /* "dhcp_range" recorded (a daemon of before it records none) */
+	unsigned int range_first; /* host numbers; 0 and 0: no range */
+	unsigned int range_last;
+	bool has_domain;                 /* "domain" recorded */
+	char domain[DNS_DOMAIN_MAX + 1]; /* "": no names */
+	pid_t dnsmasq_pid;               /* 0: none */
 	struct state_lease *leases;
 	size_t n_leases;
 	size_t leases_alloc; /* room in @leases, for state_replay() */

@@ -45,7 +45,8 @@ RUNNERS = {
 REPLY_SCHEMAS = {"acquire": "acquire-reply", "status": "status-reply",
                  "networks": "networks-reply", "release": "release-reply",
                  "forward_add": "forward-reply", "forward_remove": "forward-reply",
-                 "forward_list": "forward-list-reply", "stop": "stop-reply"}
+                 "forward_list": "forward-list-reply", "stop": "stop-reply",
+                 "wait_address": "wait-address-reply"}
 
 
 def runner_env():

@@ -30,7 +30,7 @@ def test_schemas_are_valid_2020_12():
     s = cf.schemas()
     assert set(s.docs) == {"common", "request", "acquire-reply", "status-reply",
                            "networks-reply", "error-reply", "release-reply", "forward-reply",
-                           "forward-list-reply", "stop-reply"}
+                           "forward-list-reply", "stop-reply", "wait-address-reply"}
     for name, doc in s.docs.items():
         assert doc["$id"].endswith("/%s.schema.json" % name)
 
@@ -81,6 +81,12 @@ BAD_REQUESTS = [
     {"command": "acquire", "network_name": "shared", "port_forwards": [
         {"protocol": "sctp", "external_port": 1, "internal_port": 1}]},
     {"command": "status", "network_name": "shared"},
+    {"command": "wait_address"},
+    {"command": "wait_address", "ifname": "vmtap0", "label": "vm1"},
+    {"command": "wait_address", "label": ""},
+    {"command": "wait_address", "ifname": "vmtap0", "timeout": -1},
+    {"command": "wait_address", "ifname": "vmtap0", "timeout": 3601},
+    {"command": "wait_address", "ifname": "vmtap0", "port": "tap"},
     {"command": "STATUS"},
     {},
 ]

@@ -209,8 +209,8 @@ bound|renew)
 		ip route replace default via "$1" dev "$interface"
 	fi
 	if [ -n "$VMBT_LEASE_FILE" ]; then
-		printf '{"ip": "%s", "mask": "%s", "router": "%s", "dns": "%s"}\n' \
-			"$ip" "$mask" "$router" "$dns" > "$VMBT_LEASE_FILE"
+		printf '{"ip": "%s", "mask": "%s", "router": "%s", "dns": "%s", "domain": "%s"}\n' \
+			"$ip" "$mask" "$router" "$dns" "$domain" > "$VMBT_LEASE_FILE"
 	fi
 	;;
 esac

@@ -146,15 +146,16 @@ class Guest:
             out += [a["local"] for a in link.get("addr_info", [])]
         return out
 
-    def dhcp(self, ifname="eth0", tries=6, expect=True):
-        """Run busybox udhcpc once; return the lease dict, or None."""
+    def dhcp(self, ifname="eth0", tries=6, expect=True, hostname=None):
+        """Run busybox udhcpc once (sending @hostname); return the lease dict, or None."""
         lease_file = os.path.join(self.topo.tmp, "lease-%s-%s" % (self.ns, ifname))
         if os.path.exists(lease_file):
             os.unlink(lease_file)
         env = dict(os.environ, VMBT_LEASE_FILE=lease_file)
         self.exec("ip", "link", "set", "dev", ifname, "up")
         p = run(["ip", "netns", "exec", self.ns, "udhcpc", "-f", "-q", "-n",
-                 "-t", str(tries), "-T", "1", "-i", ifname, "-s", self.topo.dhcp_script],
+                 "-t", str(tries), "-T", "1", "-i", ifname, "-s", self.topo.dhcp_script]
+                + (["-x", "hostname:" + hostname] if hostname else []),
                 check=False, timeout=tries * 2 + 10, env=env)
         lease = None
         if os.path.exists(lease_file):

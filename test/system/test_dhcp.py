@@ -122,13 +122,20 @@ def test_dnsmasq_joins_no_rtnetlink_groups_and_still_serves(broker, topo):
     assert g2.dhcp()["ip"] == r2["network"]["port"]["address"]
 
 
-def test_unreserved_mac_gets_no_address(broker, topo):
-    """dnsmasq runs in static mode: a MAC without a reservation is ignored."""
+def test_any_mac_gets_an_address_of_the_dynamic_range(broker, topo):
+    """A guest that does not use its port's MAC gets an address all the same,
+    from the dynamic range: the upper half of the /24, never a port's."""
     g = topo.guest("g")
-    broker.acquire_netns(g)
+    r = broker.acquire_netns(g)
+    reserved = r["network"]["port"]["address"]
     g.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:de:ad:01")
-    assert g.dhcp(tries=2, expect=False) is None
-    assert g.ipv4() == []
+    lease = g.dhcp()
+    net = subnet_of(r)
+    assert ipaddress.IPv4Address(lease["ip"]) in net
+    assert int(lease["ip"].split(".")[3]) >= 128, lease
+    assert lease["ip"] != reserved
+    # The port's own MAC still gets its reserved address, the lower half's.
+    assert int(reserved.split(".")[3]) < 128
 
 
 # A DNS query for "gateway." (id 0x1234, recursion desired), sent to the
@@ -162,8 +169,8 @@ def test_address_still_leased_by_dnsmasq_is_not_reused_for_another_mac(broker, t
     assert g1.dhcp()["ip"] == first
     ns_delete(g1.ns)
     wait_until(lambda: not broker.leases("shared"), what="g1's lease to end")
-    # Wrap the next-fit cursor all the way round the /24.
-    for _ in range(253):
+    # Wrap the next-fit cursor all the way round the ports' half of the /24.
+    for _ in range(126):
         _, fds = broker.acquire_tap("shared")
         for fd in fds:
             os.close(fd)

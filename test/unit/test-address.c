@@ -13,6 +13,7 @@
 #define NET 0xc0a84000u /* 192.168.64.0/24 */
 
 static const struct prefix4 subnet = { .addr = NET, .len = 24 };
+static const struct dhcp_range no_range = { 0, 0 };
 
 static void mac_of(uint8_t n, uint8_t ret[6])
 {
@@ -29,7 +30,7 @@ static unsigned int take(struct host_map *m, const struct network_config *c, uin
 	unsigned int h = 0;
 
 	mac_of(n, mac);
-	assert_int_equal(address_take(m, c, &subnet, mac, leased, n_leased, &h), 0);
+	assert_int_equal(address_take(m, c, &subnet, &no_range, mac, leased, n_leased, &h), 0);
 	return h;
 }
 
@@ -60,7 +61,7 @@ static void test_reservation(void **state)
 	assert_int_equal(take(&m, &c, 9, NULL, 0), 100);
 	/* ...once: a second port with that MAC finds it held. */
 	mac_of(9, mac);
-	assert_int_equal(address_take(&m, &c, &subnet, mac, NULL, 0, &h), ADDRESS_E_TAKEN);
+	assert_int_equal(address_take(&m, &c, &subnet, &no_range, mac, NULL, 0, &h), ADDRESS_E_TAKEN);
 	/* Nobody else ever gets it, even when the map wraps around to it. */
 	host_map_put(&m, 100);
 	m.last = 99;
@@ -115,10 +116,102 @@ static void test_remembered_ones_last(void **state)
 	mac_of(1, leased.mac);
 	host_map_init(&m, 30, 1);
 	mac_of(5, mac);
-	assert_int_equal(address_take(&m, &c, &s30, mac, &leased, 1, &h), 0);
+	assert_int_equal(address_take(&m, &c, &s30, &no_range, mac, &leased, 1, &h), 0);
 	assert_int_equal(h, 2);
 	mac_of(6, mac);
-	assert_int_equal(address_take(&m, &c, &s30, mac, &leased, 1, &h), ADDRESS_E_FULL);
+	assert_int_equal(address_take(&m, &c, &s30, &no_range, mac, &leased, 1, &h), ADDRESS_E_FULL);
+}
+
+static void test_default_range(void **state)
+{
+	struct network_config c = { .dhcp = true };
+	struct dhcp_range r;
+
+	/* A /24 with the gateway .1: the upper half is DHCP's. */
+	address_dynamic_range(&c, &subnet, 1, &r);
+	assert_int_equal(r.first, 128);
+	assert_int_equal(r.last, 254);
+	/* The gateway in the upper half: the lower half is, .1-.127. */
+	address_dynamic_range(&c, &subnet, 200, &r);
+	assert_int_equal(r.first, 1);
+	assert_int_equal(r.last, 127);
+	/* A /29: .4-.6; a /30 has no room for both. */
+	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 29 }, 1, &r);
+	assert_int_equal(r.first, 4);
+	assert_int_equal(r.last, 6);
+	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 30 }, 1, &r);
+	assert_int_equal(r.first, 0);
+	assert_false(address_in_range(&r, 2));
+}
+
+static void test_default_range_avoids_fixed_addresses(void **state)
+{
+	/* A reservation at .200 and a forward to .140 cut the upper half in
+	 * three: .128-.139, .141-.199 and .201-.254. The longest is taken. */
+	struct dhcp_reservation res = { .address = NET + 200 };
+	struct port_forward fw = { .protocol = FORWARD_TCP,
+				   .external_port = 2222,
+				   .internal_port = 22,
+				   .internal_address = NET + 140 };
+	struct network_config c = {
+		.dhcp = true, .reservations = &res, .n_reservations = 1, .forwards = &fw, .n_forwards = 1
+	};
+	struct dhcp_range r;
+
+	address_dynamic_range(&c, &subnet, 1, &r);
+	assert_int_equal(r.first, 141);
+	assert_int_equal(r.last, 199);
+	/* A file's range is taken as it is (config_parse() checked it). */
+	c.has_dhcp_range = true;
+	c.dhcp_range_start = NET + 10;
+	c.dhcp_range_end = NET + 20;
+	address_dynamic_range(&c, &subnet, 1, &r);
+	assert_int_equal(r.first, 10);
+	assert_int_equal(r.last, 20);
+	assert_true(address_in_range(&r, 10) && address_in_range(&r, 20));
+	assert_false(address_in_range(&r, 21));
+}
+
+static void test_ports_never_get_the_range(void **state)
+{
+	const struct prefix4 s28 = { .addr = NET, .len = 28 };
+	struct network_config c = { .dhcp = true };
+	struct dhcp_range r;
+	struct host_map m;
+	uint8_t mac[6];
+	unsigned int h = 0;
+
+	/* A /28: .8-.14 are DHCP's, so ports get .2-.7 and then nothing,
+	 * not even an address dnsmasq has leased to nobody. */
+	address_dynamic_range(&c, &s28, 1, &r);
+	assert_int_equal(r.first, 8);
+	host_map_init(&m, 28, 1);
+	for (unsigned int want = 2; want <= 7; want++) {
+		mac_of((uint8_t)want, mac);
+		assert_int_equal(address_take(&m, &c, &s28, &r, mac, NULL, 0, &h), 0);
+		assert_int_equal(h, want);
+	}
+	mac_of(99, mac);
+	assert_int_equal(address_take(&m, &c, &s28, &r, mac, NULL, 0, &h), ADDRESS_E_FULL);
+}
+
+static void test_dynamic_lease_is_no_port_address(void **state)
+{
+	/* A MAC that had a dynamic lease (a guest that used its own MAC)
+	 * comes back as a port's: it gets an address of the ports' part. */
+	struct network_config c = { .dhcp = true };
+	struct dhcp_host leased = { .address = NET + 130 };
+	struct dhcp_range r;
+	struct host_map m;
+	uint8_t mac[6];
+	unsigned int h = 0;
+
+	address_dynamic_range(&c, &subnet, 1, &r);
+	host_map_init(&m, 24, 1);
+	mac_of(4, leased.mac);
+	mac_of(4, mac);
+	assert_int_equal(address_take(&m, &c, &subnet, &r, mac, &leased, 1, &h), 0);
+	assert_int_equal(h, 2);
 }
 
 int main(void)
@@ -128,6 +221,10 @@ int main(void)
 		cmocka_unit_test(test_reservation),
 		cmocka_unit_test(test_forward_targets_are_fixed),
 		cmocka_unit_test(test_dnsmasq_remembers),
+		cmocka_unit_test(test_default_range),
+		cmocka_unit_test(test_default_range_avoids_fixed_addresses),
+		cmocka_unit_test(test_ports_never_get_the_range),
+		cmocka_unit_test(test_dynamic_lease_is_no_port_address),
 		cmocka_unit_test(test_remembered_ones_last),
 	};
 

@@ -335,6 +335,38 @@ static void test_status_and_networks(void **state)
 	assert_int_equal(req.command, REQUEST_NETWORKS);
 }
 
+static void test_wait_address(void **state)
+{
+	struct request req;
+
+	parse_ok("{\"command\":\"wait_address\",\"ifname\":\"vmtap3\"}", &req);
+	assert_int_equal(req.command, REQUEST_WAIT_ADDRESS);
+	assert_string_equal(req.ifname, "vmtap3");
+	assert_false(req.has_label);
+	assert_string_equal(req.network_name, "");
+	assert_int_equal(req.timeout, WAIT_TIMEOUT_DEFAULT);
+	parse_ok("{\"command\":\"wait_address\",\"label\":\"web server\","
+		 "\"network_name\":\"lab\",\"timeout\":0}",
+		 &req);
+	assert_true(req.has_label);
+	assert_string_equal(req.label, "web server");
+	assert_string_equal(req.network_name, "lab");
+	assert_int_equal(req.timeout, 0);
+	parse_ok("{\"command\":\"wait_address\",\"ifname\":\"vmtap3\",\"timeout\":3600}", &req);
+
+	parse_invalid("{\"command\":\"wait_address\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"label\":\"b\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"label\":\"\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"label\":\"a\\nb\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a/b\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"timeout\":3601}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"timeout\":-1}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"timeout\":1.5}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"network_name\":\"a/b\"}");
+	parse_invalid("{\"command\":\"wait_address\",\"ifname\":\"a\",\"port\":\"tap\"}");
+	parse_invalid("{\"command\":\"status\",\"timeout\":1}");
+}
+
 static void test_not_json(void **state)
 {
 	static const char *const bad[] = {
@@ -826,12 +858,14 @@ static void test_status_names(void **state)
 		"VMNET_BROKER_INVALID_REQUEST", "VMNET_BROKER_NOT_FOUND",
 		"VMNET_BROKER_CREATE_FAILURE",  "VMNET_BROKER_INTERNAL_ERROR",
 		"VMNET_BROKER_LIMIT_EXCEEDED",  "VMNET_BROKER_CONFLICT",
+		"VMNET_BROKER_TIMEOUT",
 	};
-	static const int out_of_range[] = { -1, 10, 11, 100, INT_MAX, INT_MIN };
+	static const int out_of_range[] = { -1, 11, 12, 100, INT_MAX, INT_MIN };
 
 	/* The numbers are the contract's: same as the macOS broker, then ours. */
 	assert_int_equal(VMNET_BROKER_INVALID_REQUEST, 4);
 	assert_int_equal(VMNET_BROKER_CONFLICT, 9);
+	assert_int_equal(VMNET_BROKER_TIMEOUT, 10);
 	for (int i = 0; i < (int)ELEMENTSOF(names); i++) {
 		assert_string_equal(status_to_name(i), names[i]);
 		assert_non_null(status_to_string(i));
@@ -888,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_acquire_key_order),
 		cmocka_unit_test(test_network_name_limits),
 		cmocka_unit_test(test_status_and_networks),
+		cmocka_unit_test(test_wait_address),
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_bad_command),

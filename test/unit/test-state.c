@@ -114,6 +114,49 @@ static void test_parse_old_snapshot_without_ids(void **state)
 	state_network_clear(&n);
 }
 
+/* What runs, recorded: the dynamic range and the domain; optional, as older daemons wrote none. */
+static void test_parse_range_and_domain(void **state)
+{
+	static const char *const good =
+		"{\"version\":1,\"name\":\"shared\",\"mode\":\"shared\",\"bridge\":\"vmbr0\","
+		"\"bridge_ifindex\":7,\"bridge_mac\":\"02:5e:11:22:33:44\",\"subnet\":\"192.168.64.0/24\","
+		"\"ula\":\"fd12::\",\"mtu\":1500,\"dhcp\":true,\"dnsmasq_pid\":1,"
+		"\"dhcp_range\":[128,254],\"domain\":\"shared.vmnet\",\"leases\":[]}";
+	static const char *const bad[] = {
+		"\"dhcp_range\":[128]", "\"dhcp_range\":[200,100]",   "\"dhcp_range\":[128,255]",
+		"\"dhcp_range\":[0,5]", "\"dhcp_range\":\"128-254\"", "\"domain\":\"a..b\"",
+		"\"domain\":7",
+	};
+	struct state_network n;
+
+	parse(good, &n);
+	assert_true(n.has_range && n.has_domain);
+	assert_int_equal(n.range_first, 128);
+	assert_int_equal(n.range_last, 254);
+	assert_string_equal(n.domain, "shared.vmnet");
+	state_network_clear(&n);
+	{
+		_cleanup_free_ char *old = snapshot(NULL, NULL, 0);
+
+		parse(old, &n);
+		assert_false(n.has_range || n.has_domain);
+		state_network_clear(&n);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_free_ char *text = NULL;
+
+		assert_true(asprintf(&text, NET_HEAD NET_TAIL) > 0);
+		text[strlen(text) - 1] = '\0';
+		{
+			_cleanup_free_ char *t2 = NULL;
+
+			assert_true(asprintf(&t2, "%s,%s}", text, bad[i]) > 0);
+			assert_int_equal(state_parse(t2, strlen(t2), &n), -EINVAL);
+			state_network_clear(&n);
+		}
+	}
+}
+
 static void test_parse_refuses_bad_ids(void **state)
 {
 	_cleanup_free_ char *dup = snapshot((unsigned int[]){ 4, 4 }, (unsigned int[]){ 0, 1 }, 2);
@@ -415,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refuses_bad_ids),
 		cmocka_unit_test(test_parse_forwards),
 		cmocka_unit_test(test_parse_persistent),
+		cmocka_unit_test(test_parse_range_and_domain),
 		cmocka_unit_test(test_replay_add_del),
 		cmocka_unit_test(test_replay_grows),
 		cmocka_unit_test(test_replay_is_idempotent),
