@@ -1,4 +1,4 @@
-/* print.c - what the commands of vmnet-broker print: status, networks, leases, forwards */
+/* print.c - what the commands of vmnet-broker print: status, networks, leases, forwards, guests */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +123,42 @@ void print_forwards(json_t *lease, const char *indent)
 			       : "");
 }
 
+/* The strings of array @key of @obj, joined by ", " into @buf; "-" for none. */
+static const char *join(json_t *obj, const char *key, char *buf, size_t size)
+{
+	json_t *a = json_object_get(obj, key), *v;
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && off < size)
+			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "",
+						json_string_value(v));
+	return buf[0] ? buf : "-";
+}
+
+/*
+ * "      guest 52:54:00:aa:bb:cc  192.168.64.130  fd00::5054:ff:feaa:bbcc  host vm1":
+ * each MAC behind the port with the addresses it uses, as virsh domifaddr shows them.
+ */
+static void print_guests(json_t *lease)
+{
+	json_t *guests = json_object_get(lease, "guests"), *g;
+	char v4[256], v6[512], names[512];
+	size_t i;
+
+	json_array_foreach(guests, i, g) {
+		const char *host = json_string_value(json_object_get(g, "hostname"));
+
+		printf("        guest %-17s %s  %s  %s%s%s%s\n", str_or_dash(g, "mac"),
+		       join(g, "ipv4", v4, sizeof(v4)), join(g, "ipv6", v6, sizeof(v6)),
+		       json_is_true(json_object_get(g, "on_bridge")) ? "seen" : "quiet",
+		       host ? " host '" : "", host ? host : "", host ? "'" : "");
+	}
+	if (json_array_size(json_object_get(lease, "names")))
+		printf("        names %s\n", join(lease, "names", names, sizeof(names)));
+}
+
 static void print_lease(json_t *lease)
 {
 	char uid[24], pid[24], id[24];
@@ -142,6 +178,7 @@ static void print_lease(json_t *lease)
 	       int_or_dash(lease, "pid", pid, sizeof(pid)), str_or_dash(lease, "label"),
 	       json_is_true(json_object_get(lease, "persistent")) ? " (persistent)" : "", note);
 	print_forwards(lease, "        ");
+	print_guests(lease);
 }
 
 static void print_network_state(json_t *net, char *buf, size_t size)
@@ -180,6 +217,8 @@ void print_status(json_t *root)
 		       str_or_dash(net, "mode"), wb, str_or_dash(net, "bridge"),
 		       subnet_cidr(net, subnet, sizeof(subnet)),
 		       ipv6_cidr(net, prefix, sizeof(prefix)), state);
+		if (json_is_string(json_object_get(net, "domain")))
+			printf("    names under %s\n", str_or_dash(net, "domain"));
 		if (json_array_size(leases) == 0)
 			continue;
 		printf("    %-10s %-16s %-18s %-16s %-6s %-8s %-8s %s\n", "KIND", "IFNAME", "MAC",

@@ -366,6 +366,104 @@ static int cmd_acquire(const struct command *c, struct globals *g, int argc, cha
 	return EXIT_SUCCESS;
 }
 
+struct wait_args {
+	const char *port;    /* LABEL or IFNAME */
+	const char *network; /* NULL: any */
+	unsigned int timeout;
+	bool json;
+};
+
+/* Return: -1 to go on, or the exit status. */
+static int wait_parse(const struct command *c, struct globals *g, int argc, char **argv,
+		      struct wait_args *a)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "network", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 'S' },
+		{},
+	};
+	int opt, done = -1;
+	char *end;
+	unsigned long v;
+
+	while (done < 0 && (opt = getopt_long(argc, argv, "ht:n:", options, NULL)) >= 0) {
+		opt = common_option(g, c, opt, &done);
+		if (opt == 't') {
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 3600)
+				return usage_error(c, "invalid --timeout '%s': seconds, 0 to 3600",
+						   optarg);
+			a->timeout = (unsigned int)v;
+		} else if (opt == 'n') {
+			a->network = optarg;
+		} else if (opt == 'j') {
+			a->json = true;
+		}
+	}
+	if (done >= 0)
+		return done;
+	if (optind >= argc)
+		return usage_error(c, "missing the port: its LABEL or IFNAME");
+	if (optind + 1 < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind + 1]);
+	a->port = argv[optind];
+	return -1;
+}
+
+/*
+ * By interface name when the argument can be one, else (or when no port
+ * has that name) by label: "vmtap3" and "web server" both work.
+ */
+static vmnet_broker_return_t wait_for(struct globals *g, const struct wait_args *a,
+				      char **ret_address, char **ret_json)
+{
+	vmnet_broker_return_t s = VMNET_BROKER_NOT_FOUND;
+	char message[1024];
+	bool ifname;
+
+	if (!a->port)
+		return VMNET_BROKER_INVALID_REQUEST;
+	ifname = strlen(a->port) < 16 && !strpbrk(a->port, " /:%") && !streq(a->port, ".") &&
+		 !streq(a->port, "..");
+
+	if (ifname) {
+		s = vmnet_broker_wait_address(g->socket, a->port, NULL, a->network, a->timeout,
+					      ret_address, ret_json);
+		if (s != VMNET_BROKER_NOT_FOUND)
+			return s;
+	}
+	snprintf(message, sizeof(message), "%s", vmnet_broker_last_error_message());
+	s = vmnet_broker_wait_address(g->socket, NULL, a->port, a->network, a->timeout, ret_address,
+				      ret_json);
+	/* Neither: say so about the port's name, the likelier mistake. */
+	if (s == VMNET_BROKER_NOT_FOUND && ifname)
+		fprintf(stderr, PROGRAM ": %s\n", message);
+	return s;
+}
+
+static int cmd_wait_address(const struct command *c, struct globals *g, int argc, char **argv)
+{
+	struct wait_args a = { .timeout = 60 };
+	_cleanup_free_ char *address = NULL, *json = NULL;
+	vmnet_broker_return_t s;
+	int r;
+
+	r = wait_parse(c, g, argc, argv, &a);
+	if (r >= 0)
+		return r;
+	s = wait_for(g, &a, &address, &json);
+	if (s != VMNET_BROKER_SUCCESS)
+		return broker_error(s);
+	if (a.json)
+		return print_json(json);
+	puts(address);
+	return EXIT_SUCCESS;
+}
+
 /* "FILE: KEY: REASON" for each problem of each file; "-" for a file-wide problem. */
 static size_t print_config_errors(const struct config_dir *d)
 {
@@ -482,7 +580,9 @@ static const struct command commands[] = {
 		.summary = "run CMD with a TAP port on each network, as fds 3, 4 and on",
 		.help = "  -n, --network NAME[,mac=MAC][,label=L][,vnet_hdr=on][,queues=N]\n"
 			"                  a TAP port on network NAME; repeat for more networks.\n"
-			"                  mac: the guest's MAC (DHCP serves only this one)\n"
+			"                  mac: the port's MAC; give it to the guest, so that it\n"
+			"                  gets the port's reserved address (else DHCP gives its\n"
+			"                  own MAC one of the dynamic range)\n"
 			"                  label: shown in status (default \"run CMD\")\n"
 			"                  vnet_hdr=on: IFF_VNET_HDR, for vhost and offloads\n"
 			"                  queues=N: a multi-queue TAP, N fds (1-16)\n"
@@ -560,6 +660,25 @@ static const struct command commands[] = {
 		.run = cmd_doctor,
 	},
 	{
+		.name = "wait-address",
+		.args = "[--timeout S] [--network NAME] [--json] (LABEL | IFNAME)",
+		.summary = "wait until the guest behind a port has an IPv4 address, and print it",
+		.help = "  -t, --timeout S  give up after S seconds (0-3600, default 60; 0: ask once)\n"
+			"  -n, --network NAME\n"
+			"                  only that network's ports\n"
+			"  --json          print the daemon's reply as JSON: the address, and the\n"
+			"                  lease with every guest behind it\n",
+		.notes = "The port is named by its interface on the host (IFNAME, as status shows\n"
+			 "it: vmtap3) or by its label (one of your own ports). The daemon answers\n"
+			 "once it knows the address, from DHCP or from the host's neighbour\n"
+			 "table, whatever MAC the guest uses; with several guests behind the\n"
+			 "port, the one that got its DHCP lease last. Exits with 1 and\n"
+			 "VMNET_BROKER_TIMEOUT when no address came in time. E.g.\n"
+			 "  " PROGRAM " run --network shared,label=web -- qemu-system-x86_64 ... &\n"
+			 "  ssh user@$(" PROGRAM " wait-address web)\n",
+		.run = cmd_wait_address,
+	},
+	{
 		.name = "check-config",
 		.args = "[DIR]",
 		.summary = "check the network files DIR/NAME.json (default " VMNET_BROKER_DEFAULT_CONFIG_DIR
@@ -587,7 +706,7 @@ static void program_help(FILE *f)
 		   "between VM tools.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nOptions:\n" SOCKET_HELP "  -h, --help      show this help; '" PROGRAM
 		   " COMMAND --help' for a command\n"
 		   "  -V, --version   show the version\n\n"

@@ -1,4 +1,4 @@
-/* client.c - libvmnet-broker: acquire ports from vmnet-brokerd, their options and what the reply says */
+/* client.c - libvmnet-broker: acquire ports, their options and reply; wait for guests' addresses */
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -560,4 +560,106 @@ int vmnet_broker_network_take_fd(struct vmnet_broker_network *net, size_t i)
 	if (!net || i >= net->n_fds || net->fds[i] < 0)
 		return -1;
 	return TAKE_FD(net->fds[i]);
+}
+
+/* ---- wait_address */
+
+static json_t *wait_request_new(const char *ifname, const char *label, const char *network,
+				unsigned int timeout)
+{
+	_cleanup_(json_decrefp) json_t *req =
+		json_pack("{s:s, s:I}", "command", "wait_address", "timeout", (json_int_t)timeout);
+
+	if (!req || set_string(req, "ifname", ifname) < 0 || set_string(req, "label", label) < 0 ||
+	    set_string(req, "network_name", network) < 0)
+		return NULL;
+	return TAKE_PTR(req);
+}
+
+/* What the library can refuse before bothering the daemon. */
+static vmnet_broker_return_t wait_check(const char *ifname, const char *label, const char *network,
+					unsigned int timeout)
+{
+	if (!ifname == !label)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "name the port by ifname or by label");
+	if (ifname && !ifname_is_valid(ifname))
+		return fail(VMNET_BROKER_INVALID_REQUEST, "'%s' is not a valid interface name", ifname);
+	if (label && (!*label || !label_is_valid(label) || !utf8_is_valid(label)))
+		return fail(VMNET_BROKER_INVALID_REQUEST,
+			    "a label is 1-%d printable characters of UTF-8", LABEL_MAX);
+	if (network && !network_name_is_valid(network))
+		return fail(VMNET_BROKER_INVALID_REQUEST, "invalid network name '%s'", network);
+	if (timeout > WAIT_TIMEOUT_MAX)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "the timeout is at most %d seconds",
+			    WAIT_TIMEOUT_MAX);
+	return VMNET_BROKER_SUCCESS;
+}
+
+/* The reply of a wait_address in @m: its address and text into the caller's pointers. */
+static vmnet_broker_return_t wait_reply(const struct message *m, char **ret_address, char **ret_json)
+{
+	_cleanup_(json_decrefp) json_t *reply = NULL;
+	_cleanup_free_ char *address = NULL, *text = NULL;
+	vmnet_broker_return_t s;
+
+	s = reply_parse(m, "address", JSON_STRING, &reply);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	if (m->n_fds > 0)
+		return fail(VMNET_BROKER_INVALID_REPLY, "a 'wait_address' reply carries fds");
+	if (!json_is_object(json_object_get(reply, "lease")))
+		return fail(VMNET_BROKER_INVALID_REPLY, "reply has no 'lease'");
+	address = strdup(json_string_value(json_object_get(reply, "address")));
+	text = strndup(m->buf, m->len);
+	if (!address || !text)
+		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	if (ret_address)
+		*ret_address = TAKE_PTR(address);
+	if (ret_json)
+		*ret_json = TAKE_PTR(text);
+	return VMNET_BROKER_SUCCESS;
+}
+
+vmnet_broker_return_t vmnet_broker_wait_address(const char *socket_path, const char *ifname,
+						const char *label, const char *network,
+						unsigned int timeout, char **ret_address,
+						char **ret_json)
+{
+	_cleanup_(message_done) struct message m = { 0 };
+	_cleanup_(json_decrefp) json_t *req = NULL;
+	_cleanup_close_ int conn = -EBADF;
+	vmnet_broker_return_t s;
+
+	s = wait_check(ifname, label, network, timeout);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	req = wait_request_new(ifname, label, network, timeout);
+	if (!req)
+		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	s = transact(socket_path, req, -EBADF, &conn, &m);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	return wait_reply(&m, ret_address, ret_json);
+}
+
+vmnet_broker_return_t vmnet_broker_network_wait_address(struct vmnet_broker_network *net,
+							unsigned int timeout, char **ret_address)
+{
+	_cleanup_(message_done) struct message m = { 0 };
+	_cleanup_(json_decrefp) json_t *req = NULL;
+	const char *ifname = vmnet_broker_network_port_ifname(net);
+	vmnet_broker_return_t s;
+
+	if (!net || !ifname || net->conn < 0)
+		return fail(VMNET_BROKER_INVALID_REQUEST, "the handle has no port to wait on");
+	s = wait_check(ifname, NULL, vmnet_broker_network_name(net), timeout);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	req = wait_request_new(ifname, NULL, vmnet_broker_network_name(net), timeout);
+	if (!req)
+		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
+	s = exchange(net->conn, req, -EBADF, &m);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	return wait_reply(&m, ret_address, NULL);
 }

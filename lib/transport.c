@@ -280,6 +280,17 @@ vmnet_broker_return_t reply_parse(const struct message *m, const char *key, json
 	return VMNET_BROKER_SUCCESS;
 }
 
+/* Send @req (with @pass_fd) on the open connection @conn and receive the reply into @m. */
+vmnet_broker_return_t exchange(int conn, const json_t *req, int pass_fd, struct message *m)
+{
+	vmnet_broker_return_t s;
+
+	s = send_request(conn, req, pass_fd);
+	if (s != VMNET_BROKER_SUCCESS)
+		return s;
+	return receive_reply(conn, m);
+}
+
 /* Connect, send @req (with @pass_fd) and receive the reply into @m. */
 vmnet_broker_return_t transact(const char *socket_path, const json_t *req, int pass_fd,
 			       int *ret_conn, struct message *m)
@@ -290,10 +301,7 @@ vmnet_broker_return_t transact(const char *socket_path, const json_t *req, int p
 	s = broker_connect(socket_path_resolve(socket_path), &conn);
 	if (s != VMNET_BROKER_SUCCESS)
 		return s;
-	s = send_request(conn, req, pass_fd);
-	if (s != VMNET_BROKER_SUCCESS)
-		return s;
-	s = receive_reply(conn, m);
+	s = exchange(conn, req, pass_fd, m);
 	if (s != VMNET_BROKER_SUCCESS)
 		return s;
 	*ret_conn = TAKE_FD(conn);

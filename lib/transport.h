@@ -34,6 +34,14 @@ vmnet_broker_return_t transact(const char *socket_path, const json_t *req, int p
 			       int *ret_conn, struct message *m);
 
 /**
+ * exchange() - send @req (with @pass_fd when it is open) on @conn, receive the reply into @m
+ *
+ * transact() on a connection the caller already has (an acquired handle's).
+ * Return: VMNET_BROKER_SUCCESS, or the failure's code.
+ */
+vmnet_broker_return_t exchange(int conn, const json_t *req, int pass_fd, struct message *m);
+
+/**
  * reply_parse() - @m as a reply: an error reply becomes its code; otherwise
  * it must be an object with member @key of @type, and *@ret is the whole reply
  */
