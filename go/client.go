@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 )
 
@@ -27,8 +28,9 @@ type AcquireOptions struct {
 	// Port is the kind of port; "" sends none (the daemon makes a TAP).
 	Port PortKind
 	// MAC is the port's MAC address, e.g. "52:54:00:12:34:56"; "" lets
-	// the daemon make one up. Give the guest this MAC: the network's DHCP
-	// serves only the MACs the broker reserved.
+	// the daemon make one up. Give the guest this MAC and it gets the
+	// port's reserved address, known from the reply on; with a MAC of its
+	// own it gets one of the network's dynamic range (WaitAddress tells).
 	MAC string
 	// Label is free text shown in status and the interface alias.
 	Label string
@@ -78,6 +80,109 @@ func Status(ctx context.Context) (*StatusReply, error) {
 // Networks asks DefaultClient's daemon for every network it can create.
 func Networks(ctx context.Context) (*NetworksReply, error) {
 	return DefaultClient.Networks(ctx)
+}
+
+// WaitAddress waits with DefaultClient until the guest behind a port has an
+// IPv4 address.
+func WaitAddress(ctx context.Context, opts *WaitOptions) (*WaitReply, error) {
+	return DefaultClient.WaitAddress(ctx, opts)
+}
+
+// WaitTimeoutMax is the longest the daemon waits for an address.
+const WaitTimeoutMax = time.Hour
+
+// WaitOptions name the port a wait_address is about, and how long the
+// daemon waits.
+type WaitOptions struct {
+	// Ifname names the port by its interface on the host, as status shows
+	// it ("vmtap3"); or
+	Ifname string
+	// Label names it by its label (one of the caller's ports). Exactly one
+	// of Ifname and Label.
+	Label string
+	// Network, when set, looks at that network's ports only.
+	Network string
+	// Timeout is how long the daemon waits, in whole seconds (rounded up),
+	// at most WaitTimeoutMax; 0 leaves it to the daemon (60 s). ctx must
+	// allow that long: its deadline ends the call on the client's side.
+	Timeout time.Duration
+	// NoWait asks the daemon to answer at once: Timeout (the code) when no
+	// address is known yet.
+	NoWait bool
+}
+
+func waitRequest(o *WaitOptions) (map[string]any, error) {
+	if (o.Ifname == "") == (o.Label == "") {
+		return nil, errorf(InvalidRequest, "name the port by Ifname or by Label")
+	}
+	req := map[string]any{"command": "wait_address"}
+	if o.Ifname != "" {
+		if !validIfname(o.Ifname) {
+			return nil, errorf(InvalidRequest, "'%s' is not a valid interface name", o.Ifname)
+		}
+		req["ifname"] = o.Ifname
+	}
+	if o.Label != "" {
+		if !validLabel(o.Label) {
+			return nil, errorf(InvalidRequest, "a label is 1-%d printable characters", LabelMax)
+		}
+		req["label"] = o.Label
+	}
+	if o.Network != "" {
+		if !ValidNetworkName(o.Network) {
+			return nil, errorf(InvalidRequest, "invalid network name '%s'", o.Network)
+		}
+		req["network_name"] = o.Network
+	}
+	if o.Timeout < 0 || o.Timeout > WaitTimeoutMax {
+		return nil, errorf(InvalidRequest, "the timeout is at most %v", WaitTimeoutMax)
+	}
+	switch {
+	case o.NoWait:
+		req["timeout"] = 0
+	case o.Timeout > 0:
+		req["timeout"] = int((o.Timeout + time.Second - 1) / time.Second)
+	}
+	return req, nil
+}
+
+// WaitAddress asks the daemon for the IPv4 address of the guest behind a
+// port, and waits until it has one (from DHCP, or the host's neighbour
+// table), whatever MAC the guest uses. The error is an *Error: Timeout
+// when no address came in time, NotFound when there is no such port or it
+// went away meanwhile, NotAllowed for another user's port.
+func (c *Client) WaitAddress(ctx context.Context, opts *WaitOptions) (*WaitReply, error) {
+	if opts == nil {
+		opts = &WaitOptions{}
+	}
+	req, err := waitRequest(opts)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, wrapf(InvalidRequest, err, "encode request: %v", err)
+	}
+	conn, msg, err := exchange(ctx, c.Socket, data)
+	if err != nil {
+		return nil, err
+	}
+	conn.Close()
+	defer msg.Close()
+	if err := checkError(msg.Data); err != nil {
+		return nil, err
+	}
+	if len(msg.Files) > 0 {
+		return nil, errorf(InvalidReply, "a 'wait_address' reply carries fds")
+	}
+	var w WaitReply
+	if err := decodeReply(msg.Data, &w); err != nil {
+		return nil, err
+	}
+	if w.Address == "" {
+		return nil, errorf(InvalidReply, "reply has neither 'error' nor an 'address'")
+	}
+	return &w, nil
 }
 
 // ValidNetworkName reports whether name is a network name: 1-64 of

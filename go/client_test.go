@@ -148,7 +148,7 @@ func TestCodesAreTheMacOSBrokers(t *testing.T) {
 	want := []string{"VMNET_BROKER_SUCCESS", "VMNET_BROKER_CONNECTION_FAILURE", "VMNET_BROKER_INVALID_REPLY",
 		"VMNET_BROKER_NOT_ALLOWED", "VMNET_BROKER_INVALID_REQUEST", "VMNET_BROKER_NOT_FOUND",
 		"VMNET_BROKER_CREATE_FAILURE", "VMNET_BROKER_INTERNAL_ERROR", "VMNET_BROKER_LIMIT_EXCEEDED",
-		"VMNET_BROKER_CONFLICT"}
+		"VMNET_BROKER_CONFLICT", "VMNET_BROKER_TIMEOUT"}
 	for i, name := range want {
 		if got := Code(i).String(); got != name {
 			t.Errorf("Code(%d) = %s, want %s", i, got, name)
@@ -447,5 +447,41 @@ func TestLeaseCallsRefuseBeforeConnecting(t *testing.T) {
 	if !errors.Is(err, ErrConnectionFailure) || !strings.Contains(err.Error(), "daemon is not running") ||
 		!strings.Contains(err.Error(), "systemctl start vmnet-brokerd.socket") {
 		t.Errorf("no daemon: %v", err)
+	}
+}
+
+func TestWaitAddress(t *testing.T) {
+	reply := map[string]any{"address": "192.168.64.130", "network_name": "shared", "lease": map[string]any{
+		"kind": "tap", "ifname": "vmtap0", "mac": "52:54:00:12:34:56", "uid": 0, "pid": 1, "label": "vm",
+		"guests": []any{map[string]any{"mac": "52:54:00:aa:00:01", "on_bridge": true,
+			"ipv4": []any{"192.168.64.130"}, "ipv6": []any{}, "hostname": "vm"}},
+		"names": []any{"vm.shared.vmnet"}}}
+	f := newFake(t, fakeReply{body: reply}, fakeReply{body: map[string]any{"error": 10, "message": "no address"}})
+	c := &Client{Socket: f.path}
+	w, err := c.WaitAddress(context.Background(), &WaitOptions{Label: "vm", Network: "shared", Timeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := <-f.requests
+	want := map[string]any{"command": "wait_address", "label": "vm", "network_name": "shared", "timeout": float64(2)}
+	if !reflect.DeepEqual(got.body, want) {
+		t.Fatalf("request %v, want %v", got.body, want)
+	}
+	if w.Address != "192.168.64.130" || w.Lease.Guests[0].Hostname != "vm" || w.Lease.Names[0] != "vm.shared.vmnet" {
+		t.Fatalf("reply %+v", w)
+	}
+	_, err = c.WaitAddress(context.Background(), &WaitOptions{Ifname: "vmtap0", NoWait: true})
+	if !errors.Is(err, ErrTimeout) || CodeOf(err) != Timeout || Timeout.String() != "VMNET_BROKER_TIMEOUT" {
+		t.Fatalf("got %v, want a Timeout", err)
+	}
+	if got := <-f.requests; got.body["timeout"] != float64(0) {
+		t.Fatalf("NoWait sent %v", got.body)
+	}
+	for _, o := range []WaitOptions{{}, {Ifname: "a", Label: "b"}, {Ifname: "a/b"}, {Label: "a\nb"},
+		{Ifname: "a", Network: "a/b"}, {Ifname: "a", Timeout: 2 * time.Hour}, {Ifname: "a", Timeout: -time.Second}} {
+		o := o
+		if _, err := c.WaitAddress(context.Background(), &o); CodeOf(err) != InvalidRequest {
+			t.Errorf("%+v: got %v, want InvalidRequest", o, err)
+		}
 	}
 }

@@ -20,7 +20,15 @@
 //	cmd.ExtraFiles = []*os.File{port.File()} // fd 3 in the child
 //
 // The tap lease lasts as long as some process holds the TAP, so the
-// launcher may close its copy once the VM runs. Failures are *Error values
+// launcher may close its copy once the VM runs. The guest gets
+// port.Address by DHCP when it uses port.MAC; with a MAC of its own it gets
+// an address of the network's dynamic range, which WaitAddress tells once
+// the guest has it:
+//
+//	w, err := vmnetbroker.WaitAddress(ctx, &vmnetbroker.WaitOptions{Ifname: port.Ifname})
+//	// w.Address, and w.Lease.Guests: every MAC behind the port and its addresses
+//
+// Failures are *Error values
 // with a status Code named as in the macOS vmnet-broker and the C library;
 // errors.Is(err, vmnetbroker.ErrNotFound) and the like tell them apart.
 // Every call takes a context.Context that bounds it.

@@ -51,6 +51,7 @@ type Network struct {
 	PrefixLen   int    `json:"prefix_len,omitempty"`
 	MTU         int    `json:"mtu,omitempty"`
 	Description string `json:"description,omitempty"` // the network file's, if any
+	Domain      string `json:"domain,omitempty"`      // its guests' names are NAME.Domain; "" when it serves none
 }
 
 // PortInfo is the port an acquire made.
@@ -66,6 +67,17 @@ type PortInfo struct {
 	Persistent bool `json:"persistent,omitempty"`
 }
 
+// Guest is a MAC seen behind a port, whatever it is (the VM with the port's
+// MAC or its own, a container or VM inside it), with the addresses it uses,
+// as virsh domifaddr shows them.
+type Guest struct {
+	MAC      string   `json:"mac"`
+	OnBridge bool     `json:"on_bridge"`          // the bridge has it now; false: quiet a while
+	IPv4     []string `json:"ipv4"`               // its DHCP lease first, then the neighbour table's
+	IPv6     []string `json:"ipv6"`               // the neighbour table's (SLAAC)
+	Hostname string   `json:"hostname,omitempty"` // the host name it sent in DHCP
+}
+
 // Lease is one lease in a status reply, and the lease Release and the
 // Forward calls answer with (which names its NetworkName). Another user's
 // lease, as a caller that is not root sees it in status, is Hidden: only
@@ -74,7 +86,7 @@ type Lease struct {
 	Kind         string        `json:"kind"`
 	Ifname       string        `json:"ifname,omitempty"`
 	MAC          string        `json:"mac,omitempty"`
-	Address      string        `json:"address,omitempty"`
+	Address      string        `json:"address,omitempty"` // reserved for MAC
 	UID          *int          `json:"uid,omitempty"`
 	PID          *int          `json:"pid,omitempty"`
 	Label        *string       `json:"label,omitempty"`
@@ -83,6 +95,8 @@ type Lease struct {
 	LeaseID      uint64        `json:"lease_id,omitempty"`
 	Persistent   bool          `json:"persistent,omitempty"`
 	NetworkName  string        `json:"network_name,omitempty"`
+	Guests       []Guest       `json:"guests,omitempty"` // what is behind the port
+	Names        []string      `json:"names,omitempty"`  // its guests' DNS names, NAME.DOMAIN
 }
 
 // Ref names the lease: by ID, or by Ifname, its port as status shows it.
@@ -104,6 +118,14 @@ type LeaseRef struct {
 type StopReply struct {
 	Network     Network `json:"network"`
 	EndedLeases []Lease `json:"ended_leases"`
+}
+
+// WaitReply is the reply of a wait_address: the address the guest behind
+// the port uses, and the lease as status shows it.
+type WaitReply struct {
+	Address     string `json:"address"`
+	NetworkName string `json:"network_name"`
+	Lease       Lease  `json:"lease"`
 }
 
 // NetworkStatus is a running network in a status reply, with its leases.

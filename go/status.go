@@ -15,16 +15,17 @@ type Code int
 
 // The status codes. Their String is the C name, e.g. "VMNET_BROKER_NOT_FOUND".
 const (
-	Success           Code = 0 // VMNET_BROKER_SUCCESS
-	ConnectionFailure Code = 1 // cannot reach the daemon
-	InvalidReply      Code = 2 // the daemon's reply is malformed
-	NotAllowed        Code = 3 // the caller may not use that network
-	InvalidRequest    Code = 4 // malformed request, bad key or value
-	NotFound          Code = 5 // no such network
-	CreateFailure     Code = 6 // creating the network or port failed
-	InternalError     Code = 7 // anything else
-	LimitExceeded     Code = 8 // a per-connection, per-user or per-network limit
-	Conflict          Code = 9 // an address, MAC or forwarded port already taken
+	Success           Code = 0  // VMNET_BROKER_SUCCESS
+	ConnectionFailure Code = 1  // cannot reach the daemon
+	InvalidReply      Code = 2  // the daemon's reply is malformed
+	NotAllowed        Code = 3  // the caller may not use that network
+	InvalidRequest    Code = 4  // malformed request, bad key or value
+	NotFound          Code = 5  // no such network
+	CreateFailure     Code = 6  // creating the network or port failed
+	InternalError     Code = 7  // anything else
+	LimitExceeded     Code = 8  // a per-connection, per-user or per-network limit
+	Conflict          Code = 9  // an address, MAC or forwarded port already taken
+	Timeout           Code = 10 // what was waited for did not come in time
 )
 
 // Sentinel errors, one per failure code, for errors.Is. They are the Code
@@ -39,6 +40,7 @@ var (
 	ErrInternalError     error = InternalError
 	ErrLimitExceeded     error = LimitExceeded
 	ErrConflict          error = Conflict
+	ErrTimeout           error = Timeout
 )
 
 var statusNames = [...]struct{ name, text string }{
@@ -52,6 +54,7 @@ var statusNames = [...]struct{ name, text string }{
 	{"VMNET_BROKER_INTERNAL_ERROR", "internal error in the daemon"},
 	{"VMNET_BROKER_LIMIT_EXCEEDED", "limit exceeded"},
 	{"VMNET_BROKER_CONFLICT", "address, MAC or port already in use"},
+	{"VMNET_BROKER_TIMEOUT", "timed out"},
 }
 
 // String returns the code's C name, "VMNET_BROKER_NOT_FOUND" for NotFound,

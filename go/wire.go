@@ -408,7 +408,8 @@ func init() {
 		port_forwards protocol external_port internal_address internal_port uid pid label
 		hidden state idle_remaining dnsmasq_pid leases source persistent active
 		pending_change errors file key reason lease_id internal_address6 network_name
-		lease ended_leases cidr ipv6_cidr`) {
+		lease ended_leases cidr ipv6_cidr domain guests names on_bridge ipv4 ipv6
+		hostname`) {
 		knownKeys[k] = true
 	}
 }

@@ -148,6 +148,8 @@ VMNET_BROKER_API const char *vmnet_broker_network_mask(const struct vmnet_broker
 VMNET_BROKER_API const char *vmnet_broker_network_ipv6_prefix(const struct vmnet_broker_network *net);
 VMNET_BROKER_API int vmnet_broker_network_prefix_len(const struct vmnet_broker_network *net);
 VMNET_BROKER_API int vmnet_broker_network_mtu(const struct vmnet_broker_network *net);
+/* The DNS domain its guests' names are under ("shared.vmnet"); NULL when it serves none. */
+VMNET_BROKER_API const char *vmnet_broker_network_domain(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_kind(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_ifname(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_mac(const struct vmnet_broker_network *net);

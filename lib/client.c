@@ -146,7 +146,7 @@ static vmnet_broker_return_t acquire_reply_check(json_t *network, enum port_kind
 						 size_t queues, size_t n_fds)
 {
 	static const char *const network_keys[] = {
-		"name", "mode", "bridge", "subnet", "mask", "ipv6_prefix",
+		"name", "mode", "bridge", "subnet", "mask", "ipv6_prefix", "domain",
 	};
 	static const char *const port_keys[] = { "kind", "ifname", "mac", "address" };
 	json_t *port = json_object_get(network, "port");
@@ -499,6 +499,11 @@ int vmnet_broker_network_prefix_len(const struct vmnet_broker_network *net)
 int vmnet_broker_network_mtu(const struct vmnet_broker_network *net)
 {
 	return network_int(net, "mtu");
+}
+
+const char *vmnet_broker_network_domain(const struct vmnet_broker_network *net)
+{
+	return network_string(net, "domain");
 }
 
 const char *vmnet_broker_network_port_kind(const struct vmnet_broker_network *net)

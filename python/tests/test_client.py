@@ -109,7 +109,7 @@ class ErrorsTest(unittest.TestCase):
             "VMNET_BROKER_INVALID_REPLY", "VMNET_BROKER_NOT_ALLOWED",
             "VMNET_BROKER_INVALID_REQUEST", "VMNET_BROKER_NOT_FOUND",
             "VMNET_BROKER_CREATE_FAILURE", "VMNET_BROKER_INTERNAL_ERROR",
-            "VMNET_BROKER_LIMIT_EXCEEDED", "VMNET_BROKER_CONFLICT"])
+            "VMNET_BROKER_LIMIT_EXCEEDED", "VMNET_BROKER_CONFLICT", "VMNET_BROKER_TIMEOUT"])
         self.assertEqual(vmnet_broker.status_name(42), "VMNET_BROKER_UNKNOWN")
         self.assertEqual(vmnet_broker.status_text(5), "no such network")
 
@@ -118,7 +118,7 @@ class ErrorsTest(unittest.TestCase):
                           (3, vmnet_broker.NotAllowed), (4, vmnet_broker.InvalidRequest),
                           (5, vmnet_broker.NotFound), (6, vmnet_broker.CreateFailure),
                           (7, vmnet_broker.InternalError), (8, vmnet_broker.LimitExceeded),
-                          (9, vmnet_broker.Conflict)]:
+                          (9, vmnet_broker.Conflict), (10, vmnet_broker.Timeout)]:
             e = vmnet_broker.error_for(code, "m")
             self.assertIs(type(e), cls)
             self.assertEqual(e.status, code)
@@ -312,6 +312,43 @@ class LeaseCallsTest(unittest.TestCase):
             vmnet_broker.release(lease_id=1, socket_path="/nonexistent/sock")
         self.assertIn("daemon is not running", cm.exception.message)
         self.assertIn("systemctl start vmnet-brokerd.socket", cm.exception.message)
+
+
+class WaitTest(unittest.TestCase):
+    REPLY = {"address": "192.168.64.130", "network_name": "shared", "lease": {
+        "kind": "tap", "ifname": "vmtap0", "mac": "52:54:00:12:34:56", "address": "192.168.64.2",
+        "uid": 0, "pid": 1, "label": "vm", "guests": [
+            {"mac": "52:54:00:aa:00:01", "on_bridge": True, "ipv4": ["192.168.64.130"],
+             "ipv6": [], "hostname": "vm"}], "names": ["vm.shared.vmnet"]}}
+
+    def test_request_and_typed_reply(self):
+        fake = Fake([(self.REPLY, 0)])
+        try:
+            w = vmnet_broker.wait_address(label="vm", network="shared", wait=30,
+                                          socket_path=fake.path)
+        finally:
+            fake.close()
+        self.assertEqual(fake.requests, [({"command": "wait_address", "label": "vm",
+                                           "network_name": "shared", "timeout": 30}, 0)])
+        self.assertEqual(w.address, "192.168.64.130")
+        self.assertEqual(w.lease.guests[0].ipv4, ("192.168.64.130",))
+        self.assertEqual(w.lease.names, ("vm.shared.vmnet",))
+        self.assertEqual(w.to_json(), self.REPLY)
+
+    def test_timeout_is_its_own_class(self):
+        fake = Fake([({"error": 10, "message": "no address in 1 s"}, 0)])
+        try:
+            with self.assertRaises(vmnet_broker.Timeout):
+                vmnet_broker.wait_address(ifname="vmtap0", wait=1, socket_path=fake.path)
+        finally:
+            fake.close()
+
+    def test_bad_values_fail_before_connecting(self):
+        for kw in [dict(), dict(ifname="a", label="b"), dict(ifname="a/b"), dict(label=""),
+                   dict(label="a\nb"), dict(ifname="a", wait=-1), dict(ifname="a", wait=3601),
+                   dict(ifname="a", network="a/b")]:
+            with self.subTest(kw=kw), self.assertRaises(vmnet_broker.InvalidRequest):
+                vmnet_broker.wait_address(socket_path="/nonexistent", **kw)
 
 
 class ModelTest(unittest.TestCase):

@@ -20,19 +20,20 @@ library and the macOS broker. The socket is ``$VMNET_BROKER_SOCKET`` or
 ``/run/vmnet-broker/broker.sock``. :func:`release`, :func:`forward_add`,
 :func:`forward_remove` and :func:`forward_list` act on a lease that lives
 (its owner's or root's), :func:`stop_network` removes a running network
-(root). ``python3 -m vmnet_broker`` is a small command line: ``status``,
-``networks``, ``acquire``.
+(root), :func:`wait_address` waits until the guest behind a port has an
+IPv4 address. ``python3 -m vmnet_broker`` is a small command line:
+``status``, ``networks``, ``acquire``, ``wait-address``.
 Standard library only; protocol version 1 (docs/protocol.md).
 """
 from .client import (Port, acquire, check_network_name, forward_add, forward_list, forward_remove,
-                     networks, release, status, stop_network)
+                     networks, release, status, stop_network, wait_address)
 from .errors import (BrokerError, Conflict, ConnectionClosed, ConnectionFailure, CreateFailure,
                      InternalError, InvalidReply, InvalidRequest, LimitExceeded, NotAllowed,
-                     NotFound, Status, error_for, status_name, status_text)
-from .model import (ConfigError, DNSStatus, FirewalldStatus, HostEvent, HostStatus,
+                     NotFound, Status, Timeout, error_for, status_name, status_text)
+from .model import (ConfigError, DNSStatus, FirewalldStatus, GuestInfo, HostEvent, HostStatus,
                     IPTablesStatus, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
                     NetworkStatus, NFTablesStatus, NFTChain, PerFamily, PortForward, PortInfo,
-                    PortKind, StatusReply, StopReply)
+                    PortKind, StatusReply, StopReply, WaitReply)
 from .wire import (DEFAULT_SOCKET, FDS_MAX, MESSAGE_MAX, REPLY_MAX, SOCKET_ENV, Connection,
                    Message, socket_path)
 
@@ -40,13 +41,13 @@ __version__ = "0.1.0"
 PROTOCOL_VERSION = 1
 
 __all__ = [
-    "acquire", "status", "networks", "Port", "check_network_name", "release", "forward_add",
-    "forward_remove", "forward_list", "stop_network", "StopReply",
+    "acquire", "status", "networks", "wait_address", "Port", "check_network_name", "release",
+    "forward_add", "forward_remove", "forward_list", "stop_network", "StopReply",
     "Status", "status_name", "status_text", "error_for",
     "BrokerError", "ConnectionFailure", "ConnectionClosed", "InvalidReply", "NotAllowed",
     "InvalidRequest", "NotFound", "CreateFailure", "InternalError", "LimitExceeded", "Conflict",
-    "PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
-    "StatusReply", "NetworkEntry", "NetworksReply", "ConfigError",
+    "Timeout", "PortKind", "PortForward", "NetworkInfo", "PortInfo", "GuestInfo", "LeaseInfo",
+    "NetworkStatus", "StatusReply", "NetworkEntry", "NetworksReply", "ConfigError", "WaitReply",
     "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus", "IPTablesStatus", "FirewalldStatus",
     "NFTChain", "DNSStatus",
     "Connection", "Message", "socket_path", "DEFAULT_SOCKET", "SOCKET_ENV", "MESSAGE_MAX",

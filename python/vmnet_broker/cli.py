@@ -1,4 +1,4 @@
-"""python3 -m vmnet_broker: status, networks and acquire from the command line.
+"""python3 -m vmnet_broker: status, networks, acquire and wait-address from the command line.
 
 Errors print the status code's name and the message and exit with 1;
 usage errors exit with 2, as the C command line vmnet-broker does.
@@ -59,6 +59,13 @@ def cmd_status(a: argparse.Namespace) -> int:
         if n.leases:
             print(_table([["KIND", "IFNAME", "MAC", "ADDRESS", "UID", "PID", "LABEL"]]
                          + [_lease_row(le) for le in n.leases], "    "))
+        for le in n.leases:
+            for g in le.guests:
+                print("        %s guest %s  %s  %s%s" % (
+                    _dash(le.ifname), g.mac, ", ".join(g.ipv4) or "-",
+                    ", ".join(g.ipv6) or "-", "  host '%s'" % g.hostname if g.hostname else ""))
+            if le.names:
+                print("        %s names %s" % (_dash(le.ifname), ", ".join(le.names)))
     return 0
 
 
@@ -116,6 +123,23 @@ def cmd_acquire(a: argparse.Namespace) -> int:
             print(" ".join(words), flush=True)
         if a.hold and port.kind != PortKind.NETNS:
             _hold()
+    return 0
+
+
+def cmd_wait_address(a: argparse.Namespace) -> int:
+    by_ifname = len(a.port) < 16 and not any(c in a.port for c in " /:%")
+    w = None
+    if by_ifname:
+        try:
+            w = client.wait_address(ifname=a.port, network=a.network, wait=a.wait,
+                                    socket_path=a.socket)
+        except BrokerError as e:
+            if e.status != 5:  # NOT_FOUND: maybe a label
+                raise
+    if w is None:
+        w = client.wait_address(label=a.port, network=a.network, wait=a.wait,
+                                socket_path=a.socket)
+    print(json.dumps(w.raw, indent=2) if a.json else w.address)
     return 0
 
 
@@ -186,6 +210,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--hold", action="store_true",
                    help="keep the connection and any TAP open until SIGINT or SIGTERM")
     s.set_defaults(func=cmd_acquire)
+    s = sub.add_parser("wait-address", parents=[common],
+                       help="wait until the guest behind a port has an IPv4 address",
+                       epilog="The port is named by its interface on the host (IFNAME, as "
+                       "status shows it) or by its label (one of your own ports).")
+    s.add_argument("port", metavar="LABEL|IFNAME")
+    s.add_argument("--wait", type=int, metavar="SECONDS", default=60,
+                   help="how long the daemon waits (0-3600, default 60; 0: ask once)")
+    s.add_argument("--network", metavar="NAME", help="only that network's ports")
+    s.add_argument("--json", action="store_true", help="print the daemon's reply as JSON")
+    s.set_defaults(func=cmd_wait_address)
     return p
 
 

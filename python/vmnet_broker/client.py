@@ -8,16 +8,17 @@ from typing import Any
 
 from .errors import BrokerError, InvalidReply, InvalidRequest, error_for
 from .model import (LeaseInfo, NetworkInfo, NetworksReply, PortForward, PortInfo, PortKind,
-                    StatusReply, StopReply)
+                    StatusReply, StopReply, WaitReply)
 from .wire import MESSAGE_MAX, Connection, Message
 
-__all__ = ["Port", "acquire", "status", "networks", "check_network_name", "release",
-           "forward_add", "forward_remove", "forward_list", "stop_network"]
+__all__ = ["Port", "acquire", "status", "networks", "wait_address", "check_network_name",
+           "release", "forward_add", "forward_remove", "forward_list", "stop_network"]
 
 NETWORK_NAME_MAX = 64
 LABEL_MAX = 64
 QUEUES_MAX = 16
 FORWARDS_MAX = 16
+WAIT_MAX = 3600  # seconds the daemon waits for an address, at most
 IFNAMSIZ = 16
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -378,6 +379,55 @@ def networks(*, socket_path: str | os.PathLike[str] | None = None,
     return NetworksReply.from_json(_query("networks", socket_path, timeout))
 
 
+
+
+def _wait_request(ifname: str | None, label: str | None, network: str | None,
+                  wait: int | None) -> dict[str, Any]:
+    if (ifname is None) == (label is None):
+        raise InvalidRequest("name the port by ifname or by label")
+    req: dict[str, Any] = {"command": "wait_address"}
+    if ifname is not None:
+        _check_ifname(ifname)
+        req["ifname"] = ifname
+    if label is not None:
+        _check_label(label)
+        if not label:
+            raise InvalidRequest("a label is 1-%d printable characters" % LABEL_MAX)
+        req["label"] = label
+    if network is not None:
+        check_network_name(network)
+        req["network_name"] = network
+    if wait is not None:
+        if not isinstance(wait, int) or isinstance(wait, bool) or not 0 <= wait <= WAIT_MAX:
+            raise InvalidRequest("the wait is 0 to %d seconds" % WAIT_MAX)
+        req["timeout"] = wait
+    return req
+
+
+def wait_address(*, ifname: str | None = None, label: str | None = None,
+                 network: str | None = None, wait: int | None = None,
+                 socket_path: str | os.PathLike[str] | None = None,
+                 timeout: float | None = None) -> WaitReply:
+    """Wait until the guest behind a port has an IPv4 address; its
+    :class:`WaitReply` has it as ``address``, and the lease with every guest.
+
+    The port is named by @ifname (its interface on the host, as status shows
+    it) or @label (one of the caller's ports). The daemon waits @wait
+    seconds (None: its default, 60; 0: answers at once) and raises
+    :class:`~vmnet_broker.errors.Timeout` when no address came; @network
+    looks at that network's ports only. @timeout bounds the exchange on
+    this side: None, the default, is @wait plus 10 s.
+    """
+    req = _wait_request(ifname, label, network, wait)
+    if timeout is None:
+        timeout = (60 if wait is None else wait) + 10.0
+    with Connection(socket_path, timeout) as conn:
+        body, fds = conn.request(req)
+    _raise_if_error(body, fds)
+    if fds:
+        _close_all(fds)
+        raise InvalidReply("a 'wait_address' reply carries fds")
+    return WaitReply.from_json(body)
 
 
 def _call(req: dict[str, Any], key: str, kind: type, socket_path: str | os.PathLike[str] | None,

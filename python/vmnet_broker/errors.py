@@ -17,7 +17,7 @@ import enum
 __all__ = [
     "Status", "BrokerError", "ConnectionFailure", "ConnectionClosed", "InvalidReply",
     "NotAllowed", "InvalidRequest", "NotFound", "CreateFailure", "InternalError",
-    "LimitExceeded", "Conflict", "error_for",
+    "LimitExceeded", "Conflict", "Timeout", "error_for",
 ]
 
 
@@ -34,6 +34,7 @@ class Status(enum.IntEnum):
     INTERNAL_ERROR = 7      # anything else
     LIMIT_EXCEEDED = 8      # a per-connection, per-user or per-network limit
     CONFLICT = 9            # an address, MAC or forwarded port already taken
+    TIMEOUT = 10            # what was waited for did not come in time
 
     @property
     def c_name(self) -> str:
@@ -52,6 +53,7 @@ _TEXT = {
     Status.INTERNAL_ERROR: "internal error in the daemon",
     Status.LIMIT_EXCEEDED: "limit exceeded",
     Status.CONFLICT: "address, MAC or port already in use",
+    Status.TIMEOUT: "timed out",
 }
 
 
@@ -76,7 +78,7 @@ class BrokerError(Exception):
     """A failure, with the protocol's status code and a message for a person.
 
     The message is the daemon's own when the daemon refused the request,
-    else this package's. A code this version does not know (above 9) is
+    else this package's. A code this version does not know (above 10) is
     raised as a plain BrokerError with that :attr:`status`.
     """
 
@@ -153,9 +155,15 @@ class Conflict(BrokerError):
     code = Status.CONFLICT
 
 
+class Timeout(BrokerError):
+    """What was waited for (a guest's address) did not come in time."""
+    code = Status.TIMEOUT
+
+
 _CLASSES: dict[int, type[BrokerError]] = {
     int(c.code): c for c in (ConnectionFailure, InvalidReply, NotAllowed, InvalidRequest,
-                             NotFound, CreateFailure, InternalError, LimitExceeded, Conflict)
+                             NotFound, CreateFailure, InternalError, LimitExceeded, Conflict,
+                             Timeout)
     if c.code is not None
 }
 

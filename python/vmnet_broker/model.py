@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 
 from .errors import InvalidReply
 
-__all__ = ["PortKind", "PortForward", "NetworkInfo", "PortInfo", "LeaseInfo", "NetworkStatus",
-           "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply", "StopReply",
-           "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus", "IPTablesStatus",
-           "FirewalldStatus", "NFTChain", "DNSStatus"]
+__all__ = ["PortKind", "PortForward", "NetworkInfo", "PortInfo", "GuestInfo", "LeaseInfo",
+           "NetworkStatus", "StatusReply", "ConfigError", "NetworkEntry", "NetworksReply",
+           "StopReply", "WaitReply", "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus",
+           "IPTablesStatus", "FirewalldStatus", "NFTChain", "DNSStatus"]
 
 
 class PortKind(str, enum.Enum):
@@ -71,6 +71,14 @@ def _object(v: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(v, dict):
         raise InvalidReply("'%s' in the reply is not an object" % path)
     return v
+
+
+def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    items = _get(obj, key, list, path) or []
+    for i, x in enumerate(items):
+        if not isinstance(x, str):
+            raise InvalidReply("'%s[%d]' in the reply is not a string" % (_where(path, key), i))
+    return tuple(items)
 
 
 def _list(obj: Mapping[str, Any], key: str, path: str, parse: Any) -> tuple[Any, ...]:
@@ -145,7 +153,8 @@ def _network_members(o: Mapping[str, Any], path: str) -> dict[str, Any]:
             "bridge": _get(o, "bridge", str, path), "subnet": _get(o, "subnet", str, path),
             "mask": _get(o, "mask", str, path), "ipv6_prefix": _get(o, "ipv6_prefix", str, path),
             "prefix_len": _get(o, "prefix_len", int, path), "mtu": _get(o, "mtu", int, path),
-            "description": _get(o, "description", str, path)}
+            "description": _get(o, "description", str, path),
+            "domain": _get(o, "domain", str, path)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -161,6 +170,7 @@ class NetworkInfo(_Value):
     prefix_len: int | None = None
     mtu: int | None = None
     description: str | None = None  # the network file's, when it has one
+    domain: str | None = None       # its guests' names are NAME.domain; None: it serves none
     raw: dict[str, Any] = _raw()
 
     @classmethod
@@ -197,6 +207,26 @@ class PortInfo(_Value):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class GuestInfo(_Value):
+    """A MAC seen behind a port, whatever it is (the VM with the port's MAC or
+    its own, a container or VM inside it), and the addresses it uses, as
+    ``virsh domifaddr`` shows them."""
+
+    mac: str
+    on_bridge: bool = False          # the bridge has it now; False: quiet a while
+    ipv4: tuple[str, ...] = ()       # its DHCP lease first, then the neighbour table's
+    ipv6: tuple[str, ...] = ()       # the neighbour table's (SLAAC)
+    hostname: str | None = None      # the host name it sent in DHCP
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "guests") -> GuestInfo:
+        return cls(mac=_need(o, "mac", str, path), on_bridge=_need(o, "on_bridge", bool, path),
+                   ipv4=_strings(o, "ipv4", path), ipv6=_strings(o, "ipv6", path),
+                   hostname=_get(o, "hostname", str, path), raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class LeaseInfo(_Value):
     """One lease in ``status`` (and the lease :func:`release` and the
     ``forward_*()`` calls answer with, which names its ``network_name``).
@@ -215,6 +245,8 @@ class LeaseInfo(_Value):
     label: str | None = None
     hidden: bool | None = None
     network_name: str | None = None
+    guests: tuple[GuestInfo, ...] = _many()  # what is behind the port
+    names: tuple[str, ...] = _many()         # its guests' DNS names, NAME.DOMAIN
     raw: dict[str, Any] = _raw()
 
     @classmethod
@@ -226,7 +258,9 @@ class LeaseInfo(_Value):
                    persistent=_get(o, "persistent", bool, path),
                    uid=_get(o, "uid", int, path), pid=_get(o, "pid", int, path),
                    label=_get(o, "label", str, path), hidden=_get(o, "hidden", bool, path),
-                   network_name=_get(o, "network_name", str, path), raw=dict(o))
+                   network_name=_get(o, "network_name", str, path),
+                   guests=_list(o, "guests", path, GuestInfo.from_json),
+                   names=_strings(o, "names", path), raw=dict(o))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -521,3 +555,22 @@ class StopReply(_Value):
     def from_json(cls, o: Mapping[str, Any]) -> StopReply:
         return cls(network=NetworkInfo.from_json(_object(_need(o, "network", dict, ""), "network")),
                    ended_leases=_list(o, "ended_leases", "", LeaseInfo.from_json), raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WaitReply(_Value):
+    """The reply of ``wait_address``: the address the guest behind the port
+    uses, and the lease as ``status`` shows it."""
+
+    address: str
+    network_name: str
+    lease: LeaseInfo
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any]) -> WaitReply:
+        return cls(address=_need(o, "address", str, ""),
+                   network_name=_need(o, "network_name", str, ""),
+                   lease=LeaseInfo.from_json(_object(_need(o, "lease", dict, ""), "lease"),
+                                             "lease"),
+                   raw=dict(o))

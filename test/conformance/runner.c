@@ -107,6 +107,7 @@ static json_t *network_value(const struct vmnet_broker_network *net)
 	set_string(out, "ipv6_prefix", vmnet_broker_network_ipv6_prefix(net));
 	set_int(out, "prefix_len", vmnet_broker_network_prefix_len(net));
 	set_int(out, "mtu", vmnet_broker_network_mtu(net));
+	set_string(out, "domain", vmnet_broker_network_domain(net));
 	/* No accessor in the library for these two. */
 	v = json_object_get(network, "description");
 	if (json_is_string(v))
@@ -273,6 +274,20 @@ static void run_lease_call(json_t *out, const char *sock, json_t *call, const ch
 	replied(out, s, text);
 }
 
+static void run_wait(json_t *out, const char *sock, json_t *call)
+{
+	json_t *t = json_object_get(call, "timeout");
+	char *json = NULL;
+	vmnet_broker_return_t s;
+
+	s = vmnet_broker_wait_address(sock, json_string_value(json_object_get(call, "ifname")),
+				      json_string_value(json_object_get(call, "label")),
+				      json_string_value(json_object_get(call, "network")),
+				      json_is_integer(t) ? (unsigned int)json_integer_value(t) : 60,
+				      NULL, &json);
+	replied(out, s, json);
+}
+
 int main(int argc, char **argv)
 {
 	json_t *c, *call, *out = json_object(), *before, *after;
@@ -297,6 +312,8 @@ int main(int argc, char **argv)
 	before = open_fds();
 	if (strcmp(command, "acquire") == 0)
 		run_acquire(out, sock, call);
+	else if (strcmp(command, "wait_address") == 0)
+		run_wait(out, sock, call);
 	else if (strcmp(command, "status") == 0 || strcmp(command, "networks") == 0)
 		run_query(out, sock, command);
 	else if (strcmp(command, "stop") == 0) {

@@ -96,6 +96,11 @@ def run(sock, case):
             return {"status": 0, "fds": 0, "value": vmnet_broker.stop_network(
                 call["network"], force=call.get("force", False), socket_path=sock,
                 timeout=20).to_json()}
+        if call["command"] == "wait_address":
+            w = vmnet_broker.wait_address(ifname=call.get("ifname"), label=call.get("label"),
+                                          network=call.get("network"), wait=call.get("timeout"),
+                                          socket_path=sock, timeout=20)
+            return {"status": 0, "value": w.to_json(), "fds": 0}
         raise SystemExit("unknown command %r" % call["command"])
     except vmnet_broker.BrokerError as e:
         return {"status": e.status, "name": e.status_name, "message": e.message}

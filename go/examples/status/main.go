@@ -62,6 +62,10 @@ func main() {
 			}
 			fmt.Printf("    %-9s %-15s %-17s %-15s uid %d pid %d %s\n", l.Kind, l.Ifname, l.MAC, l.Address,
 				*l.UID, *l.PID, label)
+			// What is behind the port, with the addresses it uses.
+			for _, g := range l.Guests {
+				fmt.Printf("        guest %s %v %v %s\n", g.MAC, g.IPv4, g.IPv6, g.Hostname)
+			}
 		}
 	}
 }

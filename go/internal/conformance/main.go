@@ -25,6 +25,8 @@ type call struct {
 	Command       string `json:"command"`
 	Network       string `json:"network"`
 	SocketFromEnv bool   `json:"socket_from_env"`
+	Label         string `json:"label"`   // wait_address
+	Timeout       *int   `json:"timeout"` // wait_address
 	Options       struct {
 		Port         string  `json:"port"`
 		MAC          string  `json:"mac"`
@@ -36,7 +38,8 @@ type call struct {
 		Persistent   bool    `json:"persistent"`
 		PortForwards [][]any `json:"port_forwards"`
 	} `json:"options"`
-	// release, forward_*: the lease; forward_*: the forwards; stop: force.
+	// release, forward_*, wait_address: the lease; forward_*: the
+	// forwards; stop: force.
 	Ifname       string  `json:"ifname"`
 	LeaseID      uint64  `json:"lease_id"`
 	PortForwards [][]any `json:"port_forwards"`
@@ -190,6 +193,18 @@ func run(ctx context.Context, sock string, cl *call) outcome {
 			s.EndedLeases = []vmnetbroker.Lease{}
 		}
 		return outcome{Value: s, FDs: &zero}
+	case "wait_address":
+		o := &vmnetbroker.WaitOptions{Ifname: cl.Ifname, Label: cl.Label, Network: cl.Network}
+		if cl.Timeout != nil && *cl.Timeout == 0 {
+			o.NoWait = true
+		} else if cl.Timeout != nil {
+			o.Timeout = time.Duration(*cl.Timeout) * time.Second
+		}
+		w, err := c.WaitAddress(ctx, o)
+		if err != nil {
+			return failed(err)
+		}
+		return outcome{Value: w, FDs: &zero}
 	}
 	fmt.Fprintln(os.Stderr, "unknown command", cl.Command)
 	os.Exit(2)
