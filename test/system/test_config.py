@@ -263,19 +263,20 @@ def test_pool_skips_routed_subnets_and_file_subnets(broker):
 # ----------------------------------------------------------------- addresses
 
 def test_reserved_mac_gets_its_address_and_no_one_else_does(broker, topo):
-    # A /29: gateway .1, .2 reserved, .3 a forward's target, so .4-.6 are dynamic.
+    # A /28: gateway .1, .2 reserved, .3 a forward's target, .8-.14 DHCP's
+    # dynamic range, so ports get .4-.7.
     write(broker, "small", {
-        "mode": "shared", "subnet": LAB + ".1", "mask": "255.255.255.248",
+        "mode": "shared", "subnet": LAB + ".1", "mask": "255.255.255.240",
         "dhcp_reservations": [{"mac": MAC1, "address": LAB + ".2"}],
         "port_forwards": [{"protocol": "tcp", "external_port": 2200,
                            "internal_address": LAB + ".3", "internal_port": 22}]})
     fds = []
     got = []
-    for _ in range(3):
+    for _ in range(4):
         reply, f = broker.acquire_tap("small")
         fds += f
         got.append(reply["network"]["port"]["address"])
-    assert sorted(got) == [LAB + ".4", LAB + ".5", LAB + ".6"]
+    assert sorted(got) == [LAB + ".4", LAB + ".5", LAB + ".6", LAB + ".7"]
     err = acquire_error(broker, "small", port="tap")
     assert err["error"] == vmnet_broker.Status.LIMIT_EXCEEDED
     g = topo.guest("g")
