@@ -537,6 +537,13 @@ static int add_dhcp_args(char **argv, size_t *n, const struct dhcp_server *s,
 		r |= argv_add(argv, n, "--dhcp-range=%s,static,%s,1h", net, mask);
 	if (p->lease_max)
 		r |= argv_add(argv, n, "--dhcp-lease-max=%u", p->lease_max);
+	/*
+	 * dnsmasq would ping an address before it offers it from the range,
+	 * waiting up to 3 s, in its one thread (DNS waits too), for every new
+	 * guest. A guest that finds its address in use (ARP, RFC 5227) declines
+	 * it and gets another; the ports' addresses are the daemon's, never pinged.
+	 */
+	r |= argv_add(argv, n, "--no-ping");
 	/* Even without DHCP: the file names this dnsmasq as the network's. */
 	r |= argv_add(argv, n, "--dhcp-hostsfile=%s", s->hosts_path);
 	r |= argv_add(argv, n, "--dhcp-leasefile=%s", s->leases_path);
