@@ -305,3 +305,50 @@ def test_dhcp_range_of_a_file_and_a_full_range(broker, topo):
     err = broker.request({"command": "acquire", "network_name": "bad", "port": "none"})
     assert err["error"] == vmnet_broker.Status.NOT_FOUND
     assert "dhcp_range.start" in err["message"] and "gateway" in err["message"], err
+
+
+def dnsmasq_argv(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().decode().split("\0")
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_restart_keeps_the_range_the_guests_and_their_names(broker, topo, sig):
+    import signal
+    write(broker, "lab", {"mode": "shared", "subnet": "10.68.0.1", "mask": "255.255.255.0",
+                          "dhcp_range": {"start": "10.68.0.200", "end": "10.68.0.210"}})
+    g = topo.guest("g")
+    r = broker.acquire_netns(g, network="lab", label="lab1")
+    ifname = r["network"]["port"]["ifname"]
+    g.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:68:00:01")
+    address = g.dhcp(hostname="alpha")["ip"]
+    assert 200 <= int(address.split(".")[3]) <= 210, address
+    gw = r["network"]["subnet"]
+    wait_until(lambda: lookup(g, gw, "alpha.lab.vmnet") == [address], timeout=10,
+               what="alpha's name")
+    # The file changes while the network runs: it keeps what it has.
+    write(broker, "lab", {"mode": "shared", "subnet": "10.68.0.1", "mask": "255.255.255.0",
+                          "dhcp_range": {"start": "10.68.0.10", "end": "10.68.0.20"},
+                          "domain": "other.test"})
+    broker.stop(getattr(signal, sig))
+    broker.start()
+    net = broker.network("lab")
+    assert net and net["domain"] == "lab.vmnet", net
+    argv = dnsmasq_argv(net["dnsmasq_pid"])
+    assert "--dhcp-range=10.68.0.200,10.68.0.210,255.255.255.0,1h" in argv, argv
+    # The guest is known again (the bridge and dnsmasq still have it), and so is its name.
+    lease = wait_until(lambda: (guest_of(lease_of(broker, ifname) or {}, "52:54:00:68:00:01")
+                                and lease_of(broker, ifname)), timeout=10,
+                       what="the guest after the restart")
+    assert guest_of(lease, "52:54:00:68:00:01")["ipv4"] == [address]
+    assert sorted(lease["names"]) == ["alpha.lab.vmnet", "lab1.lab.vmnet"]
+    assert lookup(g, gw, "alpha.lab.vmnet") == [address]
+    assert broker.cli("wait-address", "--timeout", "0", "lab1").stdout.strip() == address
+    # A new port never gets an address of the range; a new guest of its
+    # own MAC gets one of the range, not the one dnsmasq has leased.
+    h = topo.guest("h")
+    rh = broker.acquire_netns(h, network="lab")
+    assert not 200 <= int(rh["network"]["port"]["address"].split(".")[3]) <= 210
+    h.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:68:00:02")
+    other = h.dhcp()["ip"]
+    assert 200 <= int(other.split(".")[3]) <= 210 and other != address
