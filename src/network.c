@@ -686,9 +686,12 @@ static void set_addressing(struct network *n, const struct network_addressing *a
 /* Tell systemd-resolved that names under the domain are asked of this network's dnsmasq. */
 static void register_domain(struct network *n)
 {
+	uint8_t gw6[16];
+
+	network_gateway6(n, gw6);
 	if (n->domain[0])
 		resolved_link_add(n->env->resolved, n->bridge_ifindex, n->bridge,
-				  network_gateway(n), n->domain);
+				  network_gateway(n), gw6, n->domain);
 }
 
 /*

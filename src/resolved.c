@@ -14,8 +14,9 @@
  * (a daemon in a container, or a test's namespace, on the host's bus)
  * has other links under those indexes. Its namespace is checked per
  * link through /proc/PID/net, which, unlike /proc/PID/ns, needs no
- * privilege the daemon keeps: the bridge must be there under its name
- * with its index. systemd-resolved keeps what it is told across its own
+ * privilege the daemon keeps: the bridge must be there under its name,
+ * with its index and its IPv6 address (a random ULA, which no other
+ * namespace has). systemd-resolved keeps what it is told across its own
  * restarts (/run/systemd/resolve/netif); a new instance on the bus is
  * told everything again all the same.
  */
@@ -41,15 +42,17 @@ struct resolved_link {
 	int ifindex;
 	char name[IFNAMSIZ];
 	uint32_t dns4;
+	uint8_t addr6[16]; /* the bridge's, to know it in systemd-resolved's namespace */
 	char domain[DNS_DOMAIN_MAX + 1];
 };
 
 struct resolved {
 	sd_event *event;
-	sd_bus *bus;            /* NULL until needed, and after it went away */
-	sd_bus_slot *pid_query; /* GetConnectionUnixProcessID in flight */
-	pid_t pid;              /* systemd-resolved's, while it is on the bus; 0: not there */
-	uint64_t retry_usec;    /* no new connection before this (CLOCK_MONOTONIC) */
+	sd_bus *bus;                /* NULL until needed, and after it went away */
+	sd_bus_slot *pid_query;     /* GetConnectionUnixProcessID in flight */
+	pid_t pid;                  /* systemd-resolved's, while it is on the bus; 0: not there */
+	uint64_t retry_usec;        /* no new connection before this (CLOCK_MONOTONIC) */
+	sd_event_source *reconnect; /* armed after the bus went away */
 	bool denied_logged;
 	LIST_HEAD(, resolved_link) links;
 };
@@ -84,27 +87,35 @@ struct resolved *resolved_free(struct resolved *r)
 		free(l);
 	}
 	drop_bus(r);
+	r->reconnect = sd_event_source_disable_unref(r->reconnect);
 	sd_event_unref(r->event);
 	free(r);
 	return NULL;
 }
 
-/* Whether bridge @l is there, by its name and index, in the namespace of process @pid. */
+/*
+ * Whether bridge @l is there, by its name, index and IPv6 address, in the
+ * namespace of process @pid: "ADDR IFINDEX PLEN SCOPE FLAGS NAME" lines,
+ * hex, in /proc/PID/net/if_inet6.
+ */
 static bool same_namespace(pid_t pid, const struct resolved_link *l)
 {
-	char path[96], buf[4096];
+	char path[64], want[33], addr[40], name[IFNAMSIZ + 1];
+	unsigned int index, plen, scope, flags;
+	bool found = false;
 	FILE *f;
-	int index = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/dev_snmp6/%s", (int)pid, l->name);
+	for (size_t i = 0; i < 16; i++)
+		snprintf(want + 2 * i, 3, "%02x", l->addr6[i]);
+	snprintf(path, sizeof(path), "/proc/%d/net/if_inet6", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return false;
-	while (fgets(buf, sizeof(buf), f))
-		if (sscanf(buf, "ifIndex %d", &index) == 1)
-			break;
+	while (!found &&
+	       fscanf(f, "%39s %x %x %x %x %16s", addr, &index, &plen, &scope, &flags, name) == 6)
+		found = streq(addr, want) && (int)index == l->ifindex && streq(name, l->name);
 	fclose(f);
-	return index == l->ifindex;
+	return found;
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -220,12 +231,30 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
 	return 0;
 }
 
+static int connect_bus(struct resolved *r);
+
+static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct resolved *r = userdata;
+
+	r->reconnect = sd_event_source_disable_unref(r->reconnect);
+	if (connect_bus(r) < 0 && !LIST_EMPTY(&r->links))
+		(void)sd_event_add_time_relative(r->event, &r->reconnect, CLOCK_MONOTONIC,
+						 RECONNECT_USEC, 0, on_reconnect, r);
+	return 0;
+}
+
+/* The bus restarted (or stopped): connect again, now and then, while there are links to tell. */
 static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct resolved *r = userdata;
 
 	log_debug("The system bus went away; systemd-resolved is told again once it is back");
 	drop_bus(r);
+	r->retry_usec = 0;
+	if (!r->reconnect)
+		(void)sd_event_add_time_relative(r->event, &r->reconnect, CLOCK_MONOTONIC,
+						 RECONNECT_USEC / 10, 0, on_reconnect, r);
 	return 0;
 }
 
@@ -260,7 +289,7 @@ static int connect_bus(struct resolved *r)
 }
 
 void resolved_link_add(struct resolved *r, int ifindex, const char *name, uint32_t dns4,
-		       const char *domain)
+		       const uint8_t addr6[16], const char *domain)
 {
 	struct resolved_link *l;
 
@@ -274,6 +303,7 @@ void resolved_link_add(struct resolved *r, int ifindex, const char *name, uint32
 	l->ifindex = ifindex;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->dns4 = dns4;
+	memcpy(l->addr6, addr6, 16);
 	snprintf(l->domain, sizeof(l->domain), "%s", domain);
 	LIST_INSERT_HEAD(&r->links, l, link);
 	if (!r->bus)
