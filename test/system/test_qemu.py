@@ -1,8 +1,11 @@
 """Real VMs on broker networks: QEMU guests booted under TCG as an
-unprivileged user, one through vmnet-broker-qemu-helper and one through
-`vmnet-broker run`, meet on `shared`; a third on `host`, on a named TAP as
-libvirt or Firecracker would use it, cannot reach them. Two more are
-started by the Go package's example programs (go/examples).
+unprivileged user meet on `shared`: one by QEMU's own bridge line with our
+helper and QEMU's default MAC, one through `vmnet-broker run` without
+mac= (the guest has a MAC of its own), one with its port's MAC that then
+changes it. They get addresses whatever their MACs, reach each other by
+name, and status shows each with its addresses. A fourth on `host`, on a
+named TAP as libvirt or Firecracker would use it, cannot reach them. Two
+more are started by the Go package's example programs (go/examples).
 
 The guest (vmbt_guest.py) is the Debian kernel with a busybox initramfs; it
 is built on first use into a cache outside the checkout. QEMU runs as uid
@@ -11,6 +14,7 @@ helper reaches the daemon's socket by its path. Only a named TAP must be
 opened from the daemon's own namespace, where its name is.
 """
 import hashlib
+import ipaddress
 import os
 import re
 import shutil
@@ -140,29 +144,39 @@ def commands(*todo):
     return out
 
 
-def qemu_argv(image, netdev, mac):
+def qemu_argv(image, netdev, mac, hostname=None):
+    """QEMU booting the test guest; @mac None: QEMU's default, 52:54:00:12:34:56."""
     kernel, initrd = image
+    append = "console=ttyS0 quiet panic=-1" + (" vmbt.hostname=" + hostname if hostname else "")
     return [QEMU, "-accel", "tcg", "-m", "256", "-smp", "1",
             "-display", "none", "-nodefaults", "-no-user-config", "-no-reboot",
             "-serial", "stdio",
             "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 quiet panic=-1",
+            "-append", append,
             "-netdev", netdev,
             # romfile=: no iPXE option ROM, which a -kernel boot never uses.
-            "-device", "virtio-net-pci,netdev=n0,mac=%s,romfile=" % mac]
+            "-device", "virtio-net-pci,netdev=n0,romfile=" + (",mac=" + mac if mac else "")]
 
 
-def helper_vm(topo, ns, broker, image, network, mac):
-    """QEMU's own bridge netdev, with our helper: `helper=` with a blank runs it via sh -c."""
-    netdev = "bridge,id=n0,br=%s,helper=%s --mac=%s" % (network, HELPER, mac)
+def helper_vm(topo, ns, broker, image, network, mac, hostname=None):
+    """QEMU's own bridge netdev with our helper. With @mac, `helper=` with a
+    blank, which QEMU runs via sh -c; without, exactly QEMU's documented line:
+    `-netdev bridge,br=NETWORK,helper=PATH`, and QEMU's default MAC."""
+    if mac:
+        netdev = "bridge,id=n0,br=%s,helper=%s --mac=%s" % (network, HELPER, mac)
+    else:
+        netdev = "bridge,id=n0,br=%s,helper=%s" % (network, HELPER)
     env = dict(os.environ, VMNET_BROKER_SOCKET=broker.socket)
-    return Vm(topo, ns, "helper-vm", qemu_argv(image, netdev, mac), env=env)
+    return Vm(topo, ns, "helper-vm", qemu_argv(image, netdev, mac, hostname), env=env)
 
 
-def run_vm(topo, ns, broker, image, network, mac, name):
-    """`vmnet-broker run` hands QEMU the TAP as fd 3."""
-    argv = [CLI, "--socket", broker.socket, "run", "--network", "%s,mac=%s" % (network, mac),
-            "--", *qemu_argv(image, "tap,id=n0,fd=3", mac)]
+def run_vm(topo, ns, broker, image, network, mac, name, port_mac=True, label=None,
+           hostname=None):
+    """`vmnet-broker run` hands QEMU the TAP as fd 3; with @port_mac, the port
+    has the guest's MAC (mac=), else the daemon makes one up for it."""
+    spec = network + (",mac=" + mac if port_mac else "") + (",label=" + label if label else "")
+    argv = [CLI, "--socket", broker.socket, "run", "--network", spec,
+            "--", *qemu_argv(image, "tap,id=n0,fd=3", mac, hostname)]
     return Vm(topo, ns, name, argv)
 
 
@@ -204,43 +218,93 @@ def named_tap_vm(topo, broker, image, network, mac):
     return vm
 
 
-def test_guests_of_helper_and_run_meet_on_shared(broker, topo, guest_image, record_property):
+def guest_in_status(broker, port_ifname, mac):
+    """The guest @mac behind port @port_ifname in status, or None."""
+    for lease in broker.leases():
+        if lease.get("ifname") == port_ifname:
+            for g in lease.get("guests", []):
+                if g["mac"] == mac:
+                    return g
+    return None
+
+
+def test_guests_with_any_mac_meet_on_shared_by_name(broker, topo, guest_image, record_property):
     ns = topo.netns("qemu")
-    mac_a, mac_b, mac_c = "52:54:00:51:00:0a", "52:54:00:51:00:0b", "52:54:00:51:00:0c"
-    # All three boot at once: TCG is slow, the wait is what costs. The third
-    # one, on host, comes in through a named TAP, as libvirt or Firecracker would.
-    a = helper_vm(topo, ns, broker, guest_image, "shared", mac_a)
-    b = run_vm(topo, ns, broker, guest_image, "shared", mac_b, "run-vm")
-    c = named_tap_vm(topo, broker, guest_image, "host", mac_c)
-    vms = (a, b, c)
+    qemu_default = "52:54:00:12:34:56"
+    mac_b, mac_c, mac_c2, mac_d = ("52:54:00:51:00:0b", "52:54:00:51:00:0c",
+                                   "52:54:00:51:00:c2", "52:54:00:51:00:0d")
+    # All four boot at once: TCG is slow, the wait is what costs.
+    # a: QEMU's documented bridge line, QEMU's default MAC; its host name vma.
+    a = helper_vm(topo, ns, broker, guest_image, "shared", None, hostname="vma")
+    # b: `run` without mac=: the guest has a MAC the port does not; named by its label.
+    b = run_vm(topo, ns, broker, guest_image, "shared", mac_b, "run-vm", port_mac=False,
+               label="vmb")
+    # c: the port's MAC, as recommended; it changes its MAC after boot.
+    c = run_vm(topo, ns, broker, guest_image, "shared", mac_c, "remac-vm", label="vmc",
+               hostname="vmc")
+    # d: on host, through a named TAP, as libvirt or Firecracker would.
+    d = named_tap_vm(topo, broker, guest_image, "host", mac_d)
+    vms = (a, b, c, d)
     addr = {vm: vm.ready() for vm in vms}
     for vm in vms:
         record_property("boot_seconds_" + vm.name, round(vm.ready_after, 1))
     print("boot to DHCP lease: " + ", ".join("%s %.1fs" % (vm.name, vm.ready_after) for vm in vms))
 
-    # Each got by DHCP the address the broker reserved for its port.
-    la, lb, lc = (broker.lease_by_mac(m) for m in (mac_a, mac_b, mac_c))
-    assert la and lb and lc, broker.status()
-    assert (la["address"], lb["address"], lc["address"]) == (addr[a], addr[b], addr[c])
-    assert la["kind"] == lb["kind"] == "tap" and lc["kind"] == "named_tap"
-    assert lc["ifname"] == c.tap
-    assert la["uid"] == lb["uid"] == lc["uid"] == NOBODY_UID
-    # The helper's parent is QEMU (sh -c execs the helper); run became QEMU.
-    assert la["label"] == "qemu-helper pid %d" % a.pid
-    assert lb["label"] == "run qemu-system-x86_64" and lb["pid"] == b.pid
     shared, host = broker.network("shared"), broker.network("host")
+    net = ipaddress.IPv4Network("%s/%s" % (shared["subnet"], shared["mask"]), strict=False)
+    leases = {le["label"]: le for le in broker.leases("shared")}
+    la = leases["qemu-helper pid %d" % a.pid]
+    lb, lc = leases["vmb"], leases["vmc"]
+    assert la["kind"] == lb["kind"] == lc["kind"] == "tap"
+    assert la["uid"] == lb["uid"] == lc["uid"] == NOBODY_UID
+    # a and b use MACs their ports do not have: addresses of the dynamic range,
+    # not their ports' reservations. c has its port's reserved address.
+    for vm, lease in ((a, la), (b, lb)):
+        assert lease["mac"] not in (qemu_default, mac_b)
+        assert addr[vm] != lease["address"] and ipaddress.IPv4Address(addr[vm]) in net
+    assert addr[c] == lc["address"]
+    ld = broker.lease_by_mac(mac_d)
+    assert ld["kind"] == "named_tap" and ld["ifname"] == d.tap and addr[d] == ld["address"]
     assert shared["bridge"] != host["bridge"]
 
-    # The two on shared reach each other and their gateway. The one on host
-    # reaches its gateway, and through it (by a route of its own making)
+    # c changes its MAC and asks DHCP again: an address of the range, its own MAC's.
+    start = c.send("remac " + mac_c2)
+    m, _ = c.expect(r"VMBT-ADDRESS (\S+)", start=start)
+    c_new = m.group(1)
+    c.expect(r"VMBT-PASS remac", start=start)
+    assert c_new != addr[c] and ipaddress.IPv4Address(c_new) in net
+
+    # Each is in status with its address, behind its port, as virsh domifaddr would say.
+    def all_shown():
+        return (guest_in_status(broker, la["ifname"], qemu_default)
+                and guest_in_status(broker, lb["ifname"], mac_b)
+                and guest_in_status(broker, lc["ifname"], mac_c2))
+    wait_until(all_shown, timeout=20, what="every guest in status")
+    assert addr[a] in guest_in_status(broker, la["ifname"], qemu_default)["ipv4"]
+    assert guest_in_status(broker, la["ifname"], qemu_default)["hostname"] == "vma"
+    assert addr[b] in guest_in_status(broker, lb["ifname"], mac_b)["ipv4"]
+    assert c_new in guest_in_status(broker, lc["ifname"], mac_c2)["ipv4"]
+    text = broker.cli("status").stdout
+    for mac, address in ((qemu_default, addr[a]), (mac_b, addr[b]), (mac_c2, c_new)):
+        assert "guest %s %s" % (mac, address) in text, text
+    # wait-address knows them, c's new address included.
+    assert broker.cli("wait-address", "--timeout", "10", "vmc").stdout.strip() == c_new
+    assert broker.cli("wait-address", "--timeout", "10", la["ifname"]).stdout.strip() == addr[a]
+
+    # By name, through the network's DNS: a by the host name it sent, b by
+    # its port's label, c by both, at its new address.
+    got = commands((a, "ping", "vmb"), (b, "ping", "vma.shared.vmnet"), (c, "ping", "vma"),
+                   (d, "route", host["subnet"]))
+    assert got == [True] * 4, "\n\n".join(vm.console() for vm in vms)
+    got = commands((a, "ping", "vmc.shared.vmnet"), (b, "ping", "vmc"), (c, "ping", "vmb"))
+    assert got == [True] * 3, "\n\n".join(vm.console() for vm in vms)
+    assert "vmc.shared.vmnet" in broker.cli("status").stdout
+    # d reaches its gateway, and through it (by a route of its own making)
     # still not the others; nor do they reach it.
-    got = commands((a, "ping", addr[b]), (b, "ping", addr[a]), (c, "route", host["subnet"]))
-    assert got == [True] * 3, "\n\n".join(vm.console() for vm in vms)
-    got = commands((a, "ping", shared["subnet"]), (b, "ping", shared["subnet"]),
-                   (c, "ping", host["subnet"]))
-    assert got == [True] * 3, "\n\n".join(vm.console() for vm in vms)
-    got = commands((a, "noping", addr[c]), (b, "noping", addr[c]), (c, "noping", addr[a]))
-    got += commands((c, "noping", addr[b]))
+    got = commands((a, "ping", shared["subnet"]), (d, "ping", host["subnet"]))
+    assert got == [True] * 2, "\n\n".join(vm.console() for vm in vms)
+    got = commands((a, "noping", addr[d]), (b, "noping", addr[d]), (d, "noping", addr[a]))
+    got += commands((d, "noping", c_new))
     assert got == [True] * 4, "\n\n".join(vm.console() for vm in vms)
 
     for vm in vms:
@@ -252,11 +316,11 @@ def test_guests_of_helper_and_run_meet_on_shared(broker, topo, guest_image, reco
     # until `acquire --hold` is told to let go.
     wait_until(lambda: [lease["kind"] for lease in broker.leases()] == ["named_tap"],
                timeout=10, what="the tap leases to end")
-    assert broker.link(c.tap) is not None
-    c.hold.terminate()
-    assert c.hold.wait(10) == 0
+    assert broker.link(d.tap) is not None
+    d.hold.terminate()
+    assert d.hold.wait(10) == 0
     wait_until(lambda: not broker.leases(), timeout=10, what="the named_tap lease to end")
-    assert broker.link(c.tap) is None
+    assert broker.link(d.tap) is None
     # And the networks go after the idle timeout.
     bridges = (shared["bridge"], host["bridge"])
     wait_until(lambda: broker.network("shared") is None and broker.network("host") is None,

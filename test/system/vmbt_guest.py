@@ -13,12 +13,18 @@ needs in a cache outside the checkout, reused by later runs:
         busybox             statically linked
         initrd-<hash>.img   busybox + modules + INIT, one per version of INIT
 
-The guest's /init brings up eth0 with DHCP, prints "VMBT-READY <address>"
-on the serial console and then obeys one command per console line:
+The guest's /init brings up eth0 with DHCP (sending the host name
+vmbt.hostname=NAME of the kernel command line, if any), prints
+"VMBT-READY <address>" on the serial console and then obeys one command
+per console line:
 
-    ping ADDR     -> "VMBT-PASS ping ADDR" or "VMBT-FAIL ping ADDR"
+    ping ADDR     -> "VMBT-PASS ping ADDR" or "VMBT-FAIL ping ADDR"; ADDR may
+                     be a name, looked up in DNS (the DHCP server's, the
+                     DHCP domain searched)
     noping ADDR   -> "VMBT-PASS noping ADDR" when ADDR never answers
     route ADDR    -> a default route via ADDR, "VMBT-PASS route ADDR"
+    remac MAC     -> eth0 takes MAC and asks DHCP again: "VMBT-ADDRESS <address>",
+                     then "VMBT-PASS remac MAC"
     poweroff      -> powers the guest off (QEMU exits)
 
 so a test can first learn every guest's address and then tell each whom to
@@ -38,8 +44,9 @@ CACHE = os.environ.get("VMBT_GUEST_CACHE", "/var/tmp/vmnet-broker-guest")
 WANTED_MODULES = ("virtio_pci", "virtio_net")
 
 INIT = r"""#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /usr/sbin /sbin
+/bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /usr/sbin /sbin /etc
 /bin/busybox --install -s
+echo "hosts: files dns" > /etc/nsswitch.conf
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -64,7 +71,12 @@ while [ ! -e /sys/class/net/eth0 ]; do
 	sleep 0.1
 done
 echo "VMBT-MAC $(cat /sys/class/net/eth0/address)"
-udhcpc -i eth0 -f -q -n -t 20 -T 1 -s /udhcpc.script >/dev/null 2>&1 || fail "no DHCP lease"
+name=$(sed -n 's/.*vmbt\.hostname=\([^ ]*\).*/\1/p' /proc/cmdline)
+dhcp() {
+	udhcpc -i eth0 -f -q -n -t 20 -T 1 -s /udhcpc.script ${name:+-x hostname:$name} \
+		>/dev/null 2>&1
+}
+dhcp || fail "no DHCP lease"
 addr=$(cat /tmp/address)
 echo "VMBT-READY $addr"
 
@@ -92,6 +104,15 @@ while read -r cmd arg; do
 		ip route replace default via "$arg" dev eth0 && echo "VMBT-PASS route $arg" \
 			|| echo "VMBT-FAIL route $arg"
 		;;
+	remac)
+		ip link set eth0 down && ip link set eth0 address "$arg" && ip link set eth0 up
+		if dhcp; then
+			echo "VMBT-ADDRESS $(cat /tmp/address)"
+			echo "VMBT-PASS remac $arg"
+		else
+			echo "VMBT-FAIL remac $arg"
+		fi
+		;;
 	poweroff)
 		echo "VMBT-POWEROFF"
 		poweroff -f
@@ -115,6 +136,9 @@ bound|renew)
 		ip route replace default via "$1" dev "$interface"
 	fi
 	echo "$ip" > /tmp/address
+	: > /etc/resolv.conf
+	[ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
 	;;
 esac
 exit 0
