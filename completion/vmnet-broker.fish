@@ -1,8 +1,8 @@
-# fish completion for vmnet-broker(1). Network names and leases are asked
+# fish completion for vmnet-broker(1). Network names, leases and ports are asked
 # from the daemon (`networks --names`, `status --names`, `status`), with the
 # --socket given on the line.
 
-set -l commands status networks acquire run release forward stop doctor check-config
+set -l commands status networks acquire run wait-address release forward stop doctor check-config
 
 # The --socket of the line so far, as arguments.
 function __vmnet_broker_socket
@@ -26,6 +26,14 @@ end
 function __vmnet_broker_leases
     vmnet-broker (__vmnet_broker_socket) status 2>/dev/null |
         awk '/^    (tap|netns|named_tap) / && !/another user/ { print $2 }'
+end
+
+# The ports one may wait on: the IFNAME and LABEL columns of status.
+function __vmnet_broker_ports
+    vmnet-broker (__vmnet_broker_socket) status 2>/dev/null |
+        awk '$1 ~ /^(tap|netns|named_tap)$/ && !/another user/ {
+            print $2; n = NF; if ($n == "(persistent)") n--
+            if (n == 8 && $8 != "-") print $8 }'
 end
 
 # `forward` has its subcommand and no lease yet.
@@ -66,6 +74,7 @@ complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a statu
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a networks -d 'list every network the daemon can create'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a acquire -d 'acquire a port on a network and print it'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a run -d 'run a command with a TAP port on each network'
+complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a wait-address -d 'wait until the guest behind a port has an IPv4 address'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a release -d 'end a lease now'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a forward -d 'forward host ports to a lease, stop, list'
 complete -c vmnet-broker -n "not __fish_seen_subcommand_from $commands" -a stop -d 'remove a running network (root only)'
@@ -88,6 +97,11 @@ complete -c vmnet-broker -n "__fish_seen_subcommand_from acquire" -l hold -d 'ke
 
 complete -c vmnet-broker -n "__fish_seen_subcommand_from run" -s n -l network -x -a "(__vmnet_broker_networks networks)" -d 'a TAP port on this network'
 complete -c vmnet-broker -n "__fish_seen_subcommand_from run" -s v -l verbose -d 'print each port acquired'
+
+complete -c vmnet-broker -n "__fish_seen_subcommand_from wait-address" -a "(__vmnet_broker_ports)"
+complete -c vmnet-broker -n "__fish_seen_subcommand_from wait-address" -s t -l timeout -x -d 'give up after this many seconds'
+complete -c vmnet-broker -n "__fish_seen_subcommand_from wait-address" -s n -l network -x -a "(__vmnet_broker_networks status)" -d "only that network's ports"
+complete -c vmnet-broker -n "__fish_seen_subcommand_from wait-address" -l json -d 'print the reply as JSON'
 
 complete -c vmnet-broker -n "__fish_seen_subcommand_from release" -a "(__vmnet_broker_leases)"
 complete -c vmnet-broker -n "__fish_seen_subcommand_from release forward" -l id -x -d 'the lease by its id'

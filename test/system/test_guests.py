@@ -352,3 +352,26 @@ def test_restart_keeps_the_range_the_guests_and_their_names(broker, topo, sig):
     h.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:68:00:02")
     other = h.dhcp()["ip"]
     assert 200 <= int(other.split(".")[3]) <= 210 and other != address
+
+
+def test_bash_completion_of_wait_address(broker, topo):
+    lib = "/usr/share/bash-completion/bash_completion"
+    if not os.path.exists(lib):
+        pytest.skip("bash-completion is not installed")
+    from conftest import REPO, BUILD, run
+    script = os.path.join(REPO, "completion", "vmnet-broker")
+    r = broker.acquire_netns(topo.guest("g"), label="web")
+
+    def complete(line):
+        words = line.split(" ")
+        prog = ('PATH=%s:$PATH; source %s; source %s; COMP_WORDS=(%s); COMP_CWORD=%d; '
+                'COMP_LINE="%s"; COMP_POINT=${#COMP_LINE}; _vmnet_broker; '
+                'printf "%%s\\n" "${COMPREPLY[@]}"'
+                % (BUILD, lib, script, " ".join("'%s'" % w for w in words), len(words) - 1,
+                   line))
+        return run(["bash", "-c", prog]).stdout.split()
+
+    assert complete("vmnet-broker wa") == ["wait-address"]
+    got = complete("vmnet-broker --socket %s wait-address " % broker.socket)
+    assert sorted(got) == sorted([r["network"]["port"]["ifname"], "web"]), got
+    assert complete("vmnet-broker wait-address --t") == ["--timeout"]

@@ -466,6 +466,7 @@ def test_completion(extracted, broker, topo, shell):
     assert complete("vmnet-broker ac") == ["acquire"]
     assert complete("vmnet-broker sto") == ["stop"]
     assert complete("vmnet-broker do") == ["doctor"]
+    assert complete("vmnet-broker wa") == ["wait-address"]
     assert complete("vmnet-broker acquire --port n") == ["named_tap", "netns", "none"]
     assert names("vmnet-broker acquire ") == ["host", "lab", "shared"]
     assert names("vmnet-broker stop ") == ["shared"]
@@ -473,6 +474,7 @@ def test_completion(extracted, broker, topo, shell):
     assert names("vmnet-broker release ") == ["cmpl0"]
     assert names("vmnet-broker forward ") == ["add", "list", "remove"]
     assert names("vmnet-broker forward add ") == ["cmpl0"]
+    assert names("vmnet-broker wait-address ") == ["cmpl0"]
     assert "--names" in complete("vmnet-broker status --")
     assert "--persistent" in complete("vmnet-broker acquire --")
     if shell == "bash":
