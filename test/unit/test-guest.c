@@ -140,8 +140,8 @@ static void test_neighbours(void **state)
 	assert_ptr_equal(was, &p2);
 	assert_int_equal(guest_port_address(&p2), 0);
 	/* At most GUEST_ADDRS_MAX per family: the oldest gives way. */
-	for (uint8_t d = 1; d <= GUEST_ADDRS_MAX + 2; d++)
-		assert_int_equal(guest_neigh_set(&t, AF_INET, v4(d), a, &was), 0);
+	for (unsigned int d = 1; d <= GUEST_ADDRS_MAX + 2; d++)
+		assert_int_equal(guest_neigh_set(&t, AF_INET, v4((uint8_t)d), a, &was), 0);
 	assert_int_equal(guest_find(&t, a)->n_addrs[0], GUEST_ADDRS_MAX);
 	assert_false(guest_has_ipv4(guest_find(&t, a), A(1)));
 	assert_true(guest_has_ipv4(guest_find(&t, a), A(GUEST_ADDRS_MAX + 2)));
@@ -167,8 +167,8 @@ static void test_moves_and_limits(void **state)
 	guest_fdb_del(&t, mac, &p1);
 	assert_true(guest_find(&t, mac)->on_bridge);
 	/* A port follows GUEST_PORT_MACS_MAX MACs, no more. */
-	for (uint8_t i = 10; i < 10 + GUEST_PORT_MACS_MAX - 1; i++) {
-		mac_of(i, mac);
+	for (unsigned int i = 10; i < 10 + GUEST_PORT_MACS_MAX - 1; i++) {
+		mac_of((uint8_t)i, mac);
 		assert_int_equal(guest_fdb_add(&t, mac, &p2), 0);
 	}
 	mac_of(200, mac);
