@@ -182,7 +182,7 @@ int guest_neigh_set(struct guest_table *t, int family, const uint8_t addr[16], c
 
 	*ret_was = NULL;
 	if (a && a->guest == g)
-		return 0;
+		return 0; /* a state change only (reachable, stale...): no news */
 	if (a) {
 		old = a->guest;
 		*ret_was = old->port;
@@ -190,7 +190,7 @@ int guest_neigh_set(struct guest_table *t, int family, const uint8_t addr[16], c
 		maybe_free(t, old);
 	}
 	if (!g)
-		return 0; /* gone, or a MAC that is not behind a port of ours */
+		return a ? 1 : 0; /* gone, or a MAC that is not behind a port of ours */
 	if (g->n_addrs[fi] >= GUEST_ADDRS_MAX) {
 		struct guest_addr *x;
 
@@ -208,7 +208,7 @@ int guest_neigh_set(struct guest_table *t, int family, const uint8_t addr[16], c
 	LIST_INSERT_HEAD(&t->by_addr[addr_bucket(family, addr)], a, hash_link);
 	TAILQ_INSERT_TAIL(&g->addrs, a, guest_link);
 	g->n_addrs[fi]++;
-	return 0;
+	return 1;
 }
 
 static void mark_all(struct guest_table *t, bool on)

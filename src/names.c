@@ -69,6 +69,24 @@ struct name_record *names_find(const struct name_table *t, const char *name)
 	return NULL;
 }
 
+bool names_drop_port(struct name_table *t, const void *port)
+{
+	struct name_record *r, *next;
+	bool any = false;
+
+	for (r = LIST_FIRST(&t->by_port[port_bucket(port)]); r; r = next) {
+		next = LIST_NEXT(r, port_link);
+		if (r->port != port)
+			continue;
+		LIST_REMOVE(r, link);
+		LIST_REMOVE(r, port_link);
+		free(r);
+		t->n--;
+		any = true;
+	}
+	return any;
+}
+
 struct name_record *names_of_port(const struct name_table *t, const void *port)
 {
 	struct name_record *r;

@@ -70,6 +70,8 @@ void names_clear(struct name_table *t);
 int names_assign(struct name_table *t, struct name_claim *claims, size_t n,
 		 names_refused_fn refused, void *userdata);
 struct name_record *names_find(const struct name_table *t, const char *name);
+/* @port is gone: its names are nobody's (the next names_assign() gives them on). Return: whether it had any. */
+bool names_drop_port(struct name_table *t, const void *port);
 /* The first name of @port, and the next after @r; NULL when there is none. */
 struct name_record *names_of_port(const struct name_table *t, const void *port);
 struct name_record *names_next_of_port(const struct name_record *r);

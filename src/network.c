@@ -355,16 +355,17 @@ void network_neigh_event(struct network *n, int family, const uint8_t addr[16], 
 	/* Link-local and multicast addresses reach nothing beyond the link. */
 	if (family == AF_INET6 && (addr[0] == 0xff || (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)))
 		return;
+	/* Most events only change an entry's state (reachable, stale): no news, nothing to do. */
 	r = guest_neigh_set(&n->guests, family, addr, mac, &was);
 	if (r < 0)
 		log_network_warning_errno(n, r, "Failed to follow a neighbour: %m");
+	if (r <= 0)
+		return;
 	/* Whose it was, and whose it is: both ports may show something else now. */
 	if (was)
 		mark_dirty(n, was);
 	if (g && g->port)
 		mark_dirty(n, g->port);
-	n->names_dirty = n->names_dirty || family == AF_INET;
-	schedule_guests_sync(n);
 }
 
 void network_forget_kernel_view(struct network *n)
@@ -483,7 +484,9 @@ static int give_names(struct network *n)
 	if (r < 0)
 		return r;
 	r = names_assign(&n->names, claims, count, log_refused, n);
-	if (r <= 0 || !n->dhcp)
+	/* Even when nothing changed here, a port gone may have taken names
+	 * with it (names_drop_port()); dhcp.c writes only a changed file. */
+	if (r < 0 || !n->dhcp)
 		return r;
 	names = calloc(n->names.n + 1, sizeof(*names));
 	if (!names)
@@ -1047,9 +1050,11 @@ static void note_label(struct network *n, struct lease *l)
 	l->claim_seq = ++n->guests.seq;
 	if (!l->label[0] || !n->domain[0])
 		return;
-	if (!dns_label_is_valid(l->label))
+	if (!dns_label_is_valid(l->label)) {
 		log_lease_info(l, "label is no DNS name (1-63 of a-z, 0-9, '-', not first or "
 				  "last): the port gets no name of its own");
+		return;
+	}
 	n->names_dirty = true;
 	schedule_guests_sync(n);
 }
@@ -1103,8 +1108,11 @@ static void unlink_lease(struct network *n, struct lease *l, struct network_chan
 	guest_port_gone(&n->guests, l);
 	unmark_dirty(n, l);
 	lease_waiters_notify(l, 0);
-	n->names_dirty = true;
-	schedule_guests_sync(n);
+	/* Its names go, or pass to others who asked for them (after this turn). */
+	if (names_drop_port(&n->names, l)) {
+		n->names_dirty = true;
+		schedule_guests_sync(n);
+	}
 	if (l->host)
 		schedule_dhcp_sync(n);
 	if (n->n_leases == 0) {

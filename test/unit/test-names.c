@@ -137,6 +137,13 @@ static void test_by_port(void **state)
 		count++;
 	assert_int_equal(count, 3);
 	assert_int_equal(t.n, 3);
+	/* A port goes: its names are nobody's until the next round gives them on. */
+	assert_true(names_drop_port(&t, A));
+	assert_false(names_drop_port(&t, A));
+	assert_null(names_find(&t, "one"));
+	assert_int_equal(t.n, 1);
+	v[0] = claim("three", 20, B, true, 3);
+	assert_int_equal(names_assign(&t, v, 1, NULL, NULL), 0);
 	names_clear(&t);
 }
 
