@@ -1051,8 +1051,10 @@ static void note_label(struct network *n, struct lease *l)
 	if (!l->label[0] || !n->domain[0])
 		return;
 	if (!dns_label_is_valid(l->label)) {
-		log_lease_info(l, "label is no DNS name (1-63 of a-z, 0-9, '-', not first or "
-				  "last): the port gets no name of its own");
+		/* Most labels are free text ("run qemu-system-x86_64"): debug, not info. */
+		log_debug("[network %s] uid %u pid %d label '%s': label is no DNS name (1-63 of "
+			  "a-z, 0-9, '-', not first or last): the port gets no name of its own",
+			  n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
 		return;
 	}
 	n->names_dirty = true;

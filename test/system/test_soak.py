@@ -12,7 +12,9 @@ two bridges, two dnsmasq, one nftables table, two leases. Then:
 
 A cycle is one lease, ended the way its kind ends: `tap` closes its fd,
 `netns` deletes its veth from inside the guest namespace (rtnetlink, no
-process spawned), `none` and `named_tap` close the connection. Every reply
+process spawned), `none` and `named_tap` close the connection (a
+`named_tap` cycle also asks wait_address about its port, and every other
+one leaves it waiting as the connection closes). Every reply
 goes into a ledger of live leases: no two may share a network address, a
 MAC on one network, or an interface name, at any moment.
 
@@ -216,7 +218,21 @@ class Client:
         if len(self.fds) != want or reply["network"]["port"]["kind"] != self.kind:
             self.ledger.failed("%s: %d fds, reply %s" % (self.token, len(self.fds), reply))
         self.keys = self.ledger.acquired(reply, self.token, time.monotonic() - t0)
+        if self.kind == "named_tap":
+            self.wait(reply["network"]["port"]["ifname"])
         return True
+
+    def wait(self, ifname):
+        """Nothing is behind a named TAP nobody opened: a wait_address answered
+        TIMEOUT at once, or (every other one) one left waiting as the
+        connection closes: its waiter goes untold."""
+        if self.ifname.endswith(("0", "2", "4", "6", "8")):
+            self.sock.send({"command": "wait_address", "ifname": ifname, "timeout": 30})
+            return
+        reply, fds = self.sock.request({"command": "wait_address", "ifname": ifname,
+                                        "timeout": 0})
+        if fds or reply.get("error") != vmnet_broker.Status.TIMEOUT:
+            self.ledger.failed("%s: wait_address gave %s" % (self.token, reply))
 
     def release_fds(self):
         for fd in self.fds:
