@@ -257,8 +257,9 @@ static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 		r |= pair_error(errors, v, i, j, "ipv6_prefix", "overlaps the ipv6_prefix of");
 		r |= pair_error(errors, v, j, i, "ipv6_prefix", "overlaps the ipv6_prefix of");
 	}
-	/* Two networks' names under one domain: which would the host ask? */
-	if (same_domain(a, b)) {
+	/* Two networks' names under one domain: which would the host ask? (A
+	 * built-in's is checked below, where only the file is wrong.) */
+	if (a->source && b->source && same_domain(a, b)) {
 		r |= pair_error(errors, v, i, j, "domain", "is also the domain of");
 		r |= pair_error(errors, v, j, i, "domain", "is also the domain of");
 	}
@@ -287,7 +288,7 @@ int config_check_files(const struct network_config *const *v, size_t n, struct c
 			if (check_pair(v, i, j, errors) < 0)
 				return -ENOMEM;
 		/* A built-in cannot be wrong: only the file gets the error. */
-		for (size_t b = 0; b < ELEMENTSOF(builtins); b++)
+		for (size_t b = 0; v[i]->source && b < ELEMENTSOF(builtins); b++)
 			if (same_domain(v[i], &builtins[b]) &&
 			    config_errors_add(&errors[i], v[i]->source, "domain",
 					      "is also the domain of the built-in network '%s'",

@@ -93,7 +93,7 @@ static void check_json(const struct network_config *c, const struct config_error
 	json_decref(o);
 }
 
-/* Two valid files alike collide on all they fix; the built-ins fix nothing. */
+/* Two valid files alike collide on all they fix (their domain too); a built-in is never wrong. */
 static void check_pairs(const struct network_config *c)
 {
 	struct config_errors errors[3] = {};
@@ -108,7 +108,9 @@ static void check_pairs(const struct network_config *c)
 	v[2] = config_builtins(&n_builtins);
 	fuzz_check(n_builtins > 0, "built-ins exist");
 	if (config_check_files(v, 3, errors) == 0) {
-		bool fixes = c->has_subnet || c->has_ipv6_prefix || c->n_forwards > 0;
+		char domain[DNS_DOMAIN_MAX + 1];
+		bool fixes = c->has_subnet || c->has_ipv6_prefix || c->n_forwards > 0 ||
+			     (c->dns_proxy && config_domain(c, domain, sizeof(domain))[0]);
 
 		fuzz_check((errors[0].n > 0) == fixes && (errors[1].n > 0) == fixes,
 			   "a copy collides exactly when the file fixes something");

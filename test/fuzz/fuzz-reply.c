@@ -16,7 +16,7 @@
  * '2' release, '3' forward_add, '4' forward_remove, '5' forward_list,
  * '6' stop), queues ('0': not
  * asked), fds attached, and the F_* flags below; "0110{...}" is a TAP
- * reply with one fd.
+ * reply with one fd, "000@{...}" a wait_address reply.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +56,7 @@ enum {
 	F_RECV_ERR = 1 << 1, /* recvmsg fails */
 	F_EOF = 1 << 2,      /* the daemon hung up */
 	F_QUERY = 1 << 3,    /* a status/networks query instead of an acquire */
+	F_WAIT = 1 << 4,     /* a wait_address instead */
 };
 
 /* What the fake socket calls deliver, and every fd they made. */
@@ -280,6 +281,23 @@ static void run_query(unsigned int which)
 	check_no_fd_leaked(NULL);
 }
 
+static void run_wait(void)
+{
+	char *address = NULL, *json = NULL;
+	vmnet_broker_return_t s;
+
+	s = vmnet_broker_wait_address("/fuzz/sock", "vmtap0", NULL, NULL, 5, &address, &json);
+	fuzz_check((address != NULL) == (s == VMNET_BROKER_SUCCESS) &&
+			   (json != NULL) == (s == VMNET_BROKER_SUCCESS),
+		   "an address and the JSON exactly on success");
+	check_outcome();
+	read_string(address);
+	read_string(json);
+	free(address);
+	free(json);
+	check_no_fd_leaked(NULL);
+}
+
 /* Header byte @i, counted from '0'. */
 static unsigned int header(const uint8_t *data, size_t i)
 {
@@ -296,7 +314,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.n_fds = header(data, 2) % (FAKE_FDS_MAX + 1),
 		.flags = header(data, 3),
 	};
-	if (fake.flags & F_QUERY)
+	if (fake.flags & F_WAIT)
+		run_wait();
+	else if (fake.flags & F_QUERY)
 		run_query(header(data, 0));
 	else
 		run_acquire((enum port_kind)(header(data, 0) % _PORT_KIND_MAX),

@@ -14,6 +14,19 @@
 #include "protocol.h"
 #include "util.h"
 
+/* A wait_address as JSON again: the port by ifname or label, the network, the timeout. */
+static json_t *wait_to_json(json_t *o, const struct request *req)
+{
+	if (req->has_label)
+		json_object_set_new(o, "label", json_string(req->label));
+	else
+		json_object_set_new(o, "ifname", json_string(req->ifname));
+	if (req->network_name[0])
+		json_object_set_new(o, "network_name", json_string(req->network_name));
+	json_object_set_new(o, "timeout", json_integer(req->timeout));
+	return o;
+}
+
 /* "port_forwards" of @req: with internal_port, except for forward_remove. */
 static json_t *forwards_to_json(const struct request *req)
 {
@@ -57,6 +70,8 @@ static json_t *request_to_json(const struct request *req)
 
 	if (!o)
 		return o;
+	if (req->command == REQUEST_WAIT_ADDRESS)
+		return wait_to_json(o, req);
 	if (req->command != REQUEST_ACQUIRE)
 		return other_to_json(o, req);
 	fwd = forwards_to_json(req);
@@ -104,6 +119,15 @@ static void check_valid(const struct request *req)
 	char buf[18];
 
 	fuzz_check(req->command < _REQUEST_COMMAND_MAX, "command in range");
+	if (req->command == REQUEST_WAIT_ADDRESS) {
+		fuzz_check(req->has_label ? req->label[0] && label_is_valid(req->label)
+					  : ifname_is_valid(req->ifname),
+			   "wait_address: a valid ifname or label");
+		fuzz_check(!req->network_name[0] || network_name_is_valid(req->network_name),
+			   "wait_address: network_name valid");
+		fuzz_check(req->timeout <= WAIT_TIMEOUT_MAX, "wait_address: timeout in range");
+		return;
+	}
 	if (req->command != REQUEST_ACQUIRE) {
 		check_valid_other(req);
 		return;
@@ -152,6 +176,15 @@ static void check_round_trip(const struct request *req)
 	memset(&again, 0, sizeof(again));
 	fuzz_check(request_parse(text, strlen(text), &again, err) == 0, "re-encoded request parses");
 	fuzz_check(again.command == req->command, "round trip: command");
+	if (req->command == REQUEST_WAIT_ADDRESS) {
+		fuzz_check(again.has_label == req->has_label &&
+				   streq(again.has_label ? again.label : again.ifname,
+					 req->has_label ? req->label : req->ifname) &&
+				   streq(again.network_name, req->network_name) &&
+				   again.timeout == req->timeout,
+			   "round trip: wait_address");
+		return;
+	}
 	fuzz_check(streq(again.ifname, req->ifname) && again.lease_id == req->lease_id,
 		   "round trip: ifname, lease_id");
 	fuzz_check(again.n_forwards == req->n_forwards &&
