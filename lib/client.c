@@ -615,6 +615,8 @@ static vmnet_broker_return_t wait_reply(const struct message *m, char **ret_addr
 	if (!json_is_object(json_object_get(reply, "lease")))
 		return fail(VMNET_BROKER_INVALID_REPLY, "reply has no 'lease'");
 	address = strdup(json_string_value(json_object_get(reply, "address")));
+	/* reply_parse() succeeded, so m->buf is set; the analyzer does not follow the variadic
+	 * fail(). NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	text = strndup(m->buf, m->len);
 	if (!address || !text)
 		return fail(VMNET_BROKER_INTERNAL_ERROR, "out of memory");
