@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "bgclose.h"
+#include "dhcp-leases.h"
 #include "dhcp.h"
 #include "dnsmasq-env.h"
 #include "log.h"
@@ -54,32 +55,10 @@
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
 #define RESTART_STABLE_USEC (60 * 1000 * 1000ULL) /* up this long: not crashing in a row */
-#define LEASES_SETTLE_USEC (20 * 1000ULL) /* dnsmasq rewrites its lease file in a few writes */
-#define WATCH_BUCKETS 64
 /* Where dnsmasq keeps the guests' own host names: .invalid never resolves (RFC 6761). */
 #define DHCP_DOMAIN "vmnet-dhcp.invalid"
 
 extern char **environ;
-
-/* One line of dnsmasq's lease file. */
-struct cached_lease {
-	struct dhcp_host h;
-	long long expiry; /* 0: never */
-};
-
-/* Every network's lease file, watched by one inotify instance. */
-struct dhcp_watch {
-	sd_event *event;
-	int fd;
-	sd_event_source *io;
-	LIST_HEAD(, dhcp_server) by_wd[WATCH_BUCKETS];
-};
-
-struct lease_cache {
-	struct stat st;
-	struct cached_lease *v;
-	size_t n;
-};
 
 struct dhcp_server {
 	char *hosts_path;
@@ -92,20 +71,16 @@ struct dhcp_server {
 	sd_event_source *reload_timer;  /* armed while a SIGHUP waits for the handler */
 	sd_event_source *restart_timer; /* armed while dnsmasq is down, for the backoff */
 	char **argv;
-	uint64_t started_usec;         /* CLOCK_MONOTONIC at the last spawn */
-	sd_event_source *settle_timer; /* one more SIGHUP once start-up is over */
-	unsigned int restarts;         /* in a row, for the backoff */
-	struct lease_cache leases;     /* the lease file as last read, while unchanged */
-	struct dnsmasq_env *env;       /* NULL: the daemon's own environment */
+	uint64_t started_usec;          /* CLOCK_MONOTONIC at the last spawn */
+	sd_event_source *settle_timer;  /* one more SIGHUP once start-up is over */
+	unsigned int restarts;          /* in a row, for the backoff */
+	struct dhcp_lease_file *leases; /* dnsmasq's lease file, read and watched */
+	struct dnsmasq_env *env;        /* NULL: the daemon's own environment */
 	dhcp_exit_fn on_exit;
 	void *userdata;
 	char *names_path; /* NAME.names: the guests' DNS names, for --addn-hosts; NULL: none */
 	char *domain;     /* what the names are under */
 	char *names_text; /* its contents as last written */
-	struct dhcp_watch *watch;
-	int wd;                          /* the lease file's watch; -1: none */
-	LIST_ENTRY(dhcp_server) wd_link; /* in watch->by_wd */
-	sd_event_source *leases_timer;   /* armed while the lease file settles */
 	dhcp_leases_fn on_leases;
 };
 
@@ -142,230 +117,6 @@ static int write_file_atomic(const char *path, const char *data, size_t len, mod
 static mode_t file_mode(const struct dhcp_server *s)
 {
 	return s->env ? dnsmasq_env_file_mode(s->env) : 0644;
-}
-
-/* One lease file line: "EXPIRY MAC ADDRESS HOSTNAME CLIENTID"; HOSTNAME "*" for none. */
-static bool parse_lease_line(const char *line, struct cached_lease *ret)
-{
-	char mac[32], ip[32], name[sizeof(ret->h.name)] = "*";
-	struct in_addr a;
-
-	/* A name longer than 64 stays cut at 64: too long for DNS, as names.c sees. */
-	if (sscanf(line, "%lld %31s %31s %64s", &ret->expiry, mac, ip, name) < 3)
-		return false; /* e.g. the "duid" line of DHCPv6 */
-	if (mac_parse(mac, ret->h.mac) < 0 || inet_pton(AF_INET, ip, &a) != 1)
-		return false;
-	ret->h.address = ntohl(a.s_addr);
-	/* The name without dnsmasq's domain (--dhcp-fqdn records it whole). */
-	name[strcspn(name, ".")] = '\0';
-	snprintf(ret->h.name, sizeof(ret->h.name), "%s", streq(name, "*") ? "" : name);
-	return true;
-}
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-/* Reread the lease file into s->leases when it changed. */
-static int load_leases(struct dhcp_server *s)
-{
-	_cleanup_free_ struct cached_lease *v = NULL;
-	_cleanup_free_ char *line = NULL;
-	size_t n = 0, cap = 0, len = 0;
-	struct stat st;
-	FILE *f;
-
-	/* Every acquire asks: one stat() when nothing changed. */
-	if (stat(s->leases_path, &st) < 0) {
-		if (errno != ENOENT)
-			return -errno;
-		st = (struct stat){ 0 };
-	}
-	/* A file rewritten within the timestamps' granularity (jiffies on
-	 * tmpfs) may look unchanged: trust only stamps a second old. */
-	if (s->leases.v && same_file(&st, &s->leases.st) && st.st_mtim.tv_sec + 1 < time(NULL))
-		return 0;
-	f = fopen(s->leases_path, "re");
-	if (!f && errno != ENOENT)
-		return -errno;
-	while (f && getline(&line, &len, f) > 0) {
-		struct cached_lease c;
-
-		if (!parse_lease_line(line, &c))
-			continue;
-		if (n == cap) {
-			struct cached_lease *g;
-
-			cap = cap ? cap * 2 : 16;
-			g = realloc(v, cap * sizeof(*v));
-			if (!g) {
-				fclose(f);
-				return -ENOMEM;
-			}
-			v = g;
-		}
-		v[n++] = c;
-	}
-	if (f)
-		fclose(f);
-	if (!v && !(v = malloc(sizeof(*v)))) /* non-NULL: "read, empty" */
-		return -ENOMEM;
-	free(s->leases.v);
-	s->leases.v = TAKE_PTR(v);
-	s->leases.n = n;
-	s->leases.st = st;
-	return 0;
-}
-
-int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n)
-{
-	time_t now = time(NULL);
-	struct dhcp_host *v;
-	size_t n = 0;
-	int r;
-
-	*ret = NULL;
-	*ret_n = 0;
-	r = load_leases(s);
-	if (r < 0)
-		return r;
-	v = calloc(s->leases.n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->leases.n; i++)
-		if (s->leases.v[i].expiry == 0 || s->leases.v[i].expiry >= (long long)now)
-			v[n++] = s->leases.v[i].h;
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-/* ---- the lease files' watch */
-
-static int on_leases_timer(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct dhcp_server *s = userdata;
-
-	s->leases_timer = sd_event_source_disable_unref(s->leases_timer);
-	if (s->on_leases)
-		s->on_leases(s, s->userdata);
-	return 0;
-}
-
-/*
- * dnsmasq rewrites its lease file in place (truncate, then write): read
- * it once the writes have settled, not between them, and once for a
- * burst of DHCP exchanges.
- */
-static void leases_changed(struct dhcp_server *s)
-{
-	int r;
-
-	if (s->leases_timer)
-		return;
-	r = sd_event_add_time_relative(s->watch->event, &s->leases_timer, CLOCK_MONOTONIC,
-				       LEASES_SETTLE_USEC, 0, on_leases_timer, s);
-	if (r < 0)
-		log_debug_errno(r, "Failed to arm the lease file timer: %m");
-}
-
-static struct dhcp_server *watch_find(struct dhcp_watch *w, int wd)
-{
-	struct dhcp_server *s;
-
-	LIST_FOREACH(s, &w->by_wd[(unsigned int)wd % WATCH_BUCKETS], wd_link)
-		if (s->wd == wd)
-			return s;
-	return NULL;
-}
-
-static int on_watch_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	struct dhcp_watch *w = userdata;
-	const struct inotify_event *e;
-	ssize_t n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (char *p = buf; p < buf + n; p += sizeof(*e) + e->len) {
-			struct dhcp_server *s;
-
-			e = (const struct inotify_event *)p;
-			s = e->wd >= 0 ? watch_find(w, e->wd) : NULL;
-			if (!s)
-				continue; /* IN_Q_OVERFLOW has wd -1: a burst we read anyway */
-			if (e->mask & IN_IGNORED) {
-				/* The file went (removed, or its file system): no more events. */
-				LIST_REMOVE(s, wd_link);
-				s->wd = -1;
-			}
-			leases_changed(s);
-		}
-	return 0;
-}
-
-int dhcp_watch_new(sd_event *event, struct dhcp_watch **ret)
-{
-	struct dhcp_watch *w = calloc(1, sizeof(*w));
-	int r;
-
-	if (!w)
-		return -ENOMEM;
-	w->event = event;
-	for (size_t i = 0; i < WATCH_BUCKETS; i++)
-		LIST_INIT(&w->by_wd[i]);
-	w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (w->fd < 0) {
-		r = -errno;
-		free(w);
-		return r;
-	}
-	r = sd_event_add_io(event, &w->io, w->fd, EPOLLIN, on_watch_io, w);
-	if (r < 0) {
-		dhcp_watch_free(w);
-		return r;
-	}
-	*ret = w;
-	return 0;
-}
-
-struct dhcp_watch *dhcp_watch_free(struct dhcp_watch *w)
-{
-	if (!w)
-		return NULL;
-	/* Every server is gone: nothing refers to it any more. */
-	sd_event_source_disable_unref(w->io);
-	/* The SRCU wait of freeing the instance, once, as the daemon stops. */
-	safe_close(w->fd);
-	free(w);
-	return NULL;
-}
-
-/* Watch @s's lease file, which exists: dhcp_server_new() made it before dnsmasq ran. */
-static void watch_add(struct dhcp_server *s)
-{
-	if (!s->watch)
-		return;
-	s->wd = inotify_add_watch(s->watch->fd, s->leases_path, IN_MODIFY | IN_CLOSE_WRITE);
-	if (s->wd < 0) {
-		/* Still correct: status reads the file when asked; only waits are slower. */
-		log_debug("Failed to watch %s: %m", s->leases_path);
-		s->wd = -1;
-		return;
-	}
-	LIST_INSERT_HEAD(&s->watch->by_wd[(unsigned int)s->wd % WATCH_BUCKETS], s, wd_link);
-}
-
-static void watch_remove(struct dhcp_server *s)
-{
-	s->leases_timer = sd_event_source_disable_unref(s->leases_timer);
-	if (s->wd < 0)
-		return;
-	LIST_REMOVE(s, wd_link);
-	(void)inotify_rm_watch(s->watch->fd, s->wd);
-	s->wd = -1;
 }
 
 static int on_reload_timer(sd_event_source *src, uint64_t usec, void *userdata);
@@ -833,20 +584,17 @@ static int set_up_names(struct dhcp_server *s, const struct dhcp_params *p)
 	return write_file_atomic(s->names_path, "", 0, file_mode(s));
 }
 
-/*
- * The lease file, made before dnsmasq runs so that it can be watched as
- * soon as dnsmasq listens. dnsmasq opens it as root before it drops
- * privileges, so it is root's alone; one left by an earlier dnsmasq stays
- * as it is, with its leases.
- */
-static int make_lease_file(struct dhcp_server *s)
+static void on_lease_file(void *userdata)
 {
-	int fd = open(s->leases_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct dhcp_server *s = userdata;
 
-	if (fd < 0)
-		return -errno;
-	safe_close(fd);
-	return 0;
+	if (s->on_leases)
+		s->on_leases(s, s->userdata);
+}
+
+int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *ret_n)
+{
+	return dhcp_lease_file_read(s->leases, ret, ret_n);
 }
 
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
@@ -858,11 +606,9 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->wd = -1;
 	s->env = p->env;
 	s->on_exit = on_exit;
 	s->on_leases = p->on_leases;
-	s->watch = p->watch;
 	s->userdata = userdata;
 	s->event = event;
 	if (state_path(p, "hosts", &s->hosts_path) < 0 ||
@@ -874,7 +620,8 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = dhcp_server_set_hosts(s, hosts, n_hosts);
 	if (r < 0)
 		return r;
-	r = make_lease_file(s);
+	/* Made before dnsmasq runs, to be watched as soon as it listens. */
+	r = dhcp_lease_file_new(p->watch, s->leases_path, on_lease_file, s, &s->leases);
 	if (r < 0)
 		return r;
 	r = build_argv(s, p, &s->argv);
@@ -883,7 +630,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = start_and_wait(s);
 	if (r < 0)
 		return r;
-	watch_add(s);
+	dhcp_lease_file_watch(s->leases);
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -893,7 +640,7 @@ static void dhcp_server_release(struct dhcp_server *s);
 /* Stop watching: unref'ing a child source neither kills nor reaps. */
 static void drop_sources(struct dhcp_server *s)
 {
-	watch_remove(s);
+	s->leases = dhcp_lease_file_free(s->leases);
 	s->child = sd_event_source_disable_unref(s->child);
 	s->reload_timer = sd_event_source_disable_unref(s->reload_timer);
 	s->settle_timer = sd_event_source_disable_unref(s->settle_timer);
@@ -954,7 +701,6 @@ static void dhcp_server_release(struct dhcp_server *s)
 	free(s->names_path);
 	free(s->domain);
 	free(s->names_text);
-	free(s->leases.v);
 	strv_free(s->argv);
 	free(s);
 }

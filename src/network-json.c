@@ -42,15 +42,11 @@ static json_t *names_json(const struct network *n, const struct lease *l)
 	return a;
 }
 
-json_t *network_lease_json(const struct network *n, const struct lease *l, uid_t uid)
+static void add_guests_json(const struct network *n, const struct lease *l, json_t *o)
 {
-	bool full = uid == 0 || uid == l->uid;
-	json_t *o = lease_status_json(l, n->subnet.addr, full), *guests, *names;
+	json_t *guests, *names;
 	const struct guest *g;
 
-	/* What is behind another user's port is as much theirs as its MAC. */
-	if (!o || !full || l->port.kind == PORT_NONE)
-		return o;
 	guests = json_array();
 	LIST_FOREACH(g, &l->guests, port_link)
 		json_array_append_new(guests, guest_to_json(g));
@@ -63,6 +59,16 @@ json_t *network_lease_json(const struct network *n, const struct lease *l, uid_t
 		json_object_set_new(o, "names", names);
 	else
 		json_decref(names);
+}
+
+json_t *network_lease_json(const struct network *n, const struct lease *l, uid_t uid)
+{
+	bool full = uid == 0 || uid == l->uid;
+	json_t *o = lease_status_json(l, n->subnet.addr, full);
+
+	/* What is behind another user's port is as much theirs as its MAC. */
+	if (o && full && l->port.kind != PORT_NONE)
+		add_guests_json(n, l, o);
 	return o;
 }
 

@@ -17,7 +17,8 @@
  * idle timer, the address, the record, dnsmasq's reservations) and say
  * in a struct network_change what it changes for the rest of the daemon
  * (the firewall), which is the caller's to act on: a network never
- * reaches past its struct network_env.
+ * reaches past its struct network_env. What is behind its ports, and
+ * what their guests are called, is in network-guests.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,18 +30,17 @@
 #include "address.h"
 #include "bridge.h"
 #include "dhcp.h"
-#include "dns-name.h"
 #include "forward.h"
 #include "lease.h"
 #include "log.h"
 #include "netlink.h"
+#include "network-guests.h"
 #include "network.h"
 #include "nft.h"
 #include "port.h"
 #include "ra.h"
 #include "record.h"
 #include "sockdiag.h"
-#include "resolved.h"
 #include "state.h"
 #include "util.h"
 
@@ -167,8 +167,6 @@ static int collect_hosts(const struct network *n, struct dhcp_host **ret, size_t
 	return 0;
 }
 
-static void on_dnsmasq_leases(struct dhcp_server *s, void *userdata);
-
 static int start_dhcp(struct network *n)
 {
 	const struct network_env *env = n->env;
@@ -192,7 +190,7 @@ static int start_dhcp(struct network *n)
 		.mtu = n->config.mtu,
 		.env = env->dnsmasq,
 		.watch = env->dhcp_watch,
-		.on_leases = on_dnsmasq_leases,
+		.on_leases = network_guests_dhcp_leases,
 	};
 	_cleanup_free_ struct dhcp_host *hosts = NULL;
 	size_t count;
@@ -205,7 +203,7 @@ static int start_dhcp(struct network *n)
 	if (r < 0)
 		return r;
 	/* What dnsmasq remembers (an adopted network's guests, a restart). */
-	on_dnsmasq_leases(n->dhcp, n);
+	network_guests_dhcp_leases(n->dhcp, n);
 	return 0;
 }
 
@@ -250,300 +248,6 @@ static void schedule_dhcp_sync(struct network *n)
 	r = sd_event_add_defer(n->env->event, &n->dhcp_sync, on_dhcp_sync, n);
 	if (r < 0)
 		(void)on_dhcp_sync(NULL, n); /* no memory for the event: do it now */
-}
-
-/* ---- the guests behind the ports, and their names */
-
-static void schedule_guests_sync(struct network *n);
-
-/* @l's guests changed: tell its waiters and decide names after this turn. */
-static void mark_dirty(struct network *n, struct lease *l)
-{
-	if (!l->dirty) {
-		l->dirty = true;
-		TAILQ_INSERT_TAIL(&n->dirty, l, dirty_link);
-	}
-	schedule_guests_sync(n);
-}
-
-static void unmark_dirty(struct network *n, struct lease *l)
-{
-	if (l->dirty) {
-		TAILQ_REMOVE(&n->dirty, l, dirty_link);
-		l->dirty = false;
-	}
-}
-
-uint32_t network_port_address(const struct network *n, const struct lease *l)
-{
-	return guest_port_address(l);
-}
-
-static const uint64_t probe_delays_usec[] = { 3000000, 10000000, 30000000 };
-
-static int on_probe_timer(sd_event_source *src, uint64_t usec, void *userdata)
-{
-	struct network *n = userdata;
-	uint8_t gw6[16];
-	int r;
-
-	n->probe_timer = sd_event_source_disable_unref(n->probe_timer);
-	network_gateway6(n, gw6);
-	r = n->ra ? ra_link_probe(n->ra, gw6) : 0;
-	if (r < 0)
-		log_debug_errno(r, "Failed to probe %s for SLAAC addresses: %m", n->bridge);
-	if (n->probes_left > 0 && --n->probes_left > 0)
-		(void)sd_event_add_time_relative(n->env->event, &n->probe_timer, CLOCK_MONOTONIC,
-						 probe_delays_usec[ELEMENTSOF(probe_delays_usec) - n->probes_left],
-						 0, on_probe_timer, n);
-	return 0;
-}
-
-/*
- * A new MAC on the bridge: once its guest has had time to make its SLAAC
- * address (a router advertisement, duplicate address detection), and
- * twice more for a guest still booting, ask the link for it
- * (ra_link_probe()). One timer per network, whatever the number of MACs.
- */
-static void probe_soon(struct network *n)
-{
-	int r;
-
-	if (!n->ra)
-		return; /* no prefix advertised: no SLAAC to learn */
-	n->probes_left = ELEMENTSOF(probe_delays_usec);
-	if (n->probe_timer)
-		return;
-	r = sd_event_add_time_relative(n->env->event, &n->probe_timer, CLOCK_MONOTONIC,
-				       probe_delays_usec[0], 0, on_probe_timer, n);
-	if (r < 0)
-		log_debug_errno(r, "Failed to arm the SLAAC probe: %m");
-}
-
-void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6], bool added)
-{
-	const struct guest *g = guest_find(&n->guests, mac);
-	bool known = g && g->on_bridge;
-	char m[18];
-	int r;
-
-	if (!added) {
-		guest_fdb_del(&n->guests, mac, l);
-		mark_dirty(n, l);
-		return;
-	}
-	r = guest_fdb_add(&n->guests, mac, l);
-	if (r == GUEST_E_PORT_FULL && !l->guests_full_logged) {
-		l->guests_full_logged = true;
-		log_lease_info(l, "more than %d MACs behind port %s, not following %s and later ones",
-			       GUEST_PORT_MACS_MAX, l->port.ifname, mac_format(mac, m));
-	} else if (r < 0) {
-		log_network_warning_errno(n, r, "Failed to follow MAC %s: %m", mac_format(mac, m));
-	}
-	if (r == 0)
-		mark_dirty(n, l);
-	if (r == 0 && !known)
-		probe_soon(n);
-}
-
-void network_neigh_event(struct network *n, int family, const uint8_t addr[16], const uint8_t *mac)
-{
-	struct guest *g = mac ? guest_find(&n->guests, mac) : NULL;
-	struct lease *was = NULL;
-	int r;
-
-	/* Link-local and multicast addresses reach nothing beyond the link. */
-	if (family == AF_INET6 && (addr[0] == 0xff || (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)))
-		return;
-	/* Most events only change an entry's state (reachable, stale): no news, nothing to do. */
-	r = guest_neigh_set(&n->guests, family, addr, mac, &was);
-	if (r < 0)
-		log_network_warning_errno(n, r, "Failed to follow a neighbour: %m");
-	if (r <= 0)
-		return;
-	/* Whose it was, and whose it is: both ports may show something else now. */
-	if (was)
-		mark_dirty(n, was);
-	if (g && g->port)
-		mark_dirty(n, g->port);
-}
-
-void network_forget_kernel_view(struct network *n)
-{
-	guest_forget_kernel(&n->guests);
-	n->all_dirty = true;
-	schedule_guests_sync(n);
-}
-
-static void on_dnsmasq_leases(struct dhcp_server *s, void *userdata)
-{
-	struct network *n = userdata;
-	_cleanup_free_ struct dhcp_host *v = NULL;
-	size_t count = 0;
-	int r;
-
-	r = dhcp_server_leases(s, &v, &count);
-	if (r >= 0)
-		r = guest_dhcp_sync(&n->guests, v, count);
-	if (r < 0) {
-		log_network_warning_errno(n, r, "Failed to read dnsmasq's leases: %m");
-		return;
-	}
-	n->all_dirty = true;
-	n->names_dirty = true;
-	schedule_guests_sync(n);
-}
-
-static void log_refused(const struct name_claim *c, const struct name_record *owner, void *userdata)
-{
-	struct network *n = userdata;
-	char a[16], b[16];
-
-	log_network_info(n, "Name '%s.%s' asked for by %s for %s refused: it is %s's since earlier",
-			 c->name, n->domain,
-			 c->from_host ? "a guest's DHCP host name" : "a port's label",
-			 addr4_format(c->address, a, sizeof(a)),
-			 owner ? addr4_format(owner->address, b, sizeof(b)) : "another guest");
-}
-
-/* The host name @g sent, as a name, or false (said once when it cannot be one). */
-static bool host_claim(struct network *n, struct guest *g, struct name_claim *ret)
-{
-	char m[18];
-
-	if (!g->hostname[0] || !g->dhcp_address)
-		return false;
-	if (!dns_label_is_valid(g->hostname)) {
-		if (!g->hostname_logged)
-			log_network_info(n,
-					 "Host name '%s' of %s is no DNS name (1-63 of a-z, 0-9, "
-					 "'-', not first or last): no name for it",
-					 g->hostname, mac_format(g->mac, m));
-		g->hostname_logged = true;
-		return false;
-	}
-	*ret = (struct name_claim){
-		.address = g->dhcp_address,
-		.port = g->port,
-		.from_host = true,
-		.seq = g->dhcp_seq,
-		.who = (uint64_t)g->mac[0] << 40 | (uint64_t)g->mac[1] << 32 |
-		       (uint64_t)g->mac[2] << 24 | (uint64_t)g->mac[3] << 16 |
-		       (uint64_t)g->mac[4] << 8 | g->mac[5],
-	};
-	dns_lower(g->hostname, ret->name, sizeof(ret->name));
-	return true;
-}
-
-/* @l's label as a name of its guest (its reserved address until one is seen), or false. */
-static bool label_claim(const struct network *n, const struct lease *l, struct name_claim *ret)
-{
-	uint32_t a = l->shown_address ? l->shown_address : l->host ? n->subnet.addr + l->host : 0;
-
-	if (!a || !l->label[0] || !dns_label_is_valid(l->label))
-		return false;
-	*ret = (struct name_claim){
-		.address = a, .port = l, .seq = l->claim_seq, .who = l->id | 1ull << 63
-	};
-	dns_lower(l->label, ret->name, sizeof(ret->name));
-	return true;
-}
-
-/* Every claim there is: the ports' labels, the guests' host names. */
-static int collect_claims(struct network *n, struct name_claim **ret, size_t *ret_n)
-{
-	struct name_claim *v = calloc(n->n_leases + n->guests.n + 1, sizeof(*v));
-	const struct lease *l;
-	struct guest *g;
-	size_t i = 0;
-
-	if (!v)
-		return -ENOMEM;
-	TAILQ_FOREACH(l, &n->leases, network_link)
-		i += label_claim(n, l, &v[i]);
-	for (size_t b = 0; b < GUEST_BUCKETS; b++)
-		LIST_FOREACH(g, &n->guests.by_mac[b], hash_link)
-			i += host_claim(n, g, &v[i]);
-	*ret = v;
-	*ret_n = i;
-	return 0;
-}
-
-static int give_names(struct network *n)
-{
-	_cleanup_free_ struct name_claim *claims = NULL;
-	_cleanup_free_ struct dhcp_name *names = NULL;
-	const struct name_record *rec = NULL;
-	size_t count, i = 0;
-	int r;
-
-	n->names_dirty = false;
-	if (!n->domain[0])
-		return 0;
-	r = collect_claims(n, &claims, &count);
-	if (r < 0)
-		return r;
-	r = names_assign(&n->names, claims, count, log_refused, n);
-	/* Even when nothing changed here, a port gone may have taken names
-	 * with it (names_drop_port()); dhcp.c writes only a changed file. */
-	if (r < 0 || !n->dhcp)
-		return r;
-	names = calloc(n->names.n + 1, sizeof(*names));
-	if (!names)
-		return -ENOMEM;
-	while ((rec = names_next(&n->names, rec))) {
-		memcpy(names[i].name, rec->name, sizeof(names[i].name));
-		names[i++].address = rec->address;
-	}
-	return dhcp_server_set_names(n->dhcp, names, i);
-}
-
-/* One port's news: its address for its waiters and its label's name. */
-static void port_news(struct network *n, struct lease *l)
-{
-	uint32_t a = guest_port_address(l);
-
-	if (a != l->shown_address) {
-		l->shown_address = a;
-		n->names_dirty = true;
-	}
-	if (a)
-		lease_waiters_notify(l, a);
-}
-
-static int on_guests_sync(sd_event_source *src, void *userdata)
-{
-	struct network *n = userdata;
-	struct lease *l;
-	int r;
-
-	n->guests_sync = sd_event_source_disable_unref(n->guests_sync);
-	while ((l = TAILQ_FIRST(&n->dirty))) {
-		unmark_dirty(n, l);
-		port_news(n, l);
-	}
-	if (n->all_dirty)
-		TAILQ_FOREACH(l, &n->leases, network_link)
-			port_news(n, l);
-	n->all_dirty = false;
-	if (n->names_dirty) {
-		r = give_names(n);
-		if (r < 0)
-			log_network_warning_errno(n, r, "Failed to update the guests' names: %m");
-	}
-	return 0;
-}
-
-/* Like dnsmasq's reservations: once per turn of the loop, after the replies. */
-static void schedule_guests_sync(struct network *n)
-{
-	int r;
-
-	if (n->guests_sync)
-		return;
-	r = sd_event_add_defer(n->env->event, &n->guests_sync, on_guests_sync, n);
-	if (r < 0)
-		(void)on_guests_sync(NULL, n); /* no memory for the event: do it now */
 }
 
 /* Advertise the network's /64 from the bridge, if its file wants that. */
@@ -652,9 +356,7 @@ static int network_alloc(struct network_env *env, struct network **ret)
 		return -ENOMEM;
 	n->env = env;
 	TAILQ_INIT(&n->leases);
-	TAILQ_INIT(&n->dirty);
-	guest_table_init(&n->guests);
-	names_init(&n->names);
+	network_guests_init(n);
 	record_init(&n->record, env->state_dir, n->config.name);
 	*ret = n;
 	return 0;
@@ -672,29 +374,7 @@ static void set_addressing(struct network *n, const struct network_addressing *a
 	else if (n->config.dhcp)
 		address_dynamic_range(&n->config, &n->subnet, network_gateway(n) - n->subnet.addr,
 				      &n->range);
-	/* Names need a DNS server to ask. */
-	if (!n->config.dns_proxy)
-		return;
-	if (a->domain)
-		snprintf(n->domain, sizeof(n->domain), "%s", a->domain);
-	else
-		config_domain(&n->config, n->domain, sizeof(n->domain));
-	if (!n->domain[0])
-		log_network_warning(n,
-				    "'%s.%s' is no DNS domain: its guests get no names (set "
-				    "'domain' in its file)",
-				    n->config.name, DNS_DEFAULT_SUFFIX);
-}
-
-/* Tell systemd-resolved that names under the domain are asked of this network's dnsmasq. */
-static void register_domain(struct network *n)
-{
-	uint8_t gw6[16];
-
-	network_gateway6(n, gw6);
-	if (n->domain[0])
-		resolved_link_add(n->env->resolved, n->bridge_ifindex, n->bridge,
-				  network_gateway(n), gw6, n->domain);
+	network_guests_set_domain(n, a->domain);
 }
 
 /*
@@ -775,7 +455,7 @@ int network_new(struct network_env *env, const struct network_config *c,
 	r = start_ra(n);
 	if (r < 0)
 		return r;
-	register_domain(n);
+	network_guests_register_domain(n);
 	/* dnsmasq comes with the first lease: network_add_lease(). */
 	r = arm_idle_timer(n);
 	if (r < 0)
@@ -826,7 +506,7 @@ int network_adopt_done(struct network *n)
 	r = start_ra(n);
 	if (r < 0)
 		log_network_warning_errno(n, r, "Failed to start router advertisements: %m");
-	register_domain(n);
+	network_guests_register_domain(n);
 	if (wants_dnsmasq(n)) {
 		r = start_dhcp(n);
 		if (r < 0)
@@ -849,11 +529,8 @@ static void stop_services(struct network *n, bool abandon)
 	if (abandon && n->dhcp_sync) /* the dnsmasq that stays serves what we promised */
 		(void)on_dhcp_sync(n->dhcp_sync, n);
 	n->dhcp_sync = sd_event_source_disable_unref(n->dhcp_sync);
-	n->guests_sync = sd_event_source_disable_unref(n->guests_sync);
-	n->probe_timer = sd_event_source_disable_unref(n->probe_timer);
+	network_guests_stop(n);
 	n->dhcp = abandon ? dhcp_server_abandon(n->dhcp) : dhcp_server_free(n->dhcp);
-	if (n->bridge_ifindex > 0)
-		resolved_link_remove(n->env->resolved, n->bridge_ifindex);
 	/* Abandoned, guests keep their addresses for RA_VALID_LIFETIME; the
 	 * next daemon advertises again as it adopts the network. */
 	n->ra = ra_link_free(n->ra);
@@ -867,8 +544,7 @@ struct network *network_free(struct network *n)
 	if (!n)
 		return NULL;
 	stop_services(n, false);
-	guest_table_clear(&n->guests);
-	names_clear(&n->names);
+	network_guests_clear(n);
 	/* Leases go without telling dnsmasq (it is gone) or arming the timer. */
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);
@@ -907,8 +583,7 @@ struct network *network_abandon(struct network *n)
 	(void)network_save(n);
 	record_close(&n->record);
 	stop_services(n, true);
-	guest_table_clear(&n->guests);
-	names_clear(&n->names);
+	network_guests_clear(n);
 	while ((l = TAILQ_FIRST(&n->leases))) {
 		TAILQ_REMOVE(&n->leases, l, network_link);
 		forward_table_remove(n->env->forwards, l);
@@ -1044,23 +719,6 @@ static int take_resources(struct network *n, struct lease *l, const struct port_
 	return r;
 }
 
-/* A new lease's label may name its guest: a claim to decide after this turn. */
-static void note_label(struct network *n, struct lease *l)
-{
-	l->claim_seq = ++n->guests.seq;
-	if (!l->label[0] || !n->domain[0])
-		return;
-	if (!dns_label_is_valid(l->label)) {
-		/* Most labels are free text ("run qemu-system-x86_64"): debug, not info. */
-		log_debug("[network %s] uid %u pid %d label '%s': label is no DNS name (1-63 of "
-			  "a-z, 0-9, '-', not first or last): the port gets no name of its own",
-			  n->config.name, (unsigned)l->uid, (int)l->pid, l->label);
-		return;
-	}
-	n->names_dirty = true;
-	schedule_guests_sync(n);
-}
-
 /*
  * @l's record and forwards go, as when it ends. A lease whose port is
  * removing has lost them already: whatever happens to the daemon now,
@@ -1106,15 +764,7 @@ static void unlink_lease(struct network *n, struct lease *l, struct network_chan
 	n->n_leases--;
 	put_address(n, l);
 	forget_lease(n, l, change);
-	/* Its guests are behind no port now; whoever waited on it hears it ended. */
-	guest_port_gone(&n->guests, l);
-	unmark_dirty(n, l);
-	lease_waiters_notify(l, 0);
-	/* Its names go, or pass to others who asked for them (after this turn). */
-	if (names_drop_port(&n->names, l)) {
-		n->names_dirty = true;
-		schedule_guests_sync(n);
-	}
+	network_guests_lease_gone(n, l);
 	if (l->host)
 		schedule_dhcp_sync(n);
 	if (n->n_leases == 0) {
@@ -1138,7 +788,7 @@ int network_add_lease(struct network *n, struct lease *l, const struct port_spec
 	l->network = n;
 	TAILQ_INSERT_TAIL(&n->leases, l, network_link);
 	n->n_leases++;
-	note_label(n, l);
+	network_guests_lease_added(n, l);
 	record_lease(n, l, true);
 	if (n->idle_timer && n->ever_used)
 		log_network_info(n, "In use again, removal cancelled");

@@ -259,6 +259,8 @@ int network_remove_forwards(struct network *n, struct lease *l, const struct por
  */
 int network_start_dhcp(struct network *n);
 
+/* What is behind its ports, in network-guests.c. */
+
 /* The bridge learned @mac behind @l's port (@added), or forgot it. */
 void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6], bool added);
 /* The neighbour table has @addr (AF_INET or AF_INET6) at @mac on the bridge, or (@mac NULL) not. */
