@@ -22,6 +22,7 @@
 #include "log.h"
 #include "network-guests.h"
 #include "network.h"
+#include "nft.h"
 #include "ra.h"
 #include "resolved.h"
 #include "util.h"
@@ -396,6 +397,6 @@ void network_guests_register_domain(struct network *n)
 
 	network_gateway6(n, gw6);
 	if (n->domain[0])
-		resolved_link_add(n->env->resolved, n->bridge_ifindex, n->bridge,
-				  network_gateway(n), gw6, n->domain);
+		resolved_link_add(n->env->resolved, n->bridge_ifindex, n->bridge, network_gateway(n),
+				  n->dns_alt_port ? NFT_DNS_ALT_PORT : 0, gw6, n->domain);
 }

@@ -42,6 +42,7 @@ struct resolved_link {
 	int ifindex;
 	char name[IFNAMSIZ];
 	uint32_t dns4;
+	unsigned int port; /* of dnsmasq's DNS on dns4; 0: 53 */
 	uint8_t addr6[16]; /* the bridge's, to know it in systemd-resolved's namespace */
 	char domain[DNS_DOMAIN_MAX + 1];
 };
@@ -169,9 +170,21 @@ static void tell(struct resolved *r, const struct resolved_link *l)
 			  (int)r->pid, l->name);
 		return;
 	}
-	/* The gateway, where the network's dnsmasq answers the host (lo). */
-	q |= call(r, "SetLinkDNS", "ia(iay)", l->ifindex, 1, AF_INET, 4, (int)(l->dns4 >> 24),
-		  (int)(l->dns4 >> 16) & 0xff, (int)(l->dns4 >> 8) & 0xff, (int)l->dns4 & 0xff);
+	/*
+	 * The gateway, where the network's dnsmasq answers the host (lo). On
+	 * its other port where a DNS server of the host holds 53: the table
+	 * redirects only guests' queries there, and the host's own to the
+	 * gateway's 53 reach the host's server (network.c, nft.c). A port
+	 * needs SetLinkDNSEx (systemd 246).
+	 */
+	if (l->port)
+		q |= call(r, "SetLinkDNSEx", "ia(iayqs)", l->ifindex, 1, AF_INET, 4,
+			  (int)(l->dns4 >> 24), (int)(l->dns4 >> 16) & 0xff,
+			  (int)(l->dns4 >> 8) & 0xff, (int)l->dns4 & 0xff, (int)l->port, "");
+	else
+		q |= call(r, "SetLinkDNS", "ia(iay)", l->ifindex, 1, AF_INET, 4,
+			  (int)(l->dns4 >> 24), (int)(l->dns4 >> 16) & 0xff,
+			  (int)(l->dns4 >> 8) & 0xff, (int)l->dns4 & 0xff);
 	/* "~domain": only those names are asked there, and nothing else. */
 	q |= call(r, "SetLinkDomains", "ia(sb)", l->ifindex, 1, l->domain, 1);
 	q |= call(r, "SetLinkDefaultRoute", "ib", l->ifindex, 0);
@@ -289,7 +302,7 @@ static int connect_bus(struct resolved *r)
 }
 
 void resolved_link_add(struct resolved *r, int ifindex, const char *name, uint32_t dns4,
-		       const uint8_t addr6[16], const char *domain)
+		       unsigned int port, const uint8_t addr6[16], const char *domain)
 {
 	struct resolved_link *l;
 
@@ -303,6 +316,7 @@ void resolved_link_add(struct resolved *r, int ifindex, const char *name, uint32
 	l->ifindex = ifindex;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->dns4 = dns4;
+	l->port = port == 53 ? 0 : port;
 	memcpy(l->addr6, addr6, 16);
 	snprintf(l->domain, sizeof(l->domain), "%s", domain);
 	LIST_INSERT_HEAD(&r->links, l, link);

@@ -20,14 +20,14 @@ struct resolved *resolved_free(struct resolved *r);
 
 /*
  * Tell systemd-resolved, now and whenever it starts again, that names
- * under @domain are asked of @dns4 (host byte order) on bridge @ifindex
- * (@name, with IPv6 address @addr6), and of nobody else: a routing-only
- * domain, not a default route, no LLMNR or mDNS on the bridge. Only a
- * systemd-resolved of the daemon's own network namespace is told.
- * NULL-safe; failures are logged.
+ * under @domain are asked of @dns4 (host byte order) port @port (0: 53)
+ * on bridge @ifindex (@name, with IPv6 address @addr6), and of nobody
+ * else: a routing-only domain, not a default route, no LLMNR or mDNS on
+ * the bridge. Only a systemd-resolved of the daemon's own network
+ * namespace is told. NULL-safe; failures are logged.
  */
 void resolved_link_add(struct resolved *r, int ifindex, const char *name, uint32_t dns4,
-		       const uint8_t addr6[16], const char *domain);
+		       unsigned int port, const uint8_t addr6[16], const char *domain);
 /* The bridge goes: forget it (systemd-resolved forgets a link that is deleted). */
 void resolved_link_remove(struct resolved *r, int ifindex);
 

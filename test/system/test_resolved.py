@@ -9,6 +9,8 @@ import pytest
 
 import vmbt_resolved
 from conftest import wait_until
+from test_dns_host import ALT_PORT, host_dnsmasq
+from vmbt_hostfw import HOST_DNS_ANSWER
 
 
 @pytest.fixture
@@ -76,3 +78,37 @@ def test_restarted_resolved_is_told_again_and_only_its_own_namespace(resolved_br
     res.restart()
     wait_until(lambda: "~shared.vmnet" in res.resolvectl("status", bridge, check=False).stdout,
                timeout=15, what="the new systemd-resolved to be told of " + bridge)
+
+
+def test_host_resolves_guest_names_next_to_a_dns_server_of_the_host(topo):
+    """A DNS server of the host on the wildcard address (#15; systemd-resolved
+    then runs without its stub, asked through nss-resolve): the network's
+    dnsmasq answers on port 10053, and systemd-resolved is told that port,
+    since the host's own queries to the gateway's port 53 reach the host's
+    server, which knows nothing of the guests (it answers HOST_DNS_ANSWER)."""
+    try:
+        base = vmbt_resolved.build()
+    except vmbt_resolved.Unavailable as e:
+        pytest.skip("no systemd-resolved to run here: %s" % e)
+    d, u = topo.uplinked_pair()
+    res = vmbt_resolved.Resolved(topo, d, base, stub=False)
+    host_dnsmasq(topo, d)
+    broker = topo.broker(d, env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=res.address))
+    broker.upstream = u
+    g = topo.guest("g")
+    r = broker.acquire_netns(g, label="web")
+    bridge, gw = r["network"]["bridge"], r["network"]["subnet"]
+    assert "dnsmasq listens on port %d" % ALT_PORT in broker.log()
+    a = g.dhcp(hostname="alpha")["ip"]
+
+    def told():
+        out = res.resolvectl("status", bridge, check=False).stdout
+        return "~shared.vmnet" in out and "%s:%d" % (gw, ALT_PORT) in out and out
+    wait_until(told, timeout=15, what="systemd-resolved to know %s's DNS port" % bridge)
+
+    def query(name):
+        return res.resolvectl("query", "--cache=no", name, check=False).stdout
+    wait_until(lambda: a in query("alpha.shared.vmnet"), timeout=15,
+               what="resolvectl query alpha.shared.vmnet")
+    out = query("web.shared.vmnet")
+    assert a in out and HOST_DNS_ANSWER not in out, out

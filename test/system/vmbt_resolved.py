@@ -37,7 +37,7 @@ Domains=
 LLMNR=no
 MulticastDNS=no
 DNSSEC=no
-DNSStubListener=yes
+DNSStubListener=%s
 """
 
 BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -116,9 +116,11 @@ class _Group(subprocess.Popen):
 
 
 class Resolved:
-    """systemd-resolved and its bus, running in network namespace @ns."""
+    """systemd-resolved and its bus, running in network namespace @ns; with
+    @stub False, without its stub listener on 127.0.0.53 (where programs ask
+    it through nss-resolve, and a DNS server of the host may have port 53)."""
 
-    def __init__(self, topo, ns, base):
+    def __init__(self, topo, ns, base, stub=True):
         self.ns = ns
         self.base = base
         self.dir = tempfile.mkdtemp(prefix="resolved-", dir=topo.tmp)
@@ -128,7 +130,7 @@ class Resolved:
         self.log_path = os.path.join(self.dir, "resolved.log")
         files = {"passwd": open("/etc/passwd").read().rstrip("\n") + "\n" + USER + "\n",
                  "group": open("/etc/group").read().rstrip("\n") + "\n" + GROUP + "\n",
-                 "resolved.conf": RESOLVED_CONF, "bus.conf": BUS_CONF % self.bus,
+                 "resolved.conf": RESOLVED_CONF % ("yes" if stub else "no"), "bus.conf": BUS_CONF % self.bus,
                  "resolv.conf": "nameserver 127.0.0.53\noptions edns0\n"}
         for name, text in files.items():
             with open(os.path.join(self.dir, name), "w") as f:
