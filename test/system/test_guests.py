@@ -255,6 +255,34 @@ def test_wait_address_keeps_the_order_of_replies_and_ends_with_its_port(broker, 
     assert broker.network("shared")
 
 
+def test_wait_address_ends_when_its_lease_is_released_or_its_network_stopped(broker, topo):
+    """release and stop --force end a lease someone waits on: the wait is
+    answered NOT_FOUND at once, nothing is left behind, the daemon serves on."""
+    baseline = broker.fd_count()
+    for end in (("release",), ("stop", "--force", "shared")):
+        g = topo.guest("w" + end[0])
+        ifname = broker.acquire_netns(g)["network"]["port"]["ifname"]
+        with broker.connect(timeout=20) as conn:
+            conn.send(json.dumps({"command": "wait_address", "ifname": ifname,
+                                  "timeout": 20}).encode())
+            time.sleep(0.3)
+            broker.cli(*(end + (ifname,) if end[0] == "release" else end))
+            t0 = time.monotonic()
+            reply, _ = conn.receive()
+        assert reply["error"] == vmnet_broker.Status.NOT_FOUND, (end, reply)
+        assert "went away" in reply["message"], reply
+        assert time.monotonic() - t0 < 5
+    assert broker.status()["networks"] == []
+    wait_until(lambda: broker.fd_count() <= baseline + 2, timeout=10,
+               what="the daemon's fds back to where they were")
+    # And the network comes back for the next one, its guests followed anew.
+    g = topo.guest("again")
+    r = broker.acquire_netns(g)
+    address = g.dhcp()["ip"]
+    assert broker.cli("wait-address", "--timeout", "10",
+                      r["network"]["port"]["ifname"]).stdout.strip() == address
+
+
 @pytest.mark.broker(idle_timeout=600)
 def test_a_port_follows_sixteen_macs(broker, topo):
     g = topo.guest("g")
