@@ -72,12 +72,15 @@ int cmd_release(const struct command *c, struct globals *g, int argc, char **arg
 int cmd_forward(const struct command *c, struct globals *g, int argc, char **argv);
 int cmd_stop(const struct command *c, struct globals *g, int argc, char **argv);
 
-/* ---- print.c */
+/* ---- fields.c */
 
 /* Print @text, a reply, as indented JSON. Return: EXIT_SUCCESS. */
 int print_json(const char *text);
 /* A string member of @obj, or "-" where the daemon gave none. */
 const char *str_or_dash(json_t *obj, const char *key);
+
+/* ---- print.c */
+
 /* A `status` reply as tables: networks, and their leases with their forwards. */
 void print_status(json_t *root);
 /* status' "host": what the daemon found of the host's firewalls and did (print-host.c). */

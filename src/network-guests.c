@@ -21,7 +21,7 @@
 #include "lease.h"
 #include "log.h"
 #include "network-guests.h"
-#include "network.h"
+#include "network-object.h"
 #include "nft.h"
 #include "ra.h"
 #include "resolved.h"

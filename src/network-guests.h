@@ -2,14 +2,25 @@
  *
  * Not a module of its own: the fields of struct network it keeps (domain,
  * guests, names, dirty, guests_sync, probe_timer) belong to the network
- * as much as its leases do, and only network.c calls these.
+ * as much as its leases do. The kernel's news about guests (the first
+ * four) come from anywhere through network.h; only network.c calls the
+ * rest.
  */
 #ifndef VMNET_NETWORK_GUESTS_H
 #define VMNET_NETWORK_GUESTS_H
 
-#include "network.h"
+#include "network-object.h"
 
 struct dhcp_server;
+
+/* The bridge learned @mac behind @l's port (@added), or forgot it. */
+void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6], bool added);
+/* The neighbour table has @addr (AF_INET or AF_INET6) at @mac on the bridge, or (@mac NULL) not. */
+void network_neigh_event(struct network *n, int family, const uint8_t addr[16], const uint8_t *mac);
+/* Forget what the bridge and the neighbour table said: they are about to be read whole. */
+void network_forget_kernel_view(struct network *n);
+/* The address of the guest behind @l's port (guest_port_address()); 0: none known yet. */
+uint32_t network_port_address(const struct network *n, const struct lease *l);
 
 /* dnsmasq's lease file changed (struct dhcp_params's on_leases; @userdata: the network). */
 void network_guests_dhcp_leases(struct dhcp_server *s, void *userdata);

@@ -6,7 +6,8 @@
 #include "guest.h"
 #include "lease.h"
 #include "names.h"
-#include "network.h"
+#include "network-json.h"
+#include "network-object.h"
 #include "state.h"
 #include "util.h"
 

@@ -44,22 +44,6 @@
 #include "state.h"
 #include "util.h"
 
-uint32_t network_gateway(const struct network *n)
-{
-	return n->gateway ? n->gateway : n->subnet.addr + 1;
-}
-
-unsigned int network_prefix6_len(const struct network *n)
-{
-	return n->ula_len ? n->ula_len : 64;
-}
-
-void network_gateway6(const struct network *n, uint8_t ret[16])
-{
-	memcpy(ret, n->ula, 16);
-	ret[15] = 1;
-}
-
 const char *network_error_to_string(int code)
 {
 	switch (code) {

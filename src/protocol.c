@@ -313,7 +313,7 @@ void label_sanitize(char *label)
 	*out = '\0';
 }
 
-_printf_(2, 3) static int fail(char *err, const char *fmt, ...)
+_printf_(2, 3) static int parse_error(char *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -340,10 +340,10 @@ static int get_string(json_t *obj, const char *key, const char **ret, char *err)
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return fail(err, "'%s' must be a string", key);
+		return parse_error(err, "'%s' must be a string", key);
 	s = json_string_value(v);
 	if (strlen(s) != json_string_length(v))
-		return fail(err, "'%s' must not contain NUL bytes", key);
+		return parse_error(err, "'%s' must not contain NUL bytes", key);
 	*ret = s;
 	return 0;
 }
@@ -354,10 +354,10 @@ static int get_port(json_t *obj, const char *key, unsigned int i, uint16_t *ret,
 	json_t *v = json_object_get(obj, key);
 
 	if (!v)
-		return fail(err, "'port_forwards[%u].%s' is required", i, key);
+		return parse_error(err, "'port_forwards[%u].%s' is required", i, key);
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-		return fail(err, "'port_forwards[%u].%s' must be a port number from 1 to 65535", i,
-			    key);
+		return parse_error(err, "'port_forwards[%u].%s' must be a port number from 1 to 65535",
+				   i, key);
 	*ret = (uint16_t)json_integer_value(v);
 	return 0;
 }
@@ -366,33 +366,33 @@ static int get_port(json_t *obj, const char *key, unsigned int i, uint16_t *ret,
  * One entry of "port_forwards". @host_port_only (forward_remove): a host
  * port names the forward, so the entry is only {"protocol", "external_port"}.
  */
-static int parse_forward(json_t *o, unsigned int i, bool host_port_only, struct port_forward *ret,
-			 char *err)
+static int parse_forward_object(json_t *o, unsigned int i, bool host_port_only,
+				struct port_forward *ret, char *err)
 {
 	const char *key;
 	json_t *v;
 	int r;
 
 	if (!json_is_object(o))
-		return fail(err, "'port_forwards[%u]' must be an object", i);
+		return parse_error(err, "'port_forwards[%u]' must be an object", i);
 	json_object_foreach(o, key, v) {
 		if (streq(key, "internal_address"))
-			return fail(err,
-				    "'port_forwards[%u].internal_address' is not taken on a request: "
-				    "the port's own address is meant",
-				    i);
+			return parse_error(err,
+					   "'port_forwards[%u].internal_address' is not taken on a request: "
+					   "the port's own address is meant",
+					   i);
 		if (host_port_only && streq(key, "internal_port"))
-			return fail(err,
-				    "'port_forwards[%u].internal_port' is not taken on forward_remove: "
-				    "the protocol and external_port name the forward",
-				    i);
+			return parse_error(err,
+					   "'port_forwards[%u].internal_port' is not taken on forward_remove: "
+					   "the protocol and external_port name the forward",
+					   i);
 		if (!streq(key, "protocol") && !streq(key, "external_port") &&
 		    !streq(key, "internal_port"))
-			return fail(err, "unknown key '%.64s' in 'port_forwards[%u]'", key, i);
+			return parse_error(err, "unknown key '%.64s' in 'port_forwards[%u]'", key, i);
 	}
 	v = json_object_get(o, "protocol");
 	if (!json_is_string(v) || (r = forward_protocol_from_string(json_string_value(v))) < 0)
-		return fail(err, "'port_forwards[%u].protocol' must be \"tcp\" or \"udp\"", i);
+		return parse_error(err, "'port_forwards[%u].protocol' must be \"tcp\" or \"udp\"", i);
 	ret->protocol = (enum forward_protocol)r;
 	r = get_port(o, "external_port", i, &ret->external_port, err);
 	if (r || host_port_only)
@@ -409,24 +409,26 @@ static int parse_forwards(json_t *v, struct request *req, char *err)
 	int r;
 
 	if (!json_is_array(v))
-		return fail(err, "'port_forwards' must be an array");
+		return parse_error(err, "'port_forwards' must be an array");
 	if (json_array_size(v) > REQUEST_FORWARDS_MAX)
-		return fail(err, "at most %d 'port_forwards' in one request", REQUEST_FORWARDS_MAX);
+		return parse_error(err, "at most %d 'port_forwards' in one request",
+				   REQUEST_FORWARDS_MAX);
 	if (json_array_size(v) > 0 && req->command == REQUEST_ACQUIRE && req->port == PORT_NONE)
-		return fail(err, "'port_forwards' need a port with an address, not port 'none'");
+		return parse_error(err, "'port_forwards' need a port with an address, not port 'none'");
 	if (json_array_size(v) == 0 && req->command != REQUEST_ACQUIRE)
-		return fail(err, "'port_forwards' must name at least one forward");
+		return parse_error(err, "'port_forwards' must name at least one forward");
 	json_array_foreach(v, i, o) {
 		struct port_forward *f = &req->forwards[i];
 
-		r = parse_forward(o, (unsigned int)i, host_port_only, f, err);
+		r = parse_forward_object(o, (unsigned int)i, host_port_only, f, err);
 		if (r)
 			return r;
 		for (size_t j = 0; j < i; j++)
 			if (req->forwards[j].protocol == f->protocol &&
 			    req->forwards[j].external_port == f->external_port)
-				return fail(err, "'port_forwards' name %s port %u twice",
-					    forward_protocol_names[f->protocol], f->external_port);
+				return parse_error(err, "'port_forwards' name %s port %u twice",
+						   forward_protocol_names[f->protocol],
+						   f->external_port);
 	}
 	req->n_forwards = (unsigned int)json_array_size(v);
 	return 0;
@@ -441,12 +443,13 @@ static int get_network_name(json_t *obj, struct request *req, char *err)
 	if (r)
 		return r;
 	if (!s)
-		return fail(err, "'network_name' is required for '%s'", command_names[req->command]);
+		return parse_error(err, "'network_name' is required for '%s'",
+				   command_names[req->command]);
 	if (!network_name_is_valid(s))
-		return fail(err,
-			    "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
-			    "starting with a letter or digit, without '..'",
-			    NETWORK_NAME_MAX);
+		return parse_error(err,
+				   "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
+				   "starting with a letter or digit, without '..'",
+				   NETWORK_NAME_MAX);
 	strcpy(req->network_name, s);
 	return 0;
 }
@@ -458,7 +461,7 @@ static int get_bool(json_t *obj, const char *key, bool *ret, char *err)
 	if (!v)
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, "'%s' must be true or false", key);
+		return parse_error(err, "'%s' must be true or false", key);
 	*ret = json_is_true(v);
 	return 0;
 }
@@ -478,7 +481,8 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 	if (s) {
 		r = port_kind_from_string(s);
 		if (r < 0)
-			return fail(err, "unknown port kind (want tap, netns, named_tap or none)");
+			return parse_error(err,
+					   "unknown port kind (want tap, netns, named_tap or none)");
 		req->port = (enum port_kind)r;
 	}
 
@@ -487,7 +491,8 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 		return r;
 	if (s) {
 		if (mac_parse(s, req->mac) < 0)
-			return fail(err, "'mac' must be a unicast MAC address like 52:54:00:12:34:56");
+			return parse_error(err,
+					   "'mac' must be a unicast MAC address like 52:54:00:12:34:56");
 		req->has_mac = true;
 	}
 
@@ -496,10 +501,10 @@ static int parse_port_identity(json_t *obj, struct request *req, char *err)
 		return r;
 	if (s) {
 		if (!label_is_valid(s))
-			return fail(err,
-				    "'label' must be at most %d bytes of printable text (no control or "
-				    "bidirectional formatting characters)",
-				    LABEL_MAX);
+			return parse_error(err,
+					   "'label' must be at most %d bytes of printable text (no control or "
+					   "bidirectional formatting characters)",
+					   LABEL_MAX);
 		strcpy(req->label, s);
 	}
 	return 0;
@@ -519,14 +524,14 @@ static int parse_acquire_ifname(json_t *obj, struct request *req, char *err)
 	if (r || !s)
 		return r;
 	if (!ifname_is_valid(s))
-		return fail(err, "'ifname' is not a valid interface name: 1-15 printable ASCII "
-				 "characters, none of '/', ':', '%%', not '.' or '..'");
+		return parse_error(err, "'ifname' is not a valid interface name: 1-15 printable ASCII "
+					"characters, none of '/', ':', '%%', not '.' or '..'");
 	if (req->port != PORT_NETNS && req->port != PORT_NAMED_TAP)
-		return fail(err, "'ifname' applies only to ports 'netns' (the name inside the "
-				 "namespace) and 'named_tap' (the TAP's name)");
+		return parse_error(err, "'ifname' applies only to ports 'netns' (the name inside the "
+					"namespace) and 'named_tap' (the TAP's name)");
 	why = req->port == PORT_NAMED_TAP ? ifname_reserved_why(s) : NULL;
 	if (why)
-		return fail(err, "'ifname' '%s' is reserved: %s", s, why);
+		return parse_error(err, "'ifname' '%s' is reserved: %s", s, why);
 	strcpy(req->ifname, s);
 	return 0;
 }
@@ -547,19 +552,20 @@ static int parse_port_shape(json_t *obj, struct request *req, char *err)
 	if (v) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 		    json_integer_value(v) > QUEUES_MAX)
-			return fail(err, "'multi_queue' must be a queue count from 1 to %d",
-				    QUEUES_MAX);
+			return parse_error(err, "'multi_queue' must be a queue count from 1 to %d",
+					   QUEUES_MAX);
 		req->queues = (unsigned int)json_integer_value(v);
 	}
 	if ((req->vnet_hdr || req->queues > 1) && req->port != PORT_TAP && req->port != PORT_NAMED_TAP)
-		return fail(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
+		return parse_error(err, "'vnet_hdr' and 'multi_queue' apply only to TAP ports");
 	r = get_bool(obj, "persistent", &req->persistent, err);
 	if (r)
 		return r;
 	if (req->persistent && req->port != PORT_NAMED_TAP && req->port != PORT_NETNS)
-		return fail(err, "'persistent' applies only to ports 'named_tap' and 'netns': a "
-				 "'tap' lease lives as long as its fds, a 'none' hold as long as "
-				 "its connection");
+		return parse_error(err,
+				   "'persistent' applies only to ports 'named_tap' and 'netns': a "
+				   "'tap' lease lives as long as its fds, a 'none' hold as long as "
+				   "its connection");
 	return 0;
 }
 
@@ -595,20 +601,20 @@ static int parse_wait_keys(json_t *obj, struct request *req, char *err)
 	    (r = get_string(obj, "network_name", &network, err)))
 		return r;
 	if (!ifname == !label)
-		return fail(err, "'wait_address' takes one of 'ifname' and 'label'");
+		return parse_error(err, "'wait_address' takes one of 'ifname' and 'label'");
 	if (ifname && !ifname_is_valid(ifname))
-		return fail(err, "'ifname' is not a valid interface name");
+		return parse_error(err, "'ifname' is not a valid interface name");
 	if (label && (!*label || !label_is_valid(label)))
-		return fail(err, "'label' must be 1-%d printable characters", LABEL_MAX);
+		return parse_error(err, "'label' must be 1-%d printable characters", LABEL_MAX);
 	if (network && !network_name_is_valid(network))
-		return fail(err,
-			    "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
-			    "starting with a letter or digit, without '..'",
-			    NETWORK_NAME_MAX);
+		return parse_error(err,
+				   "invalid network name: 1-%d characters of A-Z, a-z, 0-9, '.', '-', '_', "
+				   "starting with a letter or digit, without '..'",
+				   NETWORK_NAME_MAX);
 	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
 		  json_integer_value(v) > WAIT_TIMEOUT_MAX))
-		return fail(err, "'timeout' must be a number of seconds from 0 to %d",
-			    WAIT_TIMEOUT_MAX);
+		return parse_error(err, "'timeout' must be a number of seconds from 0 to %d",
+				   WAIT_TIMEOUT_MAX);
 	req->timeout = v ? (unsigned int)json_integer_value(v) : WAIT_TIMEOUT_DEFAULT;
 	if (ifname)
 		strcpy(req->ifname, ifname);
@@ -636,20 +642,21 @@ static int parse_lease_ref(json_t *obj, struct request *req, bool required, char
 	if (r)
 		return r;
 	if (id && s)
-		return fail(err, "give 'lease_id' or 'ifname', not both");
+		return parse_error(err, "give 'lease_id' or 'ifname', not both");
 	if (!id && !s)
-		return required ? fail(err, "'%s' needs 'lease_id' or 'ifname' to name the lease",
-				       command_names[req->command])
+		return required ? parse_error(err,
+					      "'%s' needs 'lease_id' or 'ifname' to name the lease",
+					      command_names[req->command])
 				: 0;
 	if (s) {
 		if (!ifname_is_valid(s))
-			return fail(err, "'ifname' is not a valid interface name");
+			return parse_error(err, "'ifname' is not a valid interface name");
 		strcpy(req->ifname, s);
 		return 0;
 	}
 	if (!json_is_integer(id) || json_integer_value(id) < 1)
-		return fail(err,
-			    "'lease_id' must be a lease id (an integer from 1), as status shows it");
+		return parse_error(err,
+				   "'lease_id' must be a lease id (an integer from 1), as status shows it");
 	req->lease_id = (uint64_t)json_integer_value(id);
 	return 0;
 }
@@ -664,7 +671,8 @@ static int parse_forward_keys(json_t *obj, struct request *req, char *err)
 		return r;
 	v = json_object_get(obj, "port_forwards");
 	if (!v)
-		return fail(err, "'port_forwards' is required for '%s'", command_names[req->command]);
+		return parse_error(err, "'port_forwards' is required for '%s'",
+				   command_names[req->command]);
 	return parse_forwards(v, req, err);
 }
 
@@ -722,13 +730,13 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err)
 	int r;
 
 	if (len > PROTOCOL_MESSAGE_MAX)
-		return fail(err, "message larger than %d bytes", PROTOCOL_MESSAGE_MAX);
+		return parse_error(err, "message larger than %d bytes", PROTOCOL_MESSAGE_MAX);
 	/* Duplicate keys are rejected: two values for one key is ambiguous. */
 	obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!obj)
-		return fail(err, "not valid JSON: %s", jerr.text);
+		return parse_error(err, "not valid JSON: %s", jerr.text);
 	if (!json_is_object(obj)) {
-		r = fail(err, "a request must be a JSON object");
+		r = parse_error(err, "a request must be a JSON object");
 		goto out;
 	}
 
@@ -736,21 +744,22 @@ int request_parse(const char *buf, size_t len, struct request *ret, char *err)
 	if (r)
 		goto out;
 	if (!s) {
-		r = fail(err, "'command' is required");
+		r = parse_error(err, "'command' is required");
 		goto out;
 	}
 	r = request_command_from_string(s);
 	if (r < 0) {
-		r = fail(err, "unknown command (want acquire, status, networks, release, "
-			      "forward_add, forward_remove, forward_list, stop or wait_address)");
+		r = parse_error(err,
+				"unknown command (want acquire, status, networks, release, "
+				"forward_add, forward_remove, forward_list, stop or wait_address)");
 		goto out;
 	}
 	req.command = (enum request_command)r;
 
 	json_object_foreach(obj, key, v) {
 		if (!key_allowed(req.command, key)) {
-			r = fail(err, "unknown key '%.64s' for command '%s'", key,
-				 command_names[req.command]);
+			r = parse_error(err, "unknown key '%.64s' for command '%s'", key,
+					command_names[req.command]);
 			goto out;
 		}
 	}

@@ -2,7 +2,7 @@
  *
  * Each names a lease that lives (by its id or its port) or a running
  * network, and only its owner or root may change it (stop: root). Codes
- * become statuses in status_from() (request.c), as for every request.
+ * become statuses in status_from() (request-reply.c), as for every request.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include "network.h"
 #include "protocol.h"
 #include "registry.h"
+#include "request-access.h"
+#include "request-manage.h"
 #include "request-reply.h"
 #include "server.h"
 #include "util.h"
