@@ -7,7 +7,8 @@
 # end: the daemon's own namespace, an "upstream" one standing in for the
 # outside world (joined to the daemon's by a veth on TEST-NET-3,
 # 203.0.113.0/24), and three guest namespaces standing in for VMs: g1 and g2
-# on the `shared` network, g3 on `host`. Nothing is added to this machine's
+# on the `shared` network (g2 with a MAC of its own, as QEMU or libvirt
+# would give it), g3 on `host`. Nothing is added to this machine's
 # own network namespace and no packet leaves for a real address.
 set -euo pipefail
 
@@ -170,14 +171,23 @@ exit 0
 EOF
 chmod 755 "$TMP/udhcpc.script"
 
-heading "DHCP in each guest (busybox udhcpc)"
+heading "g2 picks a MAC of its own, as QEMU and libvirt do"
+ip -n "$G2" link set eth0 address 52:54:00:12:34:56
+echo "g2: eth0 is now 52:54:00:12:34:56, not the MAC of its port"
+
+heading "DHCP in each guest (busybox udhcpc, sending its name)"
 dhcp() { # GUEST NAMESPACE
 	echo "$1:"
-	ip netns exec "$2" udhcpc -f -q -n -t 6 -T 1 -i eth0 -s "$TMP/udhcpc.script" 2>/dev/null
+	ip netns exec "$2" udhcpc -f -q -n -t 6 -T 1 -i eth0 -x "hostname:$1" \
+		-s "$TMP/udhcpc.script" 2>/dev/null
 }
 dhcp g1 "$G1"
 dhcp g2 "$G2"
 dhcp g3 "$G3"
+
+heading "What a script that started a VM asks (vmnet-broker wait-address LABEL)"
+printf 'demo-g2: '
+broker wait-address --timeout 10 demo-g2
 
 addr_of() {
 	ip -n "$1" -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}'
@@ -191,6 +201,13 @@ broker status
 
 heading "g1 ($A1) pings g2 ($A2) on shared"
 ip netns exec "$G1" ping -n -c 3 -i 0.3 "$A2"
+
+heading "g1 reaches g2 by name, from the network's DNS (g2.shared.vmnet)"
+# The guest's resolver is the gateway, as DHCP said; /etc/resolv.conf only
+# in a mount namespace of this command's own.
+echo "nameserver ${A1%.*}.1" >"$TMP/resolv.conf"
+ip netns exec "$G1" unshare -m sh -c \
+	'mount --bind "$1" /etc/resolv.conf && ping -n -c 2 -i 0.3 g2.shared.vmnet' sh "$TMP/resolv.conf"
 
 heading "g3 ($A3, host) cannot reach g1 ($A1, shared)"
 # Give g3 a route through its gateway, so only the broker's rules stand in the way.
