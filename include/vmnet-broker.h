@@ -139,6 +139,8 @@ VMNET_BROKER_API vmnet_broker_return_t
 vmnet_broker_options_add_port_forward(struct vmnet_broker_options *opts, const char *protocol,
 				      unsigned int external_port, unsigned int internal_port);
 
+struct vmnet_broker_forward;
+
 /* Accessors. Strings belong to the handle; NULL where the reply had none. */
 VMNET_BROKER_API const char *vmnet_broker_network_name(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_mode(const struct vmnet_broker_network *net);
@@ -154,6 +156,17 @@ VMNET_BROKER_API const char *vmnet_broker_network_port_kind(const struct vmnet_b
 VMNET_BROKER_API const char *vmnet_broker_network_port_ifname(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_mac(const struct vmnet_broker_network *net);
 VMNET_BROKER_API const char *vmnet_broker_network_port_address(const struct vmnet_broker_network *net);
+/* The network file's "description"; NULL when it has none. */
+VMNET_BROKER_API const char *vmnet_broker_network_description(const struct vmnet_broker_network *net);
+/* How many host ports the acquire forwards to the port (its port_forwards). */
+VMNET_BROKER_API size_t vmnet_broker_network_port_forward_count(const struct vmnet_broker_network *net);
+/*
+ * Forward @i into *@ret: protocol ("tcp" or "udp", the handle's), external
+ * and internal port. The address it goes to is the port's
+ * (vmnet_broker_network_port_address()). Return: false when out of range.
+ */
+VMNET_BROKER_API bool vmnet_broker_network_port_forward_at(const struct vmnet_broker_network *net,
+							   size_t i, struct vmnet_broker_forward *ret);
 /* The lease's id, for vmnet_broker_release() and the forward calls; -1 when the reply had none. */
 VMNET_BROKER_API long long vmnet_broker_network_lease_id(const struct vmnet_broker_network *net);
 /* Whether the lease outlives its connection (vmnet_broker_options_set_persistent()). */

@@ -526,6 +526,37 @@ const char *vmnet_broker_network_port_address(const struct vmnet_broker_network 
 	return port_string(net, "address");
 }
 
+const char *vmnet_broker_network_description(const struct vmnet_broker_network *net)
+{
+	return network_string(net, "description");
+}
+
+size_t vmnet_broker_network_port_forward_count(const struct vmnet_broker_network *net)
+{
+	return net ? json_array_size(json_object_get(net->port, "port_forwards")) : 0;
+}
+
+bool vmnet_broker_network_port_forward_at(const struct vmnet_broker_network *net, size_t i,
+					  struct vmnet_broker_forward *ret)
+{
+	json_t *f = net ? json_array_get(json_object_get(net->port, "port_forwards"), i) : NULL;
+	json_t *proto = json_object_get(f, "protocol");
+	json_t *ext = json_object_get(f, "external_port");
+	json_t *in = json_object_get(f, "internal_port");
+
+	/* The acquire's check of the reply left port_forwards alone: checked here. */
+	if (!json_is_string(proto) || !json_is_integer(ext) || !json_is_integer(in) ||
+	    json_integer_value(ext) < 1 || json_integer_value(ext) > 65535 ||
+	    json_integer_value(in) < 1 || json_integer_value(in) > 65535)
+		return false;
+	*ret = (struct vmnet_broker_forward){
+		.protocol = json_string_value(proto),
+		.external_port = (unsigned int)json_integer_value(ext),
+		.internal_port = (unsigned int)json_integer_value(in),
+	};
+	return true;
+}
+
 long long vmnet_broker_network_lease_id(const struct vmnet_broker_network *net)
 {
 	json_t *v = net ? json_object_get(net->port, "lease_id") : NULL;

@@ -92,6 +92,33 @@ static void failed(json_t *out, vmnet_broker_return_t status)
 	json_object_set_new(out, "message", json_string(vmnet_broker_last_error_message()));
 }
 
+/* The port's forwards from vmnet_broker_network_port_forward_at(), with @reply's addresses. */
+static json_t *forwards_value(const struct vmnet_broker_network *net, json_t *reply)
+{
+	size_t i, n = vmnet_broker_network_port_forward_count(net);
+	json_t *out = json_array();
+
+	for (i = 0; i < n; i++) {
+		struct vmnet_broker_forward f;
+		json_t *o = json_object(), *r = json_array_get(reply, i);
+		const char *k;
+		json_t *v;
+
+		if (!vmnet_broker_network_port_forward_at(net, i, &f)) {
+			json_array_append_new(out, json_string("(no accessor value)"));
+			continue;
+		}
+		json_object_set_new(o, "protocol", json_string(f.protocol));
+		json_object_set_new(o, "external_port", json_integer(f.external_port));
+		json_object_set_new(o, "internal_port", json_integer(f.internal_port));
+		json_object_foreach(r, k, v)
+			if (!json_object_get(o, k))
+				json_object_set(o, k, v);
+		json_array_append_new(out, o);
+	}
+	return out;
+}
+
 /* The reply rebuilt from the accessors (and the reply's text where there is none). */
 static json_t *network_value(const struct vmnet_broker_network *net)
 {
@@ -108,10 +135,7 @@ static json_t *network_value(const struct vmnet_broker_network *net)
 	set_int(out, "prefix_len", vmnet_broker_network_prefix_len(net));
 	set_int(out, "mtu", vmnet_broker_network_mtu(net));
 	set_string(out, "domain", vmnet_broker_network_domain(net));
-	/* No accessor in the library for these two. */
-	v = json_object_get(network, "description");
-	if (json_is_string(v))
-		json_object_set(out, "description", v);
+	set_string(out, "description", vmnet_broker_network_description(net));
 	set_string(port, "kind", vmnet_broker_network_port_kind(net));
 	set_string(port, "ifname", vmnet_broker_network_port_ifname(net));
 	set_string(port, "mac", vmnet_broker_network_port_mac(net));
@@ -120,9 +144,11 @@ static json_t *network_value(const struct vmnet_broker_network *net)
 		json_object_set_new(port, "lease_id", json_integer(vmnet_broker_network_lease_id(net)));
 	if (vmnet_broker_network_port_persistent(net))
 		json_object_set_new(port, "persistent", json_true());
+	/* The addresses have no accessor (they are the port's): from the reply,
+	 * the rest as the accessors give it. */
 	v = json_object_get(json_object_get(network, "port"), "port_forwards");
-	if (json_is_array(v))
-		json_object_set(port, "port_forwards", v);
+	if (json_is_array(v) || vmnet_broker_network_port_forward_count(net))
+		json_object_set_new(port, "port_forwards", forwards_value(net, v));
 	json_object_set_new(out, "port", port);
 	json_decref(reply);
 	return out;
