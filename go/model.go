@@ -37,6 +37,10 @@ type PortForward struct {
 	// EUI-64 of its MAC in the network's /64) that the IPv6 forward goes
 	// to; empty where the network advertises no /64.
 	InternalAddress6 string `json:"internal_address6,omitempty"`
+	// HostListener is, in status, true when a service of the host listens
+	// on ExternalPort: outside traffic for it reaches the guest, not the
+	// service (root forwarded it anyway, or the service came later).
+	HostListener bool `json:"host_listener,omitempty"`
 }
 
 // Network is a running network as an acquire reply describes it. Members the

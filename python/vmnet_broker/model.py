@@ -134,6 +134,10 @@ class PortForward(_Value):
     #: In replies: the guest's SLAAC address (EUI-64 of its MAC) the IPv6
     #: forward goes to; None where the network advertises no /64.
     internal_address6: str | None = None
+    #: In status: a service of the host listens on external_port, so outside
+    #: traffic for it reaches the guest, not the service (root forwarded it
+    #: anyway, or the service came later).
+    host_listener: bool = dataclasses.field(default=False, metadata={"omit_empty": True})
 
     @classmethod
     def from_json(cls, o: Mapping[str, Any], path: str = "port_forwards") -> PortForward:
@@ -141,7 +145,8 @@ class PortForward(_Value):
                    external_port=_need(o, "external_port", int, path),
                    internal_port=_need(o, "internal_port", int, path),
                    internal_address=_get(o, "internal_address", str, path),
-                   internal_address6=_get(o, "internal_address6", str, path))
+                   internal_address6=_get(o, "internal_address6", str, path),
+                   host_listener=_get(o, "host_listener", bool, path) or False)
 
     def request_json(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "external_port": self.external_port,
