@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "proc.h"
 #include "util.h"
 
 #define COMMAND_TIMEOUT_MS 10000
@@ -99,31 +99,6 @@ static char *memfd_read(int fd)
 /* iptables needs nothing of the daemon's environment, and the C locale keeps its words stable. */
 static char *clean_env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 
-/* Spawn @argv with memfds for stdin (@in), stdout and stderr. Return: 0 or negative errno. */
-static int spawn(char *const argv[], int in, int out, int err, pid_t *ret)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int r;
-
-	/* The daemon blocks the signals sd-event handles; the child must not inherit that. */
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err, STDERR_FILENO);
-	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, clean_env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return r;
-}
-
 /* Start @argv; its output memfds into *@ret_out, *@ret_err. */
 static int start(char *const argv[], const char *input, pid_t *ret_pid, int *ret_out, int *ret_err)
 {
@@ -139,7 +114,7 @@ static int start(char *const argv[], const char *input, pid_t *ret_pid, int *ret
 	err = memfd_with("command-err", NULL);
 	if (err < 0)
 		return err;
-	r = spawn(argv, in, out, err, ret_pid);
+	r = proc_spawn(argv, clean_env, (const int[3]){ in, out, err }, false, ret_pid);
 	if (r < 0)
 		return r;
 	*ret_out = TAKE_FD(out);

@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,30 +383,6 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	return 0;
 }
 
-static int spawn(char **argv, char **envp, pid_t *ret)
-{
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t fa;
-	sigset_t none, all;
-	int r;
-
-	/* The daemon blocks SIGCHLD/SIGTERM/... for sd-event; posix_spawn would
-	 * pass that mask on, and a dnsmasq with SIGHUP blocked never rereads. */
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_SETSID);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return r;
-}
-
 static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata);
 static int on_child_gone(struct dhcp_server *s, const siginfo_t *si);
 
@@ -416,7 +391,9 @@ static int start(struct dhcp_server *s)
 	int r;
 
 	s->hup_ok = false;
-	r = spawn(s->argv, s->env ? dnsmasq_env_get(s->env) : environ, &s->pid);
+	/* A session of its own: dnsmasq outlives the daemon, for the next one to
+	 * adopt, and a Ctrl-C at the daemon's terminal must not reach it. */
+	r = proc_spawn(s->argv, s->env ? dnsmasq_env_get(s->env) : environ, NULL, true, &s->pid);
 	if (r < 0)
 		return r;
 	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->started_usec);

@@ -1,12 +1,15 @@
-/* proc.c - what /proc says about a process: command line, state, caught signals, netlink sockets
+/* proc.c - processes: starting one, and what /proc says about one
  *
- * dhcp.c watches processes that are not (or no longer) its children:
+ * proc_spawn() starts dnsmasq (dhcp.c) and the iptables programs
+ * (command.c) with the same clean signal state. dhcp.c watches processes that are not (or no longer) its children:
  * the dnsmasq an earlier daemon left, and its own dnsmasq's readiness for
  * SIGHUP. Each answer is one small read; none is cached, since the
  * process may change between two questions.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,5 +108,33 @@ int proc_netlink_groups(int protocol, unsigned int portid, unsigned int *ret_gro
 		break;
 	}
 	fclose(f);
+	return r;
+}
+
+int proc_spawn(char *const argv[], char *const envp[], const int fds[3], bool new_session, pid_t *ret)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int r, i;
+
+	/* The daemon blocks SIGCHLD/SIGTERM/... for sd-event; posix_spawn would
+	 * pass that mask on, and a dnsmasq with SIGHUP blocked never rereads. */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						(new_session ? POSIX_SPAWN_SETSID : 0));
+	posix_spawn_file_actions_init(&fa);
+	if (!fds)
+		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	else
+		for (i = 0; i < 3; i++)
+			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	return r;
 }

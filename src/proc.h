@@ -1,4 +1,4 @@
-/* proc.h - what /proc says about a process: command line, state, caught signals, netlink sockets */
+/* proc.h - processes: starting one, and what /proc says about one (command line, state, signals, sockets) */
 #ifndef VMNET_PROC_H
 #define VMNET_PROC_H
 
@@ -12,6 +12,18 @@
  * Return: the bytes read, or 0 or negative errno.
  */
 ssize_t proc_read_file(const char *path, int flags, char *buf, size_t size);
+
+/**
+ * proc_spawn() - start @argv[0] with @argv and @envp, as the daemon's child
+ * @fds:	stdin, stdout and stderr for the child; NULL: stdin /dev/null,
+ *		stdout and stderr the daemon's
+ * @new_session: in a session of its own (setsid)
+ *
+ * The child starts with no signal blocked and every handler at its
+ * default, whatever the daemon blocks for sd-event.
+ * Return: 0 with the pid in *@ret, or negative errno.
+ */
+int proc_spawn(char *const argv[], char *const envp[], const int fds[3], bool new_session, pid_t *ret);
 /* Whether /proc/@pid/cmdline has the argument @arg. */
 bool proc_cmdline_has(pid_t pid, const char *arg);
 /*
