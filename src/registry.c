@@ -139,18 +139,6 @@ struct lease *registry_find_lease_by_id(const struct registry *r, uint64_t id)
 	return NULL;
 }
 
-struct lease *registry_find_lease_by_ifname(const struct registry *r, const char *ifname)
-{
-	struct network *n;
-	struct lease *l;
-
-	TAILQ_FOREACH(n, &r->networks, link)
-		TAILQ_FOREACH(l, &n->leases, network_link)
-			if (l->port.kind != PORT_NONE && streq(l->port.ifname, ifname))
-				return l;
-	return NULL;
-}
-
 /* @uid's persistent lease with the highest id (the newest), or NULL. */
 static struct lease *newest_persistent(const struct registry *r, uid_t uid)
 {

@@ -47,8 +47,8 @@ struct network *registry_find_bridge(const struct registry *r, int ifindex);
 /* The lease whose port has @ifindex, or NULL. */
 struct lease *registry_find_lease(const struct registry *r, int ifindex);
 /*
- * The lease whose port is called @ifname, on network @network ("" for any);
- * NULL when there is none.
+ * The lease whose port (our end: vmtapN, vmvethN, a named TAP) is called
+ * @ifname, on network @network ("" for any); NULL when there is none.
  */
 struct lease *registry_find_port(const struct registry *r, const char *network, const char *ifname);
 /*
@@ -62,8 +62,6 @@ size_t registry_find_label(const struct registry *r, const char *network, const 
 bool registry_bridge_taken(const struct registry *r, const char *name);
 /* The lease with id @id, or NULL. */
 struct lease *registry_find_lease_by_id(const struct registry *r, uint64_t id);
-/* The lease whose port (our end: vmtapN, vmvethN, a named TAP) is called @ifname, or NULL. */
-struct lease *registry_find_lease_by_ifname(const struct registry *r, const char *ifname);
 /* A persistent lease of a uid that holds more than @max ports: the newest such, or NULL. */
 struct lease *registry_first_over_quota(const struct registry *r, size_t max);
 /* The leases of @uid on every network: ports, and `none` holds. */

@@ -53,7 +53,7 @@ static int find_lease(struct broker *b, struct connection *c, const struct reque
 
 	*ret = NULL;
 	l = req->lease_id ? registry_find_lease_by_id(&b->registry, req->lease_id)
-			  : registry_find_lease_by_ifname(&b->registry, req->ifname);
+			  : registry_find_port(&b->registry, "", req->ifname);
 	lease_ref(req, what, sizeof(what));
 	/* The codes as constants, not request_fail()'s: the analyzer follows no varargs. */
 	if (!l) {
