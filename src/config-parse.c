@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "config-span.h"
 #include "config.h"
 #include "pool.h"
 #include "util.h"
@@ -49,6 +50,7 @@ enum key {
 	K_LEASE_PORT_FORWARDS,
 	K_DHCP_RANGE,
 	K_DOMAIN,
+	K_SPAN,
 	_K_MAX,
 };
 
@@ -74,6 +76,7 @@ static const char *const key_names[] = {
 	[K_LEASE_PORT_FORWARDS] = "lease_port_forwards",
 	[K_DHCP_RANGE] = "dhcp_range",
 	[K_DOMAIN] = "domain",
+	[K_SPAN] = "span",
 };
 static_assert(ELEMENTSOF(key_names) == _K_MAX, "key names");
 
@@ -665,6 +668,15 @@ static void parse_lease_forwards(struct parser *p, json_t *o)
 	}
 }
 
+/* The result of a parser of another file (config-span.c), which reported its errors. */
+static void note(struct parser *p, int r)
+{
+	if (r < 0)
+		p->oom = r;
+	else if (r)
+		p->bad = true;
+}
+
 static void parse_key(struct parser *p, enum key k, json_t *v)
 {
 	struct network_config *c = p->c;
@@ -721,6 +733,8 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 		return parse_dhcp_range(p, v);
 	case K_DOMAIN:
 		return parse_domain(p, v);
+	case K_SPAN:
+		return note(p, config_span_parse(p->path, v, p->hide, &c->span, p->errors));
 	default:
 		return;
 	}
@@ -1010,6 +1024,7 @@ static void parse_object(struct parser *p, json_t *root)
 	check_ipv6(p);
 	if (seen(p, K_DOMAIN) && !p->c->dns_proxy)
 		perr(p, "domain", "has no effect with 'dns_proxy': false");
+	note(p, config_span_check(p->path, p->c, seen(p, K_MTU) ? "mtu" : "span", p->errors));
 }
 
 static void check_name(struct parser *p, const char *name)

@@ -22,6 +22,12 @@ static const char *const mode_names[] = {
 };
 static_assert(ELEMENTSOF(mode_names) == _MODE_MAX, "mode names");
 
+static const char *const span_control_names[] = {
+	[SPAN_STATIC] = "static",
+	[SPAN_EVPN] = "evpn",
+};
+static_assert(ELEMENTSOF(span_control_names) == _SPAN_CONTROL_MAX, "span control names");
+
 /* @n initializes a char array: no parentheses around it (NOLINT below). */
 #define BUILTIN(n, m)                                                                          \
 	{                                                                                      \
@@ -39,6 +45,11 @@ static const struct network_config builtins[] = {
 const char *network_mode_to_string(enum network_mode m)
 {
 	return m < _MODE_MAX ? mode_names[m] : NULL;
+}
+
+const char *span_control_to_string(enum span_control c)
+{
+	return c < _SPAN_CONTROL_MAX ? span_control_names[c] : NULL;
 }
 
 const struct network_config *config_builtin(const char *name)
@@ -85,6 +96,7 @@ void network_config_clear(struct network_config *c)
 	free(c->description);
 	free(c->forwards);
 	free(c->reservations);
+	free(c->span.hosts);
 	strv_free(c->allowed_users, c->n_allowed_users);
 	strv_free(c->allowed_groups, c->n_allowed_groups);
 	strv_free(c->lease_forwards.allowed_users, c->lease_forwards.n_allowed_users);
@@ -94,6 +106,8 @@ void network_config_clear(struct network_config *c)
 	c->source = c->description = NULL;
 	c->forwards = NULL;
 	c->reservations = NULL;
+	c->span.hosts = NULL;
+	c->span.n_hosts = 0;
 	c->allowed_users = c->allowed_groups = NULL;
 	c->n_forwards = c->n_reservations = c->n_allowed_users = c->n_allowed_groups = 0;
 }
@@ -117,6 +131,7 @@ int network_config_copy(struct network_config *dst, const struct network_config 
 	c.description = src->description ? strdup(src->description) : NULL;
 	c.forwards = memdup(src->forwards, src->n_forwards * sizeof(*src->forwards));
 	c.reservations = memdup(src->reservations, src->n_reservations * sizeof(*src->reservations));
+	c.span.hosts = memdup(src->span.hosts, src->span.n_hosts * sizeof(*src->span.hosts));
 	r |= strv_copy(&c.allowed_users, src->allowed_users, src->n_allowed_users);
 	r |= strv_copy(&c.allowed_groups, src->allowed_groups, src->n_allowed_groups);
 	r |= strv_copy(&c.lease_forwards.allowed_users, src->lease_forwards.allowed_users,
@@ -124,7 +139,8 @@ int network_config_copy(struct network_config *dst, const struct network_config 
 	r |= strv_copy(&c.lease_forwards.allowed_groups, src->lease_forwards.allowed_groups,
 		       src->lease_forwards.n_allowed_groups);
 	if (r || (src->source && !c.source) || (src->description && !c.description) ||
-	    (src->n_forwards && !c.forwards) || (src->n_reservations && !c.reservations)) {
+	    (src->n_forwards && !c.forwards) || (src->n_reservations && !c.reservations) ||
+	    (src->span.n_hosts && !c.span.hosts)) {
 		network_config_clear(&c);
 		return -ENOMEM;
 	}
@@ -236,11 +252,38 @@ static int pair_error(struct config_errors *errors, const struct network_config 
 				 v[j]->name, v[j]->source ? v[j]->source : "built in");
 }
 
+/*
+ * Spans: a VNI names one segment, so two files cannot both span it; and a
+ * host runs one BGP instance, so every EVPN span has its one ASN.
+ */
+static int check_span_pair(const struct network_config *const *v, size_t i, size_t j,
+			   struct config_errors *errors)
+{
+	const struct span_config *a = &v[i]->span, *b = &v[j]->span;
+	char what[64];
+	int r = 0;
+
+	if (!a->vni || !b->vni)
+		return 0;
+	if (a->vni == b->vni) {
+		snprintf(what, sizeof(what), "VNI %u is also spanned by", a->vni);
+		r |= pair_error(errors, v, i, j, "span.vni", what);
+		r |= pair_error(errors, v, j, i, "span.vni", what);
+	}
+	if (a->control == SPAN_EVPN && b->control == SPAN_EVPN && a->asn != b->asn) {
+		snprintf(what, sizeof(what), "ASN %u (FRR runs one BGP instance) differs from", a->asn);
+		r |= pair_error(errors, v, i, j, "span.evpn.asn", what);
+		snprintf(what, sizeof(what), "ASN %u (FRR runs one BGP instance) differs from", b->asn);
+		r |= pair_error(errors, v, j, i, "span.evpn.asn", what);
+	}
+	return r;
+}
+
 static int check_pair(const struct network_config *const *v, size_t i, size_t j,
 		      struct config_errors *errors)
 {
 	const struct network_config *a = v[i], *b = v[j];
-	int r = 0;
+	int r = check_span_pair(v, i, j, errors);
 
 	if (a->has_subnet && b->has_subnet) {
 		struct prefix4 pa, pb;

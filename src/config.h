@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "dns-name.h"
+#include "pool.h"
 #include "protocol.h"
 #include "util.h"
 
@@ -30,6 +31,40 @@ enum network_mode {
 	MODE_SHARED, /* NAT to the outside through the host */
 	MODE_HOST,   /* guests and host only, no way out */
 	_MODE_MAX,
+};
+
+/* VXLAN over an IPv4 underlay adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
+#define SPAN_OVERHEAD 50
+#define SPAN_VNI_MAX 16777215  /* 24 bits */
+#define SPAN_PORT_DEFAULT 4789 /* IANA's VXLAN port */
+#define SPAN_HOSTS_MAX 64
+
+/* Who fills the overlay's forwarding tables. */
+enum span_control {
+	SPAN_STATIC, /* a flood list of every other host; MACs learnt from traffic */
+	SPAN_EVPN,   /* BGP EVPN through FRR: zebra installs remote MACs and flood lists */
+	_SPAN_CONTROL_MAX,
+};
+
+/* One host of a span, the same entry in every host's copy of the file. */
+struct span_host {
+	uint32_t address;     /* its underlay IPv4 address (the VTEP), host byte order */
+	struct prefix4 slice; /* the part of the subnet it hands out; len 0: none */
+	bool reflector;       /* EVPN: a route reflector for the others */
+};
+
+/*
+ * A network that spans hosts (`span` in its file): one L2 segment over
+ * VXLAN, identical on every host. vni 0: the network is this host's alone.
+ */
+struct span_config {
+	uint32_t vni;
+	enum span_control control;
+	uint16_t port;             /* UDP destination port of the underlay */
+	unsigned int underlay_mtu; /* the underlay's MTU; the network's mtu leaves room below it */
+	uint32_t asn;              /* EVPN: the hosts' BGP AS (iBGP) */
+	struct span_host *hosts;
+	size_t n_hosts;
 };
 
 struct dhcp_reservation {
@@ -101,6 +136,7 @@ struct network_config {
 	char **allowed_groups; /* names or decimal gids */
 	size_t n_allowed_groups;
 	struct lease_forwards lease_forwards;
+	struct span_config span; /* vni 0: no span */
 };
 
 /* One problem with one file: "FILE: KEY: REASON" for a person. */
@@ -121,6 +157,7 @@ enum {
 };
 
 const char *network_mode_to_string(enum network_mode m);
+const char *span_control_to_string(enum span_control c);
 
 /* The built-in network @name, or NULL. */
 const struct network_config *config_builtin(const char *name);
@@ -172,9 +209,10 @@ int config_parse_flags(const char *name, const char *path, const char *text, siz
  * @errors:	@n error lists, one per configuration, appended to
  *
  * Overlapping subnets or IPv6 prefixes, one external port forwarded by
- * two files, and one DNS domain (config_domain()) for two networks. Each
- * file involved gets an error naming the other; a file whose domain is a
- * built-in network's gets one naming that.
+ * two files, one DNS domain (config_domain()) for two networks, one VNI
+ * spanned by two, two EVPN spans with different ASNs. Each file involved
+ * gets an error naming the other; a file whose domain is a built-in
+ * network's gets one naming that.
  * Return: 0 or -ENOMEM.
  */
 int config_check_files(const struct network_config *const *v, size_t n, struct config_errors *errors);
