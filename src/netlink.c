@@ -47,7 +47,7 @@ struct netlink {
 	void *userdata;
 };
 
-static int errno_from_nl(int nle)
+int netlink_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
 	case 0:
@@ -178,14 +178,14 @@ static int mon_open(struct netlink *nl, sd_event *event)
 	nl->mon_cb = nl_socket_get_cb(nl->mon);
 	r = nl_connect(nl->mon, NETLINK_ROUTE);
 	if (r < 0)
-		return errno_from_nl(r);
+		return netlink_errno(r);
 	r = mon_attach_filter(nl_socket_get_fd(nl->mon));
 	if (r < 0)
 		/* Correct without it, only busier. */
 		log_debug_errno(r, "Failed to filter the link monitor: %m");
 	r = nl_socket_add_membership(nl->mon, RTNLGRP_LINK);
 	if (r < 0)
-		return errno_from_nl(r);
+		return netlink_errno(r);
 	/* Room for a burst of thousands of link events before ENOBUFS.
 	 * SO_RCVBUF would be capped at net.core.rmem_max; root may force. */
 	if (setsockopt(nl_socket_get_fd(nl->mon), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
@@ -193,7 +193,7 @@ static int mon_open(struct netlink *nl, sd_event *event)
 		(void)nl_socket_set_buffer_size(nl->mon, rcvbuf, 0);
 	r = nl_socket_set_nonblocking(nl->mon);
 	if (r < 0)
-		return errno_from_nl(r);
+		return netlink_errno(r);
 	return sd_event_add_io(event, &nl->mon_source, nl_socket_get_fd(nl->mon), EPOLLIN,
 			       mon_on_io, nl);
 }
@@ -228,7 +228,7 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_carrier_off_
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = errno_from_nl(nl_connect(nl->cmd, NETLINK_ROUTE));
+	r = netlink_errno(nl_connect(nl->cmd, NETLINK_ROUTE));
 	if (r < 0)
 		goto fail;
 	r = mon_open(nl, event);
@@ -239,6 +239,11 @@ int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_carrier_off_
 fail:
 	netlink_free(nl);
 	return r;
+}
+
+struct nl_sock *netlink_socket(struct netlink *nl)
+{
+	return nl->cmd;
 }
 
 struct netlink *netlink_free(struct netlink *nl)
@@ -271,12 +276,13 @@ static int set_mac(struct rtnl_link *link, const uint8_t mac[6])
 /*
  * What the kernel ignores (IFLA_IFALIAS) or refuses (IFLA_AF_SPEC) when
  * it creates a link: the alias, and no link-local address of the
- * kernel's (network.c makes it). Netlink rather than the addr_gen_mode
+ * kernel's (a bridge gets its own from bridge.c; a vxlan device must have
+ * none, see vxlan.c). Netlink rather than the addr_gen_mode
  * sysctl: the sysctl only try-locks RTNL and restarts the write until it
  * gets it, spinning on a CPU for as long as others hold it (66 ms seen
  * while creating the 200th network, under strace).
  */
-static int configure_bridge(struct netlink *nl, int ifindex, const char *alias)
+int netlink_link_mark(struct netlink *nl, int ifindex, const char *alias)
 {
 	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
 	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
@@ -286,22 +292,21 @@ static int configure_bridge(struct netlink *nl, int ifindex, const char *alias)
 		return -ENOMEM;
 	rtnl_link_set_ifindex(orig, ifindex);
 	rtnl_link_set_ifalias(change, alias);
-	r = errno_from_nl(rtnl_link_inet6_set_addr_gen_mode(change, IN6_ADDR_GEN_MODE_NONE));
+	r = netlink_errno(rtnl_link_inet6_set_addr_gen_mode(change, IN6_ADDR_GEN_MODE_NONE));
 	if (r < 0)
 		return r;
-	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+	return netlink_errno(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
-/* Create @link (named @name) and learn the index the kernel gave it. */
-static int add_link(struct netlink *nl, struct rtnl_link *link, const char *name, int *ret_ifindex)
+int netlink_link_add(struct netlink *nl, struct rtnl_link *link, const char *name, int *ret_ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *got = NULL;
 	int r;
 
-	r = errno_from_nl(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
+	r = netlink_errno(rtnl_link_add(nl->cmd, link, NLM_F_CREATE | NLM_F_EXCL));
 	if (r < 0)
 		return r;
-	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
+	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, 0, name, &got));
 	if (r < 0) {
 		/* Without its index the caller cannot remove it: do it here,
 		 * by the name @link carries. */
@@ -320,7 +325,7 @@ int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, c
 
 	if (!link)
 		return -ENOMEM;
-	r = errno_from_nl(rtnl_link_set_type(link, "bridge"));
+	r = netlink_errno(rtnl_link_set_type(link, "bridge"));
 	if (r < 0)
 		return r;
 	rtnl_link_set_name(link, name);
@@ -329,10 +334,10 @@ int netlink_bridge_add(struct netlink *nl, const char *name, unsigned int mtu, c
 	r = set_mac(link, mac);
 	if (r < 0)
 		return r;
-	r = add_link(nl, link, name, ret_ifindex);
+	r = netlink_link_add(nl, link, name, ret_ifindex);
 	if (r < 0)
 		return r;
-	return configure_bridge(nl, *ret_ifindex, alias);
+	return netlink_link_mark(nl, *ret_ifindex, alias);
 }
 
 /*
@@ -353,7 +358,7 @@ static int link_sync(struct nl_sock *sk, int ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 
-	return errno_from_nl(rtnl_link_get_kernel(sk, ifindex, NULL, &link));
+	return netlink_errno(rtnl_link_get_kernel(sk, ifindex, NULL, &link));
 }
 
 int netlink_link_sync(struct netlink *nl, int ifindex)
@@ -376,7 +381,7 @@ int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name)
 		r = -errno;
 		goto out;
 	}
-	r = errno_from_nl(nl_connect(sk, NETLINK_ROUTE));
+	r = netlink_errno(nl_connect(sk, NETLINK_ROUTE));
 	if (setns(nl->own_netns, CLONE_NEWNET) < 0) {
 		/* Stranded in the client's namespace: every later request would
 		 * act there. Nothing sane is left to do. */
@@ -385,11 +390,11 @@ int netlink_veth_peer_up(struct netlink *nl, int netns_fd, const char *name)
 	}
 	if (r < 0)
 		goto out;
-	r = errno_from_nl(rtnl_link_get_kernel(sk, 0, name, &orig));
+	r = netlink_errno(rtnl_link_get_kernel(sk, 0, name, &orig));
 	if (r < 0)
 		goto out;
 	rtnl_link_set_flags(change, IFF_UP);
-	r = errno_from_nl(rtnl_link_change(sk, orig, change, 0));
+	r = netlink_errno(rtnl_link_change(sk, orig, change, 0));
 	if (r >= 0)
 		r = link_sync(sk, rtnl_link_get_ifindex(orig));
 out:
@@ -418,7 +423,7 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 	r = set_mac(peer, peer_mac);
 	if (r < 0)
 		return r;
-	return add_link(nl, link, name, ret_ifindex);
+	return netlink_link_add(nl, link, name, ret_ifindex);
 }
 
 int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char *alias, unsigned int mtu)
@@ -433,7 +438,7 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 	rtnl_link_set_ifalias(change, alias);
 	rtnl_link_set_mtu(change, mtu);
 	rtnl_link_set_flags(change, IFF_UP);
-	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+	return netlink_errno(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
 int netlink_port_detach(struct netlink *nl, int ifindex)
@@ -446,7 +451,7 @@ int netlink_port_detach(struct netlink *nl, int ifindex)
 	rtnl_link_set_ifindex(orig, ifindex);
 	rtnl_link_set_master(change, 0);
 	rtnl_link_unset_flags(change, IFF_UP);
-	return errno_from_nl(rtnl_link_change(nl->cmd, orig, change, 0));
+	return netlink_errno(rtnl_link_change(nl->cmd, orig, change, 0));
 }
 
 int netlink_link_del(struct netlink *nl, int ifindex)
@@ -456,7 +461,7 @@ int netlink_link_del(struct netlink *nl, int ifindex)
 	if (!link)
 		return -ENOMEM;
 	rtnl_link_set_ifindex(link, ifindex);
-	return errno_from_nl(rtnl_link_delete(nl->cmd, link));
+	return netlink_errno(rtnl_link_delete(nl->cmd, link));
 }
 
 int netlink_ifindex(struct netlink *nl, const char *name)
@@ -476,7 +481,7 @@ int netlink_link_exists(struct netlink *nl, int ifindex)
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	int r;
 
-	r = errno_from_nl(rtnl_link_get_kernel(nl->cmd, ifindex, NULL, &link));
+	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, ifindex, NULL, &link));
 	if (r == -ENODEV || r == -ENOENT)
 		return 0;
 	return r < 0 ? r : 1;
@@ -504,7 +509,7 @@ static int build_addr_add(int ifindex, const struct netlink_addr *a, struct nl_m
 	}
 	nl_addr_set_prefixlen(local, (int)a->prefixlen);
 	rtnl_addr_set_ifindex(ra, ifindex);
-	r = errno_from_nl(rtnl_addr_set_local(ra, local));
+	r = netlink_errno(rtnl_addr_set_local(ra, local));
 	if (r < 0)
 		goto out;
 	/* No duplicate address detection on our own addresses: they are ours
@@ -512,7 +517,7 @@ static int build_addr_add(int ifindex, const struct netlink_addr *a, struct nl_m
 	 * (sent from the link-local address) and dnsmasq's binding. */
 	if (a->family == AF_INET6)
 		rtnl_addr_set_flags(ra, IFA_F_NODAD);
-	r = errno_from_nl(rtnl_addr_build_add_request(ra, NLM_F_ACK, ret));
+	r = netlink_errno(rtnl_addr_build_add_request(ra, NLM_F_ACK, ret));
 out:
 	rtnl_addr_put(ra);
 	return r;
@@ -557,12 +562,12 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
 	 */
 	r = nl_sendto(nl->cmd, buf, len);
 	if (r < 0) {
-		r = errno_from_nl(r);
+		r = netlink_errno(r);
 		goto out;
 	}
 	r = 0;
 	for (size_t i = 0; i < n; i++) { /* one ACK each, in order; keep the first error */
-		int e = errno_from_nl(nl_wait_for_ack(nl->cmd));
+		int e = netlink_errno(nl_wait_for_ack(nl->cmd));
 
 		if (r == 0)
 			r = e;
@@ -604,11 +609,11 @@ int netlink_ipv4_in_use(struct netlink *nl, struct prefix4 **ret, size_t *ret_n)
 	size_t n = 0, cap = 0;
 	int r;
 
-	r = errno_from_nl(rtnl_addr_alloc_cache(nl->cmd, &addrs));
+	r = netlink_errno(rtnl_addr_alloc_cache(nl->cmd, &addrs));
 	if (r < 0)
 		return r;
 	/* Every routing table, not only main: policy routing counts too. */
-	r = errno_from_nl(rtnl_route_alloc_cache(nl->cmd, AF_INET, 0, &routes));
+	r = netlink_errno(rtnl_route_alloc_cache(nl->cmd, AF_INET, 0, &routes));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
@@ -651,7 +656,7 @@ int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n)
 	size_t n = 0;
 	int r;
 
-	r = errno_from_nl(rtnl_link_alloc_cache(nl->cmd, AF_UNSPEC, &cache));
+	r = netlink_errno(rtnl_link_alloc_cache(nl->cmd, AF_UNSPEC, &cache));
 	if (r < 0)
 		return r;
 	v = calloc((size_t)nl_cache_nitems(cache) + 1, sizeof(*v));
@@ -698,16 +703,58 @@ int netlink_tun_info(struct netlink *nl, int ifindex, struct netlink_tun *ret)
 	 * the command socket's sequence numbers and acks. libnl parses no tun
 	 * attributes (IFLA_TUN_*, Linux 4.19+): they are read here. */
 	nl_socket_disable_auto_ack(sk);
-	r = errno_from_nl(nl_connect(sk, NETLINK_ROUTE));
+	r = netlink_errno(nl_connect(sk, NETLINK_ROUTE));
 	if (r >= 0)
-		r = errno_from_nl(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_tun_link, ret));
+		r = netlink_errno(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_tun_link, ret));
 	if (r >= 0) {
 		/* The bytes sent, or a negative libnl code. */
 		r = nl_send_simple(sk, RTM_GETLINK, 0, &ifi, sizeof(ifi));
-		r = r < 0 ? errno_from_nl(r) : 0;
+		r = r < 0 ? netlink_errno(r) : 0;
 	}
 	if (r >= 0)
-		r = errno_from_nl(nl_recvmsgs_default(sk));
+		r = netlink_errno(nl_recvmsgs_default(sk));
 	nl_socket_free(sk);
 	return r < 0 ? r : 0;
+}
+
+int netlink_ipv4_addrs(struct netlink *nl, struct netlink_addr4 **ret, size_t *ret_n)
+{
+	_cleanup_(cache_freep) struct nl_cache *addrs = NULL;
+	_cleanup_free_ struct netlink_addr4 *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = netlink_errno(rtnl_addr_alloc_cache(nl->cmd, &addrs));
+	if (r < 0)
+		return r;
+	v = calloc((size_t)nl_cache_nitems(addrs) + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		const uint8_t *b;
+
+		if (!local || nl_addr_get_family(local) != AF_INET || nl_addr_get_len(local) != 4)
+			continue;
+		b = nl_addr_get_binary_addr(local);
+		v[n].addr = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		v[n].ifindex = rtnl_addr_get_ifindex(a);
+		n++;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+int netlink_link_mtu(struct netlink *nl, int ifindex, unsigned int *ret)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	int r;
+
+	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, ifindex, NULL, &link));
+	if (r < 0)
+		return r;
+	*ret = rtnl_link_get_mtu(link);
+	return 0;
 }

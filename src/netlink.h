@@ -11,6 +11,8 @@
 #include "pool.h"
 
 struct netlink;
+struct nl_sock;
+struct rtnl_link;
 
 /* Called for every RTM_DELLINK the monitor sees. */
 typedef void (*netlink_link_gone_fn)(void *userdata, int ifindex);
@@ -26,6 +28,20 @@ typedef void (*netlink_resync_fn)(void *userdata);
 int netlink_new(sd_event *event, netlink_link_gone_fn gone, netlink_carrier_off_fn carrier_off,
 		netlink_resync_fn resync, void *userdata, struct netlink **ret);
 struct netlink *netlink_free(struct netlink *nl);
+/* The command socket, for the other mechanism modules' own requests (vxlan.c). */
+struct nl_sock *netlink_socket(struct netlink *nl);
+/* A libnl NLE_* code as a negative errno. */
+int netlink_errno(int nle);
+
+/* Create @link (named @name) and learn the index the kernel gave it. Return: 0 or negative errno. */
+int netlink_link_add(struct netlink *nl, struct rtnl_link *link, const char *name, int *ret_ifindex);
+/**
+ * netlink_link_mark() - what creating a link cannot set: its @alias, and no IPv6 of its own
+ *
+ * addr_gen_mode none: the kernel makes no link-local address for it.
+ * Return: 0 or negative errno.
+ */
+int netlink_link_mark(struct netlink *nl, int ifindex, const char *alias);
 
 /* Create bridge @name, up, with a fixed @mac (so it does not follow its ports), @alias,
  * and addr_gen_mode none: the kernel makes no link-local address of its own. */
@@ -104,5 +120,19 @@ int netlink_addrs_add(struct netlink *nl, int ifindex, const struct netlink_addr
  * Return: 0 with a malloc'ed array in *@ret, or negative errno.
  */
 int netlink_ipv4_in_use(struct netlink *nl, struct prefix4 **ret, size_t *ret_n);
+
+/* An IPv4 address of the namespace and the link that holds it. */
+struct netlink_addr4 {
+	uint32_t addr; /* host byte order */
+	int ifindex;
+};
+
+/**
+ * netlink_ipv4_addrs() - every IPv4 address of this namespace, with its link
+ * Return: 0 with a malloc'ed array in *@ret, or negative errno.
+ */
+int netlink_ipv4_addrs(struct netlink *nl, struct netlink_addr4 **ret, size_t *ret_n);
+/* The MTU of link @ifindex into *@ret. Return: 0 or negative errno. */
+int netlink_link_mtu(struct netlink *nl, int ifindex, unsigned int *ret);
 
 #endif

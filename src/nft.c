@@ -20,6 +20,7 @@
 struct nft {
 	struct nft_ctx *ctx;
 	bool populated; /* the last nft_apply() made the table, with networks */
+	bool bridged;   /* table bridge vmnet_broker may exist: the next nft_apply() clears it */
 };
 
 int nft_new(struct nft **ret)
@@ -35,6 +36,8 @@ int nft_new(struct nft **ret)
 	}
 	nft_ctx_buffer_output(n->ctx);
 	nft_ctx_buffer_error(n->ctx);
+	/* An earlier daemon's spans may have left one. */
+	n->bridged = true;
 	*ret = n;
 	return 0;
 }
@@ -141,7 +144,11 @@ static void put_dns_base(FILE *f)
  * bridge first, and NAT only rewrites what leaves the subnet. What goes to
  * the host and everything routed stay tracked.
  *
- * input: a network's DNS server answers its own network only. dnsmasq
+ * input: VXLAN only from the hosts of a span that uses that port. The
+ * kernel has one VXLAN socket per port and takes packets from anyone,
+ * and a packet from elsewhere would land on a guest's segment.
+ *
+ * Also in input: a network's DNS server answers its own network only. dnsmasq
  * binds to the gateway's addresses (--bind-interfaces), and the host
  * accepts a packet for any of its addresses on any interface, so without
  * this a guest of one network could ask another network's dnsmasq (a
@@ -163,8 +170,12 @@ static void put_base(FILE *f, bool forwards)
 		"  map masq6 { type ipv6_addr : verdict; flags interval; }\n"
 		"  set gateways4 { type ipv4_addr; }\n"
 		"  set gateways6 { type ipv6_addr; }\n"
+		"  set span_ports { type inet_service; }\n"
+		"  set span_peers { type ipv4_addr . inet_service; }\n"
 		"  chain input {\n"
 		"    type filter hook input priority filter; policy accept;\n"
+		"    udp dport @span_ports ip saddr . udp dport != @span_peers counter drop "
+		"comment \"VXLAN only from a span's hosts\"\n"
 		"    ip daddr @gateways4 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
 		"fib daddr . iif type != local drop comment \"DNS only from its own network\"\n"
 		"    ip6 daddr @gateways6 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
@@ -336,6 +347,12 @@ static void put_elements_of(FILE *f, const struct nft_network *n)
 		put_ula(f, n);
 		fprintf(f, " : jump post_%s }\n", br);
 	}
+	if (n->span) {
+		fprintf(f, "%s span_ports { %u }\n", t, n->span->port);
+		for (size_t i = 0; i < n->span->n_peers; i++)
+			fprintf(f, "%s span_peers { %s . %u }\n", t,
+				addr4_format(n->span->peers[i], p, sizeof(p)), n->span->port);
+	}
 }
 
 /* "tcp dport 2222 dnat ip to 192.168.42.10:22" for @family 4 or 6 (the IPv6 twin). */
@@ -409,7 +426,106 @@ static void put_forward_chains(FILE *f, const struct nft_network *nets, size_t c
 	fprintf(f, "  }\n");
 }
 
-static char *render(const struct nft_network *nets, size_t count, bool whole)
+/* ---- table bridge vmnet_broker: the overlay ports of networks that span hosts */
+
+static bool any_span(const struct nft_network *nets, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (nets[i].span)
+			return true;
+	return false;
+}
+
+/* An IPv6 address as nft's 128-bit integer, for a raw payload match. */
+static void put_hex128(FILE *f, const uint8_t a[16])
+{
+	fprintf(f, "0x");
+	for (int i = 0; i < 16; i++)
+		fprintf(f, "%02x", a[i]);
+}
+
+/*
+ * What must not cross the overlay, either way. The gateway is the same
+ * address and MAC on every host (a distributed gateway): each host answers
+ * its own guests, so ARP and neighbour solicitations for it, router
+ * solicitations and advertisements, DHCP, and any frame the gateway sent
+ * stay on their host. Otherwise every host answers every guest (three
+ * ARP replies per request on three hosts), and the fastest host's dnsmasq
+ * hands out the addresses of its own slice to another host's guests.
+ * The same rules apply to what arrives, for a peer that has no filter.
+ * nft 1.0.6 has no "icmpv6 taddr": the solicitation's target is the
+ * 128 bits after the ICMPv6 header's first 8 bytes (@th,64,128); raw
+ * payloads compare with integers, not with ipv6_addr sets.
+ */
+static void put_overlay_chain_of(FILE *f, const struct nft_network *n)
+{
+	const struct nft_span *s = n->span;
+	char gw[16], mac[18];
+
+	fprintf(f, "  chain overlay_%s {\n", s->vxlan);
+	fprintf(f,
+		"    ether saddr %s counter drop comment \"the gateway's frames stay on "
+		"its host\"\n",
+		mac_format(s->gateway_mac, mac));
+	fprintf(f,
+		"    arp operation request arp daddr ip %s counter drop comment \"each host "
+		"answers for the gateway\"\n",
+		addr4_format(gateway_of(n), gw, sizeof(gw)));
+	fprintf(f, "    icmpv6 type nd-neighbor-solicit @th,64,128 { ");
+	put_hex128(f, n->gateway6);
+	fprintf(f, ", ");
+	put_hex128(f, s->link_local);
+	fprintf(f, " } counter drop comment \"each host answers for the gateway\"\n");
+	fprintf(f, "    icmpv6 type { nd-router-solicit, nd-router-advert } counter drop "
+		   "comment \"each host advertises to its own guests\"\n"
+		   "    udp dport { 67, 68, 546, 547 } counter drop comment \"each host's DHCP "
+		   "serves its own guests\"\n"
+		   "  }\n");
+}
+
+/*
+ * forward runs once per port a frame leaves by, flooded ones too, so
+ * oifname sees the overlay port; input sees what arrives from it for
+ * the host. output is every frame the host sends through a bridge: all
+ * of them carry the gateway's MAC (its replies, its advertisements,
+ * dnsmasq's answers), and none is for another host's guests.
+ */
+static void put_bridge_table(FILE *f, const struct nft_network *nets, size_t count)
+{
+	const char *t = "add element bridge " NFT_TABLE;
+
+	fprintf(f, "table bridge " NFT_TABLE " {\n"
+		   "  map overlays { type ifname : verdict; }\n"
+		   "  set overlay_ports { type ifname; }\n"
+		   "  chain forward {\n"
+		   "    type filter hook forward priority filter; policy accept;\n"
+		   "    oifname vmap @overlays\n"
+		   "    iifname vmap @overlays\n"
+		   "  }\n"
+		   "  chain input {\n"
+		   "    type filter hook input priority filter; policy accept;\n"
+		   "    iifname vmap @overlays\n"
+		   "  }\n"
+		   "  chain output {\n"
+		   "    type filter hook output priority filter; policy accept;\n"
+		   "    oifname @overlay_ports counter drop comment \"the host's own frames stay "
+		   "on this host\"\n"
+		   "  }\n");
+	for (size_t i = 0; i < count; i++)
+		if (nets[i].span)
+			put_overlay_chain_of(f, &nets[i]);
+	fprintf(f, "}\n");
+	for (size_t i = 0; i < count; i++) {
+		const char *vx = nets[i].span ? nets[i].span->vxlan : NULL;
+
+		if (vx)
+			fprintf(f, "%s overlays { \"%s\" : jump overlay_%s }\n%s overlay_ports { \"%s\" }\n",
+				t, vx, vx, t, vx);
+	}
+}
+
+/* @bridge: write table bridge vmnet_broker too (whole only): its networks', or none. */
+static char *render(const struct nft_network *nets, size_t count, bool whole, bool bridge)
 {
 	char *buf = NULL;
 	size_t size = 0;
@@ -431,6 +547,11 @@ static char *render(const struct nft_network *nets, size_t count, bool whole)
 		for (size_t i = 0; i < count; i++)
 			put_elements_of(f, &nets[i]);
 	}
+	if (whole && bridge) {
+		fprintf(f, "add table bridge " NFT_TABLE "\ndelete table bridge " NFT_TABLE "\n");
+		if (any_span(nets, count))
+			put_bridge_table(f, nets, count);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -440,7 +561,7 @@ static char *render(const struct nft_network *nets, size_t count, bool whole)
 
 char *nft_render(const struct nft_network *nets, size_t count)
 {
-	return render(nets, count, true);
+	return render(nets, count, true, any_span(nets, count));
 }
 
 static int run(struct nft *n, const char *cmd, char **ret_error)
@@ -459,10 +580,13 @@ static int run(struct nft *n, const char *cmd, char **ret_error)
 
 int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error)
 {
-	_cleanup_free_ char *cmd = nft_render(nets, count);
+	bool spans = any_span(nets, count);
+	_cleanup_free_ char *cmd = render(nets, count, true, spans || n->bridged);
 	int r = run(n, cmd, ret_error);
 
 	n->populated = r >= 0 && count > 0;
+	/* A failed batch changed nothing: what was there is still there. */
+	n->bridged = r >= 0 ? spans : n->bridged || spans;
 	return r;
 }
 
@@ -471,8 +595,8 @@ int nft_add_network(struct nft *n, const struct nft_network *net, char **ret_err
 	_cleanup_free_ char *cmd = NULL;
 
 	*ret_error = NULL;
-	if (!n->populated || net->n_forwards > 0 || net->ifindex <= 0)
+	if (!n->populated || net->n_forwards > 0 || net->span || net->ifindex <= 0)
 		return -EAGAIN;
-	cmd = render(net, 1, false);
+	cmd = render(net, 1, false, false);
 	return run(n, cmd, ret_error);
 }

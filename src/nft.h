@@ -9,13 +9,28 @@
 #include "pool.h"
 #include "protocol.h"
 
-#define NFT_TABLE "vmnet_broker" /* family inet */
+#define NFT_TABLE "vmnet_broker" /* family inet, and family bridge for spans */
 /*
  * Where a network's dnsmasq listens for DNS when a server of the host
  * holds port 53 on the wildcard address (dhcp.c): guests still ask the
  * gateway on 53, and the table redirects that here.
  */
 #define NFT_DNS_ALT_PORT 10053
+
+/*
+ * A network that spans hosts: what its overlay port may carry. The
+ * bridge family's table keeps the distributed gateway local (no ARP, ND,
+ * DHCP or router advertisement of it crosses), the inet table takes
+ * VXLAN from the span's hosts only.
+ */
+struct nft_span {
+	const char *vxlan;      /* the VXLAN device, a port of the network's bridge */
+	uint8_t gateway_mac[6]; /* the bridge's MAC, the same on every host */
+	uint8_t link_local[16]; /* the bridge's fe80:: address */
+	uint16_t port;          /* UDP port of the underlay */
+	const uint32_t *peers;  /* the other hosts' underlay addresses, host byte order */
+	size_t n_peers;
+};
 
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */
 struct nft_network {
@@ -33,6 +48,7 @@ struct nft_network {
 	bool dns_alt_port;                   /* its dnsmasq listens on NFT_DNS_ALT_PORT */
 	const struct port_forward *forwards; /* host ports DNATed to guests */
 	size_t n_forwards;
+	const struct nft_span *span; /* NULL: the network is this host's alone */
 };
 
 struct nft;
@@ -45,7 +61,9 @@ struct nft *nft_free(struct nft *n);
  *
  * One libnftables batch, so the kernel swaps the whole table atomically:
  * never a moment with the old network's isolation gone and the new one's
- * not yet in place. With @n == 0 the table is removed.
+ * not yet in place. With @n == 0 the table is removed. Table bridge
+ * vmnet_broker, in the same batch, holds the spans' overlay filters, and
+ * exists only while a network spans hosts.
  * Return: 0 or negative errno; *@ret_error (malloc'ed) carries nft's words.
  */
 int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char **ret_error);
@@ -55,7 +73,7 @@ int nft_apply(struct nft *n, const struct nft_network *nets, size_t count, char 
  *
  * Its chains and elements only, in one batch: the cost does not grow with
  * the networks already there. Not for a network with port forwards (they
- * live in a shared chain), nor before nft_apply() made the table.
+ * live in a shared chain) or a span, nor before nft_apply() made the table.
  * Return: 0, -EAGAIN when nft_apply() must be used instead, or negative
  * errno with *@ret_error as for nft_apply().
  */
