@@ -173,6 +173,34 @@ static void print_network_state(json_t *net, char *buf, size_t size)
 		snprintf(buf, size, "%s", state);
 }
 
+/* A spanning network: one line for this host's side, one per other host. */
+static void print_span(json_t *span)
+{
+	json_t *frr = json_object_get(span, "frr"), *peers = json_object_get(span, "peers"), *p;
+	const char *slice = json_string_value(json_object_get(span, "slice"));
+	const char *msg = json_string_value(json_object_get(frr, "message"));
+	size_t i;
+
+	if (!json_is_object(span))
+		return;
+	printf("    span: VNI %" JSON_INTEGER_FORMAT ", %s, %s from %s%s%s",
+	       json_integer_value(json_object_get(span, "vni")), str_or_dash(span, "control"),
+	       str_or_dash(span, "vxlan"), str_or_dash(span, "local"), slice ? ", slice " : "",
+	       slice ? slice : "");
+	if (frr)
+		printf(", FRR %s%s%s", str_or_dash(frr, "state"), msg ? ": " : "", msg ? msg : "");
+	printf("\n");
+	json_array_foreach(peers, i, p) {
+		json_t *vtep = json_object_get(p, "vtep");
+		const char *up = json_string_value(json_object_get(p, "uptime"));
+
+		printf("      peer %-16s %s%s%s%s\n", str_or_dash(p, "address"),
+		       str_or_dash(p, "state"), up ? ", up " : "", up ? up : "",
+		       json_is_boolean(vtep) ? (json_is_true(vtep) ? ", VTEP known" : ", no VTEP yet")
+					     : "");
+	}
+}
+
 void print_status(json_t *root)
 {
 	json_t *networks = json_object_get(root, "networks"), *net;
@@ -199,6 +227,7 @@ void print_status(json_t *root)
 		       ipv6_cidr(net, prefix, sizeof(prefix)), state);
 		if (json_is_string(json_object_get(net, "domain")))
 			printf("    names under %s\n", str_or_dash(net, "domain"));
+		print_span(json_object_get(net, "span"));
 		if (json_array_size(leases) == 0)
 			continue;
 		printf("    %-10s %-16s %-18s %-16s %-6s %-8s %-8s %s\n", "KIND", "IFNAME", "MAC",

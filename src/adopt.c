@@ -15,7 +15,10 @@
  *   - links that carry the broker's alias but belong to no adopted record
  *     (a crash between creating a port and recording it) are removed:
  *     they belong to no one, since no client was ever told about them;
- *   - the nftables table is rewritten for exactly the adopted networks.
+ *   - the nftables table is rewritten for exactly the adopted networks;
+ *   - a span keeps its VXLAN device when the file still spans that VNI
+ *     from this host (a device gone meanwhile is made again, after the
+ *     table holds its filter), and FRR gets the broker's part again.
  *
  * This runs before the event loop, so no request sees a half-adopted
  * state.
@@ -37,6 +40,7 @@
 #include "network.h"
 #include "port.h"
 #include "registry.h"
+#include "span.h"
 #include "state.h"
 #include "util.h"
 
@@ -179,12 +183,49 @@ static void recorded_addressing(const struct state_network *rec, const struct ne
 	ret->domain = rec->has_domain ? rec->domain : NULL;
 }
 
+/*
+ * The span of @rec, when the file still spans its VNI from the recorded
+ * address of this host: *@ret its place, and the VXLAN device's index in
+ * @br when that device is still the one recorded. Otherwise the network
+ * is adopted without its span (its device is then an orphan, removed).
+ */
+static bool recorded_span(struct broker *b, const struct state_network *rec, struct network_config *c,
+			  const struct links *ls, struct network_bridge *br, struct span_place *ret)
+{
+	const struct link_info *li;
+	int r;
+
+	if (!rec->span.vni)
+		return false; /* a span the file gained applies when the network is next created */
+	if (c->span.vni != rec->span.vni) {
+		log_netname_warning(rec->name,
+				    "Its file no longer spans VNI %u: adopting it as "
+				    "this host's alone",
+				    rec->span.vni);
+		return false;
+	}
+	/* An underlay MTU that changed meanwhile is the next creation's business. */
+	r = span_place(b->nl, &c->span, rec->span.local, c->mtu, ret);
+	if (r < 0 || r == SPAN_E_NOT_LISTED || r == SPAN_E_AMBIGUOUS) {
+		log_netname_warning(rec->name, "This host no longer holds its span's address: "
+					       "adopting it as this host's alone");
+		return false;
+	}
+	li = find_link(ls, rec->span.vxlan_ifindex);
+	if (li && streq(li->name, rec->span.vxlan) && streq(li->kind, "vxlan") &&
+	    li->master == rec->bridge_ifindex)
+		br->vxlan_ifindex = li->ifindex;
+	return true;
+}
+
 /* The network of @rec as it runs, its leases not yet. Return: 0 or negative errno. */
-static int adopt_record(struct broker *b, const struct state_network *rec, struct network **ret)
+static int adopt_record(struct broker *b, const struct state_network *rec, const struct links *ls,
+			struct network **ret)
 {
 	struct network_bridge br = { .ifindex = rec->bridge_ifindex };
 	struct network_addressing a;
 	struct network_config c;
+	struct span_place place;
 
 	/* The record says what runs; the configuration only fills the rest. */
 	if (config_lookup(b->opt.config_dir, rec->name, &c) != 0)
@@ -193,6 +234,10 @@ static int adopt_record(struct broker *b, const struct state_network *rec, struc
 	c.mtu = rec->mtu;
 	c.dhcp = rec->dhcp;
 	recorded_addressing(rec, &c, &a);
+	if (recorded_span(b, rec, &c, ls, &br, &place))
+		a.span = &place;
+	else
+		c.span.vni = 0;
 	memcpy(br.name, rec->bridge, sizeof(br.name));
 	memcpy(br.mac, rec->bridge_mac, 6);
 	return network_adopt(&b->env, &c, &a, &br, ret);
@@ -233,7 +278,7 @@ static void adopt_network(struct broker *b, const struct state_network *rec, con
 	if (!bridge_matches(find_link(ls, rec->bridge_ifindex), rec))
 		return forget_network(b, rec);
 	log_journal(rec);
-	r = adopt_record(b, rec, &n);
+	r = adopt_record(b, rec, ls, &n);
 	if (r < 0) {
 		log_netname_warning_errno(rec->name, r,
 					  "Failed to adopt network, leaving it as it is: %m");
@@ -265,17 +310,50 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Whether an adopted network's span has the VXLAN device @ifindex. */
+static bool vxlan_claimed(const struct broker *b, int ifindex)
+{
+	const struct network *n;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		if (n->span && n->span->vxlan_ifindex == ifindex)
+			return true;
+	return false;
+}
+
 static void remove_orphans(struct broker *b, const struct links *ls)
 {
 	for (size_t i = 0; i < ls->n; i++) {
 		const struct link_info *li = &ls->v[i];
 
-		bool bridge = has_prefix(li->alias, NETWORK_ALIAS_PREFIX) && streq(li->kind, "bridge");
-		bool port = !bridge && has_prefix(li->alias, LEASE_ALIAS_PREFIX);
+		bool ours = has_prefix(li->alias, NETWORK_ALIAS_PREFIX);
+		bool bridge = ours && streq(li->kind, "bridge");
+		bool vxlan = ours && streq(li->kind, "vxlan");
+		bool port = !ours && has_prefix(li->alias, LEASE_ALIAS_PREFIX);
 
 		if ((bridge && !registry_find_bridge(&b->registry, li->ifindex)) ||
+		    (vxlan && !vxlan_claimed(b, li->ifindex)) ||
 		    (port && !registry_find_lease(&b->registry, li->ifindex)))
 			remove_orphan(b, li);
+	}
+}
+
+/* Spans whose device went away while no daemon ran: made again, now that their filter is in. */
+static void restart_spans(struct broker *b)
+{
+	struct network *n;
+	int r;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link) {
+		if (!n->span || n->span->vxlan_ifindex > 0)
+			continue;
+		r = network_start_span(n);
+		if (r < 0)
+			log_network_error_errno(n, r,
+						"Failed to make its VXLAN device again, the "
+						"network is this host's alone: %m");
+		else
+			log_network_info(n, "Made its VXLAN device %s again", n->span->vxlan);
 	}
 }
 
@@ -324,5 +402,11 @@ int broker_adopt(struct broker *b)
 	/* Adopted forwards are watched like new ones. */
 	broker_check_host_listeners(b);
 	/* Also when nothing was adopted: a stale table from a crash goes. */
-	return firewall_apply(b->nft, &b->registry);
+	r = firewall_apply(b->nft, &b->registry);
+	if (r < 0)
+		return r;
+	restart_spans(b);
+	/* FRR may have restarted while no daemon ran, or hold a stale part. */
+	broker_sync_frr(b);
+	return 0;
 }

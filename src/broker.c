@@ -20,6 +20,7 @@
 #include "dhcp.h"
 #include "dnsmasq-env.h"
 #include "firewall.h"
+#include "frr.h"
 #include "hostfw.h"
 #include "lease.h"
 #include "log.h"
@@ -34,6 +35,7 @@
 #include "resolved.h"
 #include "server.h"
 #include "sockdiag.h"
+#include "span.h"
 #include "subnet.h"
 #include "sysctl.h"
 #include "util.h"
@@ -322,14 +324,67 @@ static void update_host(struct broker *b)
 	free(v);
 }
 
-/* Out of the registry, torn down, and out of the nftables table and the host's firewall. */
+/* Every VNI the files span by EVPN, running or not: stale stanzas of these are the broker's. */
+static int owned_vnis(struct broker *b, struct frr_want *w)
+{
+	for (size_t i = 0; i < b->configs->n; i++) {
+		const struct config_entry *e = &b->configs->v[i];
+		uint32_t *v;
+
+		if (!config_entry_valid(e) || e->config.span.control != SPAN_EVPN || !e->config.span.vni)
+			continue;
+		v = realloc(w->owned, (w->n_owned + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		w->owned = v;
+		w->owned[w->n_owned++] = e->config.span.vni;
+	}
+	for (size_t i = 0; i < w->n_vnis; i++) {
+		uint32_t *v = realloc(w->owned, (w->n_owned + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		w->owned = v;
+		w->owned[w->n_owned++] = w->vnis[i];
+	}
+	return 0;
+}
+
+void broker_sync_frr(struct broker *b)
+{
+	struct frr_want w = {};
+	struct network *n;
+	int r = 0;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		if (network_is_evpn(n) && (r = span_want(n->span, &w)) < 0) {
+			if (r == -ENOMEM)
+				break;
+			log_network_warning(n, "Its span's ASN or address differs from another EVPN "
+					       "span's; FRR gets the first one's only");
+			r = 0;
+		}
+	if (r >= 0)
+		r = owned_vnis(b, &w);
+	if (r < 0)
+		log_error_errno(r, "Failed to gather what FRR must hold: %m");
+	else
+		frr_set(b->frr, &w);
+	frr_want_clear(&w);
+}
+
+/* Out of the registry, torn down, and out of the nftables table, the host's firewall and FRR. */
 static void remove_network(struct broker *b, struct network *n)
 {
+	bool evpn = network_is_evpn(n);
+
 	registry_remove_network(&b->registry, n);
 	network_free(n);
 	/* A failure was logged; the next change rewrites the table again. */
 	(void)firewall_apply(b->nft, &b->registry);
 	update_host(b);
+	if (evpn)
+		broker_sync_frr(b);
 }
 
 static void on_network_idle(struct network *n, void *userdata)
@@ -361,7 +416,7 @@ static int pick_bridge_name(struct broker *b, char ret[IFNAMSIZ])
 
 /* What network_new() is told: where it lives, checked against every other network. */
 static int choose_place(struct broker *b, const struct network_config *c,
-			struct network_addressing *ret, char bridge[IFNAMSIZ])
+			struct network_addressing *ret, struct span_place *span, char bridge[IFNAMSIZ])
 {
 	const struct subnet_context ctx = {
 		.registry = &b->registry,
@@ -374,6 +429,12 @@ static int choose_place(struct broker *b, const struct network_config *c,
 	r = subnet_choose(&ctx, c, ret);
 	if (r)
 		return r;
+	if (c->span.vni) {
+		r = span_place(b->nl, &c->span, b->opt.span_address, c->mtu, span);
+		if (r)
+			return r;
+		ret->span = span;
+	}
 	if (forward_table_first_taken(&b->forwards, c->forwards, c->n_forwards, NULL))
 		return NETWORK_E_FORWARD_TAKEN;
 	return pick_bridge_name(b, bridge);
@@ -382,11 +443,12 @@ static int choose_place(struct broker *b, const struct network_config *c,
 static int create_network(struct broker *b, const struct network_config *c, struct network **ret)
 {
 	struct network_addressing a;
+	struct span_place span;
 	char bridge[IFNAMSIZ], sub[32];
 	struct network *n;
 	int r;
 
-	r = choose_place(b, c, &a, bridge);
+	r = choose_place(b, c, &a, &span, bridge);
 	if (r)
 		return r;
 	r = network_new(&b->env, c, &a, bridge, &n);
@@ -396,11 +458,16 @@ static int create_network(struct broker *b, const struct network_config *c, stru
 	r = c->mode == MODE_SHARED ? broker_enable_forwarding(b) : 0;
 	if (r >= 0)
 		r = firewall_add(b->nft, &b->registry, n);
+	/* The overlay after its filter: frames cross from its first moment. */
+	if (r >= 0)
+		r = network_start_span(n);
 	if (r < 0) {
 		remove_network(b, n);
 		return r;
 	}
 	update_host(b);
+	if (network_is_evpn(n))
+		broker_sync_frr(b);
 	log_network_info(n, "Created: bridge %s, subnet %s, mode %s", n->bridge,
 			 prefix4_format(&n->subnet, sub, sizeof(sub)),
 			 network_mode_to_string(c->mode));
@@ -805,6 +872,17 @@ void broker_watch_host(struct broker *b)
 	update_host(b);
 }
 
+/* Whether a file spans by EVPN: an earlier daemon may have left its part in FRR. */
+static bool any_evpn_file(const struct broker *b)
+{
+	for (size_t i = 0; i < b->configs->n; i++)
+		if (config_entry_valid(&b->configs->v[i]) &&
+		    b->configs->v[i].config.span.control == SPAN_EVPN &&
+		    b->configs->v[i].config.span.vni)
+			return true;
+	return false;
+}
+
 static int open_kernel(struct broker *b)
 {
 	const struct hostfw_env fw = {
@@ -840,6 +918,9 @@ static int open_kernel(struct broker *b)
 	r = resolved_new(b->event, &b->resolved);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up for systemd-resolved: %m");
+	r = frr_new(b->event, b->opt.frr_dir, any_evpn_file(b), &b->frr);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up FRR's part: %m");
 	return 0;
 }
 
@@ -877,6 +958,7 @@ int broker_new(sd_event *event, const struct broker_options *opt, server_request
 		.dnsmasq = b->dnsmasq_env,
 		.dhcp_watch = b->dhcp_watch,
 		.resolved = b->resolved,
+		.frr = b->frr,
 		.state_dir = b->opt.state_dir,
 		.resolv_file = b->opt.resolv_file,
 		.idle_timeout_usec = b->opt.idle_timeout_usec,
@@ -929,6 +1011,8 @@ struct broker *broker_free(struct broker *b)
 	b->resolved = resolved_free(b->resolved);
 	b->neighbour = neighbour_free(b->neighbour);
 	b->dhcp_watch = dhcp_watch_free(b->dhcp_watch);
+	/* FRR keeps the part of the networks left running, for the next daemon. */
+	b->frr = frr_free(b->frr);
 	b->ra = ra_free(b->ra);
 	b->nft = nft_free(b->nft);
 	b->nl = netlink_free(b->nl);

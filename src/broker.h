@@ -31,6 +31,8 @@ struct broker_options {
 	size_t max_connections;
 	size_t max_connections_per_user; /* 0: server_default_per_user() */
 	uint64_t silence_timeout_usec;
+	uint32_t span_address; /* this host in span files (host byte order); 0: found by address */
+	const char *frr_dir;   /* FRR's vty sockets and pid files; NULL: FRR's own */
 };
 
 #define BROKER_MAX_PORTS_PER_USER 64
@@ -51,6 +53,7 @@ struct broker {
 	struct dnsmasq_env *dnsmasq_env; /* what every dnsmasq is exec'd with */
 	struct dhcp_watch *dhcp_watch;   /* every dnsmasq's lease file */
 	struct resolved *resolved;       /* the host's systemd-resolved, when it runs */
+	struct frr *frr;                 /* the broker's part of FRR, for EVPN spans */
 	struct neighbour *neighbour;   /* the bridges' forwarding databases, the neighbour table */
 	struct config_dir *configs;    /* the network files, reread on each acquire */
 	struct forward_table forwards; /* every forwarded host port */
@@ -156,11 +159,16 @@ bool broker_request_holds(const struct request *req);
  *
  * A running network is returned as it is, even when its file changed
  * since: that applies when it is next created.
+ * A network that spans hosts is connected to them once the firewall
+ * holds its filter, and FRR is told of an EVPN span (off the loop).
  * Return: 0, NETWORK_E_POOL_EXHAUSTED, NETWORK_E_SUBNET_IN_USE,
  * NETWORK_E_SUBNET_TAKEN, NETWORK_E_PREFIX_TAKEN, NETWORK_E_FORWARD_TAKEN,
- * or negative errno (creation failed, nothing left behind).
+ * SPAN_E_NOT_LISTED, SPAN_E_AMBIGUOUS, SPAN_E_UNDERLAY_MTU, or negative
+ * errno (creation failed, nothing left behind).
  */
 int broker_acquire_network(struct broker *b, const struct network_config *c, struct network **ret);
+/* Tell FRR what the running EVPN spans want now (frr.c does it off the loop). */
+void broker_sync_frr(struct broker *b);
 /**
  * broker_add_lease() - add the acquire's lease @l to @n, and to the rest of the daemon
  * @spec:	its port (network_add_lease())

@@ -1,7 +1,9 @@
 /* brokerd.c - vmnet-brokerd: options, setup, and the sd-event loop */
+#include <arpa/inet.h>
 #include <cap-ng.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "adopt.h"
 #include "bgclose.h"
 #include "broker.h"
+#include "frr.h"
 #include "log.h"
 #include "server.h"
 #include "pool.h"
@@ -54,6 +57,9 @@ static void help(void)
 	       "  --client-timeout SECONDS  drop a client that sends nothing this long, or that\n"
 	       "                          holds no lease, waits for no address and sends no\n"
 	       "                          request this long (default %d)\n"
+	       "  --span-address ADDR     this host in network files that span hosts (default:\n"
+	       "                          the one of their host addresses this host holds)\n"
+	       "  --frr-dir DIR           FRR's vty sockets, for EVPN spans (default " FRR_RUN_DIR ")\n"
 	       "  --remove-all            adopt what an earlier daemon left, then remove every\n"
 	       "                          network and port, in use or not, and exit\n"
 	       "  -h --help               show this help\n"
@@ -108,7 +114,9 @@ enum {
 	ARG_MAX_CONNS,
 	ARG_MAX_CONNS_PER_USER,
 	ARG_CLIENT_TIMEOUT,
-	ARG_EXIT_IDLE
+	ARG_EXIT_IDLE,
+	ARG_SPAN_ADDRESS,
+	ARG_FRR_DIR,
 };
 
 static const struct option options[] = {
@@ -126,6 +134,8 @@ static const struct option options[] = {
 	{ "max-connections-per-user", required_argument, NULL, ARG_MAX_CONNS_PER_USER },
 	{ "client-timeout", required_argument, NULL, ARG_CLIENT_TIMEOUT },
 	{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
+	{ "span-address", required_argument, NULL, ARG_SPAN_ADDRESS },
+	{ "frr-dir", required_argument, NULL, ARG_FRR_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, ARG_VERSION },
 	{}
@@ -136,6 +146,18 @@ static int parse_limit(const char *name, const char *arg, size_t *ret)
 {
 	if (parse_count(arg, ret) < 0)
 		return log_error_errno(-EINVAL, "Invalid --%s '%s'", name, arg);
+	return 0;
+}
+
+/* An IPv4 unicast address for --span-address. Return: 0 or -EINVAL (logged). */
+static int parse_span_address(const char *arg, uint32_t *ret)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, arg, &a) != 1 || a.s_addr == 0)
+		return log_error_errno(-EINVAL, "Invalid --span-address '%s': want an IPv4 address",
+				       arg);
+	*ret = ntohl(a.s_addr);
 	return 0;
 }
 
@@ -192,6 +214,11 @@ static int parse_option(int c, const char *arg, struct broker_options *o)
 	case ARG_EXIT_IDLE:
 		if (parse_seconds(arg, &exit_idle_usec) < 0)
 			return log_error_errno(-EINVAL, "Invalid --exit-idle '%s'", arg);
+		return 0;
+	case ARG_SPAN_ADDRESS:
+		return parse_span_address(arg, &o->span_address);
+	case ARG_FRR_DIR:
+		o->frr_dir = arg;
 		return 0;
 	default:
 		return -EINVAL;
@@ -274,6 +301,33 @@ static int on_exit_idle_check(sd_event_source *s, uint64_t now, void *userdata)
 	if (r < 0)
 		log_warning_errno(r, "Failed to re-arm the --exit-idle check, staying up: %m");
 	return 0;
+}
+
+/*
+ * FRR's vty sockets are mode 0770, group frrvty: FRR's documented way to
+ * let a user run vtysh. Root without CAP_DAC_OVERRIDE (which the daemon
+ * does not keep) is such a user too, so join the group while setgroups()
+ * is still allowed. vtysh, the daemon's child, inherits it. Without the
+ * group (no FRR installed) nothing changes.
+ */
+static void join_frrvty(void)
+{
+	struct group *g = getgrnam("frrvty");
+	_cleanup_free_ gid_t *groups = NULL;
+	int n;
+
+	if (!g || geteuid() != 0)
+		return;
+	n = getgroups(0, NULL);
+	groups = n >= 0 ? calloc((size_t)n + 1, sizeof(gid_t)) : NULL;
+	if (!groups || (n = getgroups(n, groups)) < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g->gr_gid)
+			return;
+	groups[n++] = g->gr_gid;
+	if (setgroups((size_t)n, groups) < 0)
+		log_warning("Failed to join group frrvty, EVPN spans cannot reach FRR: %m");
 }
 
 /*
@@ -435,6 +489,8 @@ static int run(struct broker_options *o)
 	r = new_event_loop(&event);
 	if (r < 0)
 		return r;
+	/* Before adoption, which may run vtysh already. */
+	join_frrvty();
 	r = start_broker(event, o, &b);
 	if (r < 0)
 		return r;

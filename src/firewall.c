@@ -13,8 +13,10 @@
 #include "lease.h"
 #include "log.h"
 #include "network.h"
+#include "bridge.h"
 #include "nft.h"
 #include "registry.h"
+#include "span.h"
 #include "util.h"
 
 /* Every forward of @n: its file's, then its leases'; malloc'ed into *@ret (NULL when none). */
@@ -47,16 +49,44 @@ static int collect_forwards(const struct network *n, struct port_forward **ret, 
 	return 0;
 }
 
-/* What nft.c needs of @n; ret->forwards is malloc'ed. */
+/* The overlay port's filter of a span: its gateway stays local (nft.c). */
+static int describe_span(const struct network *n, struct nft_span **ret)
+{
+	uint8_t ll[16];
+
+	*ret = NULL;
+	if (!n->span)
+		return 0;
+	*ret = calloc(1, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	bridge_link_local(n->bridge_mac, ll);
+	span_nft(n->span, n->bridge_mac, ll, *ret);
+	return 0;
+}
+
+static void described_clear(struct nft_network *v)
+{
+	free((void *)v->forwards);
+	free((void *)v->span);
+}
+
+/* What nft.c needs of @n; ret->forwards and ret->span are malloc'ed (described_clear()). */
 static int describe(const struct network *n, struct nft_network *ret)
 {
 	struct port_forward *fw;
+	struct nft_span *span;
 	size_t n_fw;
 	int r;
 
-	r = collect_forwards(n, &fw, &n_fw);
+	r = describe_span(n, &span);
 	if (r < 0)
 		return r;
+	r = collect_forwards(n, &fw, &n_fw);
+	if (r < 0) {
+		free(span);
+		return r;
+	}
 	*ret = (struct nft_network){
 		.bridge = n->bridge,
 		.ifindex = n->bridge_ifindex,
@@ -71,6 +101,7 @@ static int describe(const struct network *n, struct nft_network *ret)
 		.dns_alt_port = n->dns_alt_port,
 		.forwards = fw,
 		.n_forwards = n_fw,
+		.span = span,
 	};
 	network_gateway6(n, ret->gateway6);
 	return 0;
@@ -96,7 +127,7 @@ int firewall_apply(struct nft *nft, const struct registry *reg)
 			log_error("Failed to apply nftables rules: %s", err ? err : "unknown error");
 	}
 	for (size_t j = 0; j < i; j++)
-		free((void *)v[j].forwards);
+		described_clear(&v[j]);
 	return r;
 }
 
@@ -110,7 +141,7 @@ int firewall_add(struct nft *nft, const struct registry *reg, const struct netwo
 	if (r < 0)
 		return r;
 	r = nft_add_network(nft, &v, &err);
-	free((void *)v.forwards);
+	described_clear(&v);
 	if (r >= 0)
 		return 0;
 	if (r != -EAGAIN)

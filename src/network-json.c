@@ -8,6 +8,7 @@
 #include "names.h"
 #include "network-json.h"
 #include "network-object.h"
+#include "span.h"
 #include "state.h"
 #include "util.h"
 
@@ -93,14 +94,26 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 							    : 0));
 	if (n->dhcp)
 		json_object_set_new(o, "dnsmasq_pid", json_integer(dhcp_server_pid(n->dhcp)));
+	if (n->span)
+		json_object_set_new(o, "span", span_status_json(n->span, n->env->frr));
 	return o;
+}
+
+/* What adoption needs of a span: which device, for which VNI, from which address. */
+static json_t *record_span_json(const struct network *n)
+{
+	char a[16];
+
+	return json_pack("{s:i, s:s, s:i, s:s}", "vni", (int)n->span->config->vni, "vxlan",
+			 n->span->vxlan, "vxlan_ifindex", n->span->vxlan_ifindex, "local",
+			 addr4_format(span_local(n->span), a, sizeof(a)));
 }
 
 json_t *network_record_json(const struct network *n)
 {
 	char sub[32], ula[INET6_ADDRSTRLEN], mac[18];
 	const struct lease *l;
-	json_t *leases = json_array();
+	json_t *leases = json_array(), *doc;
 
 	if (!leases)
 		return NULL;
@@ -115,13 +128,19 @@ json_t *network_record_json(const struct network *n)
 	inet_ntop(AF_INET6, n->ula, ula, sizeof(ula));
 	/* The range and the domain are what runs, whatever the file says since
 	 * (adopt.c); a daemon of before them ignores them. */
-	return json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:[i,i], s:s, "
-			 "s:o}",
-			 "version", STATE_VERSION, "name", n->config.name, "mode",
-			 network_mode_to_string(n->config.mode), "bridge", n->bridge, "bridge_ifindex",
-			 n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
-			 prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
-			 (int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
-			 n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "dhcp_range", (int)n->range.first,
-			 (int)n->range.last, "domain", n->domain, "leases", leases);
+	doc = json_pack("{s:i, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:b, s:i, s:[i,i], s:s, "
+			"s:o}",
+			"version", STATE_VERSION, "name", n->config.name, "mode",
+			network_mode_to_string(n->config.mode), "bridge", n->bridge, "bridge_ifindex",
+			n->bridge_ifindex, "bridge_mac", mac_format(n->bridge_mac, mac), "subnet",
+			prefix4_format(&n->subnet, sub, sizeof(sub)), "ula", ula, "mtu",
+			(int)n->config.mtu, "dhcp", n->config.dhcp, "dnsmasq_pid",
+			n->dhcp ? (int)dhcp_server_pid(n->dhcp) : 0, "dhcp_range", (int)n->range.first,
+			(int)n->range.last, "domain", n->domain, "leases", leases);
+	/* A span missing from the record would make its device an orphan: all or nothing. */
+	if (doc && n->span && json_object_set_new(doc, "span", record_span_json(n)) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }

@@ -28,9 +28,12 @@ struct dhcp_watch;
 struct dnsmasq_env;
 struct resolved;
 struct forward_table;
+struct frr;
 struct netlink;
 struct ra;
 struct ra_link;
+struct span;
+struct span_place;
 
 /* The owner of @n must remove it: its idle timer fired. */
 typedef void (*network_idle_fn)(struct network *n, void *userdata);
@@ -46,6 +49,7 @@ struct network_env {
 	struct ra *ra;                  /* the socket all networks advertise through */
 	struct forward_table *forwards; /* every forwarded host port, by whom */
 	struct dnsmasq_env *dnsmasq;    /* what every dnsmasq is exec'd with */
+	struct frr *frr;                /* the broker's part of FRR, for spans' status */
 	struct dhcp_watch *dhcp_watch;  /* tells when a dnsmasq's lease file changes */
 	struct resolved *resolved;      /* the host's systemd-resolved, told of each domain */
 	const char *state_dir;
@@ -65,6 +69,7 @@ struct network_addressing {
 	uint32_t gateway;      /* host byte order; 0: the subnet's .1, as on every pool subnet */
 	uint8_t ula[16];       /* IPv6 prefix: the file's, or a random RFC 4193 /64 */
 	uint8_t ula_len;       /* its length; 0 means 64 */
+	const struct span_place *span; /* this host's place in the file's span; NULL: none */
 	/* Adoption: what the record says runs, when it says; else from the file. */
 	bool has_range;
 	struct dhcp_range range;
@@ -76,6 +81,7 @@ struct network_bridge {
 	char name[IFNAMSIZ];
 	int ifindex;
 	uint8_t mac[6];
+	int vxlan_ifindex; /* its span's VXLAN device, when it is adopted with it; else 0 */
 };
 
 struct network {
@@ -109,6 +115,7 @@ struct network {
 	struct ra_link *ra;         /* router advertisements, when the file wants them */
 	sd_event_source *dhcp_sync; /* pending: dnsmasq learns the reservations */
 	struct record record;       /* STATE/NAME.state and .journal */
+	struct span *span;          /* the overlay to the other hosts; NULL: this host's alone */
 	bool adopting;     /* the earlier daemon's record stands until network_adopt_done() */
 	bool dns_alt_port; /* a host's DNS server has port 53: dnsmasq on NFT_DNS_ALT_PORT */
 };

@@ -41,6 +41,7 @@
 #include "ra.h"
 #include "record.h"
 #include "sockdiag.h"
+#include "span.h"
 #include "state.h"
 #include "util.h"
 
@@ -410,6 +411,22 @@ static int create_bridge(struct network *n)
 	return bridge_create(n->env->nl, &s, &n->bridge_ifindex);
 }
 
+/*
+ * Locally administered, unicast: the bridge's MAC never follows its
+ * ports. A span's is the distributed gateway's, the same on every host.
+ */
+static int choose_mac(struct network *n, const struct network_addressing *a)
+{
+	if (a->span) {
+		span_gateway_mac(n->config.span.vni, n->bridge_mac);
+		return span_new(&n->config.span, a->span, &n->span);
+	}
+	if (getrandom(n->bridge_mac, 6, 0) != 6)
+		return -errno;
+	n->bridge_mac[0] = (uint8_t)((n->bridge_mac[0] & 0xfe) | 0x02);
+	return 0;
+}
+
 int network_new(struct network_env *env, const struct network_config *c,
 		const struct network_addressing *a, const char *bridge, struct network **ret)
 {
@@ -425,10 +442,9 @@ int network_new(struct network_env *env, const struct network_config *c,
 	set_addressing(n, a);
 	aim_file_forwards(n);
 	snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
-	if (getrandom(n->bridge_mac, 6, 0) != 6)
-		return -errno;
-	/* Locally administered, unicast: the bridge's MAC never follows its ports. */
-	n->bridge_mac[0] = (uint8_t)((n->bridge_mac[0] & 0xfe) | 0x02);
+	r = choose_mac(n, a);
+	if (r < 0)
+		return r;
 	r = forward_table_add(env->forwards, c->forwards, c->n_forwards, n, n);
 	if (r < 0)
 		return r;
@@ -470,6 +486,13 @@ int network_adopt(struct network_env *env, struct network_config *c,
 	memcpy(n->bridge, br->name, sizeof(n->bridge));
 	n->bridge_ifindex = br->ifindex;
 	memcpy(n->bridge_mac, br->mac, 6);
+	if (a->span) {
+		r = span_new(&n->config.span, a->span, &n->span);
+		if (r >= 0 && br->vxlan_ifindex > 0)
+			r = span_adopt(n->span, env->nl, br->vxlan_ifindex);
+		if (r < 0)
+			return r;
+	}
 	/* Claimed whether free or not: the first claim of a port stays its owner. */
 	r = forward_table_add(env->forwards, n->config.forwards, n->config.n_forwards, n, n);
 	if (r < 0)
@@ -545,6 +568,11 @@ struct network *network_free(struct network *n)
 		record_close(&n->record); /* none of ours: an earlier daemon's stays */
 	else
 		record_forget(&n->record);
+	if (n->span) {
+		/* An EVPN span's VNI goes from zebra with its device. */
+		span_remove(n->span, n->env->nl);
+		n->span = span_free(n->span);
+	}
 	if (n->bridge_ifindex > 0) {
 		r = netlink_link_del(n->env->nl, n->bridge_ifindex);
 		if (r < 0)
@@ -574,9 +602,29 @@ struct network *network_abandon(struct network *n)
 		lease_free(l);
 	}
 	forward_table_remove(n->env->forwards, n);
+	n->span = span_free(n->span); /* its device stays, for the next daemon */
 	network_config_clear(&n->config);
 	free(n);
 	return NULL;
+}
+
+int network_start_span(struct network *n)
+{
+	char alias[128];
+	int r;
+
+	if (!n->span)
+		return 0;
+	snprintf(alias, sizeof(alias), NETWORK_ALIAS_PREFIX "%s", n->config.name);
+	r = span_start(n->span, n->env->nl, n->bridge_ifindex, alias, n->config.mtu);
+	if (r >= 0 && n->ever_used)
+		(void)network_save(n); /* an adopted network's record names its new device */
+	return r;
+}
+
+bool network_is_evpn(const struct network *n)
+{
+	return n->span && n->config.span.control == SPAN_EVPN;
 }
 
 int network_start_dhcp(struct network *n)
@@ -603,6 +651,25 @@ static bool mac_taken(const struct network *n, const uint8_t mac[6])
 	return false;
 }
 
+/*
+ * address_take() on the hosts this host may hand out: a span's own
+ * slice, and the reservations. Next-fit goes on where it was.
+ */
+static int take_in_slice(struct network *n, struct lease *l, const struct dhcp_host *leased,
+			 size_t n_leased)
+{
+	struct host_map m = n->hosts;
+	int r;
+
+	span_slice_only(n->span, &n->config, n->subnet.addr, &m);
+	r = address_take(&m, &n->config, &n->subnet, &n->range, l->mac, leased, n_leased, &l->host);
+	if (r == 0) {
+		(void)host_map_take_exact(&n->hosts, l->host);
+		n->hosts.last = m.last;
+	}
+	return r;
+}
+
 /* @l's address: its own (an adopted lease), or one address_take() chooses. */
 static int take_address(struct network *n, struct lease *l, bool adopted)
 {
@@ -620,8 +687,11 @@ static int take_address(struct network *n, struct lease *l, bool adopted)
 	/* Without dnsmasq's view (no DHCP, unreadable file) plain next-fit is all we have. */
 	if (n->dhcp && dhcp_server_leases(n->dhcp, &leased, &n_leased) < 0)
 		n_leased = 0;
-	r = address_take(&n->hosts, &n->config, &n->subnet, &n->range, l->mac, leased, n_leased,
-			 &l->host);
+	if (n->span)
+		r = take_in_slice(n, l, leased, n_leased);
+	else
+		r = address_take(&n->hosts, &n->config, &n->subnet, &n->range, l->mac, leased,
+				 n_leased, &l->host);
 	if (r == ADDRESS_E_TAKEN)
 		return NETWORK_E_ADDRESS_TAKEN;
 	if (r == ADDRESS_E_FULL)

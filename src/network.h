@@ -65,6 +65,15 @@ struct network_change {
 int network_new(struct network_env *env, const struct network_config *c,
 		const struct network_addressing *a, const char *bridge, struct network **ret);
 /**
+ * network_start_span() - connect @n to the other hosts of its span
+ *
+ * Its VXLAN device, created and made a port of the bridge. Call once the
+ * firewall holds the span's filter: frames cross from then on. Nothing
+ * to do for a network that does not span hosts.
+ * Return: 0 or negative errno (nothing left of the device).
+ */
+int network_start_span(struct network *n);
+/**
  * network_adopt() - a network an earlier daemon left: its bridge @br exists
  *
  * Nothing is recorded until network_adopt_done(): the record of the
@@ -170,5 +179,8 @@ int network_remove_forwards(struct network *n, struct lease *l, const struct por
  * Return: 0 or negative errno.
  */
 int network_start_dhcp(struct network *n);
+
+/* Whether @n spans hosts with BGP EVPN: FRR holds part of it. */
+bool network_is_evpn(const struct network *n);
 
 #endif

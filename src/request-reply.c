@@ -17,6 +17,7 @@
 #include "port.h"
 #include "protocol.h"
 #include "request-reply.h"
+#include "span.h"
 #include "util.h"
 
 int status_from(int code)
@@ -31,6 +32,8 @@ int status_from(int code)
 	case CONFIG_E_NOT_FOUND:
 	case CONFIG_E_INVALID:
 	case NETWORK_E_FORWARD_UNKNOWN:
+	case SPAN_E_NOT_LISTED:
+	case SPAN_E_AMBIGUOUS:
 		return VMNET_BROKER_NOT_FOUND;
 	case ACCESS_E_DENIED:
 	case PORT_E_NOT_OWNER:
@@ -56,6 +59,7 @@ int status_from(int code)
 	case NETWORK_E_MAC_TAKEN:
 	case NETWORK_E_ADDRESS_TAKEN:
 	case PORT_E_IFNAME_TAKEN:
+	case SPAN_E_UNDERLAY_MTU:
 		return VMNET_BROKER_CONFLICT;
 	case GUEST_E_PORT_FULL:
 		return VMNET_BROKER_LIMIT_EXCEEDED;

@@ -23,6 +23,7 @@
 #include "config-dir.h"
 #include "config.h"
 #include "forward.h"
+#include "frr.h"
 #include "guest.h"
 #include "hostfw.h"
 #include "lease.h"
@@ -36,6 +37,7 @@
 #include "request-reply.h"
 #include "request.h"
 #include "server.h"
+#include "span.h"
 #include "util.h"
 
 /*
@@ -114,6 +116,44 @@ static int check_limits(struct broker *b, struct connection *c, const struct req
 	}
 }
 
+/* The span's host addresses, "A, B, C", into @buf. */
+static void span_hosts(const struct span_config *c, char *buf, size_t size)
+{
+	size_t n = 0;
+	char a[16];
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->n_hosts && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "",
+				      addr4_format(c->hosts[i].address, a, sizeof(a)));
+}
+
+/* Answer a SPAN_E_* code of broker_acquire_network() for @cfg. */
+static int span_failure(struct broker *b, const struct network_config *cfg, int r, struct reply *rp)
+{
+	char hosts[256];
+
+	span_hosts(&cfg->span, hosts, sizeof(hosts));
+	if (r == SPAN_E_NOT_LISTED && b->opt.span_address)
+		return request_fail(rp, status_from(r),
+				    "network '%s': --span-address is not one of its span's hosts (%s) "
+				    "held by this host",
+				    cfg->name, hosts);
+	if (r == SPAN_E_NOT_LISTED)
+		return request_fail(rp, status_from(r),
+				    "network '%s': this host holds none of its span's host addresses (%s)",
+				    cfg->name, hosts);
+	if (r == SPAN_E_AMBIGUOUS)
+		return request_fail(rp, status_from(r),
+				    "network '%s': this host holds several of its span's host addresses "
+				    "(%s): start the daemon with --span-address to say which is its",
+				    cfg->name, hosts);
+	return request_fail(rp, status_from(r),
+			    "network '%s': mtu %u with VXLAN's %d bytes needs an MTU of at least %u on "
+			    "the link of this host's span address",
+			    cfg->name, cfg->mtu, SPAN_OVERHEAD, cfg->mtu + SPAN_OVERHEAD);
+}
+
 /* Answer a positive code of broker_acquire_network() for @cfg. */
 static int network_failure(struct broker *b, const struct network_config *cfg, int r, struct reply *rp)
 {
@@ -148,6 +188,10 @@ static int network_failure(struct broker *b, const struct network_config *cfg, i
 	case NETWORK_E_FORWARD_TAKEN:
 		describe_taken_forward(b, cfg->forwards, cfg->n_forwards, why, sizeof(why));
 		return request_fail(rp, status_from(r), "network '%s': %s", cfg->name, why);
+	case SPAN_E_NOT_LISTED:
+	case SPAN_E_AMBIGUOUS:
+	case SPAN_E_UNDERLAY_MTU:
+		return span_failure(b, cfg, r, rp);
 	default:
 		return request_fail(rp, VMNET_BROKER_INTERNAL_ERROR,
 				    "network '%s': unexpected result %d", cfg->name, r);
@@ -461,6 +505,8 @@ static int handle_status(struct broker *b, struct connection *c, struct reply *r
 
 	/* A host service may have bound a forwarded port since the last look. */
 	broker_check_host_listeners(b);
+	/* EVPN sessions as FRR last told (at most a second ago when asked often). */
+	frr_refresh(b->frr);
 	TAILQ_FOREACH(n, &b->registry.networks, link)
 		json_array_append_new(nets, network_status_json(n, uid));
 	/* What the host's firewall holds for the networks: nothing in it names a user. */

@@ -242,6 +242,23 @@ static int parse_domain(json_t *o, struct state_network *n)
 	return 0;
 }
 
+/* "span", when the network spans hosts: its VXLAN device. */
+static int parse_span(json_t *o, struct state_span *s)
+{
+	long long x;
+
+	if (!o)
+		return 0;
+	if (!json_is_object(o) || get_int(o, "vni", 1, SPAN_VNI_MAX, &x) < 0)
+		return -EINVAL;
+	s->vni = (uint32_t)x;
+	if (get_str(o, "vxlan", s->vxlan, sizeof(s->vxlan)) < 0 || !ifname_is_valid(s->vxlan) ||
+	    get_int(o, "vxlan_ifindex", 0, INT32_MAX, &x) < 0)
+		return -EINVAL;
+	s->vxlan_ifindex = (int)x;
+	return get_addr4(o, "local", &s->local);
+}
+
 static int parse_network(json_t *o, struct state_network *n)
 {
 	char mode[16], subnet[32], ula[INET6_ADDRSTRLEN];
@@ -276,7 +293,8 @@ static int parse_network(json_t *o, struct state_network *n)
 	if (!json_is_boolean(json_object_get(o, "dhcp")))
 		return -EINVAL;
 	n->dhcp = json_is_true(json_object_get(o, "dhcp"));
-	if (parse_range(o, n) < 0 || parse_domain(o, n) < 0)
+	if (parse_range(o, n) < 0 || parse_domain(o, n) < 0 ||
+	    parse_span(json_object_get(o, "span"), &n->span) < 0)
 		return -EINVAL;
 
 	leases = json_object_get(o, "leases");

@@ -15,7 +15,7 @@
 
 /*
  * The snapshot's format only gained keys a version 1 reader ignores
- * (a lease's "id"), so it stays 1: a daemon of before the journal still
+ * (a lease's "id", a network's "span"), so it stays 1: a daemon of before the journal still
  * adopts what the snapshot holds (docs/design.md, *Downgrade*).
  */
 #define STATE_VERSION 1
@@ -35,6 +35,14 @@ struct state_lease {
 	unsigned int n_forwards;
 };
 
+/* A span's overlay as recorded; vni 0: the network spans no hosts. */
+struct state_span {
+	uint32_t vni;
+	char vxlan[IFNAMSIZ];
+	int vxlan_ifindex; /* 0: not yet created */
+	uint32_t local;    /* this host's underlay address, host byte order */
+};
+
 struct state_network {
 	char name[NETWORK_NAME_MAX + 1];
 	enum network_mode mode;
@@ -51,6 +59,7 @@ struct state_network {
 	bool has_domain;                 /* "domain" recorded */
 	char domain[DNS_DOMAIN_MAX + 1]; /* "": no names */
 	pid_t dnsmasq_pid;               /* 0: none */
+	struct state_span span;
 	struct state_lease *leases;
 	size_t n_leases;
 	size_t leases_alloc; /* room in @leases, for state_replay() */

@@ -15,7 +15,7 @@
  * own, so that request.c turns any of them into a status in one switch
  * (a code used twice fails to compile there): protocol 100, pool 200,
  * config 300, access 400, port 500, address 600, network 700, broker 800,
- * forward 900, guest 1000.
+ * forward 900, guest 1000, span 1100, frr 1200.
  */
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
