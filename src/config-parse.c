@@ -89,9 +89,11 @@ struct parser {
 	bool subnet_ok;    /* `subnet` parsed into c->gateway */
 	bool subnet_len;   /* `subnet` has a prefix length: "192.168.42.1/24" */
 	bool range_ok;     /* `dhcp_range` parsed into c->dhcp_range_start and _end */
-	bool bad;          /* an error was found */
-	bool hide;         /* quote none of the file's text: others may not read it */
-	int oom;           /* -ENOMEM once an error could not even be recorded */
+	bool span_object; /* `span` is an object: what the rest of the file must be can be checked */
+	bool span_ok;     /* ... and it parsed without an error */
+	bool bad;         /* an error was found */
+	bool hide;        /* quote none of the file's text: others may not read it */
+	int oom;          /* -ENOMEM once an error could not even be recorded */
 };
 
 _printf_(3, 4) static void perr(struct parser *p, const char *key, const char *fmt, ...)
@@ -681,6 +683,7 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 {
 	struct network_config *c = p->c;
 	long long n;
+	int r;
 
 	switch (k) {
 	case K_DESCRIPTION:
@@ -734,7 +737,10 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 	case K_DOMAIN:
 		return parse_domain(p, v);
 	case K_SPAN:
-		return note(p, config_span_parse(p->path, v, p->hide, &c->span, p->errors));
+		r = config_span_parse(p->path, v, p->hide, &c->span, p->errors);
+		p->span_ok = r == 0;
+		p->span_object = json_is_object(v);
+		return note(p, r);
 	default:
 		return;
 	}
@@ -1024,7 +1030,9 @@ static void parse_object(struct parser *p, json_t *root)
 	check_ipv6(p);
 	if (seen(p, K_DOMAIN) && !p->c->dns_proxy)
 		perr(p, "domain", "has no effect with 'dns_proxy': false");
-	note(p, config_span_check(p->path, p->c, seen(p, K_MTU) ? "mtu" : "span", p->errors));
+	if (p->span_object)
+		note(p, config_span_check(p->path, p->c, seen(p, K_MTU) ? "mtu" : "span",
+					  p->span_ok, p->errors));
 }
 
 static void check_name(struct parser *p, const char *name)

@@ -307,8 +307,6 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 		perr(&p, "span.evpn", "applies only with \"control\": \"evpn\"");
 	else if (x && ret->control == SPAN_EVPN)
 		parse_evpn(&p, x);
-	if (p.bad)
-		ret->vni = 0; /* no half span for the checks of the rest of the file */
 	return result(&p);
 }
 
@@ -343,24 +341,22 @@ static void check_slices(struct span_parser *p, const struct network_config *c)
 }
 
 int config_span_check(const char *path, const struct network_config *c, const char *mtu_key,
-		      struct config_errors *errors)
+		      bool hosts_ok, struct config_errors *errors)
 {
 	struct span_parser p = { .path = path, .errors = errors };
-	const struct span_config *s = &c->span;
 
-	if (!s->vni)
-		return 0;
 	if (!c->has_subnet)
 		perr(&p, "span", "needs a fixed 'subnet' and 'mask': every host serves the same one");
-	else
+	else if (hosts_ok)
 		check_slices(&p, c);
 	if (!c->has_ipv6_prefix)
 		perr(&p, "span", "needs a fixed 'ipv6_prefix': every host advertises the same one");
-	if (c->mtu + SPAN_OVERHEAD > s->underlay_mtu)
+	if (c->mtu + SPAN_OVERHEAD > c->span.underlay_mtu)
 		perr(&p, mtu_key,
 		     "mtu %u leaves no room for VXLAN's %d bytes under the span's "
 		     "underlay_mtu %u: set \"mtu\" to at most %u",
-		     c->mtu, SPAN_OVERHEAD, s->underlay_mtu, s->underlay_mtu - SPAN_OVERHEAD);
+		     c->mtu, SPAN_OVERHEAD, c->span.underlay_mtu,
+		     c->span.underlay_mtu - SPAN_OVERHEAD);
 	if (c->mode == MODE_SHARED && !c->nat44)
 		perr(&p, "nat44",
 		     "must stay on with 'span': a routed subnet on several hosts needs a route "

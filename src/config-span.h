@@ -24,6 +24,7 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 /**
  * config_span_check() - what a span needs of the whole of its file @c
  * @mtu_key:	the key to blame for the MTU: "mtu" when the file has it
+ * @hosts_ok:	config_span_parse() found no error: the slices can be checked
  *
  * A fixed subnet and IPv6 prefix (every host serves the same), slices
  * inside the subnet and apart, a slice for every host with DHCP, an MTU
@@ -33,6 +34,6 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
  * Return: 0, CONFIG_E_INVALID when errors were appended, or -ENOMEM.
  */
 int config_span_check(const char *path, const struct network_config *c, const char *mtu_key,
-		      struct config_errors *errors);
+		      bool hosts_ok, struct config_errors *errors);
 
 #endif
