@@ -29,6 +29,25 @@ static void check_errors(const struct config_errors *e)
 	}
 }
 
+/* A valid span: what span.c and frr.c take for granted. */
+static void check_span(const struct network_config *c)
+{
+	const struct span_config *s = &c->span;
+
+	if (!s->vni)
+		return;
+	fuzz_check(s->vni <= SPAN_VNI_MAX && s->port > 0 && s->control < _SPAN_CONTROL_MAX,
+		   "span values in range");
+	fuzz_check(c->has_subnet && c->has_ipv6_prefix, "span with a fixed subnet and prefix");
+	fuzz_check(c->mtu + SPAN_OVERHEAD <= s->underlay_mtu, "span MTU leaves room");
+	fuzz_check(s->n_hosts >= 2 && s->n_hosts <= SPAN_HOSTS_MAX && s->hosts, "span hosts");
+	fuzz_check(s->control != SPAN_EVPN || s->asn, "EVPN span with an ASN");
+	for (size_t i = 0; i < s->n_hosts; i++) {
+		fuzz_check(s->hosts[i].address != 0, "span host addressed");
+		fuzz_check(!c->dhcp || s->hosts[i].slice.len, "span host with a slice under DHCP");
+	}
+}
+
 static void check_valid(const struct network_config *c)
 {
 	fuzz_check(streq(c->name, NAME), "name kept");
@@ -63,6 +82,7 @@ static void check_valid(const struct network_config *c)
 	fuzz_check(c->lease_forwards.restricted || (c->lease_forwards.n_allowed_users == 0 &&
 						    c->lease_forwards.n_allowed_groups == 0),
 		   "lease_port_forwards lists only when restricted");
+	check_span(c);
 }
 
 /* A file others may not read: the same verdict and errors, none quoting the text. */

@@ -54,6 +54,9 @@ static void check_valid(const struct state_network *n)
 		   "subnet length a network may have");
 	fuzz_check(n->mtu >= 68 && n->mtu <= 65535, "mtu in range");
 	fuzz_check(n->dnsmasq_pid >= 0, "dnsmasq pid not negative");
+	fuzz_check(n->span.vni <= SPAN_VNI_MAX, "span VNI in range");
+	fuzz_check(!n->span.vni || (ifname_is_valid(n->span.vxlan) && n->span.vxlan_ifindex >= 0),
+		   "span device valid");
 	fuzz_check(n->n_leases == 0 || n->leases, "leases allocated");
 	fuzz_check(n->n_leases <= n->leases_alloc, "leases fit their allocation");
 	for (size_t i = 0; i < n->n_leases; i++) {

@@ -1,0 +1,277 @@
+"""Networks that span hosts (issue 21): three "hosts" on one underlay, both
+ways of filling the overlay (a static flood list, BGP EVPN through FRR).
+
+One world per mode, shared by the module's tests (vmbt_span.py builds it):
+three daemon namespaces, each with its own broker (and zebra and bgpd),
+joined by an underlay bridge; on each, guests of network "lab". The tests
+run in order: the last ones kill and restart a host, then let the network go.
+"""
+import ipaddress
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import PYTHON, RUN, TOPO_KEY, Topology, run, wait_until
+import vmbt_span
+from vmbt_span import NETWORK, SUBNET, World, ping_loss, slice_of
+
+UPSTREAM_PORT = 8021
+
+# Answers each connection with its own tag: which host's upstream it reached.
+TAG_LISTENER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(sys.argv[2].encode() + b"\n")
+    c.close()
+"""
+
+
+def address(g):
+    return g.reply["network"]["port"]["address"]
+
+
+@pytest.fixture(scope="module", params=["static", "evpn"])
+def world(request):
+    if request.param == "evpn" and not vmbt_span.frr_available():
+        pytest.skip("FRR (bgpd, zebra, vtysh) is not installed")
+    tmp = tempfile.mkdtemp(prefix=RUN)
+    os.chmod(tmp, 0o755)
+    topo = Topology(tmp)
+    try:
+        w = World(topo, request.param)
+        # Two guests on host 3: a local pair for when host 3 fails.
+        w.guests = [w.hosts[0].guest("g1"), w.hosts[1].guest("g1"), w.hosts[2].guest("g1"),
+                    w.hosts[2].guest("g2")]
+        for g in w.guests:
+            g.lease = g.dhcp()
+        w.wait_sessions()
+        yield w
+    finally:
+        errors = topo.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if errors:
+            pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _daemon_logs(request, world):
+    # The daemons' logs go with a failure's report (conftest.py).
+    request.node.stash[TOPO_KEY] = world.topo
+
+
+def test_addresses_come_from_each_hosts_slice(world):
+    for g in world.guests:
+        got = ipaddress.IPv4Address(g.lease["ip"])
+        assert g.lease["ip"] == address(g), "DHCP gave another address than the reply"
+        assert got in ipaddress.IPv4Network(slice_of(g.host.i)), \
+            "%s on host %d got %s, outside its slice" % (g, g.host.i, got)
+        # The gateway, its DNS and router are the same address on every host.
+        assert g.lease["router"] == SUBNET + ".1"
+    assert len({address(g) for g in world.guests}) == len(world.guests)
+
+
+def test_guests_reach_each_other_across_hosts(world):
+    for a in world.guests:
+        for b in world.guests:
+            if a is not b:
+                assert a.ping(address(b), timeout=10), "%s cannot reach %s" % (a, b)
+
+
+def test_ipv6_across_hosts(world):
+    # SLAAC from each host's own router advertisements, the same prefix everywhere.
+    def global6(g):
+        out = g.exec("ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global").stdout
+        return out.split()[3].split("/")[0] if out.strip() else None
+
+    addrs = {}
+    for g in world.guests[:3]:
+        addrs[g] = wait_until(lambda g=g: global6(g), 15, what="SLAAC address of %s" % g)
+        assert addrs[g].startswith(vmbt_span.PREFIX6[:-1])
+    a, b, c = world.guests[:3]
+    assert a.ping(addrs[b], timeout=10)
+    assert c.ping(addrs[a], timeout=10)
+
+
+def test_gateway_answers_locally_once(world):
+    # Every host has the gateway's address and MAC; only the guest's own answers.
+    procs = [subprocess.Popen(["ip", "netns", "exec", g.ns, "busybox", "arping", "-c", "2",
+                               "-w", "3", "-I", "eth0", SUBNET + ".1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for g in world.guests[:3]]
+    for p in procs:
+        out, _ = p.communicate(timeout=20)
+        replies = [line for line in out.splitlines() if line.startswith("Unicast reply")]
+        assert len(replies) == 2, "one reply per request expected:\n" + out
+        assert "[02:76:6d:00:00:64]" in replies[0].lower(), out
+
+
+def test_upstream_through_own_host(world):
+    procs = []
+    for h in world.hosts:
+        p = world.topo.spawn(["ip", "netns", "exec", h.upstream, PYTHON, "-B", "-c",
+                              TAG_LISTENER, str(UPSTREAM_PORT), "host%d" % h.i],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r, _, _ = select.select([p.stdout], [], [], 10)
+        assert r and p.stdout.readline().strip() == b"ready"
+        procs.append(p)
+    for g in world.guests[:3]:
+        got = g.tcp_peer("203.0.113.2", UPSTREAM_PORT, timeout=5)
+        assert got == "host%d" % g.host.i, "%s went out through %s" % (g, got)
+
+
+def test_status_shows_the_span(world):
+    for h in world.hosts:
+        def span():
+            return (h.broker.network(NETWORK) or {}).get("span")
+
+        s = span()
+        assert s["vni"] == vmbt_span.VNI and s["control"] == world.control
+        assert s["local"] == h.address and s["vxlan"] == "vmvx100"
+        assert s["slice"] == slice_of(h.i)
+        others = sorted(o.address for o in world.hosts if o is not h)
+        assert sorted(p["address"] for p in s["peers"]) == others
+        if world.control == "static":
+            assert all(p["state"] == "configured" for p in s["peers"])
+            continue
+
+        def all_up():
+            s = span()
+            return s["frr"]["state"] == "configured" and all(
+                p["state"] == "established" and p["vtep"] for p in s["peers"])
+        wait_until(all_up, 20, interval=0.5, what="status of %s to show its peers up" % h.ns)
+    text = world.hosts[0].broker.cli("status").stdout
+    assert "198.51.100.2" in text and "198.51.100.3" in text, text
+
+
+def _vxlan_drops(host):
+    """Packets the inet table's input chain dropped as VXLAN from elsewhere."""
+    for o in host.broker.nft_ruleset():
+        rule = o.get("rule")
+        if rule and rule["chain"] == "input" and "VXLAN" in rule.get("comment", ""):
+            return next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+    raise AssertionError("no VXLAN rule in %s's table" % host.ns)
+
+
+def test_vxlan_only_from_the_span_hosts(world):
+    # A namespace on the underlay with an address the file does not list
+    # and a VXLAN device of the same VNI: its frames must not reach guests.
+    topo, ul = world.topo, world.underlay
+    before = _vxlan_drops(world.hosts[0])
+    rogue = topo.netns("rogue")
+    run(["ip", "-n", rogue, "link", "add", "ul", "type", "veth", "peer", "name", "rogue",
+         "netns", ul])
+    run(["ip", "-n", ul, "link", "set", "rogue", "master", "ul0", "up"])
+    run(["ip", "-n", rogue, "addr", "add", "198.51.100.9/24", "dev", "ul"])
+    run(["ip", "-n", rogue, "link", "set", "ul", "up"])
+    run(["ip", "-n", rogue, "link", "add", "vx", "type", "vxlan", "id", str(vmbt_span.VNI),
+         "local", "198.51.100.9", "remote", world.hosts[0].address, "dstport", "4789",
+         "dev", "ul"])
+    run(["ip", "-n", rogue, "addr", "add", SUBNET + ".250/24", "dev", "vx"])
+    run(["ip", "-n", rogue, "link", "set", "vx", "up"])
+    p = run(["ip", "netns", "exec", rogue, "ping", "-c", "3", "-i", "0.2", "-W", "1",
+             address(world.guests[0])], check=False)
+    assert p.returncode != 0, "a host the file does not list reached a guest:\n" + p.stdout
+    # Its frames did arrive, and the filter is what stopped them.
+    assert _vxlan_drops(world.hosts[0]) > before
+
+
+def test_new_guest_is_reachable_from_another_host(world):
+    g = world.hosts[1].guest("g9")
+    t0 = time.monotonic()
+    g.dhcp()
+    assert world.guests[0].ping(address(g), timeout=10)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 10
+    world.topo.namespaces.remove(g.ns)
+    run(["ip", "netns", "del", g.ns])
+
+
+def _pings(pairs, count, interval=0.05):
+    """Start @count pings for each (from, to) pair; return the processes."""
+    procs = []
+    for a, b in pairs:
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", a.ns, "ping", "-n", "-q", "-c", str(count), "-i",
+             str(interval), "-W", "1", address(b)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return procs
+
+
+def _lost(p):
+    out, _ = p.communicate(timeout=120)
+    for line in out.splitlines():
+        if "packets transmitted" in line:
+            sent, got = (int(x.split()[0]) for x in line.split(",")[:2])
+            return sent - got
+    raise AssertionError("no ping summary: " + out)
+
+
+def test_host_failure_spares_the_others_and_heals(world):
+    h1g, h2g, h3g, h3g2 = world.guests
+    h3 = world.hosts[2]
+    # 9 s of pings: the other two hosts, and the failed host's own pair.
+    others, local = _pings([(h1g, h2g), (h3g, h3g2)], 180)
+    time.sleep(1)
+    h3.broker.stop(signal.SIGKILL)
+    if h3.frr:
+        h3.frr.kill(signal.SIGKILL)
+    time.sleep(2)
+    if world.control == "static":
+        # Nothing on the data path was the broker's.
+        assert ping_loss(h1g, address(h3g), 10) == 0
+    if h3.frr:
+        h3.frr.start()
+    h3.broker.start()
+    t0 = time.monotonic()
+    assert h1g.ping(address(h3g), timeout=30), "host 3 never came back to host 1"
+    assert h3g.ping(address(h2g), timeout=10)
+    healed = time.monotonic() - t0
+    assert _lost(others) == 0, "the other hosts lost packets while host 3 was down"
+    assert _lost(local) == 0, "host 3's own guests lost each other"
+    print("host 3 reached again %.1f s after its broker (and FRR) restarted" % healed)
+    assert healed < 20
+    # The restarted broker adopted its network and its leases.
+    st = h3.broker.network(NETWORK)
+    assert st and len(st["leases"]) == 2 and st["span"]["vxlan"] == "vmvx100"
+    world.wait_sessions()
+
+
+def test_frr_restart_gets_the_brokers_part_again(world):
+    if world.control != "evpn":
+        pytest.skip("FRR only in EVPN mode")
+    h2 = world.hosts[1]
+    h2.frr.kill(signal.SIGTERM)
+    h2.frr.start()
+    # bgpd came back with its file's configuration alone; the broker adds its part.
+    wait_until(lambda: "neighbor vmnet-broker peer-group" in h2.frr.running_config(), 15,
+               what="the broker's part back in bgpd")
+    world.wait_sessions()
+    assert world.guests[1].ping(address(world.guests[0]), timeout=20)
+
+
+def test_the_network_goes_with_its_last_lease(world):
+    for g in world.guests:
+        world.topo.namespaces.remove(g.ns)
+        run(["ip", "netns", "del", g.ns])
+    for h in world.hosts:
+        wait_until(lambda h=h: h.broker.network(NETWORK) is None, 20,
+                   what="network lab to go on %s" % h.ns)
+        assert h.broker.link("vmvx100") is None
+        assert "table bridge vmnet_broker" not in h.broker.nft_text()
+        if h.frr:
+            wait_until(lambda h=h: "vmnet-broker" not in h.frr.running_config(), 15,
+                       what="the broker's part to leave bgpd on %s" % h.ns)
+            cfg = h.frr.running_config()
+            assert "advertise-all-vni" not in cfg and "vni 100" not in cfg, cfg
