@@ -132,6 +132,37 @@ type WaitReply struct {
 	Lease       Lease  `json:"lease"`
 }
 
+// SpanPeer is another host of a span, as this host sees it.
+type SpanPeer struct {
+	Address string `json:"address"` // its underlay address
+	// State is "configured" (static), or for EVPN the BGP session's state
+	// as FRR names it, lower case ("established", "active", "connect",
+	// "idle", ...), "unknown" before FRR answered, or "via-reflector" for a
+	// host this one does not peer with.
+	State    string `json:"state"`
+	Uptime   string `json:"uptime,omitempty"`   // EVPN: how long the session is up, FRR's words
+	Prefixes *int   `json:"prefixes,omitempty"` // EVPN: routes received from it
+	VTEP     *bool  `json:"vtep,omitempty"`     // EVPN: FRR floods to it for this VNI
+}
+
+// SpanFRR is the state of the broker's part of FRR, for an EVPN span.
+type SpanFRR struct {
+	State   string `json:"state"`             // "pending", "configured", "unreachable" or "refused"
+	Message string `json:"message,omitempty"` // why, for a person
+}
+
+// Span is this host's side of a network that spans hosts.
+type Span struct {
+	VNI     int        `json:"vni"`
+	Control string     `json:"control"` // "static" or "evpn"
+	VXLAN   string     `json:"vxlan"`   // the VXLAN device on the bridge
+	Local   string     `json:"local"`   // this host's underlay address
+	Port    int        `json:"port"`    // UDP port of the underlay
+	Slice   string     `json:"slice,omitempty"`
+	Peers   []SpanPeer `json:"peers"`
+	FRR     *SpanFRR   `json:"frr,omitempty"`
+}
+
 // NetworkStatus is a running network in a status reply, with its leases.
 type NetworkStatus struct {
 	Network
@@ -139,6 +170,7 @@ type NetworkStatus struct {
 	IdleRemaining *int    `json:"idle_remaining,omitempty"` // seconds until an idle network goes
 	DnsmasqPID    *int    `json:"dnsmasq_pid,omitempty"`
 	Leases        []Lease `json:"leases"`
+	Span          *Span   `json:"span,omitempty"` // when the network spans hosts
 }
 
 // StatusReply is the reply of status: every running network, and what the

@@ -33,7 +33,7 @@ from .errors import (BrokerError, Conflict, ConnectionClosed, ConnectionFailure,
 from .model import (ConfigError, DNSStatus, FirewalldStatus, GuestInfo, HostEvent, HostStatus,
                     IPTablesStatus, LeaseInfo, NetworkEntry, NetworkInfo, NetworksReply,
                     NetworkStatus, NFTablesStatus, NFTChain, PerFamily, PortForward, PortInfo,
-                    PortKind, StatusReply, StopReply, WaitReply)
+                    PortKind, Span, SpanFrr, SpanPeer, StatusReply, StopReply, WaitReply)
 from .wire import (DEFAULT_SOCKET, FDS_MAX, MESSAGE_MAX, REPLY_MAX, SOCKET_ENV, Connection,
                    Message, socket_path)
 
@@ -50,6 +50,7 @@ __all__ = [
     "NetworkStatus", "StatusReply", "NetworkEntry", "NetworksReply", "ConfigError", "WaitReply",
     "HostStatus", "PerFamily", "HostEvent", "NFTablesStatus", "IPTablesStatus", "FirewalldStatus",
     "NFTChain", "DNSStatus",
+    "Span", "SpanPeer", "SpanFrr",
     "Connection", "Message", "socket_path", "DEFAULT_SOCKET", "SOCKET_ENV", "MESSAGE_MAX",
     "REPLY_MAX", "FDS_MAX", "PROTOCOL_VERSION",
 ]

@@ -269,6 +269,66 @@ class LeaseInfo(_Value):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SpanPeer(_Value):
+    """Another host of a span, as this host sees it."""
+
+    address: str  # its underlay address
+    #: "configured" (static), or for EVPN the BGP session's state as FRR
+    #: names it, lower case ("established", "active", "connect", "idle", ...),
+    #: "unknown" before FRR answered, "via-reflector" for a host not peered with.
+    state: str
+    uptime: str | None = None    # EVPN: how long the session is up, FRR's words
+    prefixes: int | None = None  # EVPN: routes received from it
+    vtep: bool | None = None     # EVPN: FRR floods to it for this VNI
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "span.peers") -> SpanPeer:
+        return cls(address=_need(o, "address", str, path), state=_need(o, "state", str, path),
+                   uptime=_get(o, "uptime", str, path), prefixes=_get(o, "prefixes", int, path),
+                   vtep=_get(o, "vtep", bool, path), raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SpanFrr(_Value):
+    """The state of the broker's part of FRR, for an EVPN span."""
+
+    state: str                   # "pending", "configured", "unreachable" or "refused"
+    message: str | None = None   # why, for a person
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "span.frr") -> SpanFrr:
+        return cls(state=_need(o, "state", str, path), message=_get(o, "message", str, path),
+                   raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Span(_Value):
+    """This host's side of a network that spans hosts."""
+
+    vni: int
+    control: str           # "static" or "evpn"
+    vxlan: str             # the VXLAN device on the bridge
+    local: str             # this host's underlay address
+    port: int              # UDP port of the underlay
+    slice: str | None = None  # the part of the subnet this host hands out
+    peers: tuple[SpanPeer, ...] = ()
+    frr: SpanFrr | None = None
+    raw: dict[str, Any] = _raw()
+
+    @classmethod
+    def from_json(cls, o: Mapping[str, Any], path: str = "span") -> Span:
+        frr = _get(o, "frr", dict, path)
+        return cls(vni=_need(o, "vni", int, path), control=_need(o, "control", str, path),
+                   vxlan=_need(o, "vxlan", str, path), local=_need(o, "local", str, path),
+                   port=_need(o, "port", int, path), slice=_get(o, "slice", str, path),
+                   peers=_list(o, "peers", path, SpanPeer.from_json),
+                   frr=SpanFrr.from_json(frr, path + ".frr") if frr is not None else None,
+                   raw=dict(o))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class NetworkStatus(NetworkInfo):
     """A running network in ``status``, with its leases."""
 
@@ -276,13 +336,17 @@ class NetworkStatus(NetworkInfo):
     idle_remaining: int | None = None  # seconds until an idle network is removed
     dnsmasq_pid: int | None = None
     leases: tuple[LeaseInfo, ...] = ()
+    span: Span | None = None           # when the network spans hosts
 
     @classmethod
     def from_json(cls, o: Mapping[str, Any], path: str = "networks") -> NetworkStatus:
+        span = _get(o, "span", dict, path)
         return cls(**_network_members(o, path), state=_get(o, "state", str, path),
                    idle_remaining=_get(o, "idle_remaining", int, path),
                    dnsmasq_pid=_get(o, "dnsmasq_pid", int, path),
-                   leases=_list(o, "leases", path, LeaseInfo.from_json), raw=dict(o))
+                   leases=_list(o, "leases", path, LeaseInfo.from_json),
+                   span=Span.from_json(span, _where(path, "span")) if span is not None else None,
+                   raw=dict(o))
 
 
 def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
