@@ -16,12 +16,14 @@ set -eu
 # iptables (both backends), docker.io, ufw, firewalld, dbus: test_hostfw.py and
 # test_firewalld.py run the real ones in test namespaces, next to the broker
 # (their services are never started here either).
+# frr: zebra, bgpd and vtysh for the EVPN spans of test_span.py, which starts
+# its own in its namespaces (its service is never started here either).
 PKGS="meson ninja-build pkg-config gcc
 libsystemd-dev libnl-3-dev libnl-route-3-dev libnftables-dev libjansson-dev libmnl-dev
 libcmocka-dev libcap-ng-dev dnsmasq-base nftables iproute2 iputils-ping busybox udhcpc
 python3 python3-pytest python3-jsonschema golang-go procps util-linux qemu-system-x86 cpio
 scdoc clang-format clang-tidy libvirt-daemon-system libvirt-clients iptables docker.io ufw
-firewalld dbus"
+firewalld dbus frr"
 # `make deb` and `make check` (VMNET_DEB_DEPS=1) also need the Debian
 # packaging tools and what debian/control's Build-Depends adds: systemd.pc
 # for the unit directory, bash-completion.pc for the completions
@@ -68,7 +70,7 @@ fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Some packages ship services (libvirt-daemon-system: libvirtd, virtlogd;
-# docker.io, firewalld, dbus).
+# docker.io, firewalld, dbus; frr: zebra, bgpd, watchfrr).
 # The tests run what they need themselves, in namespaces of their own;
 # nothing may start on this machine. A policy-rc.d that exits 101 tells
 # invoke-rc.d and deb-systemd-invoke not to start anything; one the
