@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench.py - vmnet-broker against what users do today, in namespaces of its own.
 
-    bench/bench.py [--build DIR] [--quick] [--only port,cold,scale,data] [--docs]
+    bench/bench.py [--build DIR] [--quick] [--only port,cold,scale,data,span] [--docs]
                    [--port-methods library,go,python]
 
 (`make bench` runs it as root; BENCH_QUICK=1 gives --quick, BENCH_DOCS=1
@@ -28,6 +28,9 @@ Four measurements, each against a competitor timed in the same run:
   4. data     iperf3 TCP between two guests on a broker network against a
               direct veth pair (the floor), slirp4netns and pasta; the daemon's
               CPU time during the transfer.
+  5. span     a network on two hosts (span.py): TCP across them over the
+              overlay against one bridge and a VXLAN built by hand, and a new
+              guest's acquire until another host's guest reaches it.
 
 Results: bench/results/latest.json (every sample), latest.md (the table) and
 latest.png; --docs also copies the table and plot into docs/performance.md.
@@ -89,6 +92,7 @@ from vmnet_sandbox import (DHCP_NOOP_SCRIPT, CommandFailed, children, kill_pids,
                            ns_add, ns_delete, ns_pids, nsexec, pid_comm, sweep, wait_until,
                            write_script)
 from vmnet_sandbox import run as _run  # noqa: E402
+import span  # noqa: E402  (bench/span.py: networks that span hosts)
 
 
 def run(cmd, check=True, timeout=60, env=None, input=None):
@@ -857,6 +861,7 @@ def table_rows(r):
         wall = ours["wall_s"] + cfg.get("broker_nf_off", {}).get("wall_s", 0)
         rows.append(("data: daemon + dnsmasq CPU during %.0f s of transfer" % wall,
                      "%.2f s" % dp["daemon_cpu_s"], "", "", "", "0", dp["daemon_cpu_s"] == 0))
+    rows += span.table_rows(r, ratio, fmt_ms)
     return rows
 
 
@@ -1006,7 +1011,7 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.environ.get("VMNET_BUILD") or os.path.join(REPO, "build"))
     ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
-    ap.add_argument("--only", default="port,cold,scale,data")
+    ap.add_argument("--only", default="port,cold,scale,data,span")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--docs", action="store_true", default=bool(os.environ.get("BENCH_DOCS")))
     ap.add_argument("--port-methods", default=os.environ.get("BENCH_PORT_METHODS", ""),
@@ -1037,7 +1042,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         for key, name, fn in (("port", "port_latency", bench_ports), ("cold", "cold_start", bench_cold),
-                              ("scale", "scale", bench_scale), ("data", "data_plane", bench_data)):
+                              ("scale", "scale", bench_scale), ("data", "data_plane", bench_data),
+                              ("span", "span", lambda c: span.bench_span(sys.modules[__name__], c))):
             if key in only:
                 t = time.monotonic()
                 r[name] = fn(ctx)
