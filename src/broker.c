@@ -1023,8 +1023,9 @@ struct broker *broker_free(struct broker *b)
 	return NULL;
 }
 
-void broker_remove_all(struct broker *b)
+void broker_remove_all(struct broker *b, uint64_t timeout_usec)
 {
+	uint64_t start = 0, now = 0;
 	struct network *n;
 
 	while ((n = TAILQ_FIRST(&b->registry.networks))) {
@@ -1032,11 +1033,33 @@ void broker_remove_all(struct broker *b)
 		remove_network(b, n);
 	}
 	hostfw_remove_all(b->hostfw);
+	/* The loop does not run yet: let it until FRR has lost the spans too. */
+	(void)sd_event_now(b->event, CLOCK_MONOTONIC, &start);
+	now = start;
+	while (frr_busy(b->frr) && now - start < timeout_usec && sd_event_run(b->event, 100000) >= 0)
+		(void)sd_event_now(b->event, CLOCK_MONOTONIC, &now);
 }
 
 bool broker_is_idle(const struct broker *b)
 {
 	return b->registry.n_networks == 0 && server_connection_count(b->server) == 0;
+}
+
+/* Why a persistent network could not be created, for the log. */
+static const char *persistent_failure(int code)
+{
+	switch (code) {
+	case NETWORK_E_POOL_EXHAUSTED:
+		return "no free subnet in the pool";
+	case SPAN_E_NOT_LISTED:
+		return "this host holds none of its span's host addresses";
+	case SPAN_E_AMBIGUOUS:
+		return "this host holds several of its span's host addresses (--span-address)";
+	case SPAN_E_UNDERLAY_MTU:
+		return "the underlay link's MTU leaves no room for its span's";
+	default:
+		return "its subnet, ipv6_prefix or a forwarded port is taken";
+	}
 }
 
 void broker_start_persistent(struct broker *b)
@@ -1057,9 +1080,7 @@ void broker_start_persistent(struct broker *b)
 		}
 		if (r > 0) {
 			log_netname_error(e->name, "Failed to create persistent network: %s",
-					  r == NETWORK_E_POOL_EXHAUSTED
-						  ? "no free subnet in the pool"
-						  : "its subnet, ipv6_prefix or a forwarded port is taken");
+					  persistent_failure(r));
 			continue;
 		}
 		r = network_start_dhcp(n);

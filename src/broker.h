@@ -95,8 +95,12 @@ static inline void broker_freep(struct broker **b)
 {
 	broker_free(*b);
 }
-/* Remove every network with all its ports, in use or not (vmnet-brokerd --remove-all). */
-void broker_remove_all(struct broker *b);
+/*
+ * Remove every network with all its ports, in use or not (vmnet-brokerd
+ * --remove-all), and the broker's part of FRR: runs @b's event loop until
+ * vtysh is done, at most @timeout_usec.
+ */
+void broker_remove_all(struct broker *b, uint64_t timeout_usec);
 /* Create every network whose file says "persistent": true; failures are logged. */
 void broker_start_persistent(struct broker *b);
 /* No network (in use or idle) and no client connection: vmnet-brokerd --exit-idle may stop. */

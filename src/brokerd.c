@@ -495,7 +495,7 @@ static int run(struct broker_options *o)
 	if (r < 0)
 		return r;
 	if (remove_all) {
-		broker_remove_all(b);
+		broker_remove_all(b, 10 * 1000000ULL);
 		b = broker_free(b);
 		log_info("Removed every network");
 		return 0;

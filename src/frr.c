@@ -67,6 +67,7 @@ struct frr {
 	bool ours_present;    /* something of the broker's may be in bgpd */
 	bool first_read;      /* the first read since the daemon started is still to come */
 	bool had_advertise;   /* advertise-all-vni was there before the apply */
+	bool sent;            /* the apply sent commands (else bgpd held it all already) */
 	enum health health;
 	char message[MESSAGE_MAX];
 	sd_event_source *retry;
@@ -217,7 +218,10 @@ static void on_applied(int status, const char *out, size_t len, void *userdata)
 	f->failures = 0;
 	f->health = f->want.n_vnis ? HEALTH_CONFIGURED : HEALTH_IDLE;
 	f->message[0] = '\0';
-	log_info("FRR: bgpd holds the broker's part for %zu span(s)", f->want.n_vnis);
+	if (f->sent && f->want.n_vnis)
+		log_info("FRR: bgpd holds the broker's part for %zu span(s)", f->want.n_vnis);
+	else if (f->sent)
+		log_info("FRR: removed the broker's part from bgpd");
 	if (f->dirty || !f->want.n_vnis)
 		step_done(f);
 	else
@@ -241,6 +245,7 @@ static void apply(struct frr *f, const struct frr_running *run)
 		step_failed(f, HEALTH_REFUSED, 1, out);
 		return;
 	}
+	f->sent = n > 0;
 	if (r >= 0 && n == 0) {
 		on_applied(0, "", 0, f); /* nothing to change */
 		return;
@@ -359,6 +364,11 @@ static void start_status(struct frr *f)
 
 	if (start(f, STEP_STATUS, NULL, cmds, ELEMENTSOF(cmds), on_status) < 0)
 		f->step = STEP_NONE; /* `status` shows what it had; asked again next time */
+}
+
+bool frr_busy(const struct frr *f)
+{
+	return f->step != STEP_NONE || f->dirty;
 }
 
 void frr_refresh(struct frr *f)

@@ -39,6 +39,9 @@ static inline void frr_freep(struct frr **f)
  */
 void frr_set(struct frr *f, const struct frr_want *want);
 
+/* Whether a vtysh runs or a reconciliation is due: the event loop still has work for FRR. */
+bool frr_busy(const struct frr *f);
+
 /* Ask FRR for its sessions and VTEPs again, unless the last answer is fresh. */
 void frr_refresh(struct frr *f);
 

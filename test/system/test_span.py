@@ -261,6 +261,19 @@ def test_frr_restart_gets_the_brokers_part_again(world):
     assert world.guests[1].ping(address(world.guests[0]), timeout=20)
 
 
+def test_remove_all_takes_the_brokers_part_of_frr_too(world):
+    h1 = world.hosts[0]
+    h1.broker.stop()
+    run(["ip", "netns", "exec", h1.ns, *h1.broker.argv(), "--remove-all"], timeout=60)
+    assert h1.broker.link("vmvx100") is None
+    assert "table bridge vmnet_broker" not in h1.broker.nft_text()
+    if h1.frr:
+        cfg = h1.frr.running_config()
+        assert "vmnet-broker" not in cfg and "vni 100" not in cfg, cfg
+    h1.broker.start()
+    assert h1.broker.network(NETWORK) is None
+
+
 def test_the_network_goes_with_its_last_lease(world):
     for g in world.guests:
         world.topo.namespaces.remove(g.ns)
