@@ -1062,6 +1062,16 @@ static const char *persistent_failure(int code)
 	}
 }
 
+/* Whether this host reflects routes for @c's EVPN span: it keeps the network up from the start. */
+static bool reflects_here(struct broker *b, const struct network_config *c)
+{
+	struct span_place p;
+
+	return c->span.vni && c->span.control == SPAN_EVPN &&
+	       span_place(b->nl, &c->span, b->opt.span_address, c->mtu, &p) == 0 &&
+	       span_place_reflects(&c->span, &p);
+}
+
 void broker_start_persistent(struct broker *b)
 {
 	broker_refresh_configs(b);
@@ -1070,8 +1080,8 @@ void broker_start_persistent(struct broker *b)
 		struct network *n;
 		int r;
 
-		if (!config_entry_valid(e) || !e->config.persistent ||
-		    registry_find_network(&b->registry, e->name))
+		if (!config_entry_valid(e) || registry_find_network(&b->registry, e->name) ||
+		    !(e->config.persistent || reflects_here(b, &e->config)))
 			continue;
 		r = broker_acquire_network(b, &e->config, &n);
 		if (r < 0) {

@@ -411,6 +411,13 @@ static int create_bridge(struct network *n)
 	return bridge_create(n->env->nl, &s, &n->bridge_ifindex);
 }
 
+/* A route reflector of an EVPN span keeps it up: the others reach each other through it. */
+static void keep_reflector(struct network *n, const struct network_addressing *a)
+{
+	if (a->span && span_place_reflects(&n->config.span, a->span))
+		n->config.persistent = true;
+}
+
 /*
  * Locally administered, unicast: the bridge's MAC never follows its
  * ports. A span's is the distributed gateway's, the same on every host.
@@ -439,6 +446,7 @@ int network_new(struct network_env *env, const struct network_config *c,
 	r = network_config_copy(&n->config, c);
 	if (r < 0)
 		return r;
+	keep_reflector(n, a);
 	set_addressing(n, a);
 	aim_file_forwards(n);
 	snprintf(n->bridge, sizeof(n->bridge), "%s", bridge);
@@ -479,6 +487,7 @@ int network_adopt(struct network_env *env, struct network_config *c,
 	n->config = *c;
 	*c = (struct network_config){};
 	n->adopting = true;
+	keep_reflector(n, a);
 	set_addressing(n, a);
 	aim_file_forwards(n);
 	/* Its dnsmasq is replaced (network_adopt_done()), the table rewritten: decide again. */

@@ -94,6 +94,11 @@ int span_place(struct netlink *nl, const struct span_config *c, uint32_t address
 	return mtu + SPAN_OVERHEAD > ret->underlay_mtu ? SPAN_E_UNDERLAY_MTU : 0;
 }
 
+bool span_place_reflects(const struct span_config *c, const struct span_place *p)
+{
+	return c->control == SPAN_EVPN && p->self < c->n_hosts && c->hosts[p->self].reflector;
+}
+
 int span_new(const struct span_config *c, const struct span_place *p, struct span **ret)
 {
 	_cleanup_(span_freep) struct span *s = calloc(1, sizeof(*s));

@@ -51,6 +51,13 @@ int span_place(struct netlink *nl, const struct span_config *c, uint32_t address
 	       struct span_place *ret);
 
 /*
+ * Whether this host, at @p, is a route reflector of @c's EVPN span: the
+ * other hosts reach each other through it, so it keeps the span up
+ * (as a persistent network) whether it has guests or not.
+ */
+bool span_place_reflects(const struct span_config *c, const struct span_place *p);
+
+/*
  * The distributed gateway's MAC: the same on every host of a span,
  * 02:76:6d ("vm", locally administered) and the 24 bits of the VNI.
  */

@@ -184,3 +184,24 @@ def test_restarted_daemon_makes_a_lost_vxlan_device_again(broker, topo):
     broker.stop(signal.SIGKILL)
     broker.start()
     assert broker.link("vmvx100")["ifindex"] == vx["ifindex"]
+
+
+def test_evpn_with_a_route_reflector(topo):
+    # Host 1 reflects: hosts 2 and 3 peer with it alone and still reach each other.
+    if not vmbt_span.frr_available():
+        pytest.skip("FRR (bgpd, zebra, vtysh) is not installed")
+    f = network_file("evpn")
+    f["span"]["evpn"]["route_reflectors"] = [vmbt_span.host_address(1)]
+    w = vmbt_span.World(topo, "evpn", file=f)
+    # The reflector has the network from its start, without a guest of its own.
+    rr = w.hosts[0].broker.network(NETWORK)
+    assert rr and rr["leases"] == [] and "idle_remaining" not in rr
+    g2, g3 = w.hosts[1].guest("g2"), w.hosts[2].guest("g3")
+    g2.dhcp()
+    g3.dhcp()
+    wait_until(lambda: len(w.hosts[0].frr.established()) == 2, 30, what="the reflector's sessions")
+    assert w.hosts[1].frr.established() == [vmbt_span.host_address(1)]
+    assert g2.ping(g3.reply["network"]["port"]["address"], timeout=20)
+    assert "route-reflector-client" in w.hosts[0].frr.running_config()
+    peers = {p["address"]: p for p in w.hosts[1].broker.network(NETWORK)["span"]["peers"]}
+    assert peers[vmbt_span.host_address(3)]["state"] == "via-reflector"
