@@ -146,7 +146,9 @@ static void put_dns_base(FILE *f)
  *
  * input: VXLAN only from the hosts of a span that uses that port. The
  * kernel has one VXLAN socket per port and takes packets from anyone,
- * and a packet from elsewhere would land on a guest's segment.
+ * and a packet from elsewhere would land on a guest's segment. VXLAN in
+ * and out is not tracked (raw, raw_out): our NAT makes conntrack follow
+ * every packet of the namespace, and no rule needs the tunnel's state.
  *
  * Also in input: a network's DNS server answers its own network only. dnsmasq
  * binds to the gateway's addresses (--bind-interfaces), and the host
@@ -185,7 +187,12 @@ static void put_base(FILE *f, bool forwards)
 		"    type filter hook prerouting priority raw; policy accept;\n"
 		"    ip saddr 127.0.0.0/8 iifname @bridges drop comment \"localhost is the host's\"\n"
 		"    ip daddr 127.0.0.0/8 iifname @bridges drop comment \"localhost is the host's\"\n"
+		"    udp dport @span_ports notrack comment \"VXLAN needs no conntrack\"\n"
 		"    iif vmap @raw_guest\n"
+		"  }\n"
+		"  chain raw_out {\n"
+		"    type filter hook output priority raw; policy accept;\n"
+		"    udp dport @span_ports notrack comment \"VXLAN needs no conntrack\"\n"
 		"  }\n");
 	/*
 	 * Guest to guest on one network is bridged and never reaches this
