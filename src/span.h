@@ -106,7 +106,11 @@ uint32_t span_local(const struct span *s);
 /* What firewall.c needs; ret's pointers are @s's. */
 void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t link_local[16],
 	      struct nft_span *ret);
-/* Add an EVPN span's neighbours and VNI to @w. Return: 0 or -ENOMEM. */
+/*
+ * Add an EVPN span's neighbours and VNI to @w (a static span adds nothing).
+ * Return: 0, -EINVAL when @w holds spans of another ASN or local address
+ * (a host has one BGP instance), or -ENOMEM.
+ */
 int span_want(const struct span *s, struct frr_want *w);
 /* {"vni", "control", "vxlan", "local", "port", "slice", "peers", "frr"} for `status`. */
 json_t *span_status_json(const struct span *s, const struct frr *frr);
