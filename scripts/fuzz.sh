@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build-fuzz}
 seconds=${2:-60}
 [ $# -gt 2 ] && shift 2 || set --
-targets=${*:-request state config reply}
+targets=${*:-request state config frr reply}
 
 # clang and its sanitizer and libFuzzer runtimes: only this target needs them.
 missing=""
