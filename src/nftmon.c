@@ -162,15 +162,24 @@ static void note_deleted_table(struct nft_batch *b, int family, const char *tabl
 			 family_name(family), table);
 }
 
+/*
+ * Our tables: inet, and bridge (the overlay filter of spans, nft.c),
+ * which a restore rewrites with the rest. Its chains are named by table.
+ */
 static void fold_object(struct nft_batch *b, int type, int family, const struct about *a)
 {
-	if (family == NFPROTO_INET && streq(a->table, NFT_TABLE)) {
+	bool bridge = family == NFPROTO_BRIDGE;
+
+	if ((family == NFPROTO_INET || bridge) && streq(a->table, NFT_TABLE)) {
 		b->table = true;
 		b->changes[change_of(type)]++;
-		if (type == NFT_MSG_DELTABLE)
+		if (type == NFT_MSG_DELTABLE && bridge)
+			b->bridge_deleted = true;
+		else if (type == NFT_MSG_DELTABLE)
 			b->table_deleted = true;
 		if (!b->first_chain[0] && a->chain)
-			snprintf(b->first_chain, sizeof(b->first_chain), "%s", a->chain);
+			snprintf(b->first_chain, sizeof(b->first_chain), "%s%s", a->chain,
+				 bridge ? " of table bridge " NFT_TABLE : "");
 		return;
 	}
 	if ((family == NFPROTO_IPV4 || family == NFPROTO_IPV6) && streq(a->table, "filter"))
@@ -256,7 +265,10 @@ void nft_batch_describe(const struct nft_batch *b, char *buf, size_t size)
 	if (l >= size)
 		return;
 	if (b->table_deleted)
-		l += (size_t)snprintf(buf + l, size - l, "deleted table inet " NFT_TABLE);
+		l += (size_t)snprintf(buf + l, size - l, "deleted table inet " NFT_TABLE "%s",
+				      b->bridge_deleted ? " and table bridge " NFT_TABLE : "");
+	else if (b->bridge_deleted)
+		l += (size_t)snprintf(buf + l, size - l, "deleted table bridge " NFT_TABLE);
 	else if (b->table)
 		l += describe_changes(b, buf + l, size - l);
 	else if (b->filter[0] || b->filter[1])

@@ -10,7 +10,7 @@
 
 struct nlmsghdr;
 
-/* Kinds of change to the broker's table, counted per batch. */
+/* Kinds of change to the broker's tables, counted per batch. */
 enum nft_change {
 	NFT_CHANGE_RULE_DEL,
 	NFT_CHANGE_RULE_ADD,
@@ -31,15 +31,16 @@ enum nft_change {
  */
 struct nft_batch {
 	uint32_t gen;
-	uint32_t pid;       /* NFTA_GEN_PROC_PID; 0 when the kernel did not say */
-	uint32_t portid;    /* the committing netlink socket, from the first object message */
-	char comm[16];      /* NFTA_GEN_PROC_NAME */
-	bool ours;          /* committed by this process */
-	bool lost;          /* not a batch: events were lost (ENOBUFS); assume anything changed */
-	bool table;         /* table inet vmnet_broker was touched */
-	bool table_deleted; /* ... deleted whole */
-	unsigned int changes[_NFT_CHANGE_MAX]; /* to table inet vmnet_broker, by kind */
-	char first_chain[64];                  /* the first of its chains touched */
+	uint32_t pid;        /* NFTA_GEN_PROC_PID; 0 when the kernel did not say */
+	uint32_t portid;     /* the committing netlink socket, from the first object message */
+	char comm[16];       /* NFTA_GEN_PROC_NAME */
+	bool ours;           /* committed by this process */
+	bool lost;           /* not a batch: events were lost (ENOBUFS); assume anything changed */
+	bool table;          /* table inet vmnet_broker (or bridge vmnet_broker) was touched */
+	bool table_deleted;  /* ... inet deleted whole */
+	bool bridge_deleted; /* ... bridge deleted whole */
+	unsigned int changes[_NFT_CHANGE_MAX]; /* to those tables, by kind */
+	char first_chain[64];                  /* the first of their chains touched */
 	bool filter[2];    /* table ip filter ([0]) or ip6 filter ([1]) was touched: iptables-nft */
 	char deleted[128]; /* other tables the batch deleted, "inet filter, ip nat" */
 };

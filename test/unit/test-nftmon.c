@@ -79,6 +79,53 @@ static void test_flush_ruleset(void **state)
 				  "deleted inet filter: flush ruleset?)");
 }
 
+/* With a span, flush ruleset deletes table bridge vmnet_broker too. */
+static void test_flush_ruleset_with_bridge(void **state)
+{
+	struct nft_batch b = {};
+	char text[256];
+
+	assert_false(feed_object(&b, NFT_MSG_DELTABLE, NFPROTO_INET, NFTA_TABLE_NAME,
+				 "vmnet_broker", 0, NULL));
+	assert_false(feed_object(&b, NFT_MSG_DELTABLE, NFPROTO_BRIDGE, NFTA_TABLE_NAME,
+				 "vmnet_broker", 0, NULL));
+	assert_true(feed_gen(&b, 19, 25971, "nft"));
+	assert_true(b.table_deleted);
+	assert_true(b.bridge_deleted);
+	nft_batch_describe(&b, text, sizeof(text));
+	assert_string_equal(text, "nft[25971] deleted table inet vmnet_broker and table bridge "
+				  "vmnet_broker");
+}
+
+/* The overlay filter alone removed or edited: ours too (a restore rewrites it). */
+static void test_bridge_table_alone(void **state)
+{
+	struct nft_batch b = {};
+	char text[256];
+
+	assert_false(feed_object(&b, NFT_MSG_DELTABLE, NFPROTO_BRIDGE, NFTA_TABLE_NAME,
+				 "vmnet_broker", 0, NULL));
+	assert_true(feed_gen(&b, 20, 25972, "nft"));
+	assert_true(b.table);
+	assert_false(b.table_deleted);
+	nft_batch_describe(&b, text, sizeof(text));
+	assert_string_equal(text, "nft[25972] deleted table bridge vmnet_broker");
+	nft_batch_reset(&b);
+	assert_false(feed_object(&b, NFT_MSG_DELRULE, NFPROTO_BRIDGE, NFTA_RULE_TABLE,
+				 "vmnet_broker", NFTA_RULE_CHAIN, "overlay_vmvx100"));
+	assert_true(feed_gen(&b, 21, 25973, "nft"));
+	assert_true(b.table);
+	nft_batch_describe(&b, text, sizeof(text));
+	assert_string_equal(text, "nft[25973] deleted 1 rule(s) in chain overlay_vmvx100 of table "
+				  "bridge vmnet_broker");
+	/* Another bridge table is not ours. */
+	nft_batch_reset(&b);
+	assert_false(feed_object(&b, NFT_MSG_DELTABLE, NFPROTO_BRIDGE, NFTA_TABLE_NAME, "filter", 0,
+				 NULL));
+	assert_true(feed_gen(&b, 22, 25974, "nft"));
+	assert_false(b.table);
+}
+
 static void test_one_rule_deleted(void **state)
 {
 	struct nft_batch b = {};
@@ -126,6 +173,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flush_ruleset),
+		cmocka_unit_test(test_flush_ruleset_with_bridge),
+		cmocka_unit_test(test_bridge_table_alone),
 		cmocka_unit_test(test_one_rule_deleted),
 		cmocka_unit_test(test_ours),
 		cmocka_unit_test(test_iptables_nft),
