@@ -314,11 +314,20 @@ static void update_host(struct broker *b)
 			log_warning("Failed to update the host's firewall: out of memory");
 		return;
 	}
-	TAILQ_FOREACH(n, &b->registry.networks, link)
-		if (n->bridge_ifindex > 0)
-			v[i++] = (struct hostfw_network){ .name = n->config.name,
-							  .bridge = n->bridge,
-							  .dns_alt_port = n->dns_alt_port };
+	TAILQ_FOREACH(n, &b->registry.networks, link) {
+		if (n->bridge_ifindex <= 0)
+			continue;
+		v[i] = (struct hostfw_network){ .name = n->config.name,
+						.bridge = n->bridge,
+						.dns_alt_port = n->dns_alt_port };
+		if (n->span) {
+			v[i].span_peers = n->span->peers;
+			v[i].n_span_peers = n->span->n_peers;
+			v[i].span_port = n->config.span.port;
+			v[i].span_bgp = network_is_evpn(n);
+		}
+		i++;
+	}
 	if (hostfw_set_networks(b->hostfw, v, i) < 0)
 		log_warning("Failed to update the host's firewall: out of memory");
 	free(v);

@@ -45,6 +45,8 @@ struct hostfw {
 	struct firewalld *fw;
 	struct net_entry *nets;
 	size_t n_nets;
+	struct ipt_span_peer *peers; /* the spans' other hosts, each once */
+	size_t n_peers;
 
 	/* table inet vmnet_broker */
 	sd_event_source *restore_timer;

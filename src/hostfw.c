@@ -16,9 +16,10 @@
  *   - Docker, ufw, or an admin set iptables' FORWARD (and ufw INPUT)
  *     to drop, and with br_netfilter that drops guests' traffic even on
  *     one bridge. Wherever a filter table of iptables exists and may
- *     drop, in each backend and family, accept rules for the bridges go
- *     into chains of ours (iptables.c). They are checked whenever the
- *     networks change, 300 ms after iptables-nft's tables settled
+ *     drop, in each backend and family, accept rules for the bridges (and
+ *     for the VXLAN and BGP of the spans' other hosts, which ufw's INPUT
+ *     drops) go into chains of ours (iptables.c). They are checked
+ *     whenever the networks change, 300 ms after iptables-nft's tables settled
  *     (Docker and ufw change them in dozens of batches), and, since
  *     legacy iptables sends no events, when a check every second (while
  *     networks are up) sees a legacy table's signature change: a hash
@@ -204,11 +205,13 @@ static const char **bridge_names(const struct hostfw *h)
 	return v;
 }
 
-/* Which bridges (@bridges: bridge_names()), and the DNS port, every filter table that may
- * drop must let through. */
+/* Which bridges (@bridges: bridge_names()), the DNS port and the spans' hosts every filter
+ * table that may drop must let through. */
 static void want_of(const struct hostfw *h, const char **bridges, struct ipt_want *ret)
 {
-	*ret = (struct ipt_want){ .bridges = bridges, .n_bridges = h->n_nets };
+	*ret = (struct ipt_want){
+		.bridges = bridges, .n_bridges = h->n_nets, .peers = h->peers, .n_peers = h->n_peers
+	};
 	for (size_t i = 0; i < h->n_nets; i++)
 		if (h->nets[i].dns_alt_port)
 			ret->dns_port = NFT_DNS_ALT_PORT;
@@ -543,20 +546,57 @@ void hostfw_start(struct hostfw *h)
 	legacy_watch(h);
 }
 
+/* Add @p to @v unless it is there: two spans may share a host and a port. */
+static void add_peer(struct ipt_span_peer *v, size_t *n, struct ipt_span_peer p)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (v[i].address == p.address && v[i].port == p.port) {
+			v[i].bgp = v[i].bgp || p.bgp;
+			return;
+		}
+	v[(*n)++] = p;
+}
+
+/* The spans' other hosts of @v, each once, in a malloc'ed array (NULL: out of memory). */
+static struct ipt_span_peer *span_peers(const struct hostfw_network *v, size_t n, size_t *ret_n)
+{
+	struct ipt_span_peer *peers;
+	size_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += v[i].n_span_peers;
+	peers = calloc(total + 1, sizeof(*peers));
+	*ret_n = 0;
+	for (size_t i = 0; peers && i < n; i++)
+		for (size_t j = 0; j < v[i].n_span_peers; j++)
+			add_peer(peers, ret_n,
+				 (struct ipt_span_peer){ .address = v[i].span_peers[j],
+							 .port = v[i].span_port,
+							 .bgp = v[i].span_bgp });
+	return peers;
+}
+
 int hostfw_set_networks(struct hostfw *h, const struct hostfw_network *v, size_t n)
 {
-	struct net_entry *nets = calloc(n + 1, sizeof(*nets));
+	_cleanup_free_ struct net_entry *nets = calloc(n + 1, sizeof(*nets));
+	size_t n_peers;
+	struct ipt_span_peer *peers = span_peers(v, n, &n_peers);
 
-	if (!nets)
+	if (!nets || !peers) {
+		free(peers);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(nets[i].name, sizeof(nets[i].name), "%s", v[i].name);
 		snprintf(nets[i].bridge, sizeof(nets[i].bridge), "%s", v[i].bridge);
 		nets[i].dns_alt_port = v[i].dns_alt_port;
 	}
 	free(h->nets);
-	h->nets = nets;
+	h->nets = TAKE_PTR(nets);
 	h->n_nets = n;
+	free(h->peers);
+	h->peers = peers;
+	h->n_peers = n_peers;
 	ipt_soon(h, "the networks changed", 0);
 	fw_connect(h);
 	fw_apply(h);
@@ -594,6 +634,7 @@ void hostfw_remove_all(struct hostfw *h)
 	h->ipt = ipt_check_free(h->ipt);
 	(void)sd_event_source_set_enabled(h->ipt_timer, SD_EVENT_OFF);
 	h->n_nets = 0;
+	h->n_peers = 0;
 	ipt_sync(h, "every network removed");
 	firewalld_release_all(h->fw);
 }
@@ -614,6 +655,7 @@ struct hostfw *hostfw_free(struct hostfw *h)
 	h->fw = firewalld_free(h->fw);
 	ipt_legacy_watch_close(&h->legacy);
 	free(h->nets);
+	free(h->peers);
 	free(h);
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 /* A running network, as far as the host's firewall is concerned. */
@@ -13,6 +14,11 @@ struct hostfw_network {
 	const char *name;
 	const char *bridge;
 	bool dns_alt_port; /* its dnsmasq listens on NFT_DNS_ALT_PORT */
+	/* A span's other hosts, whose VXLAN (at span_port) and BGP (span_bgp) come in. */
+	const uint32_t *span_peers; /* host byte order; NULL: no span */
+	size_t n_span_peers;
+	uint16_t span_port;
+	bool span_bgp; /* EVPN */
 };
 
 /* What the host's firewall needs of the daemon around it. */

@@ -4,9 +4,10 @@
  * in the broker's own nftables table cannot overrule a drop in iptables'
  * FORWARD, and with br_netfilter on (Docker turns it on) that drop also
  * hits guest-to-guest traffic on one bridge. Docker sets FORWARD's policy
- * to DROP, ufw too, and ufw's INPUT drops DHCP and DNS. So wherever a
+ * to DROP, ufw too, and ufw's INPUT drops DHCP and DNS, and the VXLAN
+ * and BGP a network that spans hosts gets from the others. So wherever a
  * filter table of iptables exists and can drop, the broker adds accept
- * rules for its bridges, in chains of its own, as Docker documents
+ * rules for its bridges (and those hosts), in chains of its own, as Docker documents
  * (DOCKER-USER) and as libvirt does. Accepting all traffic from and to a
  * bridge there is safe: table inet vmnet_broker still drops what guests
  * did not ask for.
@@ -34,6 +35,7 @@
 
 #include "command.h"
 #include "iptables.h"
+#include "pool.h"
 #include "proc.h"
 #include "util.h"
 
@@ -217,11 +219,16 @@ static void forward_rules(struct text *t, const struct ipt_want *w)
  * a network's dnsmasq may listen on (the nftables table redirects 53
  * there before INPUT sees it), and ICMP: ping of the gateway, and for
  * IPv6 the router solicitations and neighbour discovery without which
- * guests have no IPv6 at all.
+ * guests have no IPv6 at all. Then, for IPv4, the other hosts of the
+ * spans: their VXLAN (table inet vmnet_broker takes it from them only)
+ * and for EVPN their BGP session, which ufw's INPUT would drop too; VXLAN
+ * is not tracked (nft.c), so no "established" rule of the host's lets it
+ * in either.
  */
 static void input_rules(struct text *t, enum ipt_family f, const struct ipt_want *w)
 {
 	const char *c = "-A " IPT_CHAIN_INPUT;
+	char a[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < w->n_bridges; i++) {
 		const char *b = w->bridges[i];
@@ -235,6 +242,14 @@ static void input_rules(struct text *t, enum ipt_family f, const struct ipt_want
 			put(t, "%s -i %s -p tcp -m tcp --dport %u -j ACCEPT\n", c, b, w->dns_port);
 		}
 		put(t, "%s -i %s -p %s -j ACCEPT\n", c, b, f == IPT_IPV4 ? "icmp" : "ipv6-icmp");
+	}
+	for (size_t i = 0; f == IPT_IPV4 && i < w->n_peers; i++) {
+		const struct ipt_span_peer *p = &w->peers[i];
+
+		addr4_format(p->address, a, sizeof(a));
+		put(t, "%s -s %s/32 -p udp -m udp --dport %u -j ACCEPT\n", c, a, p->port);
+		if (p->bgp)
+			put(t, "%s -s %s/32 -p tcp -m tcp --dport 179 -j ACCEPT\n", c, a);
 	}
 }
 
@@ -417,7 +432,8 @@ struct ipt_check {
 	enum ipt_backend backend;
 	enum ipt_family family;
 	struct ipt_want want;
-	char **bridges; /* the copy want.bridges points to */
+	char **bridges;              /* the copy want.bridges points to */
+	struct ipt_span_peer *peers; /* and want.peers */
 	struct command *cmd;
 	bool restoring;
 	struct ipt_report report;
@@ -435,6 +451,7 @@ struct ipt_check *ipt_check_free(struct ipt_check *c)
 	for (size_t i = 0; c->bridges && i < c->want.n_bridges; i++)
 		free(c->bridges[i]);
 	free(c->bridges);
+	free(c->peers);
 	free(c);
 	return NULL;
 }
@@ -589,6 +606,12 @@ static int copy_want(struct ipt_check *c, const struct ipt_want *w)
 		if (!c->bridges[i])
 			return -ENOMEM;
 	}
+	c->peers = calloc(w->n_peers + 1, sizeof(*c->peers));
+	if (!c->peers)
+		return -ENOMEM;
+	if (w->n_peers)
+		memcpy(c->peers, w->peers, w->n_peers * sizeof(*c->peers));
+	c->want.peers = c->peers;
 	return 0;
 }
 

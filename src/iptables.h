@@ -59,11 +59,20 @@ void ipt_view_clear(struct ipt_view *v);
 bool ipt_forward_can_drop(const struct ipt_view *v);
 bool ipt_input_can_drop(const struct ipt_view *v);
 
+/* Another host of a span: what it sends this one (spans' underlays are IPv4). */
+struct ipt_span_peer {
+	uint32_t address; /* host byte order */
+	uint16_t port;    /* the span's VXLAN port, UDP */
+	bool bgp;         /* EVPN: its BGP session (TCP 179) too */
+};
+
 /* What the broker wants in every filter table whose hooks may drop. */
 struct ipt_want {
 	const char *const *bridges; /* the broker's bridges; none: remove everything of ours */
 	size_t n_bridges;
 	unsigned int dns_port; /* a networks' dnsmasq listens here too (dhcp.c); 0: none */
+	const struct ipt_span_peer *peers; /* the spans' other hosts, each once */
+	size_t n_peers;
 };
 
 /**
@@ -75,7 +84,8 @@ struct ipt_want {
  * bridge, jumped to from the top of DOCKER-USER when that chain exists,
  * else from the top of FORWARD; only where FORWARD may drop. INPUT:
  * chain VMNET-BROKER-IN accepting what guests need of the host (DHCP,
- * DNS, ICMP), jumped to from the top of INPUT, only where INPUT may drop.
+ * DNS, ICMP) and, for IPv4, what the spans' other hosts send (VXLAN, BGP),
+ * jumped to from the top of INPUT, only where INPUT may drop.
  * A chain rewritten is rewritten whole, in the one atomic restore.
  * Return: 0 or -ENOMEM.
  */

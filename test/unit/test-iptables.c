@@ -154,6 +154,53 @@ static void test_plan_ufw_input(void **state)
 	free(input);
 }
 
+/*
+ * A span's other hosts on a ufw host: their VXLAN (and BGP for EVPN) in
+ * the INPUT chain, IPv4 only (the underlay's family); what that makes,
+ * read back, needs nothing more.
+ */
+static void test_plan_span_peers(void **state)
+{
+	static const char save[] = "*filter\n"
+				   ":INPUT DROP [0:0]\n"
+				   ":FORWARD ACCEPT [0:0]\n"
+				   "COMMIT\n";
+	static const char fixed[] =
+		"*filter\n"
+		":INPUT DROP [0:0]\n"
+		":FORWARD ACCEPT [0:0]\n"
+		":VMNET-BROKER-IN - [0:0]\n"
+		"-A INPUT -j VMNET-BROKER-IN\n"
+		"-A VMNET-BROKER-IN -i vmbr0 -p udp -m udp --dport 67 -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -i vmbr0 -p udp -m udp --dport 53 -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -i vmbr0 -p tcp -m tcp --dport 53 -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -i vmbr0 -p icmp -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -s 198.51.100.2/32 -p udp -m udp --dport 4789 -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -s 198.51.100.3/32 -p udp -m udp --dport 4789 -j ACCEPT\n"
+		"-A VMNET-BROKER-IN -s 198.51.100.3/32 -p tcp -m tcp --dport 179 -j ACCEPT\n"
+		"COMMIT\n";
+	const struct ipt_span_peer peers[] = {
+		{ .address = 0xc6336402, .port = 4789 },
+		{ .address = 0xc6336403, .port = 4789, .bgp = true },
+	};
+	const struct ipt_want w = { .bridges = two, .n_bridges = 1, .peers = peers, .n_peers = 2 };
+	char what[256];
+	char *input = plan(save, IPT_IPV4, &w, what, sizeof(what));
+
+	assert_non_null(input);
+	assert_non_null(strstr(input, "-A VMNET-BROKER-IN -s 198.51.100.2/32 -p udp -m udp "
+				      "--dport 4789 -j ACCEPT\n"));
+	assert_non_null(strstr(input, "-A VMNET-BROKER-IN -s 198.51.100.3/32 -p tcp -m tcp "
+				      "--dport 179 -j ACCEPT\n"));
+	assert_null(strstr(input, "198.51.100.2/32 -p tcp"));
+	free(input);
+	assert_null(plan(fixed, IPT_IPV4, &w, what, sizeof(what)));
+	/* IPv6's INPUT: the guests' needs only. */
+	input = plan(save, IPT_IPV6, &w, what, sizeof(what));
+	assert_null(strstr(input, "198.51.100"));
+	free(input);
+}
+
 /* No network left, or nothing that drops: the jumps go, then the chains. */
 static void test_plan_removes(void **state)
 {
@@ -206,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_plan_docker),
 		cmocka_unit_test(test_plan_moves_jump_to_docker_user),
 		cmocka_unit_test(test_plan_ufw_input),
+		cmocka_unit_test(test_plan_span_peers),
 		cmocka_unit_test(test_plan_removes),
 		cmocka_unit_test(test_program_names),
 	};
