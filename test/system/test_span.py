@@ -4,7 +4,9 @@ ways of filling the overlay (a static flood list, BGP EVPN through FRR).
 One world per mode, shared by the module's tests (vmbt_span.py builds it):
 three daemon namespaces, each with its own broker (and zebra and bgpd),
 joined by an underlay bridge; on each, guests of network "lab". The tests
-run in order: the last ones kill and restart a host, then let the network go.
+run in order: the host's firewalls next (a flush of the ruleset, the
+overlay filter removed, FORWARD DROP with br_netfilter, ufw's layout),
+then the last ones kill and restart a host, and let the network go.
 """
 import ipaddress
 import os
@@ -18,6 +20,7 @@ import time
 import pytest
 
 from conftest import PYTHON, RUN, TOPO_KEY, Topology, run, wait_until
+import vmbt_hostfw
 import vmbt_span
 from vmbt_span import NETWORK, SUBNET, World, ping_loss, slice_of
 
@@ -106,6 +109,10 @@ def test_ipv6_across_hosts(world):
 
 def test_gateway_answers_locally_once(world):
     # Every host has the gateway's address and MAC; only the guest's own answers.
+    _gateway_replies_once(world)
+
+
+def _gateway_replies_once(world):
     procs = [subprocess.Popen(["ip", "netns", "exec", g.ns, "busybox", "arping", "-c", "2",
                                "-w", "3", "-I", "eth0", SUBNET + ".1"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -196,6 +203,121 @@ def test_new_guest_is_reachable_from_another_host(world):
     assert elapsed < 10
     world.topo.namespaces.remove(g.ns)
     run(["ip", "netns", "del", g.ns])
+
+
+# ----------------------------------------------------------------- the host's firewalls
+
+def _tables_whole(host):
+    """Both tables of the broker's are there with the span's rules (nft.c)."""
+    text = host.broker.nft_text()
+    return ("table bridge vmnet_broker" in text and "chain overlay_vmvx100" in text
+            and "VXLAN needs no conntrack" in text and "VXLAN only from a span's hosts" in text)
+
+
+def _reach_across(world):
+    a, b, c = world.guests[:3]
+    for x, y in ((a, b), (b, c), (c, a)):
+        assert x.ping(address(y), timeout=10), "%s cannot reach %s" % (x, y)
+
+
+def test_flush_ruleset_everywhere_brings_the_overlay_back(world):
+    # What restarting nftables.service does, on every host at once: with
+    # no filter left anywhere, every host would answer for the gateway.
+    for h in world.hosts:
+        run(["ip", "netns", "exec", h.ns, "nft", "flush", "ruleset"])
+    for h in world.hosts:
+        wait_until(lambda h=h: _tables_whole(h), 2, interval=0.05,
+                   what="both tables back on %s" % h.ns)
+        assert ("deleted table inet vmnet_broker and table bridge vmnet_broker"
+                in h.broker.log()), h.broker.log()[-2000:]
+    _gateway_replies_once(world)
+    _reach_across(world)
+
+
+def test_overlay_filter_alone_removed_is_put_back(world):
+    h = world.hosts[0]
+    run(["ip", "netns", "exec", h.ns, "nft", "delete", "table", "bridge", "vmnet_broker"])
+    wait_until(lambda: _tables_whole(h), 2, interval=0.05, what="table bridge back")
+    assert "deleted table bridge vmnet_broker; restored" in h.broker.log()
+    _gateway_replies_once(world)
+
+
+def _iptables(host, *args, family=4):
+    return run(["ip", "netns", "exec", host.ns, "iptables-nft" if family == 4 else
+                "ip6tables-nft", "-w", *args])
+
+
+def _reset_iptables(world):
+    """iptables-nft's tables empty again, policies ACCEPT (vmbt_hostfw's)."""
+    for h in world.hosts:
+        vmbt_hostfw.reset_iptables(h.ns, "nft")
+
+
+def _chain_packets(host, chain):
+    out = _iptables(host, "-L", chain, "-v", "-n", "-x").stdout
+    return sum(int(line.split()[0]) for line in out.splitlines()[2:] if line.strip())
+
+
+def test_forward_drop_with_br_netfilter(world):
+    # Docker's and ufw's FORWARD policy, with bridged frames passing
+    # iptables (br_netfilter, on by default in every namespace once loaded):
+    # frames from and to the VXLAN port are bridged through the same hook.
+    if not os.path.exists("/proc/sys/net/bridge/bridge-nf-call-iptables"):
+        pytest.skip("br_netfilter is not loaded")
+    try:
+        for h in world.hosts:
+            run(["ip", "netns", "exec", h.ns, "sysctl", "-qw",
+                 "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1"])
+            for fam in (4, 6):
+                _iptables(h, "-P", "FORWARD", "DROP", family=fam)
+        for h in world.hosts:
+            wait_until(lambda h=h: "-A FORWARD -j VMNET-BROKER" in _iptables(h, "-S").stdout,
+                       3, what="the broker's FORWARD rules on %s" % h.ns)
+        before = _chain_packets(world.hosts[0], "VMNET-BROKER")
+        _reach_across(world)
+        # TCP from host 1's guest to host 2's, through both FORWARD hooks.
+        a, b = world.guests[0], world.guests[1]
+        listener = world.topo.tcp_listener(b.ns, address(b), 8093)
+        try:
+            assert a.tcp_peer(address(b), 8093, timeout=5) == address(a)
+        finally:
+            # A process left in the guest's namespace would keep its port up.
+            listener.kill()
+            listener.wait()
+        # The frames did pass iptables' FORWARD, and were let through there.
+        assert _chain_packets(world.hosts[0], "VMNET-BROKER") > before
+    finally:
+        _reset_iptables(world)
+
+
+def test_ufw_layout_lets_the_other_hosts_in(world):
+    # ufw's INPUT drops what no rule allows, untracked VXLAN too, and a
+    # new BGP session: the broker's INPUT chain lets the span's hosts in.
+    try:
+        for h in world.hosts:
+            vmbt_hostfw.restore(h.ns, "nft", 4, vmbt_hostfw.fixture("ufw-0.36.rules"))
+            vmbt_hostfw.restore(h.ns, "nft", 6, vmbt_hostfw.fixture("ufw-0.36.rules6"))
+        for h in world.hosts:
+            others = [o.address for o in world.hosts if o is not h]
+
+            def opened(h=h, others=others):
+                rules = _iptables(h, "-S").stdout
+                return all("-A VMNET-BROKER-IN -s %s/32 -p udp -m udp --dport 4789 -j ACCEPT"
+                           % o in rules for o in others) and "-A INPUT -j VMNET-BROKER-IN" in rules
+            wait_until(opened, 3, what="the span's hosts let in on %s" % h.ns)
+            rules = _iptables(h, "-S").stdout
+            assert all(("-s %s/32 -p tcp -m tcp --dport 179 -j ACCEPT" % o in rules)
+                       == (world.control == "evpn") for o in others), rules
+        _reach_across(world)
+        if world.control == "evpn":
+            # A session made anew: BGP from the others gets in too.
+            h2 = world.hosts[1]
+            h2.frr.kill(signal.SIGTERM)
+            h2.frr.start()
+            world.wait_sessions()
+            _reach_across(world)
+    finally:
+        _reset_iptables(world)
 
 
 def _pings(pairs, count, interval=0.05):
