@@ -35,24 +35,54 @@ bool address_in_range(const struct dhcp_range *r, unsigned int host)
 	return r->first && host >= r->first && host <= r->last;
 }
 
-void address_dynamic_range(const struct network_config *c, const struct prefix4 *subnet,
-			   unsigned int gateway, struct dhcp_range *ret)
+static unsigned int umin(unsigned int a, unsigned int b)
 {
-	unsigned int size = 1u << (32 - subnet->len), half = size / 2, lo, hi, run = 0;
+	return a < b ? a : b;
+}
+
+static unsigned int umax(unsigned int a, unsigned int b)
+{
+	return a > b ? a : b;
+}
+
+/* Host numbers @first to @last of @subnet: @slice's, or the whole subnet's. */
+static void part_bounds(const struct prefix4 *subnet, const struct prefix4 *slice,
+			unsigned int *first, unsigned int *last)
+{
+	*first = 0;
+	*last = (1u << (32 - subnet->len)) - 1;
+	if (slice && slice->len) {
+		*first = slice->addr - subnet->addr;
+		*last = *first + (1u << (32 - slice->len)) - 1;
+	}
+}
+
+void address_dynamic_range(const struct network_config *c, const struct prefix4 *subnet,
+			   const struct prefix4 *slice, unsigned int gateway, struct dhcp_range *ret)
+{
+	unsigned int size = 1u << (32 - subnet->len), first, last, half, lo, hi, run = 0;
 	struct host_map fixed; /* the gateway, reservations, forward targets: never dnsmasq's to give */
+	bool upper;
 
 	*ret = (struct dhcp_range){ 0, 0 };
+	part_bounds(subnet, slice, &first, &last);
 	if (c->has_dhcp_range) {
-		ret->first = c->dhcp_range_start - subnet->addr;
-		ret->last = c->dhcp_range_end - subnet->addr;
+		/* A span's host takes the part of the file's range inside its slice. */
+		lo = umax(c->dhcp_range_start - subnet->addr, first);
+		hi = umin(c->dhcp_range_end - subnet->addr, last);
+		if (lo <= hi)
+			*ret = (struct dhcp_range){ lo, hi };
 		return;
 	}
-	if (size < 8)
+	if (last - first + 1 < 8)
 		return; /* a /30: the gateway and one guest, a port's */
+	half = first + (last - first + 1) / 2;
+	/* The half without the gateway: the upper one when the gateway is not in the part. */
+	upper = gateway >= half && gateway <= last;
+	lo = upper ? umax(first, 1) : half;
+	hi = upper ? half - 1 : umin(last, size - 2);
 	host_map_init(&fixed, subnet->len, gateway);
 	mark_fixed(c, subnet->addr, &fixed);
-	lo = gateway >= half ? 1 : half;
-	hi = gateway >= half ? half - 1 : size - 2;
 	/* The longest stretch of [lo, hi] free of fixed addresses; the first of equals. */
 	for (unsigned int h = lo; h <= hi + 1; h++) {
 		/* Taking it on the scratch map is how to ask whether it is free. */
@@ -66,6 +96,24 @@ void address_dynamic_range(const struct network_config *c, const struct prefix4 
 		}
 		run = 0;
 	}
+}
+
+bool address_ports_have_room(const struct network_config *c, const struct prefix4 *subnet,
+			     const struct prefix4 *slice, unsigned int gateway,
+			     const struct dhcp_range *range)
+{
+	struct host_map m;
+	unsigned int first, last;
+
+	part_bounds(subnet, slice, &first, &last);
+	host_map_init(&m, subnet->len, gateway);
+	mark_fixed(c, subnet->addr, &m);
+	if (range->first)
+		host_map_mark(&m, range->first, range->last);
+	for (unsigned int h = first; h <= last; h++)
+		if (host_map_take_exact(&m, h) == 0)
+			return true;
+	return false;
 }
 
 int address_take(struct host_map *hosts, const struct network_config *c,

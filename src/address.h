@@ -26,6 +26,8 @@ struct dhcp_range {
  * address_dynamic_range() - the part of a network's subnet its DHCP gives any MAC
  * @c:		its file: `dhcp_range`, when it has one
  * @subnet:	its subnet (host bits zero)
+ * @slice:	this host's slice of a span (span.hosts[N].slice); NULL or
+ *		zero length: the whole subnet
  * @gateway:	the gateway's host number
  *
  * The file's `dhcp_range` (checked by config_parse()), or the default
@@ -33,10 +35,22 @@ struct dhcp_range {
  * /24 with its gateway .1: .128-.254), or rather the longest stretch of
  * it that holds no address of a dhcp_reservations entry or a port
  * forward. The other half is what address_take() gives ports. A /30 has
- * room for one guest only: no range.
+ * room for one guest only: no range. With a @slice, the same inside the
+ * slice: the part of the file's range that lies in it, or the half of
+ * the slice without the gateway (the upper half when the gateway lies
+ * elsewhere), none for a slice of fewer than 8 addresses. Slices never
+ * overlap, so no two hosts of a span give the same address.
  */
 void address_dynamic_range(const struct network_config *c, const struct prefix4 *subnet,
-			   unsigned int gateway, struct dhcp_range *ret);
+			   const struct prefix4 *slice, unsigned int gateway, struct dhcp_range *ret);
+/*
+ * Whether @slice (NULL: the whole subnet) holds an address a port may
+ * get: not the gateway, the network or broadcast address, a reserved or
+ * forwarded one, or one of @range.
+ */
+bool address_ports_have_room(const struct network_config *c, const struct prefix4 *subnet,
+			     const struct prefix4 *slice, unsigned int gateway,
+			     const struct dhcp_range *range);
 /* Whether host number @host lies in @r. */
 bool address_in_range(const struct dhcp_range *r, unsigned int host);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "address.h"
 #include "config-span.h"
 #include "pool.h"
 #include "util.h"
@@ -310,6 +311,42 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 	return result(&p);
 }
 
+/*
+ * Host @i's part of DHCP: the dynamic range inside its slice, and room
+ * left there for its ports' addresses (address.c splits the slice as the
+ * daemon will).
+ */
+static void check_slice_range(struct span_parser *p, const struct network_config *c,
+			      const struct prefix4 *sub, size_t i)
+{
+	const struct prefix4 *x = &c->span.hosts[i].slice;
+	unsigned int gateway = c->gateway - sub->addr;
+	struct dhcp_range r;
+	char k[48], a[24], b[16], e[16];
+
+	snprintf(k, sizeof(k), "span.hosts[%zu].slice", i);
+	prefix4_format(x, a, sizeof(a));
+	address_dynamic_range(c, sub, x, gateway, &r);
+	if (!r.first && c->has_dhcp_range)
+		perr(p, "dhcp_range",
+		     "%s-%s does not reach into %s (%s): that host could give no address to a "
+		     "guest without its port's MAC; each host's dynamic range is the part of "
+		     "dhcp_range inside its slice (without dhcp_range, each slice is split in two)",
+		     addr4_format(c->dhcp_range_start, b, sizeof(b)),
+		     addr4_format(c->dhcp_range_end, e, sizeof(e)), k, a);
+	else if (!r.first)
+		perr(p, k,
+		     "%s is too small for a dynamic range next to its ports' addresses: give it "
+		     "at least 8 addresses (a /29)",
+		     a);
+	else if (!address_ports_have_room(c, sub, x, gateway, &r))
+		perr(p, c->has_dhcp_range ? "dhcp_range" : k,
+		     "leaves no address of %s (%s) for its host's ports: its dynamic range "
+		     "must leave some of the slice free (without dhcp_range, each slice is "
+		     "split in two)",
+		     a, k);
+}
+
 /* Slices: inside the subnet, apart from each other, one per host with DHCP. */
 static void check_slices(struct span_parser *p, const struct network_config *c)
 {
@@ -337,6 +374,8 @@ static void check_slices(struct span_parser *p, const struct network_config *c)
 		for (size_t j = 0; j < i; j++)
 			if (s->hosts[j].slice.len && prefix4_overlaps(x, &s->hosts[j].slice))
 				perr(p, k, "overlaps the slice of span.hosts[%zu]", j);
+		if (c->dhcp)
+			check_slice_range(p, c, &sub, i);
 	}
 }
 

@@ -357,8 +357,10 @@ static void set_addressing(struct network *n, const struct network_addressing *a
 	if (a->has_range)
 		n->range = a->range;
 	else if (n->config.dhcp)
-		address_dynamic_range(&n->config, &n->subnet, network_gateway(n) - n->subnet.addr,
-				      &n->range);
+		/* A span's host gives any MAC an address of its own slice only. */
+		address_dynamic_range(&n->config, &n->subnet,
+				      a->span ? &n->config.span.hosts[a->span->self].slice : NULL,
+				      network_gateway(n) - n->subnet.addr, &n->range);
 	network_guests_set_domain(n, a->domain);
 }
 

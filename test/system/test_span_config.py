@@ -76,6 +76,36 @@ def test_check_config_accepts_both_modes_and_names_the_errors(tmp_path):
         assert want in out, out
 
 
+def test_check_config_wants_each_hosts_dynamic_range_in_its_slice(tmp_path):
+    # One dhcp_range for the file: each host takes the part in its slice.
+    # Three slices in a row: any range that reaches the first and the last
+    # swallows the middle one, which is left no address for its ports.
+    f = network_file("static", dhcp_range={"start": "192.168.100.100",
+                                           "end": "192.168.100.220"})
+    (tmp_path / "lab.json").write_text(json.dumps(f))
+    p = run([CLI, "check-config", str(tmp_path)], check=False)
+    assert p.returncode == 1
+    assert ("dhcp_range: leaves no address of 192.168.100.128/26 (span.hosts[1].slice) "
+            "for its host's ports") in p.stdout, p.stdout
+    f["dhcp_range"] = {"start": "192.168.100.100", "end": "192.168.100.120"}
+    (tmp_path / "lab.json").write_text(json.dumps(f))
+    out = run([CLI, "check-config", str(tmp_path)], check=False).stdout
+    assert "dhcp_range: 192.168.100.100-192.168.100.120 does not reach into span.hosts[1].slice" \
+        in out, out
+    # Slices too small to split.
+    f = network_file("static")
+    f["span"]["hosts"][2]["slice"] = "192.168.100.192/30"
+    (tmp_path / "lab.json").write_text(json.dumps(f))
+    out = run([CLI, "check-config", str(tmp_path)], check=False).stdout
+    assert ("span.hosts[2].slice: 192.168.100.192/30 is too small for a dynamic range next to "
+            "its ports' addresses") in out, out
+    # Two hosts, one range across both slices: fine.
+    f = network_file("static", hosts=2, dhcp_range={"start": "192.168.100.100",
+                                                     "end": "192.168.100.150"})
+    (tmp_path / "lab.json").write_text(json.dumps(f))
+    assert "1 network OK" in run([CLI, "check-config", str(tmp_path)]).stdout
+
+
 def test_two_files_cannot_span_one_vni(broker):
     write(broker, network_file("static"))
     f = network_file("static")

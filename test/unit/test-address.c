@@ -128,18 +128,18 @@ static void test_default_range(void **state)
 	struct dhcp_range r;
 
 	/* A /24 with the gateway .1: the upper half is DHCP's. */
-	address_dynamic_range(&c, &subnet, 1, &r);
+	address_dynamic_range(&c, &subnet, NULL, 1, &r);
 	assert_int_equal(r.first, 128);
 	assert_int_equal(r.last, 254);
 	/* The gateway in the upper half: the lower half is, .1-.127. */
-	address_dynamic_range(&c, &subnet, 200, &r);
+	address_dynamic_range(&c, &subnet, NULL, 200, &r);
 	assert_int_equal(r.first, 1);
 	assert_int_equal(r.last, 127);
 	/* A /29: .4-.6; a /30 has no room for both. */
-	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 29 }, 1, &r);
+	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 29 }, NULL, 1, &r);
 	assert_int_equal(r.first, 4);
 	assert_int_equal(r.last, 6);
-	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 30 }, 1, &r);
+	address_dynamic_range(&c, &(struct prefix4){ .addr = NET, .len = 30 }, NULL, 1, &r);
 	assert_int_equal(r.first, 0);
 	assert_false(address_in_range(&r, 2));
 }
@@ -158,18 +158,62 @@ static void test_default_range_avoids_fixed_addresses(void **state)
 	};
 	struct dhcp_range r;
 
-	address_dynamic_range(&c, &subnet, 1, &r);
+	address_dynamic_range(&c, &subnet, NULL, 1, &r);
 	assert_int_equal(r.first, 141);
 	assert_int_equal(r.last, 199);
 	/* A file's range is taken as it is (config_parse() checked it). */
 	c.has_dhcp_range = true;
 	c.dhcp_range_start = NET + 10;
 	c.dhcp_range_end = NET + 20;
-	address_dynamic_range(&c, &subnet, 1, &r);
+	address_dynamic_range(&c, &subnet, NULL, 1, &r);
 	assert_int_equal(r.first, 10);
 	assert_int_equal(r.last, 20);
 	assert_true(address_in_range(&r, 10) && address_in_range(&r, 20));
 	assert_false(address_in_range(&r, 21));
+}
+
+/* A span's slices of 192.168.100.0/24 (gateway .1): each host's range lies in its own. */
+static void test_range_in_slice(void **state)
+{
+	const struct prefix4 s0 = { .addr = NET, .len = 26 }, s1 = { .addr = NET + 64, .len = 26 },
+			     s3 = { .addr = NET + 192, .len = 26 },
+			     tiny = { .addr = NET + 8, .len = 30 };
+	struct network_config c = { .dhcp = true };
+	struct dhcp_range r;
+
+	/* .0/26 holds the gateway .1 in its lower half: .32-.63. */
+	address_dynamic_range(&c, &subnet, &s0, 1, &r);
+	assert_int_equal(r.first, 32);
+	assert_int_equal(r.last, 63);
+	assert_true(address_ports_have_room(&c, &subnet, &s0, 1, &r));
+	/* .64/26 has no gateway: its upper half, .96-.127. */
+	address_dynamic_range(&c, &subnet, &s1, 1, &r);
+	assert_int_equal(r.first, 96);
+	assert_int_equal(r.last, 127);
+	/* .192/26 ends at the broadcast address: .224-.254. */
+	address_dynamic_range(&c, &subnet, &s3, 1, &r);
+	assert_int_equal(r.first, 224);
+	assert_int_equal(r.last, 254);
+	/* A /30 slice: no range, ports only. */
+	address_dynamic_range(&c, &subnet, &tiny, 1, &r);
+	assert_int_equal(r.first, 0);
+	/* The file's range: the part inside the slice, none when it misses it. */
+	c.has_dhcp_range = true;
+	c.dhcp_range_start = NET + 100;
+	c.dhcp_range_end = NET + 200;
+	address_dynamic_range(&c, &subnet, &s1, 1, &r);
+	assert_int_equal(r.first, 100);
+	assert_int_equal(r.last, 127);
+	assert_true(address_ports_have_room(&c, &subnet, &s1, 1, &r));
+	address_dynamic_range(&c, &subnet, &s0, 1, &r);
+	assert_int_equal(r.first, 0);
+	/* A range over all of a slice leaves its ports nothing. */
+	c.dhcp_range_start = NET + 60;
+	c.dhcp_range_end = NET + 130;
+	address_dynamic_range(&c, &subnet, &s1, 1, &r);
+	assert_int_equal(r.first, 64);
+	assert_int_equal(r.last, 127);
+	assert_false(address_ports_have_room(&c, &subnet, &s1, 1, &r));
 }
 
 static void test_ports_never_get_the_range(void **state)
@@ -183,7 +227,7 @@ static void test_ports_never_get_the_range(void **state)
 
 	/* A /28: .8-.14 are DHCP's, so ports get .2-.7 and then nothing,
 	 * not even an address dnsmasq has leased to nobody. */
-	address_dynamic_range(&c, &s28, 1, &r);
+	address_dynamic_range(&c, &s28, NULL, 1, &r);
 	assert_int_equal(r.first, 8);
 	host_map_init(&m, 28, 1);
 	for (unsigned int want = 2; want <= 7; want++) {
@@ -206,7 +250,7 @@ static void test_dynamic_lease_is_no_port_address(void **state)
 	uint8_t mac[6];
 	unsigned int h = 0;
 
-	address_dynamic_range(&c, &subnet, 1, &r);
+	address_dynamic_range(&c, &subnet, NULL, 1, &r);
 	host_map_init(&m, 24, 1);
 	mac_of(4, leased.mac);
 	mac_of(4, mac);
@@ -223,6 +267,7 @@ int main(void)
 		cmocka_unit_test(test_dnsmasq_remembers),
 		cmocka_unit_test(test_default_range),
 		cmocka_unit_test(test_default_range_avoids_fixed_addresses),
+		cmocka_unit_test(test_range_in_slice),
 		cmocka_unit_test(test_ports_never_get_the_range),
 		cmocka_unit_test(test_dynamic_lease_is_no_port_address),
 		cmocka_unit_test(test_remembered_ones_last),

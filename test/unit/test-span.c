@@ -188,6 +188,34 @@ static void test_what_a_span_needs_of_its_file(void **state)
 			    "[{\"address\": \"198.51.100.1\", \"slice\": \"192.168.100.0/25\"},"
 			    " {\"address\": \"198.51.100.2\"}]}"),
 		  "span.hosts[1].slice", "is required with \"dhcp\": true");
+	/* DHCP for any MAC comes from each host's slice: it must have room for it and for ports. */
+	parse_bad(FILE_WITH("{\"vni\": 1, \"control\": \"static\", \"hosts\": "
+			    "[{\"address\": \"198.51.100.1\", \"slice\": \"192.168.100.64/26\"},"
+			    " {\"address\": \"198.51.100.2\", \"slice\": \"192.168.100.128/30\"}]}"),
+		  "span.hosts[1].slice", "too small for a dynamic range");
+	parse_bad("{\"mode\": \"shared\", \"subnet\": \"192.168.100.1\", \"mask\": \"255.255.255.0\","
+		  " \"ipv6_prefix\": \"fd00:100::\", \"mtu\": 1450, \"dhcp_range\": {\"start\":"
+		  " \"192.168.100.100\", \"end\": \"192.168.100.160\"}, \"span\": {\"vni\": 1,"
+		  " \"control\": \"static\", " HOSTS3 "}}",
+		  "dhcp_range", "does not reach into span.hosts[2].slice (192.168.100.192/26)");
+	parse_bad("{\"mode\": \"shared\", \"subnet\": \"192.168.100.1\", \"mask\": \"255.255.255.0\","
+		  " \"ipv6_prefix\": \"fd00:100::\", \"mtu\": 1450, \"dhcp_range\": {\"start\":"
+		  " \"192.168.100.60\", \"end\": \"192.168.100.220\"}, \"span\": {\"vni\": 1,"
+		  " \"control\": \"static\", " HOSTS3 "}}",
+		  "dhcp_range", "leaves no address of 192.168.100.128/26 (span.hosts[1].slice)");
+	/* A range that reaches into every slice and leaves each some room is fine: two hosts. */
+	{
+		struct network_config c;
+
+		parse_ok("{\"mode\": \"shared\", \"subnet\": \"192.168.100.1\", \"mask\":"
+			 " \"255.255.255.0\", \"ipv6_prefix\": \"fd00:100::\", \"mtu\": 1450,"
+			 " \"dhcp_range\": {\"start\": \"192.168.100.100\", \"end\":"
+			 " \"192.168.100.200\"}, \"span\": {\"vni\": 1, \"control\": \"static\","
+			 " \"hosts\": [{\"address\": \"198.51.100.1\", \"slice\": \"192.168.100.0/25\"},"
+			 " {\"address\": \"198.51.100.2\", \"slice\": \"192.168.100.128/25\"}]}}",
+			 &c);
+		network_config_clear(&c);
+	}
 }
 
 static int cross(const char *a, const char *b, struct config_errors errs[2])
