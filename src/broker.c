@@ -817,11 +817,17 @@ static void on_neighbour(void *userdata, const struct neighbour_event *e)
 	struct network *n;
 	struct lease *l;
 
-	/* One hash lookup each, however many ports and networks there are. */
+	/*
+	 * One hash lookup each, however many ports and networks there are;
+	 * a MAC behind no port of ours also walks the spanning networks.
+	 */
 	if (e->fdb) {
 		l = registry_find_lease(&b->registry, e->ifindex);
 		if (l && l->network)
 			network_fdb_event(l->network, l, e->mac, e->added);
+		/* Another host's guests, on a span's VXLAN device: none is ours to show. */
+		else if (e->added && (n = registry_find_overlay(&b->registry, e->ifindex)))
+			network_fdb_overlay(n, e->mac);
 		return;
 	}
 	n = registry_find_bridge(&b->registry, e->ifindex);

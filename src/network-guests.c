@@ -121,6 +121,18 @@ void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6],
 		probe_soon(n);
 }
 
+void network_fdb_overlay(struct network *n, const uint8_t mac[6])
+{
+	const struct guest *g = guest_find(&n->guests, mac);
+	struct lease *l = g ? g->port : NULL;
+
+	/* The bridge sends no news of the port it learned the MAC behind before. */
+	if (!l || !g->on_bridge)
+		return;
+	guest_fdb_del(&n->guests, mac, l);
+	mark_dirty(n, l);
+}
+
 void network_neigh_event(struct network *n, int family, const uint8_t addr[16], const uint8_t *mac)
 {
 	struct guest *g = mac ? guest_find(&n->guests, mac) : NULL;

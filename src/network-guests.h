@@ -3,7 +3,7 @@
  * Not a module of its own: the fields of struct network it keeps (domain,
  * guests, names, dirty, guests_sync, probe_timer) belong to the network
  * as much as its leases do. The kernel's news about guests (the first
- * four) come from anywhere through network.h; only network.c calls the
+ * five) come from anywhere through network.h; only network.c calls the
  * rest.
  */
 #ifndef VMNET_NETWORK_GUESTS_H
@@ -15,6 +15,12 @@ struct dhcp_server;
 
 /* The bridge learned @mac behind @l's port (@added), or forgot it. */
 void network_fdb_event(struct network *n, struct lease *l, const uint8_t mac[6], bool added);
+/*
+ * The bridge learned @mac behind its span's VXLAN device: a guest of
+ * another host. A guest that was behind one of @n's ports has moved
+ * there (a migrated VM): it is no longer on this bridge.
+ */
+void network_fdb_overlay(struct network *n, const uint8_t mac[6]);
 /* The neighbour table has @addr (AF_INET or AF_INET6) at @mac on the bridge, or (@mac NULL) not. */
 void network_neigh_event(struct network *n, int family, const uint8_t addr[16], const uint8_t *mac);
 /* Forget what the bridge and the neighbour table said: they are about to be read whole. */

@@ -4,6 +4,7 @@
 #include "lease.h"
 #include "network.h"
 #include "registry.h"
+#include "span.h"
 #include "util.h"
 
 static unsigned int bucket(int ifindex)
@@ -69,6 +70,18 @@ struct network *registry_find_bridge(const struct registry *r, int ifindex)
 		return NULL;
 	LIST_FOREACH(n, &r->by_bridge[bucket(ifindex)], bridge_link)
 		if (n->bridge_ifindex == ifindex)
+			return n;
+	return NULL;
+}
+
+struct network *registry_find_overlay(const struct registry *r, int ifindex)
+{
+	struct network *n;
+
+	if (ifindex <= 0)
+		return NULL;
+	TAILQ_FOREACH(n, &r->networks, link)
+		if (n->span && n->span->vxlan_ifindex == ifindex)
 			return n;
 	return NULL;
 }

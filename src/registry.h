@@ -44,6 +44,8 @@ void registry_remove_lease(struct registry *r, struct lease *l);
 struct network *registry_find_network(const struct registry *r, const char *name);
 /* The network whose bridge has @ifindex, or NULL. */
 struct network *registry_find_bridge(const struct registry *r, int ifindex);
+/* The network whose span's VXLAN device has @ifindex, or NULL: a walk over the spanning ones. */
+struct network *registry_find_overlay(const struct registry *r, int ifindex);
 /* The lease whose port has @ifindex, or NULL. */
 struct lease *registry_find_lease(const struct registry *r, int ifindex);
 /*
