@@ -205,6 +205,85 @@ def test_new_guest_is_reachable_from_another_host(world):
     run(["ip", "netns", "del", g.ns])
 
 
+def dynamic_of(i):
+    """Host i's dynamic range: the upper half of its slice (no gateway in it), a /27."""
+    return "%s.%d/27" % (SUBNET, 64 * i + 32)
+
+
+def _dhcp_drops(host):
+    """Packets the overlay filter dropped as DHCP (either way, any address)."""
+    for o in host.broker.nft_ruleset():
+        rule = o.get("rule")
+        if (rule and rule["family"] == "bridge" and rule["chain"] == "overlay_vmvx100"
+                and "DHCP" in rule.get("comment", "")):
+            return next(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+    raise AssertionError("no DHCP rule in %s's overlay filter" % host.ns)
+
+
+def _guest_macs(host):
+    """MAC -> its guest entry, under every lease of the network on @host."""
+    return {x["mac"]: x for lease in host.broker.leases(NETWORK) for x in lease.get("guests", [])}
+
+
+def test_guests_with_their_own_macs_get_their_hosts_dynamic_range(world):
+    # DHCP for any MAC (issue 17) on a span: what libvirt or a plain QEMU
+    # line gives a guest. Each host's dnsmasq serves only its own guests,
+    # from the dynamic range inside its own slice.
+    hosts = world.hosts[:2]
+    before = [_dhcp_drops(h) for h in hosts]
+    own = []
+    for h in hosts:
+        g = h.guest("own")
+        g.mac = "52:54:00:21:00:%02x" % h.i
+        g.exec("ip", "link", "set", "dev", "eth0", "address", g.mac)
+        g.lease = g.dhcp()
+        own.append(g)
+    for g in own:
+        got = ipaddress.IPv4Address(g.lease["ip"])
+        assert got in ipaddress.IPv4Network(dynamic_of(g.host.i)), \
+            "%s on host %d got %s, outside its dynamic range %s" % (g, g.host.i, got,
+                                                                    dynamic_of(g.host.i))
+        assert g.lease["ip"] != address(g)
+    a, b = own
+    assert a.ping(b.lease["ip"], timeout=10) and b.ping(a.lease["ip"], timeout=10)
+    # Their DISCOVERs were flooded towards the overlay too; the filter kept them home.
+    for h, n in zip(hosts, before):
+        assert _dhcp_drops(h) > n, "no DHCP stopped at %s's overlay port" % h.ns
+    # Each host shows its own guest under its port, and never another host's,
+    # whose MAC its bridge learned on the VXLAN device.
+    for g in own:
+        wait_until(lambda g=g: (_guest_macs(g.host).get(g.mac) or {}).get("ipv4") == [g.lease["ip"]],
+                   10, what="%s's guest in status on its host" % g)
+        for h in world.hosts:
+            if h is not g.host:
+                assert g.mac not in _guest_macs(h), "%s shows %s's guest" % (h.ns, g.host.ns)
+    # Across a restart of its broker, host 1 hands out neither address again.
+    h1 = hosts[0]
+    h1.broker.stop(signal.SIGKILL)
+    h1.broker.start()
+    c = h1.guest("own2")
+    c.exec("ip", "link", "set", "dev", "eth0", "address", "52:54:00:21:00:11")
+    got = c.dhcp()["ip"]
+    assert ipaddress.IPv4Address(got) in ipaddress.IPv4Network(dynamic_of(1))
+    assert got not in (a.lease["ip"], address(a), address(world.guests[0]))
+    assert a.dhcp()["ip"] == a.lease["ip"], "host 1's guest lost its address across the restart"
+    # Guest a moves to host 2 (a migrated VM): host 1's bridge learns its
+    # MAC on the VXLAN device, and host 1 no longer shows it on its bridge.
+    # Silent, its port up (a port going down flushes what its bridge learned there).
+    a.exec("sysctl", "-q", "-w", "net.ipv6.conf.eth0.disable_ipv6=1")
+    a.exec("ip", "addr", "flush", "dev", "eth0")
+    m = hosts[1].guest("moved")
+    m.exec("ip", "link", "set", "dev", "eth0", "address", a.mac)
+    m.exec("ip", "addr", "add", a.lease["ip"] + "/24", "dev", "eth0")
+    m.exec("ip", "link", "set", "dev", "eth0", "up")
+    assert m.ping(b.lease["ip"], timeout=10)
+    wait_until(lambda: (_guest_macs(h1).get(a.mac) or {}).get("on_bridge") is not True, 10,
+               what="host 1 to see %s gone to host 2" % a.mac)
+    for g in own + [c, m]:
+        world.topo.namespaces.remove(g.ns)
+        run(["ip", "netns", "del", g.ns])
+
+
 # ----------------------------------------------------------------- the host's firewalls
 
 def _tables_whole(host):
