@@ -98,21 +98,13 @@ struct parser {
 
 _printf_(3, 4) static void perr(struct parser *p, const char *key, const char *fmt, ...)
 {
-	char *reason;
 	va_list ap;
-	int r;
 
 	p->bad = true;
 	va_start(ap, fmt);
-	r = vasprintf(&reason, fmt, ap);
+	if (config_errors_vadd(p->errors, p->path, key, fmt, ap) < 0)
+		p->oom = -ENOMEM;
 	va_end(ap);
-	if (r < 0) {
-		p->oom = -ENOMEM;
-		return;
-	}
-	if (config_errors_add(p->errors, p->path, key, "%s", reason) < 0)
-		p->oom = -ENOMEM;
-	free(reason);
 }
 
 /*

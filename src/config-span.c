@@ -30,21 +30,13 @@ struct span_parser {
 
 _printf_(3, 4) static void perr(struct span_parser *p, const char *key, const char *fmt, ...)
 {
-	char *reason;
 	va_list ap;
-	int r;
 
 	p->bad = true;
 	va_start(ap, fmt);
-	r = vasprintf(&reason, fmt, ap);
+	if (config_errors_vadd(p->errors, p->path, key, fmt, ap) < 0)
+		p->oom = -ENOMEM;
 	va_end(ap);
-	if (r < 0) {
-		p->oom = -ENOMEM;
-		return;
-	}
-	if (config_errors_add(p->errors, p->path, key, "%s", reason) < 0)
-		p->oom = -ENOMEM;
-	free(reason);
 }
 
 /* @s, or "..." when the file's text must not be quoted. */

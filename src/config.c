@@ -206,18 +206,25 @@ static int errors_push(struct config_errors *e, const char *file, const char *ke
 	return 0;
 }
 
-int config_errors_add(struct config_errors *e, const char *file, const char *key, const char *fmt, ...)
+int config_errors_vadd(struct config_errors *e, const char *file, const char *key, const char *fmt,
+		       va_list ap)
 {
 	char *reason;
+
+	if (vasprintf(&reason, fmt, ap) < 0)
+		return -ENOMEM;
+	return errors_push(e, file, key, reason);
+}
+
+int config_errors_add(struct config_errors *e, const char *file, const char *key, const char *fmt, ...)
+{
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&reason, fmt, ap);
+	r = config_errors_vadd(e, file, key, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	return errors_push(e, file, key, reason);
+	return r;
 }
 
 int config_errors_append(struct config_errors *dst, const struct config_errors *src)

@@ -3,6 +3,7 @@
 #define VMNET_CONFIG_H
 
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -178,6 +179,9 @@ char *config_domain(const struct network_config *c, char *buf, size_t size);
 
 _printf_(4, 5) int config_errors_add(struct config_errors *e, const char *file, const char *key,
 				     const char *fmt, ...);
+/* config_errors_add() with a va_list. Return: 0, or -ENOMEM. */
+_printf_(4, 0) int config_errors_vadd(struct config_errors *e, const char *file, const char *key,
+				      const char *fmt, va_list ap);
 /* Append copies of every error of @src. Return: 0 or -ENOMEM. */
 int config_errors_append(struct config_errors *dst, const struct config_errors *src);
 void config_errors_clear(struct config_errors *e);

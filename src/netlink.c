@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "netlink.h"
+#include "nl-cleanup.h"
 
 /* <linux/if.h>'s, which <net/if.h> lacks and cannot be included with. */
 #ifndef IFF_LOWER_UP
@@ -78,22 +79,6 @@ int netlink_errno(int nle)
 		log_debug("libnl error: %s", nl_geterror(nle));
 		return -EIO;
 	}
-}
-
-static void link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-static void addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-static void cache_freep(struct nl_cache **c)
-{
-	if (*c)
-		nl_cache_free(*c);
 }
 
 static int mon_handle_msg(struct nl_msg *msg, void *arg)

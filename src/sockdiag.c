@@ -20,14 +20,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "nl-cleanup.h"
 #include "sockdiag.h"
 #include "util.h"
-
-static void nl_socket_freep(struct nl_sock **sk)
-{
-	if (*sk)
-		nl_socket_free(*sk);
-}
 
 static int on_socket(struct nl_msg *msg, void *arg)
 {

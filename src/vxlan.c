@@ -17,26 +17,9 @@
 #include <string.h>
 
 #include "netlink.h"
+#include "nl-cleanup.h"
 #include "util.h"
 #include "vxlan.h"
-
-static void link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-
-static void addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-
-static void msg_freep(struct nl_msg **m)
-{
-	if (*m)
-		nlmsg_free(*m);
-}
 
 static struct nl_addr *addr4(uint32_t a)
 {
