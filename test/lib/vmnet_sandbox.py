@@ -148,7 +148,15 @@ def _owner_is_live(pid):
     return pid == os.getpid() or pid_alive(pid)
 
 
-def sweep(prefix, dirs, comms=("vmnet-brokerd", "dnsmasq"), log=None):
+# What the tests and benchmarks start, by /proc/PID/comm (15 bytes at most):
+# the daemon, dnsmasq, and the real firewalld, D-Bus, FRR, Docker,
+# systemd-resolved, libvirt and QEMU that some of them run.
+SWEPT_COMMS = ("vmnet-brokerd", "dnsmasq", "dbus-daemon", "firewalld", "zebra", "bgpd",
+               "mgmtd", "staticd", "dockerd", "containerd", "systemd-resolve", "libvirtd",
+               "virtqemud", "qemu-system-x86")
+
+
+def sweep(prefix, dirs, comms=SWEPT_COMMS, log=None):
     """Remove what runs that are gone left behind.
 
     Namespaces named @prefix<pid>-..., entries of each directory of @dirs
