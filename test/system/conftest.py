@@ -330,6 +330,13 @@ class Broker:
                 out += n.get("leases", [])
         return out
 
+    def lease_records(self, name=None):
+        """leases() without each lease's guests and names: those follow what
+        the bridge and the neighbour table learn whenever a guest speaks, not
+        the requests, so a before/after comparison must leave them out."""
+        return [{k: v for k, v in lease.items() if k not in ("guests", "names")}
+                for lease in self.leases(name)]
+
     def lease_by_mac(self, mac):
         for lease in self.leases():
             if lease.get("mac", "").lower() == mac.lower():

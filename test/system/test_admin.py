@@ -26,7 +26,7 @@ def test_stop_refuses_while_leases_exist_then_force_ends_them(broker, topo):
     broker.cli("acquire", "shared", "--port", "named_tap", "--ifname", "nbstop0", "--persistent",
                "--label", "fc", user=NOBODY_UID)
     bridge = broker.network("shared")["bridge"]
-    before = (broker.link_names(), broker.leases(), broker.nft_text(), state_files(broker))
+    before = (broker.link_names(), broker.lease_records(), broker.nft_text(), state_files(broker))
     # Not root; not running; in use.
     p = broker.cli("stop", "shared", user=NOBODY_UID, check=False)
     assert p.returncode == 1 and "VMNET_BROKER_NOT_ALLOWED" in p.stderr
@@ -38,7 +38,7 @@ def test_stop_refuses_while_leases_exist_then_force_ends_them(broker, topo):
     assert p.returncode == 1 and "VMNET_BROKER_CONFLICT" in p.stderr
     assert "has 2 lease(s)" in p.stderr and "label 'vm1'" in p.stderr
     assert "uid %d" % NOBODY_UID in p.stderr and "stop --force shared" in p.stderr
-    assert (broker.link_names(), broker.leases(), broker.nft_text(),
+    assert (broker.link_names(), broker.lease_records(), broker.nft_text(),
             state_files(broker)) == before
     # Usage errors.
     for args in (["stop"], ["stop", "a", "b"], ["stop", "--id", "1", "shared"]):

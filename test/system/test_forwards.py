@@ -39,7 +39,7 @@ def guest_with_listener(broker, topo, addr="0.0.0.0", **acquire):
 
 
 def snapshot(broker):
-    return broker.nft_text(), broker.leases(), broker.stable_fd_count()
+    return broker.nft_text(), broker.lease_records(), broker.stable_fd_count()
 
 
 def unchanged(broker, before):

@@ -34,7 +34,7 @@ def persistent_tap(broker, ifname, user=None, network="shared", label=None):
 
 def snapshot(broker):
     """What a refused request must leave as it was."""
-    return (broker.link_names(), broker.leases(), broker.nft_text(), broker.stable_fd_count())
+    return (broker.link_names(), broker.lease_records(), broker.nft_text(), broker.stable_fd_count())
 
 
 def unchanged(broker, before):
