@@ -502,37 +502,11 @@ func newPort(msg *Message, kind PortKind, queues int) (*Port, error) {
 	return &Port{Network: r.Network.Network, PortInfo: *r.Network.Port, Files: msg.Files, Reply: msg.Data}, nil
 }
 
-func (c *Client) query(ctx context.Context, command string, v any) error {
-	conn, msg, err := exchange(ctx, c.Socket, []byte(`{"command":"`+command+`"}`))
-	if err != nil {
-		return err
-	}
-	conn.Close()
-	if err := checkError(msg.Data); err != nil {
-		msg.Close()
-		return err
-	}
-	if len(msg.Files) > 0 {
-		msg.Close()
-		return errorf(InvalidReply, "a '%s' reply carries fds", command)
-	}
-	var probe struct {
-		Networks json.RawMessage `json:"networks"`
-	}
-	if err := decodeReply(msg.Data, &probe); err != nil {
-		return err
-	}
-	if t := bytes.TrimLeft(probe.Networks, " \t\r\n"); len(t) == 0 || t[0] != '[' {
-		return errorf(InvalidReply, "reply has neither 'error' nor a valid 'networks'")
-	}
-	return decodeReply(msg.Data, v)
-}
-
 // Status asks for every running network and its leases. A caller that is
 // not root sees other users' leases hidden.
 func (c *Client) Status(ctx context.Context) (*StatusReply, error) {
 	var s StatusReply
-	if err := c.query(ctx, "status", &s); err != nil {
+	if err := c.call(ctx, map[string]any{"command": "status"}, "networks", true, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -542,7 +516,7 @@ func (c *Client) Status(ctx context.Context) (*StatusReply, error) {
 // file's errors.
 func (c *Client) Networks(ctx context.Context) (*NetworksReply, error) {
 	var n NetworksReply
-	if err := c.query(ctx, "networks", &n); err != nil {
+	if err := c.call(ctx, map[string]any{"command": "networks"}, "networks", true, &n); err != nil {
 		return nil, err
 	}
 	return &n, nil

@@ -157,17 +157,27 @@ vmnet_broker_return_t vmnet_broker_release(const char *socket_path, const char *
 	return s ? s : call(socket_path, req, "lease", JSON_OBJECT, ret_json);
 }
 
+/* forward_add, or (@remove) forward_remove, of @forwards (@n) on a lease. */
+static vmnet_broker_return_t forward_change(const char *socket_path, const char *ifname,
+					    long long lease_id,
+					    const struct vmnet_broker_forward *forwards, size_t n,
+					    bool remove, char **ret_json)
+{
+	_cleanup_(json_decrefp) json_t *req = NULL;
+	vmnet_broker_return_t s = lease_request(remove ? "forward_remove" : "forward_add", ifname,
+						lease_id, false, &req);
+
+	if (!s)
+		s = add_forwards(req, forwards, n, remove);
+	return s ? s : call(socket_path, req, "lease", JSON_OBJECT, ret_json);
+}
+
 vmnet_broker_return_t vmnet_broker_forward_add(const char *socket_path, const char *ifname,
 					       long long lease_id,
 					       const struct vmnet_broker_forward *forwards,
 					       size_t n, char **ret_json)
 {
-	_cleanup_(json_decrefp) json_t *req = NULL;
-	vmnet_broker_return_t s = lease_request("forward_add", ifname, lease_id, false, &req);
-
-	if (!s)
-		s = add_forwards(req, forwards, n, false);
-	return s ? s : call(socket_path, req, "lease", JSON_OBJECT, ret_json);
+	return forward_change(socket_path, ifname, lease_id, forwards, n, false, ret_json);
 }
 
 vmnet_broker_return_t vmnet_broker_forward_remove(const char *socket_path, const char *ifname,
@@ -175,12 +185,7 @@ vmnet_broker_return_t vmnet_broker_forward_remove(const char *socket_path, const
 						  const struct vmnet_broker_forward *forwards,
 						  size_t n, char **ret_json)
 {
-	_cleanup_(json_decrefp) json_t *req = NULL;
-	vmnet_broker_return_t s = lease_request("forward_remove", ifname, lease_id, false, &req);
-
-	if (!s)
-		s = add_forwards(req, forwards, n, true);
-	return s ? s : call(socket_path, req, "lease", JSON_OBJECT, ret_json);
+	return forward_change(socket_path, ifname, lease_id, forwards, n, true, ret_json);
 }
 
 vmnet_broker_return_t vmnet_broker_forward_list(const char *socket_path, const char *ifname,

@@ -5,21 +5,14 @@
 
 #include "bridge.h"
 #include "netlink.h"
+#include "pool.h"
 #include "sysctl.h"
 
 void bridge_link_local(const uint8_t mac[6], uint8_t ret[16])
 {
-	memset(ret, 0, 16);
-	ret[0] = 0xfe;
-	ret[1] = 0x80;
-	ret[8] = mac[0] ^ 0x02;
-	ret[9] = mac[1];
-	ret[10] = mac[2];
-	ret[11] = 0xff;
-	ret[12] = 0xfe;
-	ret[13] = mac[3];
-	ret[14] = mac[4];
-	ret[15] = mac[5];
+	static const uint8_t fe80[16] = { 0xfe, 0x80 };
+
+	addr6_eui64(fe80, mac, ret);
 }
 
 /*
