@@ -1,7 +1,7 @@
 /* proc.c - processes: starting one, and what /proc says about one
  *
- * proc_spawn() starts dnsmasq (dhcp.c) and the iptables programs
- * (command.c) with the same clean signal state. dhcp.c watches processes that are not (or no longer) its children:
+ * proc_spawn() starts dnsmasq (dhcp.c), the iptables programs
+ * (command.c) and vtysh (vtysh.c) with the same clean signal state. dhcp.c watches processes that are not (or no longer) its children:
  * the dnsmasq an earlier daemon left, and its own dnsmasq's readiness for
  * SIGHUP. Each answer is one small read; none is cached, since the
  * process may change between two questions.
@@ -128,11 +128,11 @@ int proc_spawn(char *const argv[], char *const envp[], const int fds[3], bool ne
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						(new_session ? POSIX_SPAWN_SETSID : 0));
 	posix_spawn_file_actions_init(&fa);
-	if (!fds)
-		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	else
-		for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++)
+		if (fds && fds[i] >= 0)
 			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+		else if (i == STDIN_FILENO)
+			posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	r = -posix_spawn(ret, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

@@ -15,8 +15,8 @@ ssize_t proc_read_file(const char *path, int flags, char *buf, size_t size);
 
 /**
  * proc_spawn() - start @argv[0] with @argv and @envp, as the daemon's child
- * @fds:	stdin, stdout and stderr for the child; NULL: stdin /dev/null,
- *		stdout and stderr the daemon's
+ * @fds:	stdin, stdout and stderr for the child; where NULL or negative:
+ *		stdin /dev/null, stdout and stderr the daemon's
  * @new_session: in a session of its own (setsid)
  *
  * The child starts with no signal blocked and every handler at its

@@ -349,14 +349,6 @@ class NetworkStatus(NetworkInfo):
                    raw=dict(o))
 
 
-def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-    items = _get(obj, key, list, path) or []
-    for i, x in enumerate(items):
-        if not isinstance(x, str):
-            raise InvalidReply("'%s[%d]' in the reply is not a string" % (_where(path, key), i))
-    return tuple(items)
-
-
 def _sub(obj: Mapping[str, Any], key: str, path: str, parse: Any) -> Any:
     v = _get(obj, key, dict, path)
     return None if v is None else parse(v, _where(path, key))
