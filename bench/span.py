@@ -8,6 +8,8 @@ them. Measured, each against a competitor in the same run:
     against the same two guests' traffic on one bridge (both on host A),
     and against two guests on a VXLAN built by hand (bridge, VXLAN device,
     static flood entries: the floor);
+  - a guest's DNS lookup of another host's guest's name (its host's dnsmasq
+    asks the other host's names server) against one of its own host's;
   - from a new guest's acquire on host A until a guest on host B reaches
     it (the guest asks DHCP, then sends one ping to B, as a booting guest
     talks; B pings A's address every 5 ms from before), against the same
@@ -118,7 +120,8 @@ class Host:
 
     def guest(self, b, ctx, role):
         g = b.netns(role)
-        r = ctx["lib"].acquire_netns(self.daemon.socket, "span", "/run/netns/" + g)
+        # The label is the guest's name: ROLE.span.vmnet.
+        r = ctx["lib"].acquire_netns(self.daemon.socket, "span", "/run/netns/" + g, label=role)
         addr = r["network"]["port"]["address"]
         b.run(["ip", "-n", g, "addr", "add", addr + "/24", "dev", "eth0"])
         return g, addr
@@ -195,9 +198,39 @@ def reach_time(b, ctx, new_on, prober, prober_addr, reps):
     return out
 
 
+# argv[3] A queries for argv[2] to argv[1]:53, one at a time; prints each one's seconds
+# (JSON), failing on any answer without an address.
+LOOKUPS = r"""
+import json, socket, struct, sys, time
+server, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+out = []
+for i in range(n):
+    q = struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    q += struct.pack(">HH", 1, 1)
+    t0 = time.monotonic()
+    s.sendto(q, (server, 53))
+    data = s.recv(4096)
+    out.append(time.monotonic() - t0)
+    if data[3] & 15 or not struct.unpack(">H", data[6:8])[0]:
+        sys.exit("no address for %s (rcode %d)" % (name, data[3] & 15))
+print(json.dumps(out))
+"""
+
+
+def lookups(b, guest, name, n):
+    """Seconds per lookup of @name at @guest's gateway, @n of them one after another."""
+    p = b.run(b.nsexec(guest, sys.executable or "/usr/bin/python3", "-B", "-c", LOOKUPS,
+                       SUBNET + ".1", name, str(n)), timeout=60)
+    return json.loads(p.stdout)
+
+
 def bench_span(b, ctx):
     q = ctx["quick"]
     secs, reps, probes = (2, 2, 5) if q else (4, 3, 10)
+    lookups_n = 100 if q else 1000
     controls = ["static"] + (["evpn"] if frr_available() else [])
     ctx["dhcp_script"] = b.write_script(os.path.join(ctx["tmp"], "udhcpc-apply"), DHCP_SCRIPT)
     res = {"tool": "iperf3" if shutil.which("iperf3") else "python TCP stream",
@@ -223,10 +256,19 @@ def bench_span(b, ctx):
         # Prober on host B, then on host A itself, for the same new guests on A.
         across = reach_time(b, ctx, hosts[0], b1, b1addr, probes)
         local = reach_time(b, ctx, hosts[0], a2, a1addr, probes)
+        # a2 on host A asks its gateway for b1 (host B's guest: asked of B's
+        # names server) and for a1 (its own host's, answered at once).
+        b.wait_for(lambda: b.run(b.nsexec(a2, sys.executable or "/usr/bin/python3", "-B", "-c",
+                                          LOOKUPS, SUBNET + ".1", "b1.span.vmnet", "1"),
+                                 check=False).returncode == 0, 20, "b1's name on host A")
+        names_across = lookups(b, a2, "b1.span.vmnet", lookups_n)
+        names_local = lookups(b, a2, "a1.span.vmnet", lookups_n)
         res["modes"][control] = {"gbps": {k: b.summary(v) for k, v in log.items()},
                                  "raw_gbps": log,
                                  "reach_ms": b.summary(across, 1000.0),
-                                 "reach_local_ms": b.summary(local, 1000.0)}
+                                 "reach_local_ms": b.summary(local, 1000.0),
+                                 "name_ms": b.summary(names_across, 1000.0),
+                                 "name_local_ms": b.summary(names_local, 1000.0)}
         b.log("span %s: %s" % (control, json.dumps({k: round(v["p50"], 2) for k, v in
                                                      res["modes"][control]["gbps"].items()})))
         for h in hosts:
@@ -252,4 +294,11 @@ def table_rows(r, ratio, fmt_ms):
                      "%s / %s ms" % (fmt_ms(a), fmt_ms(a, "p99")),
                      "%s / %s ms" % (fmt_ms(lo), fmt_ms(lo, "p99")),
                      ratio(lo["p50"], a["p50"]), ratio(lo["p99"], a["p99"]), "", None))
+        if "name_ms" in m:
+            a, lo = m["name_ms"], m["name_local_ms"]
+            rows.append(("span (%s): a guest's lookup of B's guest's name on A, vs of A's own"
+                         % control,
+                         "%s / %s ms" % (fmt_ms(a), fmt_ms(a, "p99")),
+                         "%s / %s ms" % (fmt_ms(lo), fmt_ms(lo, "p99")),
+                         ratio(lo["p50"], a["p50"]), ratio(lo["p99"], a["p99"]), "", None))
     return rows

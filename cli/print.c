@@ -178,6 +178,7 @@ static void print_span(json_t *span)
 {
 	json_t *frr = json_object_get(span, "frr"), *peers = json_object_get(span, "peers"), *p;
 	const char *slice = json_string_value(json_object_get(span, "slice"));
+	const char *names = json_string_value(json_object_get(span, "names_address"));
 	const char *msg = json_string_value(json_object_get(frr, "message"));
 	size_t i;
 
@@ -189,6 +190,8 @@ static void print_span(json_t *span)
 	       slice ? slice : "");
 	if (frr)
 		printf(", FRR %s%s%s", str_or_dash(frr, "state"), msg ? ": " : "", msg ? msg : "");
+	if (names)
+		printf(", names at %s", names);
 	printf("\n");
 	json_array_foreach(peers, i, p) {
 		json_t *vtep = json_object_get(p, "vtep");

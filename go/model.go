@@ -153,14 +153,18 @@ type SpanFRR struct {
 
 // Span is this host's side of a network that spans hosts.
 type Span struct {
-	VNI     int        `json:"vni"`
-	Control string     `json:"control"` // "static" or "evpn"
-	VXLAN   string     `json:"vxlan"`   // the VXLAN device on the bridge
-	Local   string     `json:"local"`   // this host's underlay address
-	Port    int        `json:"port"`    // UDP port of the underlay
-	Slice   string     `json:"slice,omitempty"`
-	Peers   []SpanPeer `json:"peers"`
-	FRR     *SpanFRR   `json:"frr,omitempty"`
+	VNI     int    `json:"vni"`
+	Control string `json:"control"` // "static" or "evpn"
+	VXLAN   string `json:"vxlan"`   // the VXLAN device on the bridge
+	Local   string `json:"local"`   // this host's underlay address
+	Port    int    `json:"port"`    // UDP port of the underlay
+	Slice   string `json:"slice,omitempty"`
+	// NamesAddress is where this host answers the other hosts for its
+	// guests' names, NamesPID the dnsmasq answering there (0: restarting).
+	NamesAddress string     `json:"names_address,omitempty"`
+	NamesPID     *int       `json:"names_pid,omitempty"`
+	Peers        []SpanPeer `json:"peers"`
+	FRR          *SpanFRR   `json:"frr,omitempty"`
 }
 
 // NetworkStatus is a running network in a status reply, with its leases.

@@ -116,6 +116,29 @@ bool address_ports_have_room(const struct network_config *c, const struct prefix
 	return false;
 }
 
+unsigned int address_names_host(const struct network_config *c, const struct prefix4 *subnet,
+				const struct prefix4 *slice, unsigned int gateway)
+{
+	struct dhcp_range range;
+	struct host_map m;
+	unsigned int first, last, found = 0;
+
+	if (!slice || !slice->len)
+		return 0;
+	address_dynamic_range(c, subnet, slice, gateway, &range);
+	part_bounds(subnet, slice, &first, &last);
+	host_map_init(&m, subnet->len, gateway);
+	mark_fixed(c, subnet->addr, &m);
+	for (unsigned int h = first; h <= last; h++) {
+		if (address_in_range(&range, h) || host_map_take_exact(&m, h) != 0)
+			continue;
+		if (found)
+			return found; /* and @h is left for a port */
+		found = h;
+	}
+	return 0;
+}
+
 int address_take(struct host_map *hosts, const struct network_config *c,
 		 const struct prefix4 *subnet, const struct dhcp_range *range, const uint8_t mac[6],
 		 const struct dhcp_host *leased, size_t n_leased, unsigned int *ret_host)

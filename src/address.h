@@ -55,6 +55,18 @@ bool address_ports_have_room(const struct network_config *c, const struct prefix
 bool address_in_range(const struct dhcp_range *r, unsigned int host);
 
 /**
+ * address_names_host() - the host number of @slice's names address, or 0
+ *
+ * A span's host answers the other hosts' questions for its guests' names
+ * at an address of its own slice (span-names.c): the first one a port
+ * could have (not the range's of address_dynamic_range(), not fixed,
+ * not the gateway, network or broadcast address), as long as another is
+ * left for a port. Every host computes every host's from the same file.
+ */
+unsigned int address_names_host(const struct network_config *c, const struct prefix4 *subnet,
+				const struct prefix4 *slice, unsigned int gateway);
+
+/**
  * address_take() - take a host address for a port with @mac in @hosts
  * @c:		the network's file: its dhcp_reservations and port forward targets
  * @subnet:	the network's subnet (host bits zero)

@@ -13,6 +13,7 @@
  *   - the old dnsmasq, no longer anyone's child, is replaced by a new one
  *     on the same lease file;
  *   - links that carry the broker's alias but belong to no adopted record
+ *     (a span's names link too: made again as its network is adopted)
  *     (a crash between creating a port and recording it) are removed:
  *     they belong to no one, since no client was ever told about them;
  *   - the nftables table is rewritten for exactly the adopted networks;
@@ -321,6 +322,21 @@ static bool vxlan_claimed(const struct broker *b, int ifindex)
 	return false;
 }
 
+/*
+ * Whether an adopted network's span has the names link (or its peer)
+ * @name: by name, as the link was made again as the network was adopted.
+ */
+static bool names_claimed(const struct broker *b, const char *name)
+{
+	const struct network *n;
+
+	TAILQ_FOREACH(n, &b->registry.networks, link)
+		if (n->span && n->span->names.self &&
+		    (streq(n->span->names.link, name) || streq(n->span->names.port, name)))
+			return true;
+	return false;
+}
+
 static void remove_orphans(struct broker *b, const struct links *ls)
 {
 	for (size_t i = 0; i < ls->n; i++) {
@@ -329,10 +345,12 @@ static void remove_orphans(struct broker *b, const struct links *ls)
 		bool ours = has_prefix(li->alias, NETWORK_ALIAS_PREFIX);
 		bool bridge = ours && streq(li->kind, "bridge");
 		bool vxlan = ours && streq(li->kind, "vxlan");
+		bool names = ours && streq(li->kind, "veth");
 		bool port = !ours && has_prefix(li->alias, LEASE_ALIAS_PREFIX);
 
 		if ((bridge && !registry_find_bridge(&b->registry, li->ifindex)) ||
 		    (vxlan && !vxlan_claimed(b, li->ifindex)) ||
+		    (names && !names_claimed(b, li->name)) ||
 		    (port && !registry_find_lease(&b->registry, li->ifindex)))
 			remove_orphan(b, li);
 	}

@@ -325,6 +325,8 @@ static void update_host(struct broker *b)
 			v[i].n_span_peers = n->span->n_peers;
 			v[i].span_port = n->config.span.port;
 			v[i].span_bgp = network_is_evpn(n);
+			if (n->span->names.self)
+				v[i].names_link = n->span->names.link;
 		}
 		i++;
 	}

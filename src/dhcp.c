@@ -16,6 +16,10 @@
  * that asks for it, taking it from another, and a name of ours for an
  * address would override the host name its guest sent (host_from_dns()
  * in dnsmasq takes hosts-file names of its own domain).
+ *
+ * A network that spans hosts has a second dnsmasq, its names server: the
+ * same names file, answered to the other hosts (dhcp_names_server_new();
+ * span-names.c says why it is a second one).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,10 +54,12 @@
 #define STOP_GRACE_MS 2000
 #define STARTUP_USEC (1000 * 1000ULL) /* dnsmasq's start-up is over by then */
 #define READY_TIMEOUT_MS 500          /* longest a new network waits for dnsmasq to listen */
-#define ARGV_MAX 48
+#define ARGV_MAX (48 + 64) /* and a --server for each other host of a span (SPAN_HOSTS_MAX) */
 #define RESTART_MIN_USEC (250 * 1000ULL)
 #define RESTART_MAX_USEC (30 * 1000 * 1000ULL)
 #define RESTART_STABLE_USEC (60 * 1000 * 1000ULL) /* up this long: not crashing in a row */
+/* NAME.NAMES_PID: the pid file of a span's names server (one word: NAME may have dots). */
+#define NAMES_PID "names-pid"
 /* Where dnsmasq keeps the guests' own host names: .invalid never resolves (RFC 6761). */
 #define DHCP_DOMAIN "vmnet-dhcp.invalid"
 
@@ -220,6 +226,12 @@ int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, 
 		return r;
 	free(s->names_text);
 	s->names_text = TAKE_PTR(buf);
+	r = request_reload(s);
+	return r < 0 ? r : 1;
+}
+
+int dhcp_server_reload(struct dhcp_server *s)
+{
 	return request_reload(s);
 }
 
@@ -332,8 +344,19 @@ static int add_dns_args(char **argv, size_t *n, const struct dhcp_server *s,
 		r |= argv_add(argv, n, "--port=%u", p->dns_port);
 	r |= argv_add(argv, n, "--local=/invalid/");
 	if (s->names_path) {
-		/* Names under the network's domain are ours alone: never asked upstream. */
-		r |= argv_add(argv, n, "--local=/%s/", s->domain);
+		/*
+		 * Names under the network's domain are ours alone: never asked
+		 * upstream. A span's other hosts' guests' names are theirs: each
+		 * is asked in turn (span-names.c), and what none knows is REFUSED.
+		 */
+		if (!p->n_name_peers)
+			r |= argv_add(argv, n, "--local=/%s/", s->domain);
+		for (size_t i = 0; i < p->n_name_peers; i++) {
+			char peer[16];
+
+			r |= argv_add(argv, n, "--server=/%s/%s", s->domain,
+				      addr4_format(p->name_peers[i], peer, sizeof(peer)));
+		}
 		r |= argv_add(argv, n, "--addn-hosts=%s", s->names_path);
 		r |= argv_add(argv, n, "--dhcp-option=option:domain-name,%s", s->domain);
 	}
@@ -612,6 +635,73 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	return 0;
 }
 
+/*
+ * A span's names server (span-names.c): the names file of the network's
+ * dnsmasq, at the names link only, and nothing else: no DHCP, no hosts
+ * file, no upstream. A name it lacks, and any name not of the domain,
+ * it answers REFUSED, which sends the asking dnsmasq on to the next host
+ * (NXDOMAIN would end the search there). Its answers have TTL 0, as all
+ * of dnsmasq's local ones: the asker keeps none, a guest that moves is
+ * found where it is now.
+ */
+static int build_names_argv(const struct dhcp_server *s, const struct dhcp_params *p,
+			    const char *names_path, const char *link, char ***ret)
+{
+	char **argv;
+	size_t n = 0;
+	int r = 0;
+
+	argv = calloc(ARGV_MAX, sizeof(char *));
+	if (!argv)
+		return -ENOMEM;
+	r |= argv_add(argv, &n, DNSMASQ_PATH);
+	r |= argv_add(argv, &n, "--keep-in-foreground");
+	r |= argv_add(argv, &n, "--conf-file=/dev/null");
+	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
+	r |= argv_add_account(argv, &n, p->env);
+	r |= argv_add(argv, &n, "--bind-interfaces");
+	r |= argv_add(argv, &n, "--interface=%s", link);
+	r |= argv_add(argv, &n, "--except-interface=lo");
+	r |= argv_add(argv, &n, "--no-hosts");
+	r |= argv_add(argv, &n, "--no-resolv");
+	r |= argv_add(argv, &n, "--log-facility=-");
+	r |= argv_add(argv, &n, "--addn-hosts=%s", names_path);
+	if (p->dns_port)
+		r |= argv_add(argv, &n, "--port=%u", p->dns_port);
+	if (r) {
+		strv_free(argv);
+		return -ENOMEM;
+	}
+	*ret = argv;
+	return 0;
+}
+
+int dhcp_names_server_new(sd_event *event, const struct dhcp_params *p, const char *link,
+			  dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
+{
+	_cleanup_(dhcp_server_freep) struct dhcp_server *s = NULL;
+	_cleanup_free_ char *names_path = NULL;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->env = p->env;
+	s->on_exit = on_exit;
+	s->userdata = userdata;
+	s->event = event;
+	if (state_path(p, "names", &names_path) < 0 || state_path(p, NAMES_PID, &s->pid_path) < 0)
+		return -ENOMEM;
+	r = build_names_argv(s, p, names_path, link, &s->argv);
+	if (r < 0)
+		return r;
+	r = start_and_wait(s);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
 static void dhcp_server_release(struct dhcp_server *s);
 
 /* Stop watching: unref'ing a child source neither kills nor reaps. */
@@ -693,17 +783,25 @@ struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s)
 	return NULL;
 }
 
+/* The pid in the dnsmasq pid file @path, or 0. */
+static pid_t read_pid_path(const char *path)
+{
+	char buf[32];
+	int pid;
+
+	if (proc_read_file(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
+		return 0;
+	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
+}
+
 /* The pid in dnsmasq's pid file @dir/NAME.pid, or 0. */
 static pid_t read_pid_file(const char *dir, const char *name)
 {
 	_cleanup_free_ char *path = NULL;
-	char buf[32];
-	int pid;
 
-	if (asprintf(&path, "%s/%s.pid", dir, name) < 0 ||
-	    proc_read_file(path, O_NOFOLLOW, buf, sizeof(buf)) <= 0)
+	if (asprintf(&path, "%s/%s.pid", dir, name) < 0)
 		return 0;
-	return sscanf(buf, "%d", &pid) == 1 && pid > 0 ? (pid_t)pid : 0;
+	return read_pid_path(path);
 }
 
 static int signal_process(pid_t pid, int pfd, int sig)
@@ -773,6 +871,16 @@ static void move_old_files(const char *state_dir, const char *name)
 	}
 }
 
+/* A span's names server an earlier daemon left: its pid file names it. */
+static void stop_stale_names(const char *dir, const char *name)
+{
+	_cleanup_free_ char *want = NULL;
+
+	if (asprintf(&want, "--pid-file=%s/%s." NAMES_PID, dir, name) < 0)
+		return;
+	stop_stale(read_pid_path(want + strlen("--pid-file=")), (const char *const[]){ want }, 1);
+}
+
 void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 {
 	_cleanup_free_ char *dir = NULL, *want = NULL, *want_old = NULL;
@@ -783,6 +891,7 @@ void dhcp_stop_stale(pid_t pid, const char *state_dir, const char *name)
 	if (asprintf(&want, "--dhcp-hostsfile=%s/%s.hosts", dir, name) < 0 ||
 	    asprintf(&want_old, "--dhcp-hostsfile=%s/%s.hosts", state_dir, name) < 0)
 		return;
+	stop_stale_names(dir, name);
 	current = read_pid_file(dir, name);
 	old = read_pid_file(state_dir, name);
 	/* The record has the pid of the dnsmasq the network started with;

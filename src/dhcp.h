@@ -37,6 +37,9 @@ struct dhcp_params {
 	struct dnsmasq_env *env;  /* what dnsmasq is exec'd with; NULL: the daemon's environment */
 	struct dhcp_watch *watch; /* tells when dnsmasq's lease file changes; NULL: nobody asks */
 	dhcp_leases_fn on_leases;
+	/* A span's other hosts' names servers: names of @domain this one lacks are asked there. */
+	const uint32_t *name_peers; /* host byte order */
+	size_t n_name_peers;
 };
 
 /* A MAC and its address: a reservation of the hosts file, or a lease of dnsmasq's file. */
@@ -76,6 +79,20 @@ struct dhcp_watch *dhcp_watch_free(struct dhcp_watch *w);
  */
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret);
+/**
+ * dhcp_names_server_new() - start a span's names server for @p's network at @link
+ *
+ * A second dnsmasq that answers @p's names (the names file of the
+ * network's dnsmasq, NAME.names) to the span's other hosts and nothing
+ * else (dhcp.c says how; span-names.c why). Watched, restarted, stopped
+ * and abandoned as the other one is; rereads the names file on
+ * dhcp_server_reload().
+ * Return: 0 or negative errno.
+ */
+int dhcp_names_server_new(sd_event *event, const struct dhcp_params *p, const char *link,
+			  dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret);
+/* Have dnsmasq reread its files (SIGHUP, as dhcp_server_set_hosts() sends it). Return: 0 or negative errno. */
+int dhcp_server_reload(struct dhcp_server *s);
 /* Stop dnsmasq (SIGTERM, then SIGKILL after a grace period), reap it, remove its files. */
 struct dhcp_server *dhcp_server_free(struct dhcp_server *s);
 static inline void dhcp_server_freep(struct dhcp_server **s)
@@ -85,8 +102,9 @@ static inline void dhcp_server_freep(struct dhcp_server **s)
 /* Forget dnsmasq but leave it serving, with its files: the daemon stops, guests stay. */
 struct dhcp_server *dhcp_server_abandon(struct dhcp_server *s);
 /**
- * dhcp_stop_stale() - stop the dnsmasq an earlier daemon left for network @name
+ * dhcp_stop_stale() - stop the dnsmasqs an earlier daemon left for network @name
  *
+ * Its names server too (a span's: its pid file says which).
  * That is @pid (the record's) and the one in its pid file, but only a
  * process whose command line names this state dir's hosts file, so a
  * reused pid is never hit. The files of a daemon of before DNSMASQ_DIR
@@ -108,7 +126,7 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
  * Only names decided by the daemon; dnsmasq keeps the host names guests
  * ask for out of DNS (dhcp.c says how). Rewritten and SIGHUP'ed as
  * dhcp_server_set_hosts() does, and only when it changed.
- * Return: 0 or negative errno.
+ * Return: 1 when it changed, 0 when not, or negative errno.
  */
 int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, size_t n);
 /* dnsmasq's pid, 0 while it is down. */

@@ -36,6 +36,7 @@ struct ipt_slot {
 struct net_entry {
 	char name[64];
 	char bridge[IFNAMSIZ];
+	char names_link[IFNAMSIZ]; /* "": none */
 	bool dns_alt_port;
 };
 

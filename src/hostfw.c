@@ -195,22 +195,31 @@ static void on_spawned(pid_t pid, void *userdata)
 	h->own[h->own_next++ % OWN_PIDS] = pid;
 }
 
-/* The bridges' names, in a malloc'ed array; NULL when out of memory. */
-static const char **bridge_names(const struct hostfw *h)
+/*
+ * The bridges' names, and the spans' names links (guests' DNS comes in
+ * there as on a bridge), in a malloc'ed array of *@ret_n; NULL when out
+ * of memory.
+ */
+static const char **bridge_names(const struct hostfw *h, size_t *ret_n)
 {
-	const char **v = calloc(h->n_nets + 1, sizeof(*v));
+	const char **v = calloc(2 * h->n_nets + 1, sizeof(*v));
+	size_t n = 0;
 
-	for (size_t i = 0; v && i < h->n_nets; i++)
-		v[i] = h->nets[i].bridge;
+	for (size_t i = 0; v && i < h->n_nets; i++) {
+		v[n++] = h->nets[i].bridge;
+		if (h->nets[i].names_link[0])
+			v[n++] = h->nets[i].names_link;
+	}
+	*ret_n = n;
 	return v;
 }
 
-/* Which bridges (@bridges: bridge_names()), the DNS port and the spans' hosts every filter
- * table that may drop must let through. */
-static void want_of(const struct hostfw *h, const char **bridges, struct ipt_want *ret)
+/* Which bridges (@bridges, @n of them: bridge_names()), the DNS port and the spans' hosts
+ * every filter table that may drop must let through. */
+static void want_of(const struct hostfw *h, const char **bridges, size_t n, struct ipt_want *ret)
 {
 	*ret = (struct ipt_want){
-		.bridges = bridges, .n_bridges = h->n_nets, .peers = h->peers, .n_peers = h->n_peers
+		.bridges = bridges, .n_bridges = n, .peers = h->peers, .n_peers = h->n_peers
 	};
 	for (size_t i = 0; i < h->n_nets; i++)
 		if (h->nets[i].dns_alt_port)
@@ -299,7 +308,8 @@ static void legacy_settled(struct hostfw *h)
 /* Start the check of the next slot that exists; at the end, settle. */
 static void ipt_next(struct hostfw *h)
 {
-	_cleanup_free_ const char **bridges = bridge_names(h);
+	size_t n_bridges;
+	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges);
 	struct ipt_want w;
 	char prog[32], path[64];
 	int r;
@@ -308,7 +318,7 @@ static void ipt_next(struct hostfw *h)
 		log_warning("Failed to check iptables: out of memory");
 		return;
 	}
-	want_of(h, bridges, &w);
+	want_of(h, bridges, n_bridges, &w);
 	for (; h->ipt_slot < _IPT_BACKEND_MAX * _IPT_FAMILY_MAX; h->ipt_slot++) {
 		enum ipt_backend b = h->ipt_slot / _IPT_FAMILY_MAX;
 		enum ipt_family f = h->ipt_slot % _IPT_FAMILY_MAX;
@@ -450,11 +460,12 @@ static void on_batch(const struct nft_batch *b, void *userdata)
 static void fw_apply(struct hostfw *h)
 {
 	_cleanup_free_ const char **v = NULL;
+	size_t n;
 
 	if (!h->fw)
 		return;
-	v = bridge_names(h);
-	if (!v || firewalld_set_interfaces(h->fw, v, h->n_nets) < 0)
+	v = bridge_names(h, &n);
+	if (!v || firewalld_set_interfaces(h->fw, v, n) < 0)
 		log_warning("Failed to update the firewalld zone: out of memory");
 }
 
@@ -589,6 +600,8 @@ int hostfw_set_networks(struct hostfw *h, const struct hostfw_network *v, size_t
 	for (size_t i = 0; i < n; i++) {
 		snprintf(nets[i].name, sizeof(nets[i].name), "%s", v[i].name);
 		snprintf(nets[i].bridge, sizeof(nets[i].bridge), "%s", v[i].bridge);
+		snprintf(nets[i].names_link, sizeof(nets[i].names_link), "%s",
+			 v[i].names_link ? v[i].names_link : "");
 		nets[i].dns_alt_port = v[i].dns_alt_port;
 	}
 	free(h->nets);
@@ -607,13 +620,14 @@ int hostfw_set_networks(struct hostfw *h, const struct hostfw_network *v, size_t
 /* Every existing backend and family, checked in place for what @h->nets wants now. */
 static void ipt_sync(struct hostfw *h, const char *cause)
 {
-	_cleanup_free_ const char **bridges = bridge_names(h);
+	size_t n_bridges;
+	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges);
 	struct ipt_want w;
 	int r;
 
 	if (!bridges)
 		return;
-	want_of(h, bridges, &w);
+	want_of(h, bridges, n_bridges, &w);
 	h->nft_filter_known = false;
 	nft_filter_refresh(h);
 	for (int b = 0; b < _IPT_BACKEND_MAX; b++)

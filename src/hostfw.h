@@ -13,7 +13,8 @@
 struct hostfw_network {
 	const char *name;
 	const char *bridge;
-	bool dns_alt_port; /* its dnsmasq listens on NFT_DNS_ALT_PORT */
+	const char *names_link; /* a span's (span-names.c): DNS comes in there too; NULL: none */
+	bool dns_alt_port;      /* its dnsmasq listens on NFT_DNS_ALT_PORT */
 	/* A span's other hosts, whose VXLAN (at span_port) and BGP (span_bgp) come in. */
 	const uint32_t *span_peers; /* host byte order; NULL: no span */
 	size_t n_span_peers;

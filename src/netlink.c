@@ -404,7 +404,8 @@ int netlink_veth_add(struct netlink *nl, const char *name, const char *peer_name
 	rtnl_link_set_mtu(peer, mtu);
 	/* Not IFF_UP here: veth_open() of a peer made in another namespace
 	 * fails with ENOTCONN while the pair is still being created. */
-	rtnl_link_set_ns_fd(peer, netns_fd);
+	if (netns_fd >= 0)
+		rtnl_link_set_ns_fd(peer, netns_fd);
 	r = set_mac(peer, peer_mac);
 	if (r < 0)
 		return r;
@@ -424,6 +425,64 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 	rtnl_link_set_mtu(change, mtu);
 	rtnl_link_set_flags(change, IFF_UP);
 	return netlink_errno(rtnl_link_change(nl->cmd, orig, change, 0));
+}
+
+int netlink_link_up(struct netlink *nl, int ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *orig = rtnl_link_alloc();
+	_cleanup_(link_putp) struct rtnl_link *change = rtnl_link_alloc();
+
+	if (!orig || !change)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_flags(change, IFF_UP);
+	return netlink_errno(rtnl_link_change(nl->cmd, orig, change, 0));
+}
+
+static void route_putp(struct rtnl_route **r)
+{
+	if (*r)
+		rtnl_route_put(*r);
+}
+
+/* An IPv4 address of host byte order @a as a libnl address /@len. */
+static struct nl_addr *addr4_build(uint32_t a, unsigned int len)
+{
+	uint32_t be = htonl(a);
+	struct nl_addr *v = nl_addr_build(AF_INET, &be, 4);
+
+	if (v)
+		nl_addr_set_prefixlen(v, (int)len);
+	return v;
+}
+
+int netlink_route4_add(struct netlink *nl, int ifindex, uint32_t dst, uint32_t src)
+{
+	_cleanup_(route_putp) struct rtnl_route *route = rtnl_route_alloc();
+	_cleanup_(addr_putp) struct nl_addr *d = addr4_build(dst, 32);
+	_cleanup_(addr_putp) struct nl_addr *p = addr4_build(src, 32);
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	int r;
+
+	if (!route || !d || !p || !nh) {
+		if (nh)
+			rtnl_route_nh_free(nh);
+		return -ENOMEM;
+	}
+	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_table(route, RT_TABLE_MAIN);
+	rtnl_route_set_scope(route, RT_SCOPE_LINK);
+	rtnl_route_set_protocol(route, RTPROT_STATIC);
+	r = netlink_errno(rtnl_route_set_dst(route, d));
+	if (r >= 0)
+		r = netlink_errno(rtnl_route_set_pref_src(route, p));
+	if (r < 0) {
+		rtnl_route_nh_free(nh);
+		return r;
+	}
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	rtnl_route_add_nexthop(route, nh); /* the route owns it now */
+	return netlink_errno(rtnl_route_add(nl->cmd, route, NLM_F_CREATE | NLM_F_EXCL));
 }
 
 int netlink_port_detach(struct netlink *nl, int ifindex)
@@ -459,6 +518,20 @@ int netlink_ifindex(struct netlink *nl, const char *name)
 	if (ioctl(nl->ioctl_fd, SIOCGIFINDEX, &ifr) < 0)
 		return errno == ENODEV ? 0 : -errno;
 	return ifr.ifr_ifindex;
+}
+
+int netlink_link_alias(struct netlink *nl, const char *name, char *buf, size_t size)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	const char *alias;
+	int r;
+
+	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, 0, name, &link));
+	if (r < 0)
+		return r;
+	alias = rtnl_link_get_ifalias(link);
+	snprintf(buf, size, "%s", alias ? alias : "");
+	return rtnl_link_get_ifindex(link);
 }
 
 int netlink_link_exists(struct netlink *nl, int ifindex)

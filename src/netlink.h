@@ -63,7 +63,8 @@ struct link_info {
  * Return: 0 with a malloc'ed array in *@ret, or negative errno.
  */
 int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n);
-/* Create a veth pair, both ends down: @name here, @peer (with @peer_mac) inside the netns @netns_fd. */
+/* Create a veth pair, both ends down: @name here, @peer (with @peer_mac) inside the netns
+ * @netns_fd (negative: here too). */
 int netlink_veth_add(struct netlink *nl, const char *name, const char *peer, int netns_fd,
 		     const uint8_t peer_mac[6], unsigned int mtu, int *ret_ifindex);
 /* Bring the veth end @name inside the netns @netns_fd up, and sync it. */
@@ -85,6 +86,17 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 /* Take @ifindex off its bridge and down. Return: 0 or negative errno. */
 int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
+/* Link @name's alias into @buf ("" for none). Return: its ifindex, or negative errno (-ENODEV: none). */
+int netlink_link_alias(struct netlink *nl, const char *name, char *buf, size_t size);
+/* Bring @ifindex up. Return: 0 or negative errno. */
+int netlink_link_up(struct netlink *nl, int ifindex);
+/**
+ * netlink_route4_add() - a host route to @dst through @ifindex, from @src
+ *
+ * On-link (scope link), in the main table; @dst and @src in host byte order.
+ * Return: 0 or negative errno (-EEXIST: it is there).
+ */
+int netlink_route4_add(struct netlink *nl, int ifindex, uint32_t dst, uint32_t src);
 /* What the kernel says of a tun device. */
 struct netlink_tun {
 	bool is_tun;

@@ -11,6 +11,7 @@
  * their names*, has the whole story and what it costs.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "nft.h"
 #include "ra.h"
 #include "resolved.h"
+#include "span.h"
 #include "util.h"
 
 /* ---- what the kernel and dnsmasq say */
@@ -284,7 +286,11 @@ static int give_names(struct network *n)
 		memcpy(names[i].name, rec->name, sizeof(names[i].name));
 		names[i++].address = rec->address;
 	}
-	return dhcp_server_set_names(n->dhcp, names, i);
+	r = dhcp_server_set_names(n->dhcp, names, i);
+	/* A span's names server reads the same file. */
+	if (r > 0 && n->names_dns)
+		r = dhcp_server_reload(n->names_dns);
+	return r < 0 ? r : 0;
 }
 
 /* One port's news: its address for its waiters and its label's name. */
@@ -411,4 +417,44 @@ void network_guests_register_domain(struct network *n)
 	if (n->domain[0])
 		resolved_link_add(n->env->resolved, n->bridge_ifindex, n->bridge, network_gateway(n),
 				  n->dns_alt_port ? NFT_DNS_ALT_PORT : 0, gw6, n->domain);
+}
+
+/* ---- names across hosts (span-names.c) */
+
+static void on_names_exit(struct dhcp_server *s, const siginfo_t *si, uint64_t restart_usec,
+			  void *userdata)
+{
+	struct network *n = userdata;
+
+	log_network_warning(n,
+			    "The span's names server %s; the other hosts cannot ask this one's "
+			    "names, restarting in %.1f s",
+			    si ? "exited" : "failed to restart", (double)restart_usec / 1e6);
+}
+
+bool network_guests_names_up(struct network *n)
+{
+	int r;
+
+	if (!n->span || !n->span->names.self || !n->domain[0])
+		return false;
+	r = span_names_up(&n->span->names, n->env->nl, n->bridge_ifindex, n->config.mtu);
+	if (r < 0)
+		log_network_warning_errno(n, r,
+					  "Failed to make names link %s; guests resolve the names "
+					  "of this host's guests only: %m",
+					  n->span->names.link);
+	return r >= 0;
+}
+
+void network_guests_names_start(struct network *n, const struct dhcp_params *p)
+{
+	int r;
+
+	r = dhcp_names_server_new(n->env->event, p, n->span->names.link, on_names_exit, n,
+				  &n->names_dns);
+	if (r < 0)
+		log_network_warning_errno(n, r,
+					  "Failed to start the span's names server; the other hosts "
+					  "cannot ask this one's names: %m");
 }

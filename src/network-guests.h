@@ -45,4 +45,14 @@ void network_guests_set_domain(struct network *n, const char *recorded);
 /* Tell systemd-resolved that names under @n's domain are asked of its dnsmasq. */
 void network_guests_register_domain(struct network *n);
 
+struct dhcp_params;
+/*
+ * A span's names across hosts (span-names.c), as @n's dnsmasq starts:
+ * first the names link (whether it is up: then the dnsmasq asks the other
+ * hosts), then, with the dnsmasq's @p, the names server. Failures are
+ * logged: the network works, its guests know their own host's names only.
+ */
+bool network_guests_names_up(struct network *n);
+void network_guests_names_start(struct network *n, const struct dhcp_params *p);
+
 #endif

@@ -184,9 +184,15 @@ static int start_dhcp(struct network *n)
 	r = collect_hosts(n, &hosts, &count);
 	if (r < 0)
 		return r;
+	if (network_guests_names_up(n)) {
+		p.name_peers = n->span->names.peers;
+		p.n_name_peers = n->span->names.n_peers;
+	}
 	r = dhcp_server_new(env->event, &p, hosts, count, on_dnsmasq_exit, n, &n->dhcp);
 	if (r < 0)
 		return r;
+	if (p.name_peers)
+		network_guests_names_start(n, &p);
 	/* What dnsmasq remembers (an adopted network's guests, a restart). */
 	network_guests_dhcp_leases(n->dhcp, n);
 	return 0;
@@ -420,6 +426,17 @@ static void keep_reflector(struct network *n, const struct network_addressing *a
 		n->config.persistent = true;
 }
 
+/* @n's span at @a's place, with every host's names address (set_addressing() came first). */
+static int new_span(struct network *n, const struct network_addressing *a)
+{
+	int r = span_new(&n->config.span, a->span, &n->span);
+
+	if (r >= 0)
+		r = span_names_init(&n->span->names, &n->config, &n->subnet,
+				    network_gateway(n) - n->subnet.addr, a->span->self);
+	return r;
+}
+
 /*
  * Locally administered, unicast: the bridge's MAC never follows its
  * ports. A span's is the distributed gateway's, the same on every host.
@@ -428,7 +445,7 @@ static int choose_mac(struct network *n, const struct network_addressing *a)
 {
 	if (a->span) {
 		span_gateway_mac(n->config.span.vni, n->bridge_mac);
-		return span_new(&n->config.span, a->span, &n->span);
+		return new_span(n, a);
 	}
 	if (getrandom(n->bridge_mac, 6, 0) != 6)
 		return -errno;
@@ -498,7 +515,7 @@ int network_adopt(struct network_env *env, struct network_config *c,
 	n->bridge_ifindex = br->ifindex;
 	memcpy(n->bridge_mac, br->mac, 6);
 	if (a->span) {
-		r = span_new(&n->config.span, a->span, &n->span);
+		r = new_span(n, a);
 		if (r >= 0 && br->vxlan_ifindex > 0)
 			r = span_adopt(n->span, env->nl, br->vxlan_ifindex);
 		if (r < 0)
@@ -549,6 +566,7 @@ static void stop_services(struct network *n, bool abandon)
 	n->dhcp_sync = sd_event_source_disable_unref(n->dhcp_sync);
 	network_guests_stop(n);
 	n->dhcp = abandon ? dhcp_server_abandon(n->dhcp) : dhcp_server_free(n->dhcp);
+	n->names_dns = abandon ? dhcp_server_abandon(n->names_dns) : dhcp_server_free(n->names_dns);
 	/* Abandoned, guests keep their addresses for RA_VALID_LIFETIME; the
 	 * next daemon advertises again as it adopts the network. */
 	n->ra = ra_link_free(n->ra);

@@ -21,9 +21,6 @@
 #include "network-object.h"
 #include "record.h"
 
-/* Bridge alias: "vmnet-broker network NAME" marks a bridge as the broker's. */
-#define NETWORK_ALIAS_PREFIX "vmnet-broker network "
-
 /* Codes of their own range (util.h). */
 enum {
 	NETWORK_E_POOL_EXHAUSTED = 700, /* no free /24 left in the pool */

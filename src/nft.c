@@ -322,6 +322,23 @@ static void put_chains_of(FILE *f, const struct nft_network *n)
 		put_postrouting_chain_of(f, n);
 }
 
+/*
+ * A span's names link (span-names.c) is one more interface of the
+ * network: in bridges, so nothing is forwarded between it and another
+ * network or the outside, and its address in gateways4 (and dns_alt4),
+ * so its DNS server answers its own network only, as the gateway's does.
+ */
+static void put_names_elements(FILE *f, const char *t, const struct nft_network *n)
+{
+	char a[16];
+
+	addr4_format(n->span->names_address, a, sizeof(a));
+	fprintf(f, "%s bridges { \"%s\" }\n", t, n->span->names_link);
+	fprintf(f, "%s gateways4 { %s }\n", t, a);
+	if (n->dns_alt_port)
+		fprintf(f, "%s dns_alt4 { %s }\n", t, a);
+}
+
 /* A network's elements, which make the base chains reach its chains. */
 static void put_elements_of(FILE *f, const struct nft_network *n)
 {
@@ -354,6 +371,8 @@ static void put_elements_of(FILE *f, const struct nft_network *n)
 		put_ula(f, n);
 		fprintf(f, " : jump post_%s }\n", br);
 	}
+	if (n->span && n->span->names_link)
+		put_names_elements(f, t, n);
 	if (n->span) {
 		fprintf(f, "%s span_ports { %u }\n", t, n->span->port);
 		for (size_t i = 0; i < n->span->n_peers; i++)

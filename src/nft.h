@@ -30,6 +30,9 @@ struct nft_span {
 	uint16_t port;          /* UDP port of the underlay */
 	const uint32_t *peers;  /* the other hosts' underlay addresses, host byte order */
 	size_t n_peers;
+	/* Where this host answers the others' questions for names (span-names.c); NULL: nowhere. */
+	const char *names_link;
+	uint32_t names_address;
 };
 
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */

@@ -142,13 +142,14 @@ bool ifname_is_valid(const char *name)
 
 const char *ifname_reserved_why(const char *name)
 {
-	static const char *const prefixes[] = { "vmbr", "vmtap", "vmveth" };
+	/* vmvx: a span's VXLAN device (vxlan.h); vmns: its names link (span-names.h). */
+	static const char *const prefixes[] = { "vmbr", "vmtap", "vmveth", "vmvx", "vmns" };
 
 	/* The daemon names its bridges and ports so, and removes a link of
 	 * such a name with its alias as an orphan after a restart. */
 	for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
 		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
-			return "names starting with vmbr, vmtap or vmveth are the broker's own";
+			return "names starting with vmbr, vmtap, vmveth, vmvx or vmns are the broker's own";
 	/* /proc/sys/net/ipv{4,6}/conf/{all,default}: a port's sysctls written
 	 * there would change every interface of the host. */
 	if (streq(name, "all") || streq(name, "default"))

@@ -123,6 +123,7 @@ struct span *span_free(struct span *s)
 	if (!s)
 		return NULL;
 	free(s->peers);
+	span_names_clear(&s->names);
 	free(s);
 	return NULL;
 }
@@ -152,6 +153,8 @@ void span_slice_only(const struct span *s, const struct network_config *c, uint3
 	for (unsigned int h = 0; h < size; h++)
 		if (((subnet + h) & mask) != slice->addr && !reserved(c, subnet + h))
 			(void)host_map_take_exact(m, h);
+	if (s->names.self)
+		(void)host_map_take_exact(m, s->names.self - subnet);
 }
 
 /* Static: every other host gets broadcast, unknown unicast and multicast. */
@@ -209,6 +212,7 @@ void span_remove(struct span *s, struct netlink *nl)
 {
 	int r;
 
+	span_names_down(&s->names, nl);
 	if (s->vxlan_ifindex <= 0)
 		return;
 	r = netlink_link_del(nl, s->vxlan_ifindex);
@@ -225,6 +229,8 @@ void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t 
 		.port = s->config->port,
 		.peers = s->peers,
 		.n_peers = s->n_peers,
+		.names_link = s->names.self ? s->names.link : NULL,
+		.names_address = s->names.self,
 	};
 	memcpy(ret->gateway_mac, gateway_mac, 6);
 	memcpy(ret->link_local, link_local, 16);
@@ -344,6 +350,9 @@ json_t *span_status_json(const struct span *s, const struct frr *frr)
 	if (o && self->slice.len)
 		json_object_set_new(o, "slice",
 				    json_string(prefix4_format(&self->slice, slice, sizeof(slice))));
+	if (o && s->names.self)
+		json_object_set_new(o, "names_address",
+				    json_string(addr4_format(s->names.self, a, sizeof(a))));
 	if (o && s->config->control == SPAN_EVPN)
 		json_object_set_new(o, "frr", frr_health_json(frr));
 	return o;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "pool.h"
+#include "span-names.h"
 
 struct frr;
 struct frr_want;
@@ -37,6 +38,7 @@ struct span {
 	int vxlan_ifindex;    /* 0 until it exists */
 	uint32_t *peers;      /* the other hosts' addresses */
 	size_t n_peers;
+	struct span_names names; /* names across hosts (span-names.c) */
 };
 
 /**
@@ -88,7 +90,7 @@ int span_start(struct span *s, struct netlink *nl, int bridge, const char *alias
  * Return: 0 or negative errno.
  */
 int span_adopt(struct span *s, struct netlink *nl, int ifindex);
-/* Delete the VXLAN device (its forwarding table goes with it). */
+/* Delete the VXLAN device (its forwarding table goes with it) and the names link. */
 void span_remove(struct span *s, struct netlink *nl);
 
 /**
@@ -97,7 +99,8 @@ void span_remove(struct span *s, struct netlink *nl);
  *
  * Every host address outside this host's slice is marked taken, except
  * the file's dhcp_reservations (@c's): reservations are the span's, any
- * host may serve one. No slice (no DHCP): nothing changes.
+ * host may serve one; and this host's names address. No slice (no
+ * DHCP): nothing changes.
  */
 void span_slice_only(const struct span *s, const struct network_config *c, uint32_t subnet,
 		     struct host_map *m);
@@ -112,7 +115,8 @@ void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t 
  * (a host has one BGP instance), or -ENOMEM.
  */
 int span_want(const struct span *s, struct frr_want *w);
-/* {"vni", "control", "vxlan", "local", "port", "slice", "peers", "frr"} for `status`. */
+/* {"vni", "control", "vxlan", "local", "port", "slice", "names_address", "peers", "frr"}
+ * for `status` (network-json.c adds "names_pid"). */
 json_t *span_status_json(const struct span *s, const struct frr *frr);
 
 #endif

@@ -313,6 +313,10 @@ class Span(_Value):
     local: str             # this host's underlay address
     port: int              # UDP port of the underlay
     slice: str | None = None  # the part of the subnet this host hands out
+    #: where this host answers the other hosts for its guests' names, and
+    #: the dnsmasq answering there (0 while it is being restarted)
+    names_address: str | None = None
+    names_pid: int | None = None
     peers: tuple[SpanPeer, ...] = ()
     frr: SpanFrr | None = None
     raw: dict[str, Any] = _raw()
@@ -323,6 +327,8 @@ class Span(_Value):
         return cls(vni=_need(o, "vni", int, path), control=_need(o, "control", str, path),
                    vxlan=_need(o, "vxlan", str, path), local=_need(o, "local", str, path),
                    port=_need(o, "port", int, path), slice=_get(o, "slice", str, path),
+                   names_address=_get(o, "names_address", str, path),
+                   names_pid=_get(o, "names_pid", int, path),
                    peers=_list(o, "peers", path, SpanPeer.from_json),
                    frr=SpanFrr.from_json(frr, path + ".frr") if frr is not None else None,
                    raw=dict(o))

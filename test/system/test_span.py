@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import PYTHON, RUN, TOPO_KEY, Topology, run, wait_until
+from conftest import PYTHON, RUN, TOPO_KEY, UPLINK_DAEMON, Topology, run, wait_until
 import vmbt_hostfw
 import vmbt_span
 from test_guests import lookup
@@ -148,6 +148,8 @@ def test_status_shows_the_span(world):
         assert s["vni"] == vmbt_span.VNI and s["control"] == world.control
         assert s["local"] == h.address and s["vxlan"] == "vmvx100"
         assert s["slice"] == slice_of(h.i)
+        assert s["names_address"] == vmbt_span.names_address(h.i)
+        assert s["names_pid"] in h.broker.dnsmasq_pids()
         others = sorted(o.address for o in world.hosts if o is not h)
         assert sorted(p["address"] for p in s["peers"]) == others
         if world.control == "static":
@@ -161,6 +163,7 @@ def test_status_shows_the_span(world):
         wait_until(all_up, 20, interval=0.5, what="status of %s to show its peers up" % h.ns)
     text = world.hosts[0].broker.cli("status").stdout
     assert "198.51.100.2" in text and "198.51.100.3" in text, text
+    assert "names at %s" % vmbt_span.names_address(1) in text, text
 
 
 def _vxlan_drops(host):
@@ -206,18 +209,67 @@ def test_new_guest_is_reachable_from_another_host(world):
     run(["ip", "netns", "del", g.ns])
 
 
-def test_names_of_guests_on_the_same_host(world):
-    # Each host's dnsmasq knows its own guests' names (issue 17), here
-    # their labels. Another host's guests' names are not known yet
-    # (design.md, "Names across hosts"): NXDOMAIN, answered at once by
-    # the guest's own host, never sent upstream.
-    h1g, _, h3g, h3g2 = world.guests
-    gw, domain = SUBNET + ".1", NETWORK + ".vmnet"
-    wait_until(lambda: lookup(h3g, gw, "g2." + domain) == [address(h3g2)], 10,
-               what="g2's name on host 3")
-    assert lookup(h3g2, gw, "g1." + domain) == [address(h3g)]
-    assert lookup(h1g, gw, "g1." + domain) == [address(h1g)]
-    assert lookup(h1g, gw, "g2." + domain) == []
+def name_of(g):
+    return "%s.%s.vmnet" % (g.label, NETWORK)
+
+
+def test_names_across_hosts(world):
+    # Every guest resolves every guest's name (its label here), on its own
+    # host and on the others, through its own gateway's dnsmasq: that one
+    # asks the other hosts' names servers (span-names.c).
+    gw = SUBNET + ".1"
+    for a in world.guests:
+        for b in world.guests:
+            wait_until(lambda a=a, b=b: lookup(a, gw, name_of(b)) == [address(b)], 10,
+                       what="%s's name from %s" % (b.label, a.label))
+    # And ping by name, through the C library's resolver with the gateway
+    # as its server, as DHCP tells a guest (a resolv.conf of the guest's
+    # own, bound over the host's in a mount namespace of its own).
+    resolv = os.path.join(world.topo.tmp, "guest-resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver %s\n" % gw)
+    for a, b in ((world.guests[0], world.guests[3]), (world.guests[3], world.guests[1])):
+        p = a.exec("unshare", "-m", "sh", "-c",
+                   'mount --bind "$1" /etc/resolv.conf && exec ping -n -c 1 -W 5 "$2"',
+                   "sh", resolv, name_of(b), check=False)
+        assert p.returncode == 0 and address(b) in p.stdout, p.stdout + p.stderr
+
+
+def test_a_name_nobody_has_is_refused_at_once(world):
+    # Each host's names server refuses what it does not know; the asking
+    # dnsmasq tries the next, and with all refused, so is the guest. No
+    # loop between the hosts: the answer is there at once.
+    h1g = world.guests[0]
+    t0 = time.monotonic()
+    got = vmbt_span.dns_ask(h1g.ns, SUBNET + ".1", "nobody.%s.vmnet" % NETWORK)
+    assert time.monotonic() - t0 < 2.5
+    assert got == {"rcode": 5, "addresses": []}, got
+
+
+def test_a_host_resolves_the_other_hosts_guests(world):
+    # The host asks its own dnsmasq (as systemd-resolved does, through the
+    # bridge's link DNS), which asks the others.
+    h1, h3g2 = world.hosts[0], world.guests[3]
+    got = vmbt_span.dns_ask(h1.ns, SUBNET + ".1", name_of(h3g2))
+    assert got == {"rcode": 0, "addresses": [address(h3g2)]}, got
+
+
+def test_names_server_is_its_networks_only(world):
+    # Host 3's names server answers host 1 (from host 1's names address,
+    # over the overlay); from outside the network (host 1's upstream,
+    # routed through host 1) it is not there.
+    h1, h3g2 = world.hosts[0], world.guests[3]
+    got = vmbt_span.dns_ask(h1.ns, vmbt_span.names_address(3), name_of(h3g2))
+    assert got == {"rcode": 0, "addresses": [address(h3g2)]}, got
+    run(["ip", "-n", h1.upstream, "route", "replace", SUBNET + ".0/24", "via", UPLINK_DAEMON])
+    try:
+        got = vmbt_span.dns_ask(h1.upstream, vmbt_span.names_address(1), name_of(h3g2))
+    finally:
+        run(["ip", "-n", h1.upstream, "route", "del", SUBNET + ".0/24"])
+    assert got == {"timeout": True}, got
+    # Nor does it become anyone's way through the host: it forwards nothing.
+    p = run(["ip", "netns", "exec", h1.ns, "sysctl", "-n", "net.ipv4.conf.vmns100.forwarding"])
+    assert p.stdout.strip() == "0"
 
 
 def dynamic_of(i):
@@ -402,7 +454,11 @@ def test_ufw_layout_lets_the_other_hosts_in(world):
             rules = _iptables(h, "-S").stdout
             assert all(("-s %s/32 -p tcp -m tcp --dport 179 -j ACCEPT" % o in rules)
                        == (world.control == "evpn") for o in others), rules
+            # The other hosts' questions for names come in at the names link.
+            assert "-A VMNET-BROKER-IN -i vmns100 -p udp -m udp --dport 53 -j ACCEPT" in rules
         _reach_across(world)
+        h1g, h3g2 = world.guests[0], world.guests[3]
+        assert lookup(h1g, SUBNET + ".1", name_of(h3g2)) == [address(h3g2)]
         if world.control == "evpn":
             # A session made anew: BGP from the others gets in too.
             h2 = world.hosts[1]
@@ -447,6 +503,9 @@ def test_host_failure_spares_the_others_and_heals(world):
     if world.control == "static":
         # Nothing on the data path was the broker's.
         assert ping_loss(h1g, address(h3g), 10) == 0
+        # Host 3's names server outlives its broker, as its dnsmasq does.
+        assert lookup(h1g, SUBNET + ".1", name_of(h3g2)) == [address(h3g2)]
+    # (EVPN: with host 3's bgpd gone, the others withdraw its routes.)
     if h3.frr:
         h3.frr.start()
     h3.broker.start()
@@ -462,6 +521,11 @@ def test_host_failure_spares_the_others_and_heals(world):
     st = h3.broker.network(NETWORK)
     assert st and len(st["leases"]) == 2 and st["span"]["vxlan"] == "vmvx100"
     world.wait_sessions()
+    # Its names server was replaced, as its dnsmasq was: one of each, both answering.
+    assert len(h3.broker.dnsmasq_pids()) == 2
+    for a, b in ((h1g, h3g2), (h3g, h2g)):
+        wait_until(lambda a=a, b=b: lookup(a, SUBNET + ".1", name_of(b)) == [address(b)], 10,
+                   what="%s's name from %s after the restart" % (b.label, a.label))
 
 
 def test_frr_restart_gets_the_brokers_part_again(world):
@@ -482,6 +546,8 @@ def test_remove_all_takes_the_brokers_part_of_frr_too(world):
     h1.broker.stop()
     run(["ip", "netns", "exec", h1.ns, *h1.broker.argv(), "--remove-all"], timeout=60)
     assert h1.broker.link("vmvx100") is None
+    assert h1.broker.link("vmns100") is None and h1.broker.link("vmns100p") is None
+    assert h1.broker.dnsmasq_pids() == []
     assert "table bridge vmnet_broker" not in h1.broker.nft_text()
     if h1.frr:
         cfg = h1.frr.running_config()
@@ -498,6 +564,7 @@ def test_the_network_goes_with_its_last_lease(world):
         wait_until(lambda h=h: h.broker.network(NETWORK) is None, 20,
                    what="network lab to go on %s" % h.ns)
         assert h.broker.link("vmvx100") is None
+        assert h.broker.link("vmns100") is None and h.broker.dnsmasq_pids() == []
         assert "table bridge vmnet_broker" not in h.broker.nft_text()
         if h.frr:
             wait_until(lambda h=h: "vmnet-broker" not in h.frr.running_config(), 15,

@@ -216,6 +216,48 @@ def test_restarted_daemon_makes_a_lost_vxlan_device_again(broker, topo):
     assert broker.link("vmvx100")["ifindex"] == vx["ifindex"]
 
 
+def test_names_link_lives_with_the_span_and_takes_no_ones_link(broker, topo):
+    # The names link (span-names.c) comes with the first lease, holds this
+    # host's names address and keeps its MAC across a restart; the other
+    # hosts' names addresses are routed through it.
+    write(broker, network_file("static"))
+    underlay(broker, "198.51.100.1")
+    g = topo.guest("g1")
+    broker.acquire_netns(g, network=NETWORK)
+    link = broker.link("vmns100")
+    assert link and broker.link("vmns100p")["master"] == broker.network(NETWORK)["bridge"]
+    assert "192.168.100.64/32" in broker.ip("-4", "addr", "show", "dev", "vmns100").stdout
+    routes = broker.ip("-4", "route", "show", "dev", "vmns100").stdout
+    assert "192.168.100.128 proto static scope link src 192.168.100.64" in routes, routes
+    assert len(broker.dnsmasq_pids()) == 2
+    broker.stop(signal.SIGKILL)
+    broker.start()
+    assert broker.link("vmns100")["address"] == link["address"]
+    assert len(broker.dnsmasq_pids()) == 2
+    # The file no longer spans: the network is adopted as this host's
+    # alone, and its names link and server go.
+    broker.stop(signal.SIGKILL)
+    f = network_file("static")
+    del f["span"]
+    write(broker, f)
+    broker.start()
+    assert broker.network(NETWORK) and broker.link("vmns100") is None
+    assert len(broker.dnsmasq_pids()) == 1
+    topo.namespaces.remove(g.ns)
+    run(["ip", "netns", "del", g.ns])
+    wait_until(lambda: broker.network(NETWORK) is None, 20, what="the network to go")
+    # A link of that name that is someone else's stays theirs: the network
+    # works without names across hosts, and says so.
+    write(broker, network_file("static"))
+    broker.ip("link", "add", "vmns100", "type", "veth", "peer", "name", "other")
+    g2 = topo.guest("g2")
+    broker.acquire_netns(g2, network=NETWORK)
+    g2.dhcp()
+    assert broker.link("vmns100p") is None and broker.link("other") is not None
+    assert len(broker.dnsmasq_pids()) == 1
+    assert "Failed to make names link vmns100" in broker.log()
+
+
 def test_evpn_with_a_route_reflector(topo):
     # Host 1 reflects: hosts 2 and 3 peer with it alone and still reach each other.
     if not vmbt_span.frr_available():

@@ -216,6 +216,32 @@ static void test_range_in_slice(void **state)
 	assert_false(address_ports_have_room(&c, &subnet, &s1, 1, &r));
 }
 
+/* Where each host of a span answers names: its slice's first port address, one left over. */
+static void test_names_host(void **state)
+{
+	const struct prefix4 s0 = { .addr = NET, .len = 26 }, s1 = { .addr = NET + 64, .len = 26 },
+			     tiny = { .addr = NET + 8, .len = 30 };
+	struct dhcp_reservation res = { .mac = { 0x02, 0, 0, 0, 0, 9 }, .address = NET + 64 };
+	struct network_config c = { .dhcp = true };
+
+	/* Not the network address, not the gateway .1. */
+	assert_int_equal(address_names_host(&c, &subnet, &s0, 1), 2);
+	assert_int_equal(address_names_host(&c, &subnet, &s1, 1), 64);
+	assert_int_equal(address_names_host(&c, &subnet, &tiny, 1), 8);
+	assert_int_equal(address_names_host(&c, &subnet, NULL, 1), 0);
+	/* Not a reservation's. */
+	c.reservations = &res;
+	c.n_reservations = 1;
+	assert_int_equal(address_names_host(&c, &subnet, &s1, 1), 65);
+	/* Not the range's, and never the last address the ports have. */
+	c.has_dhcp_range = true;
+	c.dhcp_range_start = NET + 66;
+	c.dhcp_range_end = NET + 127;
+	assert_int_equal(address_names_host(&c, &subnet, &s1, 1), 0);
+	c.dhcp_range_start = NET + 67;
+	assert_int_equal(address_names_host(&c, &subnet, &s1, 1), 65);
+}
+
 static void test_ports_never_get_the_range(void **state)
 {
 	const struct prefix4 s28 = { .addr = NET, .len = 28 };
@@ -268,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_default_range),
 		cmocka_unit_test(test_default_range_avoids_fixed_addresses),
 		cmocka_unit_test(test_range_in_slice),
+		cmocka_unit_test(test_names_host),
 		cmocka_unit_test(test_ports_never_get_the_range),
 		cmocka_unit_test(test_dynamic_lease_is_no_port_address),
 		cmocka_unit_test(test_remembered_ones_last),

@@ -791,6 +791,9 @@ static void test_validators(void **state)
 	assert_false(ifname_is_valid(""));
 	assert_false(ifname_is_valid("a b"));
 	assert_non_null(ifname_reserved_why("vmtap"));
+	/* A span's VXLAN device and names link: a TAP of that name would take them. */
+	assert_non_null(ifname_reserved_why("vmvx100"));
+	assert_non_null(ifname_reserved_why("vmns100"));
 	assert_non_null(ifname_reserved_why("all"));
 	assert_null(ifname_reserved_why("tap0"));
 	assert_null(ifname_reserved_why("vmta"));
