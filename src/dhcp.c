@@ -367,8 +367,33 @@ static int add_dns_args(char **argv, size_t *n, const struct dhcp_server *s,
 	return r;
 }
 
-/* argv for dnsmasq; every string malloc'ed in one NULL-terminated vector. */
-static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, char ***ret)
+/*
+ * A span's names server (span-names.c): the names file of the network's
+ * dnsmasq, at the names link only, and nothing else: no DHCP, no hosts
+ * file, no upstream. A name it lacks, and any name not of the domain,
+ * it answers REFUSED, which sends the asking dnsmasq on to the next host
+ * (NXDOMAIN would end the search there). Its answers have TTL 0, as all
+ * of dnsmasq's local ones: the asker keeps none, a guest that moves is
+ * found where it is now.
+ */
+static int add_names_server_args(char **argv, size_t *n, const struct dhcp_params *p,
+				 const char *names_path)
+{
+	int r = 0;
+
+	r |= argv_add(argv, n, "--no-resolv");
+	r |= argv_add(argv, n, "--addn-hosts=%s", names_path);
+	if (p->dns_port)
+		r |= argv_add(argv, n, "--port=%u", p->dns_port);
+	return r;
+}
+
+/*
+ * argv for dnsmasq at @interface; every string malloc'ed in one
+ * NULL-terminated vector. With @names_path, a span's names server's.
+ */
+static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p,
+		      const char *interface, const char *names_path, char ***ret)
 {
 	char **argv;
 	size_t n = 0;
@@ -391,13 +416,17 @@ static int build_argv(const struct dhcp_server *s, const struct dhcp_params *p, 
 	 * dnsmasq-preload.c keeps from dnsmasq.
 	 */
 	r |= argv_add(argv, &n, "--bind-interfaces");
-	r |= argv_add(argv, &n, "--interface=%s", p->bridge);
+	r |= argv_add(argv, &n, "--interface=%s", interface);
 	r |= argv_add(argv, &n, "--except-interface=lo");
 	r |= argv_add(argv, &n, "--no-hosts"); /* the host's /etc/hosts is not the guests' */
 	r |= argv_add(argv, &n, "--log-facility=-");
-	r |= argv_add(argv, &n, "--quiet-dhcp");
-	r |= add_dhcp_args(argv, &n, s, p);
-	r |= add_dns_args(argv, &n, s, p);
+	if (names_path) {
+		r |= add_names_server_args(argv, &n, p, names_path);
+	} else {
+		r |= argv_add(argv, &n, "--quiet-dhcp");
+		r |= add_dhcp_args(argv, &n, s, p);
+		r |= add_dns_args(argv, &n, s, p);
+	}
 	if (r) {
 		strv_free(argv);
 		return -ENOMEM;
@@ -597,20 +626,31 @@ int dhcp_server_leases(struct dhcp_server *s, struct dhcp_host **ret, size_t *re
 	return dhcp_lease_file_read(s->leases, ret, ret_n);
 }
 
+/* A server not yet started, for @p's network. NULL: out of memory. */
+static struct dhcp_server *server_alloc(sd_event *event, const struct dhcp_params *p,
+					dhcp_exit_fn on_exit, void *userdata)
+{
+	struct dhcp_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->env = p->env;
+	s->on_exit = on_exit;
+	s->userdata = userdata;
+	s->event = event;
+	return s;
+}
+
 int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct dhcp_host *hosts,
 		    size_t n_hosts, dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
 	_cleanup_(dhcp_server_freep) struct dhcp_server *s = NULL;
 	int r;
 
-	s = calloc(1, sizeof(*s));
+	s = server_alloc(event, p, on_exit, userdata);
 	if (!s)
 		return -ENOMEM;
-	s->env = p->env;
-	s->on_exit = on_exit;
 	s->on_leases = p->on_leases;
-	s->userdata = userdata;
-	s->event = event;
 	if (state_path(p, "hosts", &s->hosts_path) < 0 ||
 	    state_path(p, "leases", &s->leases_path) < 0 || state_path(p, "pid", &s->pid_path) < 0)
 		return -ENOMEM;
@@ -624,7 +664,7 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = dhcp_lease_file_new(p->watch, s->leases_path, on_lease_file, s, &s->leases);
 	if (r < 0)
 		return r;
-	r = build_argv(s, p, &s->argv);
+	r = build_argv(s, p, p->bridge, NULL, &s->argv);
 	if (r < 0)
 		return r;
 	r = start_and_wait(s);
@@ -635,47 +675,6 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	return 0;
 }
 
-/*
- * A span's names server (span-names.c): the names file of the network's
- * dnsmasq, at the names link only, and nothing else: no DHCP, no hosts
- * file, no upstream. A name it lacks, and any name not of the domain,
- * it answers REFUSED, which sends the asking dnsmasq on to the next host
- * (NXDOMAIN would end the search there). Its answers have TTL 0, as all
- * of dnsmasq's local ones: the asker keeps none, a guest that moves is
- * found where it is now.
- */
-static int build_names_argv(const struct dhcp_server *s, const struct dhcp_params *p,
-			    const char *names_path, const char *link, char ***ret)
-{
-	char **argv;
-	size_t n = 0;
-	int r = 0;
-
-	argv = calloc(ARGV_MAX, sizeof(char *));
-	if (!argv)
-		return -ENOMEM;
-	r |= argv_add(argv, &n, DNSMASQ_PATH);
-	r |= argv_add(argv, &n, "--keep-in-foreground");
-	r |= argv_add(argv, &n, "--conf-file=/dev/null");
-	r |= argv_add(argv, &n, "--pid-file=%s", s->pid_path);
-	r |= argv_add_account(argv, &n, p->env);
-	r |= argv_add(argv, &n, "--bind-interfaces");
-	r |= argv_add(argv, &n, "--interface=%s", link);
-	r |= argv_add(argv, &n, "--except-interface=lo");
-	r |= argv_add(argv, &n, "--no-hosts");
-	r |= argv_add(argv, &n, "--no-resolv");
-	r |= argv_add(argv, &n, "--log-facility=-");
-	r |= argv_add(argv, &n, "--addn-hosts=%s", names_path);
-	if (p->dns_port)
-		r |= argv_add(argv, &n, "--port=%u", p->dns_port);
-	if (r) {
-		strv_free(argv);
-		return -ENOMEM;
-	}
-	*ret = argv;
-	return 0;
-}
-
 int dhcp_names_server_new(sd_event *event, const struct dhcp_params *p, const char *link,
 			  dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret)
 {
@@ -683,16 +682,12 @@ int dhcp_names_server_new(sd_event *event, const struct dhcp_params *p, const ch
 	_cleanup_free_ char *names_path = NULL;
 	int r;
 
-	s = calloc(1, sizeof(*s));
+	s = server_alloc(event, p, on_exit, userdata);
 	if (!s)
 		return -ENOMEM;
-	s->env = p->env;
-	s->on_exit = on_exit;
-	s->userdata = userdata;
-	s->event = event;
 	if (state_path(p, "names", &names_path) < 0 || state_path(p, NAMES_PID, &s->pid_path) < 0)
 		return -ENOMEM;
-	r = build_names_argv(s, p, names_path, link, &s->argv);
+	r = build_argv(s, p, link, names_path, &s->argv);
 	if (r < 0)
 		return r;
 	r = start_and_wait(s);

@@ -196,31 +196,35 @@ static void on_spawned(pid_t pid, void *userdata)
 }
 
 /*
- * The bridges' names, and the spans' names links (guests' DNS comes in
- * there as on a bridge), in a malloc'ed array of *@ret_n; NULL when out
- * of memory.
+ * The bridges' names, then the spans' names links (the other hosts'
+ * questions for names come in there), in a malloc'ed array; *@ret_n
+ * bridges, *@ret_links links after them. NULL when out of memory.
  */
-static const char **bridge_names(const struct hostfw *h, size_t *ret_n)
+static const char **bridge_names(const struct hostfw *h, size_t *ret_n, size_t *ret_links)
 {
 	const char **v = calloc(2 * h->n_nets + 1, sizeof(*v));
 	size_t n = 0;
 
-	for (size_t i = 0; v && i < h->n_nets; i++) {
+	for (size_t i = 0; v && i < h->n_nets; i++)
 		v[n++] = h->nets[i].bridge;
+	*ret_n = n;
+	for (size_t i = 0; v && i < h->n_nets; i++)
 		if (h->nets[i].names_link[0])
 			v[n++] = h->nets[i].names_link;
-	}
-	*ret_n = n;
+	*ret_links = n - *ret_n;
 	return v;
 }
 
-/* Which bridges (@bridges, @n of them: bridge_names()), the DNS port and the spans' hosts
+/* Which bridges and names links (@v: bridge_names()), the DNS port and the spans' hosts
  * every filter table that may drop must let through. */
-static void want_of(const struct hostfw *h, const char **bridges, size_t n, struct ipt_want *ret)
+static void want_of(const struct hostfw *h, const char **v, size_t n, size_t links, struct ipt_want *ret)
 {
-	*ret = (struct ipt_want){
-		.bridges = bridges, .n_bridges = n, .peers = h->peers, .n_peers = h->n_peers
-	};
+	*ret = (struct ipt_want){ .bridges = v,
+				  .n_bridges = n,
+				  .names_links = v + n,
+				  .n_names_links = links,
+				  .peers = h->peers,
+				  .n_peers = h->n_peers };
 	for (size_t i = 0; i < h->n_nets; i++)
 		if (h->nets[i].dns_alt_port)
 			ret->dns_port = NFT_DNS_ALT_PORT;
@@ -308,8 +312,8 @@ static void legacy_settled(struct hostfw *h)
 /* Start the check of the next slot that exists; at the end, settle. */
 static void ipt_next(struct hostfw *h)
 {
-	size_t n_bridges;
-	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges);
+	size_t n_bridges, n_links;
+	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges, &n_links);
 	struct ipt_want w;
 	char prog[32], path[64];
 	int r;
@@ -318,7 +322,7 @@ static void ipt_next(struct hostfw *h)
 		log_warning("Failed to check iptables: out of memory");
 		return;
 	}
-	want_of(h, bridges, n_bridges, &w);
+	want_of(h, bridges, n_bridges, n_links, &w);
 	for (; h->ipt_slot < _IPT_BACKEND_MAX * _IPT_FAMILY_MAX; h->ipt_slot++) {
 		enum ipt_backend b = h->ipt_slot / _IPT_FAMILY_MAX;
 		enum ipt_family f = h->ipt_slot % _IPT_FAMILY_MAX;
@@ -460,12 +464,12 @@ static void on_batch(const struct nft_batch *b, void *userdata)
 static void fw_apply(struct hostfw *h)
 {
 	_cleanup_free_ const char **v = NULL;
-	size_t n;
+	size_t n, links;
 
 	if (!h->fw)
 		return;
-	v = bridge_names(h, &n);
-	if (!v || firewalld_set_interfaces(h->fw, v, n) < 0)
+	v = bridge_names(h, &n, &links);
+	if (!v || firewalld_set_interfaces(h->fw, v, n + links) < 0)
 		log_warning("Failed to update the firewalld zone: out of memory");
 }
 
@@ -620,14 +624,14 @@ int hostfw_set_networks(struct hostfw *h, const struct hostfw_network *v, size_t
 /* Every existing backend and family, checked in place for what @h->nets wants now. */
 static void ipt_sync(struct hostfw *h, const char *cause)
 {
-	size_t n_bridges;
-	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges);
+	size_t n_bridges, n_links;
+	_cleanup_free_ const char **bridges = bridge_names(h, &n_bridges, &n_links);
 	struct ipt_want w;
 	int r;
 
 	if (!bridges)
 		return;
-	want_of(h, bridges, n_bridges, &w);
+	want_of(h, bridges, n_bridges, n_links, &w);
 	h->nft_filter_known = false;
 	nft_filter_refresh(h);
 	for (int b = 0; b < _IPT_BACKEND_MAX; b++)

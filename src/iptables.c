@@ -219,7 +219,9 @@ static void forward_rules(struct text *t, const struct ipt_want *w)
  * a network's dnsmasq may listen on (the nftables table redirects 53
  * there before INPUT sees it), and ICMP: ping of the gateway, and for
  * IPv6 the router solicitations and neighbour discovery without which
- * guests have no IPv6 at all. Then, for IPv4, the other hosts of the
+ * guests have no IPv6 at all. The spans' names links take DNS only (the
+ * other hosts' questions for names; IPv4, they have no IPv6), and table
+ * inet vmnet_broker takes only those. Then, for IPv4, the other hosts of the
  * spans: their VXLAN (table inet vmnet_broker takes it from them only)
  * and for EVPN their BGP session, which ufw's INPUT would drop too; VXLAN
  * is not tracked (nft.c), so no "established" rule of the host's lets it
@@ -242,6 +244,16 @@ static void input_rules(struct text *t, enum ipt_family f, const struct ipt_want
 			put(t, "%s -i %s -p tcp -m tcp --dport %u -j ACCEPT\n", c, b, w->dns_port);
 		}
 		put(t, "%s -i %s -p %s -j ACCEPT\n", c, b, f == IPT_IPV4 ? "icmp" : "ipv6-icmp");
+	}
+	for (size_t i = 0; f == IPT_IPV4 && i < w->n_names_links; i++) {
+		const char *l = w->names_links[i];
+
+		put(t, "%s -i %s -p udp -m udp --dport 53 -j ACCEPT\n", c, l);
+		put(t, "%s -i %s -p tcp -m tcp --dport 53 -j ACCEPT\n", c, l);
+		if (w->dns_port) {
+			put(t, "%s -i %s -p udp -m udp --dport %u -j ACCEPT\n", c, l, w->dns_port);
+			put(t, "%s -i %s -p tcp -m tcp --dport %u -j ACCEPT\n", c, l, w->dns_port);
+		}
 	}
 	for (size_t i = 0; f == IPT_IPV4 && i < w->n_peers; i++) {
 		const struct ipt_span_peer *p = &w->peers[i];
@@ -432,7 +444,7 @@ struct ipt_check {
 	enum ipt_backend backend;
 	enum ipt_family family;
 	struct ipt_want want;
-	char **bridges;              /* the copy want.bridges points to */
+	char **bridges;              /* the copy want.bridges (then want.names_links) points to */
 	struct ipt_span_peer *peers; /* and want.peers */
 	struct command *cmd;
 	bool restoring;
@@ -448,7 +460,7 @@ struct ipt_check *ipt_check_free(struct ipt_check *c)
 		return NULL;
 	c->cmd = command_free(c->cmd);
 	ipt_report_clear(&c->report);
-	for (size_t i = 0; c->bridges && i < c->want.n_bridges; i++)
+	for (size_t i = 0; c->bridges && i < c->want.n_bridges + c->want.n_names_links; i++)
 		free(c->bridges[i]);
 	free(c->bridges);
 	free(c->peers);
@@ -596,13 +608,17 @@ static void on_command(struct command *cmd, const struct command_result *r, void
 
 static int copy_want(struct ipt_check *c, const struct ipt_want *w)
 {
+	size_t n = w->n_bridges + w->n_names_links;
+
 	c->want = *w;
-	c->bridges = calloc(w->n_bridges + 1, sizeof(char *));
+	c->bridges = calloc(n + 1, sizeof(char *));
 	if (!c->bridges)
 		return -ENOMEM;
 	c->want.bridges = (const char *const *)c->bridges;
-	for (size_t i = 0; i < w->n_bridges; i++) {
-		c->bridges[i] = strdup(w->bridges[i]);
+	c->want.names_links = (const char *const *)c->bridges + w->n_bridges;
+	for (size_t i = 0; i < n; i++) {
+		c->bridges[i] =
+			strdup(i < w->n_bridges ? w->bridges[i] : w->names_links[i - w->n_bridges]);
 		if (!c->bridges[i])
 			return -ENOMEM;
 	}

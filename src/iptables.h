@@ -70,6 +70,8 @@ struct ipt_span_peer {
 struct ipt_want {
 	const char *const *bridges; /* the broker's bridges; none: remove everything of ours */
 	size_t n_bridges;
+	const char *const *names_links; /* the spans' names links: DNS comes in there */
+	size_t n_names_links;
 	unsigned int dns_port; /* a networks' dnsmasq listens here too (dhcp.c); 0: none */
 	const struct ipt_span_peer *peers; /* the spans' other hosts, each once */
 	size_t n_peers;
@@ -84,7 +86,8 @@ struct ipt_want {
  * bridge, jumped to from the top of DOCKER-USER when that chain exists,
  * else from the top of FORWARD; only where FORWARD may drop. INPUT:
  * chain VMNET-BROKER-IN accepting what guests need of the host (DHCP,
- * DNS, ICMP) and, for IPv4, what the spans' other hosts send (VXLAN, BGP),
+ * DNS, ICMP), DNS on the spans' names links, and, for IPv4, what the
+ * spans' other hosts send (VXLAN, BGP),
  * jumped to from the top of INPUT, only where INPUT may drop.
  * A chain rewritten is rewritten whole, in the one atomic restore.
  * Return: 0 or -ENOMEM.

@@ -445,6 +445,12 @@ static void route_putp(struct rtnl_route **r)
 		rtnl_route_put(*r);
 }
 
+static void nexthop_freep(struct rtnl_nexthop **nh)
+{
+	if (*nh)
+		rtnl_route_nh_free(*nh);
+}
+
 /* An IPv4 address of host byte order @a as a libnl address /@len. */
 static struct nl_addr *addr4_build(uint32_t a, unsigned int len)
 {
@@ -461,14 +467,11 @@ int netlink_route4_add(struct netlink *nl, int ifindex, uint32_t dst, uint32_t s
 	_cleanup_(route_putp) struct rtnl_route *route = rtnl_route_alloc();
 	_cleanup_(addr_putp) struct nl_addr *d = addr4_build(dst, 32);
 	_cleanup_(addr_putp) struct nl_addr *p = addr4_build(src, 32);
-	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	_cleanup_(nexthop_freep) struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	int r;
 
-	if (!route || !d || !p || !nh) {
-		if (nh)
-			rtnl_route_nh_free(nh);
+	if (!route || !d || !p || !nh)
 		return -ENOMEM;
-	}
 	rtnl_route_set_family(route, AF_INET);
 	rtnl_route_set_table(route, RT_TABLE_MAIN);
 	rtnl_route_set_scope(route, RT_SCOPE_LINK);
@@ -476,12 +479,10 @@ int netlink_route4_add(struct netlink *nl, int ifindex, uint32_t dst, uint32_t s
 	r = netlink_errno(rtnl_route_set_dst(route, d));
 	if (r >= 0)
 		r = netlink_errno(rtnl_route_set_pref_src(route, p));
-	if (r < 0) {
-		rtnl_route_nh_free(nh);
+	if (r < 0)
 		return r;
-	}
 	rtnl_route_nh_set_ifindex(nh, ifindex);
-	rtnl_route_add_nexthop(route, nh); /* the route owns it now */
+	rtnl_route_add_nexthop(route, TAKE_PTR(nh)); /* the route frees it */
 	return netlink_errno(rtnl_route_add(nl->cmd, route, NLM_F_CREATE | NLM_F_EXCL));
 }
 

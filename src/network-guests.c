@@ -432,12 +432,34 @@ static void on_names_exit(struct dhcp_server *s, const siginfo_t *si, uint64_t r
 			    si ? "exited" : "failed to restart", (double)restart_usec / 1e6);
 }
 
+/*
+ * Whether the names address is a guest's already: a port of a daemon of
+ * before names across hosts, adopted, may hold it, or the dynamic range
+ * that runs (recorded) may be another than the file's now.
+ */
+static bool names_address_taken(const struct network *n)
+{
+	unsigned int h = n->span->names.self - n->subnet.addr;
+	struct host_map m = n->hosts;
+
+	return address_in_range(&n->range, h) || host_map_take_exact(&m, h) != 0;
+}
+
 bool network_guests_names_up(struct network *n)
 {
+	char a[16];
 	int r;
 
-	if (!n->span || !n->span->names.self || !n->domain[0])
+	if (!n->span || !n->span->names.self)
 		return false;
+	if (names_address_taken(n)) {
+		log_network_warning(n,
+				    "The span's names address %s is a guest's here; guests resolve "
+				    "the names of this host's guests only until the network is made "
+				    "anew",
+				    addr4_format(n->span->names.self, a, sizeof(a)));
+		return false;
+	}
 	r = span_names_up(&n->span->names, n->env->nl, n->bridge_ifindex, n->config.mtu);
 	if (r < 0)
 		log_network_warning_errno(n, r,

@@ -95,10 +95,9 @@ json_t *network_status_json(const struct network *n, uid_t uid)
 	if (n->dhcp)
 		json_object_set_new(o, "dnsmasq_pid", json_integer(dhcp_server_pid(n->dhcp)));
 	if (n->span)
-		json_object_set_new(o, "span", span_status_json(n->span, n->env->frr));
-	if (n->span && n->names_dns)
-		json_object_set_new(json_object_get(o, "span"), "names_pid",
-				    json_integer(dhcp_server_pid(n->names_dns)));
+		json_object_set_new(o, "span",
+				    span_status_json(n->span, n->env->frr,
+						     n->names_dns ? dhcp_server_pid(n->names_dns) : -1));
 	return o;
 }
 

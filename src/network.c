@@ -430,10 +430,13 @@ static void keep_reflector(struct network *n, const struct network_addressing *a
 static int new_span(struct network *n, const struct network_addressing *a)
 {
 	int r = span_new(&n->config.span, a->span, &n->span);
+	char alias[128];
 
+	snprintf(alias, sizeof(alias), NETWORK_ALIAS_PREFIX "%s", n->config.name);
 	if (r >= 0)
 		r = span_names_init(&n->span->names, &n->config, &n->subnet,
-				    network_gateway(n) - n->subnet.addr, a->span->self);
+				    network_gateway(n) - n->subnet.addr, a->span->self, alias,
+				    n->config.dns_proxy && n->domain[0]);
 	return r;
 }
 

@@ -174,8 +174,15 @@ static void put_base(FILE *f, bool forwards)
 		"  set gateways6 { type ipv6_addr; }\n"
 		"  set span_ports { type inet_service; }\n"
 		"  set span_peers { type ipv4_addr . inet_service; }\n"
+		"  set names_links { type ifname; }\n"
+		"  set names_from { type ifname . ipv4_addr; }\n"
 		"  chain input {\n"
 		"    type filter hook input priority filter; policy accept;\n"
+		"    iifname @names_links ct state established,related accept\n"
+		"    iifname . ip saddr @names_from meta l4proto { tcp, udp } th dport { 53, %u } "
+		"accept\n"
+		"    iifname @names_links counter drop comment \"a names link takes the other "
+		"hosts' questions only\"\n"
 		"    udp dport @span_ports ip saddr . udp dport != @span_peers counter drop "
 		"comment \"VXLAN only from a span's hosts\"\n"
 		"    ip daddr @gateways4 meta l4proto { tcp, udp } th dport 53 iifname != \"lo\" "
@@ -193,7 +200,8 @@ static void put_base(FILE *f, bool forwards)
 		"  chain raw_out {\n"
 		"    type filter hook output priority raw; policy accept;\n"
 		"    udp dport @span_ports notrack comment \"VXLAN needs no conntrack\"\n"
-		"  }\n");
+		"  }\n",
+		NFT_DNS_ALT_PORT);
 	/*
 	 * Guest to guest on one network is bridged and never reaches this
 	 * hook, unless br_netfilter is loaded: then it does, with the bridge
@@ -324,19 +332,27 @@ static void put_chains_of(FILE *f, const struct nft_network *n)
 
 /*
  * A span's names link (span-names.c) is one more interface of the
- * network: in bridges, so nothing is forwarded between it and another
- * network or the outside, and its address in gateways4 (and dns_alt4),
- * so its DNS server answers its own network only, as the gateway's does.
+ * network: in bridges, so nothing is forwarded from or to it, and its
+ * address in gateways4 (and dns_alt4), so its DNS server answers there
+ * only, as the gateway's does. And unlike a bridge, input takes from it
+ * only the other hosts' questions (names_from: the link and the others'
+ * names addresses) and the answers to this host's own: the link is where
+ * the overlay reaches the host's stack, and other hosts' guests must not.
  */
 static void put_names_elements(FILE *f, const char *t, const struct nft_network *n)
 {
+	const struct nft_span *sp = n->span;
 	char a[16];
 
-	addr4_format(n->span->names_address, a, sizeof(a));
-	fprintf(f, "%s bridges { \"%s\" }\n", t, n->span->names_link);
+	addr4_format(sp->names_address, a, sizeof(a));
+	fprintf(f, "%s bridges { \"%s\" }\n", t, sp->names_link);
 	fprintf(f, "%s gateways4 { %s }\n", t, a);
 	if (n->dns_alt_port)
 		fprintf(f, "%s dns_alt4 { %s }\n", t, a);
+	fprintf(f, "%s names_links { \"%s\" }\n", t, sp->names_link);
+	for (size_t i = 0; i < sp->n_names_peers; i++)
+		fprintf(f, "%s names_from { \"%s\" . %s }\n", t, sp->names_link,
+			addr4_format(sp->names_peers[i], a, sizeof(a)));
 }
 
 /* A network's elements, which make the base chains reach its chains. */

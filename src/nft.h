@@ -33,6 +33,8 @@ struct nft_span {
 	/* Where this host answers the others' questions for names (span-names.c); NULL: nowhere. */
 	const char *names_link;
 	uint32_t names_address;
+	const uint32_t *names_peers; /* the other hosts' names addresses, which may ask it */
+	size_t n_names_peers;
 };
 
 /* What the rules need to know of one network. Zeroed fields mean the defaults. */

@@ -19,10 +19,11 @@
  * has a host route to every other host's names address (so the guests'
  * dnsmasq asks from this host's), answers ARP for its own address only
  * (arp_ignore: else it would answer the guests' ARP for the gateway),
- * forwards nothing (forwarding off: it is no way into the host's
- * routing), and has no IPv6. The firewall counts it as one of the
- * network's bridges (nft.c): DNS to it only from its own network, no
- * forwarding to or from another network.
+ * and has no IPv6. It is no way into the host: its forwarding is off
+ * (which anyone's write of ip_forward turns on again: the guard is the
+ * table), and table inet vmnet_broker (nft.c) counts it as one of the
+ * network's bridges, so nothing is forwarded from or to it, and takes
+ * from it only the other hosts' questions and the answers to this one's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +34,6 @@
 #include "address.h"
 #include "log.h"
 #include "netlink.h"
-#include "network-object.h"
 #include "span-names.h"
 #include "sysctl.h"
 #include "util.h"
@@ -46,11 +46,11 @@ static uint32_t names_of(const struct network_config *c, const struct prefix4 *s
 	return h ? subnet->addr + h : 0;
 }
 
-int span_names_init(struct span_names *s, const struct network_config *c,
-		    const struct prefix4 *subnet, unsigned int gateway, size_t self)
+int span_names_init(struct span_names *s, const struct network_config *c, const struct prefix4 *subnet,
+		    unsigned int gateway, size_t self, const char *alias, bool serve)
 {
 	*s = (struct span_names){};
-	snprintf(s->alias, sizeof(s->alias), NETWORK_ALIAS_PREFIX "%s", c->name);
+	snprintf(s->alias, sizeof(s->alias), "%s", alias);
 	snprintf(s->link, sizeof(s->link), SPAN_NAMES_PREFIX "%u", c->span.vni);
 	snprintf(s->port, sizeof(s->port), SPAN_NAMES_PREFIX "%up", c->span.vni);
 	/* Locally administered, unicast, and the host's and the VNI's own. */
@@ -60,7 +60,7 @@ int span_names_init(struct span_names *s, const struct network_config *c,
 	s->mac[3] = (uint8_t)(c->span.vni >> 16);
 	s->mac[4] = (uint8_t)(c->span.vni >> 8);
 	s->mac[5] = (uint8_t)c->span.vni;
-	if (!c->dns_proxy)
+	if (!serve)
 		return 0;
 	s->self = names_of(c, subnet, gateway, self);
 	if (!s->self)
@@ -87,7 +87,9 @@ void span_names_clear(struct span_names *s)
 /*
  * An earlier daemon's link of that name goes: made again, it is as this
  * daemon wants it. A link of that name and another alias is not ours to
- * remove (-EEXIST).
+ * remove (-EEXIST); one without an alias is an earlier daemon's cut short
+ * between creating it and naming it (the kernel takes no alias at
+ * creation, and the prefix is the broker's: protocol.c).
  */
 static int remove_old(struct span_names *s, struct netlink *nl)
 {
@@ -98,22 +100,35 @@ static int remove_old(struct span_names *s, struct netlink *nl)
 		return 0;
 	if (r < 0)
 		return r;
-	if (!streq(old, s->alias))
+	if (old[0] && !streq(old, s->alias))
 		return -EEXIST;
 	r = netlink_link_del(nl, r);
 	return r == -ENODEV ? 0 : r;
 }
 
-/* Before it is up: its ARP, forwarding and IPv6 as the top says. */
+/* Both ends, before they are up: the broker's alias, and no IPv6 at all. */
+static int mark(struct span_names *s, struct netlink *nl, int port)
+{
+	int r;
+
+	r = netlink_link_mark(nl, s->ifindex, s->alias);
+	if (r >= 0)
+		r = netlink_link_mark(nl, port, s->alias);
+	if (r >= 0)
+		r = sysctl_write_ipv6_link(s->link, "disable_ipv6", "1");
+	if (r >= 0)
+		r = sysctl_write_ipv6_link(s->port, "disable_ipv6", "1");
+	return r;
+}
+
+/* Its ARP and forwarding as the top says, then up, with its address. */
 static int set_up_link(struct span_names *s, struct netlink *nl)
 {
 	struct netlink_addr a = { .family = AF_INET, .prefixlen = 32 };
 	uint32_t be = htonl(s->self);
 	int r;
 
-	r = netlink_link_mark(nl, s->ifindex, s->alias);
-	if (r >= 0)
-		r = sysctl_write_ipv4_link(s->link, "arp_ignore", "1");
+	r = sysctl_write_ipv4_link(s->link, "arp_ignore", "1");
 	if (r >= 0)
 		r = sysctl_write_ipv4_link(s->link, "forwarding", "0");
 	if (r >= 0)
@@ -124,13 +139,14 @@ static int set_up_link(struct span_names *s, struct netlink *nl)
 	return netlink_addrs_add(nl, s->ifindex, &a, 1);
 }
 
+/* The link is new: a route of the same address is someone else's, and would take the traffic. */
 static int add_routes(struct span_names *s, struct netlink *nl)
 {
 	int r;
 
 	for (size_t i = 0; i < s->n_peers; i++) {
 		r = netlink_route4_add(nl, s->ifindex, s->peers[i], s->self);
-		if (r < 0 && r != -EEXIST)
+		if (r < 0)
 			return r;
 	}
 	return 0;
@@ -150,7 +166,7 @@ int span_names_up(struct span_names *s, struct netlink *nl, int bridge, unsigned
 	r = netlink_ifindex(nl, s->link);
 	if (r > 0) {
 		s->ifindex = r;
-		r = netlink_link_mark(nl, port, s->alias);
+		r = mark(s, nl, port);
 	} else if (r == 0)
 		r = -ENODEV;
 	if (r >= 0)

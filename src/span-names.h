@@ -3,6 +3,7 @@
 #define VMNET_SPAN_NAMES_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,14 +31,16 @@ struct span_names {
  * @subnet:	the network's subnet (host bits zero)
  * @gateway:	the gateway's host number
  * @self:	this host's entry of span.hosts
+ * @alias:	the links' (the network's bridge's)
+ * @serve:	the network serves names (DNS, a domain): else none, here or elsewhere
  *
  * Every host computes every host's from the same file
- * (address_names_host()): no host tells another anything. None without
- * DNS, and none for a host without a slice.
+ * (address_names_host()): no host tells another anything. None for a
+ * host without a slice.
  * Return: 0 or -ENOMEM.
  */
-int span_names_init(struct span_names *s, const struct network_config *c,
-		    const struct prefix4 *subnet, unsigned int gateway, size_t self);
+int span_names_init(struct span_names *s, const struct network_config *c, const struct prefix4 *subnet,
+		    unsigned int gateway, size_t self, const char *alias, bool serve);
 void span_names_clear(struct span_names *s);
 
 /**

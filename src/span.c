@@ -231,6 +231,8 @@ void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t 
 		.n_peers = s->n_peers,
 		.names_link = s->names.self ? s->names.link : NULL,
 		.names_address = s->names.self,
+		.names_peers = s->names.peers,
+		.n_names_peers = s->names.n_peers,
 	};
 	memcpy(ret->gateway_mac, gateway_mac, 6);
 	memcpy(ret->link_local, link_local, 16);
@@ -335,7 +337,7 @@ static json_t *peer_json(const struct span *s, const struct frr *frr, uint32_t a
 	return o;
 }
 
-json_t *span_status_json(const struct span *s, const struct frr *frr)
+json_t *span_status_json(const struct span *s, const struct frr *frr, pid_t names_pid)
 {
 	const struct span_host *self = &s->config->hosts[s->place.self];
 	char a[16], slice[24];
@@ -353,6 +355,8 @@ json_t *span_status_json(const struct span *s, const struct frr *frr)
 	if (o && s->names.self)
 		json_object_set_new(o, "names_address",
 				    json_string(addr4_format(s->names.self, a, sizeof(a))));
+	if (o && names_pid >= 0)
+		json_object_set_new(o, "names_pid", json_integer(names_pid));
 	if (o && s->config->control == SPAN_EVPN)
 		json_object_set_new(o, "frr", frr_health_json(frr));
 	return o;

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "pool.h"
@@ -115,8 +116,8 @@ void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t 
  * (a host has one BGP instance), or -ENOMEM.
  */
 int span_want(const struct span *s, struct frr_want *w);
-/* {"vni", "control", "vxlan", "local", "port", "slice", "names_address", "peers", "frr"}
- * for `status` (network-json.c adds "names_pid"). */
-json_t *span_status_json(const struct span *s, const struct frr *frr);
+/* {"vni", "control", "vxlan", "local", "port", "slice", "names_address", "names_pid",
+ * "peers", "frr"} for `status`; @names_pid: its names server's (dhcp.c), -1: none. */
+json_t *span_status_json(const struct span *s, const struct frr *frr, pid_t names_pid);
 
 #endif

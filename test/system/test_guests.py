@@ -12,8 +12,9 @@ import pytest
 import vmnet_broker
 from conftest import AS_NOBODY, CLI, NOBODY_UID, PYTHON, ns_delete, subnet_of, wait_until
 
-# An A (or AAAA) query for argv[2] to the DNS server argv[1]; prints the
-# addresses of the answer as JSON, [] for none (NXDOMAIN included).
+# An A (or AAAA) query for argv[2] to the DNS server argv[1]; prints
+# {"rcode": N, "addresses": [...]} as JSON ([] for none, NXDOMAIN included),
+# or {"timeout": true} when no answer came within 3 s.
 DNS_LOOKUP = r"""
 import json, socket, struct, sys
 server, name = sys.argv[1], sys.argv[2]
@@ -24,7 +25,11 @@ q += struct.pack(">HH", qtype, 1)
 s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
 s.sendto(q, (server, 53))
-data = s.recv(4096)
+try:
+    data = s.recv(4096)
+except socket.timeout:
+    print(json.dumps({"timeout": True}))
+    sys.exit(0)
 an = struct.unpack(">H", data[6:8])[0]
 off = len(q)
 out = []
@@ -39,13 +44,22 @@ for _ in range(an):
     elif t == 28:
         out.append(socket.inet_ntop(socket.AF_INET6, data[off:off + n]))
     off += n
-print(json.dumps(out))
+print(json.dumps({"rcode": data[3] & 15, "addresses": out}))
 """
+
+
+def ask(ns, server, name):
+    """What @server answers for @name's A record, asked from namespace @ns (DNS_LOOKUP)."""
+    p = subprocess.run(["ip", "netns", "exec", ns, PYTHON, "-B", "-c", DNS_LOOKUP, server, name],
+                       capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(p.stdout)
 
 
 def lookup(guest, server, name):
     """The A records of @name at @server, asked from @guest's namespace."""
-    return json.loads(guest.exec(PYTHON, "-B", "-c", DNS_LOOKUP, server, name).stdout)
+    got = json.loads(guest.exec(PYTHON, "-B", "-c", DNS_LOOKUP, server, name).stdout)
+    assert "timeout" not in got, "%s did not answer for %s" % (server, name)
+    return got["addresses"]
 
 
 def lease_of(broker, ifname):

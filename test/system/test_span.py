@@ -22,10 +22,33 @@ import pytest
 from conftest import PYTHON, RUN, TOPO_KEY, UPLINK_DAEMON, Topology, run, wait_until
 import vmbt_hostfw
 import vmbt_span
-from test_guests import lookup
+from test_guests import ask, lookup
 from vmbt_span import NETWORK, SUBNET, World, ping_loss, slice_of
 
 UPSTREAM_PORT = 8021
+
+# Prints "ready", then each datagram that comes to argv[1] within 3 s.
+UDP_ECHO_ONCE = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.settimeout(3)
+print("ready", flush=True)
+try:
+    while True:
+        print(s.recv(100).decode(), flush=True)
+except socket.timeout:
+    pass
+"""
+
+# Sends argv[3] to argv[1]:argv[2], three times.
+UDP_SEND = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):
+    s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.1)
+"""
 
 # Answers each connection with its own tag: which host's upstream it reached.
 TAG_LISTENER = r"""
@@ -241,7 +264,7 @@ def test_a_name_nobody_has_is_refused_at_once(world):
     # loop between the hosts: the answer is there at once.
     h1g = world.guests[0]
     t0 = time.monotonic()
-    got = vmbt_span.dns_ask(h1g.ns, SUBNET + ".1", "nobody.%s.vmnet" % NETWORK)
+    got = ask(h1g.ns, SUBNET + ".1", "nobody.%s.vmnet" % NETWORK)
     assert time.monotonic() - t0 < 2.5
     assert got == {"rcode": 5, "addresses": []}, got
 
@@ -250,7 +273,7 @@ def test_a_host_resolves_the_other_hosts_guests(world):
     # The host asks its own dnsmasq (as systemd-resolved does, through the
     # bridge's link DNS), which asks the others.
     h1, h3g2 = world.hosts[0], world.guests[3]
-    got = vmbt_span.dns_ask(h1.ns, SUBNET + ".1", name_of(h3g2))
+    got = ask(h1.ns, SUBNET + ".1", name_of(h3g2))
     assert got == {"rcode": 0, "addresses": [address(h3g2)]}, got
 
 
@@ -259,14 +282,34 @@ def test_names_server_is_its_networks_only(world):
     # over the overlay); from outside the network (host 1's upstream,
     # routed through host 1) it is not there.
     h1, h3g2 = world.hosts[0], world.guests[3]
-    got = vmbt_span.dns_ask(h1.ns, vmbt_span.names_address(3), name_of(h3g2))
+    got = ask(h1.ns, vmbt_span.names_address(3), name_of(h3g2))
     assert got == {"rcode": 0, "addresses": [address(h3g2)]}, got
     run(["ip", "-n", h1.upstream, "route", "replace", SUBNET + ".0/24", "via", UPLINK_DAEMON])
     try:
-        got = vmbt_span.dns_ask(h1.upstream, vmbt_span.names_address(1), name_of(h3g2))
+        got = ask(h1.upstream, vmbt_span.names_address(1), name_of(h3g2))
     finally:
         run(["ip", "-n", h1.upstream, "route", "del", SUBNET + ".0/24"])
     assert got == {"timeout": True}, got
+    # Another host's guest reaches no service of host 1 through the names
+    # link (a UDP listener on every address of host 1; a datagram needs no
+    # answer to do harm). Host 1's own guest reaches it, through its
+    # gateway (the bridge answers ARP for any address of the host), as it
+    # reaches any of the host's addresses; the host's own datagram shows
+    # the listener works.
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", h1.ns, PYTHON, "-B", "-c", UDP_ECHO_ONCE, "5555"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        for g in (world.guests[1], world.guests[0]):
+            g.exec(PYTHON, "-B", "-c", UDP_SEND, vmbt_span.names_address(1), "5555",
+                   g.label)
+        run(["ip", "netns", "exec", h1.ns, PYTHON, "-B", "-c", UDP_SEND, "127.0.0.1", "5555",
+             "control"])
+        got = listener.communicate(timeout=10)[0].split()
+    finally:
+        listener.kill()
+    assert sorted(set(got)) == ["control", world.guests[0].label], got
     # Nor does it become anyone's way through the host: it forwards nothing.
     p = run(["ip", "netns", "exec", h1.ns, "sysctl", "-n", "net.ipv4.conf.vmns100.forwarding"])
     assert p.stdout.strip() == "0"

@@ -230,6 +230,9 @@ def test_names_link_lives_with_the_span_and_takes_no_ones_link(broker, topo):
     routes = broker.ip("-4", "route", "show", "dev", "vmns100").stdout
     assert "192.168.100.128 proto static scope link src 192.168.100.64" in routes, routes
     assert len(broker.dnsmasq_pids()) == 2
+    # No IPv6 on either end: no link-local address, no router advertisement taken.
+    assert "inet6" not in broker.ip("addr", "show", "dev", "vmns100").stdout
+    assert "inet6" not in broker.ip("addr", "show", "dev", "vmns100p").stdout
     broker.stop(signal.SIGKILL)
     broker.start()
     assert broker.link("vmns100")["address"] == link["address"]
@@ -250,6 +253,7 @@ def test_names_link_lives_with_the_span_and_takes_no_ones_link(broker, topo):
     # works without names across hosts, and says so.
     write(broker, network_file("static"))
     broker.ip("link", "add", "vmns100", "type", "veth", "peer", "name", "other")
+    broker.ip("link", "set", "vmns100", "alias", "someone else's")
     g2 = topo.guest("g2")
     broker.acquire_netns(g2, network=NETWORK)
     g2.dhcp()

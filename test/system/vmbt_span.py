@@ -118,45 +118,6 @@ def names_address(i):
     return "%s.%d" % (SUBNET, 64 * i)
 
 
-# A query for argv[3] to the DNS server argv[2] from argv[1]'s namespace; prints
-# {"rcode": N, "addresses": [...]} as JSON, or {"timeout": true} after 3 s.
-DNS_ASK = r"""
-import json, socket, struct, sys
-server, name = sys.argv[1], sys.argv[2]
-q = struct.pack(">HHHHHH", 0x4243, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
-q += struct.pack(">HH", 1, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(q, (server, 53))
-try:
-    data = s.recv(4096)
-except socket.timeout:
-    print(json.dumps({"timeout": True}))
-    sys.exit(0)
-an = struct.unpack(">H", data[6:8])[0]
-off = len(q)
-out = []
-for _ in range(an):
-    while data[off] and data[off] < 0xc0:
-        off += data[off] + 1
-    off += 2 if data[off] >= 0xc0 else 1
-    t, _, _, n = struct.unpack(">HHIH", data[off:off + 10])
-    off += 10
-    if t == 1:
-        out.append(socket.inet_ntop(socket.AF_INET, data[off:off + n]))
-    off += n
-print(json.dumps({"rcode": data[3] & 15, "addresses": out}))
-"""
-
-
-def dns_ask(ns, server, name):
-    """What @server answers for @name's A record, asked from namespace @ns (DNS_ASK)."""
-    p = run(["ip", "netns", "exec", ns, "python3", "-B", "-c", DNS_ASK, server, name],
-            timeout=30)
-    return json.loads(p.stdout)
-
-
 def ping_loss(guest, addr, count, interval=0.05):
     """Send @count pings (never -w: ping gives up early after errors); the number lost."""
     p = guest.exec("ping", "-n", "-q", "-c", str(count), "-i", str(interval), "-W", "1", addr,
