@@ -325,7 +325,7 @@ static void update_host(struct broker *b)
 			v[i].n_span_peers = n->span->n_peers;
 			v[i].span_port = n->config.span.port;
 			v[i].span_bgp = network_is_evpn(n);
-			if (n->span->names.self)
+			if (n->span->names.ifindex > 0) /* else it may be someone else's */
 				v[i].names_link = n->span->names.link;
 		}
 		i++;
@@ -623,13 +623,15 @@ int broker_add_lease(struct broker *b, struct network *n, struct lease *l,
 	registry_add_lease(&b->registry, l);
 	if (l->n_forwards)
 		watch_host_listeners(b);
-	if (change.firewall) {
+	if (change.firewall || change.names) {
 		r = firewall_apply(b->nft, &b->registry);
 		if (r < 0) {
 			end_lease(b, l, NULL, LEASE_END_USED_UP);
 			return r;
 		}
 	}
+	if (change.names)
+		update_host(b);
 	*ret_fds = TAKE_TAP_FDS(fds);
 	return 0;
 }
@@ -1114,6 +1116,11 @@ void broker_start_persistent(struct broker *b)
 		if (r < 0)
 			log_network_error_errno(n, r,
 						"Failed to start dnsmasq, trying again at the next acquire: %m");
+		else if (n->span && n->span->names.ifindex > 0) {
+			/* Its names link came: the firewalls take it in. */
+			(void)firewall_apply(b->nft, &b->registry);
+			update_host(b);
+		}
 		log_network_info(n, "Persistent: up until the daemon stops");
 	}
 }

@@ -521,20 +521,6 @@ int netlink_ifindex(struct netlink *nl, const char *name)
 	return ifr.ifr_ifindex;
 }
 
-int netlink_link_alias(struct netlink *nl, const char *name, char *buf, size_t size)
-{
-	_cleanup_(link_putp) struct rtnl_link *link = NULL;
-	const char *alias;
-	int r;
-
-	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, 0, name, &link));
-	if (r < 0)
-		return r;
-	alias = rtnl_link_get_ifalias(link);
-	snprintf(buf, size, "%s", alias ? alias : "");
-	return rtnl_link_get_ifindex(link);
-}
-
 int netlink_link_exists(struct netlink *nl, int ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
@@ -706,6 +692,18 @@ static void link_info_fill(struct rtnl_link *l, struct link_info *ret)
 	snprintf(ret->alias, sizeof(ret->alias), "%s", s ? s : "");
 	if (a && nl_addr_get_len(a) == 6)
 		memcpy(ret->mac, nl_addr_get_binary_addr(a), 6);
+}
+
+int netlink_link_info(struct netlink *nl, const char *name, struct link_info *ret)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	int r;
+
+	r = netlink_errno(rtnl_link_get_kernel(nl->cmd, 0, name, &link));
+	if (r < 0)
+		return r;
+	link_info_fill(link, ret);
+	return 0;
 }
 
 int netlink_links(struct netlink *nl, struct link_info **ret, size_t *ret_n)

@@ -58,6 +58,8 @@ struct link_info {
 	char alias[256];
 };
 
+/* What the kernel says of link @name. Return: 0 or negative errno (-ENODEV: none). */
+int netlink_link_info(struct netlink *nl, const char *name, struct link_info *ret);
 /**
  * netlink_links() - every link of this namespace
  * Return: 0 with a malloc'ed array in *@ret, or negative errno.
@@ -86,8 +88,6 @@ int netlink_port_attach(struct netlink *nl, int ifindex, int master, const char 
 /* Take @ifindex off its bridge and down. Return: 0 or negative errno. */
 int netlink_port_detach(struct netlink *nl, int ifindex);
 int netlink_link_del(struct netlink *nl, int ifindex);
-/* Link @name's alias into @buf ("" for none). Return: its ifindex, or negative errno (-ENODEV: none). */
-int netlink_link_alias(struct netlink *nl, const char *name, char *buf, size_t size);
 /* Bring @ifindex up. Return: 0 or negative errno. */
 int netlink_link_up(struct netlink *nl, int ifindex);
 /**

@@ -189,8 +189,11 @@ static int start_dhcp(struct network *n)
 		p.n_name_peers = n->span->names.n_peers;
 	}
 	r = dhcp_server_new(env->event, &p, hosts, count, on_dnsmasq_exit, n, &n->dhcp);
-	if (r < 0)
+	if (r < 0) {
+		if (p.name_peers) /* no names server without the dnsmasq it serves for */
+			span_names_down(&n->span->names, n->env->nl);
 		return r;
+	}
 	if (p.name_peers)
 		network_guests_names_start(n, &p);
 	/* What dnsmasq remembers (an adopted network's guests, a restart). */
@@ -885,7 +888,10 @@ int network_add_lease(struct network *n, struct lease *l, const struct port_spec
 	change.firewall = l->n_forwards > 0;
 	/* The first lease's reservation is in the hosts file dnsmasq starts with. */
 	if (spec) {
+		bool had = n->dhcp != NULL;
+
 		r = network_start_dhcp(n);
+		change.names = !had && n->span && n->span->names.ifindex > 0;
 		if (r < 0) {
 			log_network_error_errno(n, r, "Failed to start dnsmasq: %m");
 			if (remove_port(n, l) < 0)

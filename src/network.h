@@ -45,6 +45,7 @@ struct network_change {
 	bool firewall;    /* port forwards came or went: the nftables table must be rewritten */
 	bool dhcp_failed; /* the first lease's dnsmasq did not start: the lease was not added */
 	bool removing;    /* a lease's port could not be removed: it stays, and is tried again */
+	bool names;       /* a span's names link came up: both firewalls must take it in */
 };
 
 /**

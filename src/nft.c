@@ -175,11 +175,12 @@ static void put_base(FILE *f, bool forwards)
 		"  set span_ports { type inet_service; }\n"
 		"  set span_peers { type ipv4_addr . inet_service; }\n"
 		"  set names_links { type ifname; }\n"
-		"  set names_from { type ifname . ipv4_addr; }\n"
+		"  set names_from { type ifname . ipv4_addr . ipv4_addr; }\n"
 		"  chain input {\n"
 		"    type filter hook input priority filter; policy accept;\n"
 		"    iifname @names_links ct state established,related accept\n"
-		"    iifname . ip saddr @names_from meta l4proto { tcp, udp } th dport { 53, %u } "
+		"    iifname . ip saddr . ip daddr @names_from meta l4proto { tcp, udp } "
+		"th dport { 53, %u } "
 		"accept\n"
 		"    iifname @names_links counter drop comment \"a names link takes the other "
 		"hosts' questions only\"\n"
@@ -335,8 +336,8 @@ static void put_chains_of(FILE *f, const struct nft_network *n)
  * network: in bridges, so nothing is forwarded from or to it, and its
  * address in gateways4 (and dns_alt4), so its DNS server answers there
  * only, as the gateway's does. And unlike a bridge, input takes from it
- * only the other hosts' questions (names_from: the link and the others'
- * names addresses) and the answers to this host's own: the link is where
+ * only the other hosts' questions (names_from: the link, the others'
+ * names addresses, its own) and the answers to this host's own: the link is where
  * the overlay reaches the host's stack, and other hosts' guests must not.
  */
 static void put_names_elements(FILE *f, const char *t, const struct nft_network *n)
@@ -350,9 +351,12 @@ static void put_names_elements(FILE *f, const char *t, const struct nft_network 
 	if (n->dns_alt_port)
 		fprintf(f, "%s dns_alt4 { %s }\n", t, a);
 	fprintf(f, "%s names_links { \"%s\" }\n", t, sp->names_link);
-	for (size_t i = 0; i < sp->n_names_peers; i++)
-		fprintf(f, "%s names_from { \"%s\" . %s }\n", t, sp->names_link,
-			addr4_format(sp->names_peers[i], a, sizeof(a)));
+	for (size_t i = 0; i < sp->n_names_peers; i++) {
+		char peer[16];
+
+		fprintf(f, "%s names_from { \"%s\" . %s . %s }\n", t, sp->names_link,
+			addr4_format(sp->names_peers[i], peer, sizeof(peer)), a);
+	}
 }
 
 /* A network's elements, which make the base chains reach its chains. */

@@ -86,23 +86,24 @@ void span_names_clear(struct span_names *s)
 
 /*
  * An earlier daemon's link of that name goes: made again, it is as this
- * daemon wants it. A link of that name and another alias is not ours to
- * remove (-EEXIST); one without an alias is an earlier daemon's cut short
- * between creating it and naming it (the kernel takes no alias at
- * creation, and the prefix is the broker's: protocol.c).
+ * daemon wants it. Its alias says so, or, without one, being a veth of
+ * this host's MAC for the names link: one cut short between its creation
+ * and its naming (the kernel takes no alias at creation). Anything else
+ * of that name is not the broker's to remove (-EEXIST).
  */
 static int remove_old(struct span_names *s, struct netlink *nl)
 {
-	char old[256];
-	int r = netlink_link_alias(nl, s->link, old, sizeof(old));
+	struct link_info li = {};
+	int r = netlink_link_info(nl, s->link, &li);
 
 	if (r == -ENODEV)
 		return 0;
 	if (r < 0)
 		return r;
-	if (old[0] && !streq(old, s->alias))
+	if (li.alias[0] ? !streq(li.alias, s->alias)
+			: !streq(li.kind, "veth") || memcmp(li.mac, s->mac, 6) != 0)
 		return -EEXIST;
-	r = netlink_link_del(nl, r);
+	r = netlink_link_del(nl, li.ifindex);
 	return r == -ENODEV ? 0 : r;
 }
 
@@ -114,10 +115,11 @@ static int mark(struct span_names *s, struct netlink *nl, int port)
 	r = netlink_link_mark(nl, s->ifindex, s->alias);
 	if (r >= 0)
 		r = netlink_link_mark(nl, port, s->alias);
-	if (r >= 0)
-		r = sysctl_write_ipv6_link(s->link, "disable_ipv6", "1");
-	if (r >= 0)
-		r = sysctl_write_ipv6_link(s->port, "disable_ipv6", "1");
+	/* -ENOENT: a kernel without IPv6 (ipv6.disable=1), nothing to turn off. */
+	if (r >= 0 && (r = sysctl_write_ipv6_link(s->link, "disable_ipv6", "1")) == -ENOENT)
+		r = 0;
+	if (r >= 0 && (r = sysctl_write_ipv6_link(s->port, "disable_ipv6", "1")) == -ENOENT)
+		r = 0;
 	return r;
 }
 

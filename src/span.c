@@ -229,7 +229,8 @@ void span_nft(const struct span *s, const uint8_t gateway_mac[6], const uint8_t 
 		.port = s->config->port,
 		.peers = s->peers,
 		.n_peers = s->n_peers,
-		.names_link = s->names.self ? s->names.link : NULL,
+		/* Only while it is there: a link of that name may be someone else's. */
+		.names_link = s->names.ifindex > 0 ? s->names.link : NULL,
 		.names_address = s->names.self,
 		.names_peers = s->names.peers,
 		.n_names_peers = s->names.n_peers,

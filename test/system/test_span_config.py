@@ -259,6 +259,8 @@ def test_names_link_lives_with_the_span_and_takes_no_ones_link(broker, topo):
     g2.dhcp()
     assert broker.link("vmns100p") is None and broker.link("other") is not None
     assert len(broker.dnsmasq_pids()) == 1
+    # ... and no rule of ours names it: traffic on it is its owner's business.
+    assert "vmns100" not in broker.nft_text()
     assert "Failed to make names link vmns100" in broker.log()
 
 

@@ -201,6 +201,36 @@ static void test_plan_span_peers(void **state)
 	free(input);
 }
 
+/* A span's names link: DNS in, and nothing else (not the bridges' FORWARD, DHCP or ICMP). */
+static void test_plan_names_links(void **state)
+{
+	static const char save[] = "*filter\n"
+				   ":INPUT DROP [0:0]\n"
+				   ":FORWARD DROP [0:0]\n"
+				   "COMMIT\n";
+	static const char *const links[] = { "vmns100" };
+	const struct ipt_want w = {
+		.bridges = two, .n_bridges = 1, .names_links = links, .n_names_links = 1, .dns_port = 10053
+	};
+	char what[256];
+	char *input = plan(save, IPT_IPV4, &w, what, sizeof(what));
+
+	assert_non_null(input);
+	assert_non_null(strstr(input, "-A VMNET-BROKER-IN -i vmns100 -p udp -m udp --dport 53 "
+				      "-j ACCEPT\n"));
+	assert_non_null(strstr(input, "-A VMNET-BROKER-IN -i vmns100 -p tcp -m tcp --dport 10053 "
+				      "-j ACCEPT\n"));
+	assert_null(strstr(input, "-i vmns100 -p udp -m udp --dport 67"));
+	assert_null(strstr(input, "-i vmns100 -p icmp"));
+	assert_null(strstr(input, "-A VMNET-BROKER -i vmns100"));
+	assert_null(strstr(input, "-A VMNET-BROKER -o vmns100"));
+	free(input);
+	/* IPv6: the link has none. */
+	input = plan(save, IPT_IPV6, &w, what, sizeof(what));
+	assert_null(strstr(input, "vmns100"));
+	free(input);
+}
+
 /* No network left, or nothing that drops: the jumps go, then the chains. */
 static void test_plan_removes(void **state)
 {
@@ -254,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_plan_moves_jump_to_docker_user),
 		cmocka_unit_test(test_plan_ufw_input),
 		cmocka_unit_test(test_plan_span_peers),
+		cmocka_unit_test(test_plan_names_links),
 		cmocka_unit_test(test_plan_removes),
 		cmocka_unit_test(test_program_names),
 	};
