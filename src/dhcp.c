@@ -83,9 +83,10 @@ struct dhcp_server {
 	struct dnsmasq_env *env;        /* NULL: the daemon's own environment */
 	dhcp_exit_fn on_exit;
 	void *userdata;
-	char *names_path; /* NAME.names: the guests' DNS names, for --addn-hosts; NULL: none */
-	char *domain;     /* what the names are under */
-	char *names_text; /* its contents as last written */
+	char *names_path;   /* NAME.names: the guests' DNS names, for --addn-hosts; NULL: none */
+	char *domain;       /* what the names are under */
+	char *names_text;   /* its contents as last written */
+	char *servers_path; /* NAME.servers: a span's names servers to ask; NULL: not a span's */
 	dhcp_leases_fn on_leases;
 };
 
@@ -230,6 +231,33 @@ int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, 
 	return r < 0 ? r : 1;
 }
 
+int dhcp_server_set_name_peers(struct dhcp_server *s, const uint32_t *peers, size_t n)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+	int r;
+
+	if (!s->servers_path)
+		return 0;
+	f = open_memstream(&buf, &size);
+	if (!f)
+		return -ENOMEM;
+	if (n == 0)
+		fprintf(f, "server=/%s/\n", s->domain); /* ours alone, as --local */
+	for (size_t i = 0; i < n; i++) {
+		char a[16];
+
+		fprintf(f, "server=/%s/%s\n", s->domain, addr4_format(peers[i], a, sizeof(a)));
+	}
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	r = write_file_atomic(s->servers_path, buf ? buf : "", size, file_mode(s));
+	if (r < 0)
+		return r;
+	return request_reload(s);
+}
+
 int dhcp_server_reload(struct dhcp_server *s)
 {
 	return request_reload(s);
@@ -346,17 +374,15 @@ static int add_dns_args(char **argv, size_t *n, const struct dhcp_server *s,
 	if (s->names_path) {
 		/*
 		 * Names under the network's domain are ours alone: never asked
-		 * upstream. A span's other hosts' guests' names are theirs: each
-		 * is asked in turn (span-names.c), and what none knows is REFUSED.
+		 * upstream. A span's other hosts' guests' names are theirs: the
+		 * servers file names the other hosts' names servers that answer
+		 * (dhcp_server_set_name_peers()), each asked in turn, and what
+		 * none knows is REFUSED; with none, it says "local" as --local.
 		 */
-		if (!p->n_name_peers)
+		if (s->servers_path)
+			r |= argv_add(argv, n, "--servers-file=%s", s->servers_path);
+		else
 			r |= argv_add(argv, n, "--local=/%s/", s->domain);
-		for (size_t i = 0; i < p->n_name_peers; i++) {
-			char peer[16];
-
-			r |= argv_add(argv, n, "--server=/%s/%s", s->domain,
-				      addr4_format(p->name_peers[i], peer, sizeof(peer)));
-		}
 		r |= argv_add(argv, n, "--addn-hosts=%s", s->names_path);
 		r |= argv_add(argv, n, "--dhcp-option=option:domain-name,%s", s->domain);
 	}
@@ -657,6 +683,13 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
 	r = set_up_names(s, p);
 	if (r < 0)
 		return r;
+	if (p->name_peers && s->names_path) {
+		if (state_path(p, "servers", &s->servers_path) < 0)
+			return -ENOMEM;
+		r = dhcp_server_set_name_peers(s, NULL, 0);
+		if (r < 0)
+			return r;
+	}
 	r = dhcp_server_set_hosts(s, hosts, n_hosts);
 	if (r < 0)
 		return r;
@@ -751,6 +784,8 @@ struct dhcp_server *dhcp_server_free(struct dhcp_server *s)
 		(void)unlink(s->pid_path);
 	if (s->names_path)
 		(void)unlink(s->names_path);
+	if (s->servers_path)
+		(void)unlink(s->servers_path);
 	dhcp_server_release(s);
 	return NULL;
 }
@@ -763,6 +798,7 @@ static void dhcp_server_release(struct dhcp_server *s)
 	free(s->names_path);
 	free(s->domain);
 	free(s->names_text);
+	free(s->servers_path);
 	strv_free(s->argv);
 	free(s);
 }

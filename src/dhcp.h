@@ -37,9 +37,9 @@ struct dhcp_params {
 	struct dnsmasq_env *env;  /* what dnsmasq is exec'd with; NULL: the daemon's environment */
 	struct dhcp_watch *watch; /* tells when dnsmasq's lease file changes; NULL: nobody asks */
 	dhcp_leases_fn on_leases;
-	/* A span's other hosts' names servers: names of @domain this one lacks are asked there. */
-	const uint32_t *name_peers; /* host byte order */
-	size_t n_name_peers;
+	/* A span's: names of @domain this one lacks are asked of the other hosts' names
+	 * servers (dhcp_server_set_name_peers()), none at first. */
+	bool name_peers;
 };
 
 /* A MAC and its address: a reservation of the hosts file, or a lease of dnsmasq's file. */
@@ -91,6 +91,14 @@ int dhcp_server_new(sd_event *event, const struct dhcp_params *p, const struct d
  */
 int dhcp_names_server_new(sd_event *event, const struct dhcp_params *p, const char *link,
 			  dhcp_exit_fn on_exit, void *userdata, struct dhcp_server **ret);
+/**
+ * dhcp_server_set_name_peers() - ask exactly @peers (@n names servers) for names it lacks
+ *
+ * A span's dnsmasq only (dhcp_params.name_peers): its servers file, and
+ * SIGHUP. None: the domain's names are its own alone, as without a span.
+ * Return: 0 or negative errno.
+ */
+int dhcp_server_set_name_peers(struct dhcp_server *s, const uint32_t *peers, size_t n);
 /* Have dnsmasq reread its files (SIGHUP, as dhcp_server_set_hosts() sends it). Return: 0 or negative errno. */
 int dhcp_server_reload(struct dhcp_server *s);
 /* Stop dnsmasq (SIGTERM, then SIGKILL after a grace period), reap it, remove its files. */

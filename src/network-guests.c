@@ -20,6 +20,7 @@
 #include "dhcp.h"
 #include "dns-name.h"
 #include "lease.h"
+#include "names-probe.h"
 #include "log.h"
 #include "network-guests.h"
 #include "network-object.h"
@@ -469,6 +470,25 @@ bool network_guests_names_up(struct network *n)
 	return r >= 0;
 }
 
+/* Which other hosts' names servers answer changed: the guests' dnsmasq asks those. */
+static void on_names_probe(struct names_probe *p, void *userdata)
+{
+	struct network *n = userdata;
+	_cleanup_free_ uint32_t *alive = calloc(n->span->names.n_peers + 1, sizeof(*alive));
+	size_t k;
+	int r;
+
+	if (!alive || !n->dhcp)
+		return;
+	k = names_probe_alive(p, alive);
+	r = dhcp_server_set_name_peers(n->dhcp, alive, k);
+	if (r < 0)
+		log_network_warning_errno(n, r, "Failed to tell dnsmasq which hosts answer names: %m");
+	else
+		log_network_info(n, "%zu of %zu other hosts answer for names", k,
+				 n->span->names.n_peers);
+}
+
 void network_guests_names_start(struct network *n, const struct dhcp_params *p)
 {
 	int r;
@@ -479,4 +499,10 @@ void network_guests_names_start(struct network *n, const struct dhcp_params *p)
 		log_network_warning_errno(n, r,
 					  "Failed to start the span's names server; the other hosts "
 					  "cannot ask this one's names: %m");
+	r = names_probe_new(n->env->event, n->span->names.self, n->span->names.peers,
+			    n->span->names.n_peers, n->domain, on_names_probe, n, &n->names_probe);
+	if (r < 0)
+		log_network_warning_errno(n, r,
+					  "Failed to ask the other hosts' names servers; guests "
+					  "resolve this host's names only: %m");
 }

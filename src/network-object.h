@@ -116,11 +116,12 @@ struct network {
 	sd_event_source *idle_timer; /* armed while n_leases == 0 */
 	bool ever_used;              /* had a lease: idle means "was in use" */
 	struct dhcp_server *dhcp;
-	struct dhcp_server *names_dns; /* a span's names server (span-names.c); NULL: none */
-	struct ra_link *ra;            /* router advertisements, when the file wants them */
-	sd_event_source *dhcp_sync;    /* pending: dnsmasq learns the reservations */
-	struct record record;          /* STATE/NAME.state and .journal */
-	struct span *span;             /* the overlay to the other hosts; NULL: this host's alone */
+	struct dhcp_server *names_dns;   /* a span's names server (span-names.c); NULL: none */
+	struct names_probe *names_probe; /* which other hosts' names servers answer; NULL: none */
+	struct ra_link *ra;              /* router advertisements, when the file wants them */
+	sd_event_source *dhcp_sync;      /* pending: dnsmasq learns the reservations */
+	struct record record;            /* STATE/NAME.state and .journal */
+	struct span *span; /* the overlay to the other hosts; NULL: this host's alone */
 	bool adopting;     /* the earlier daemon's record stands until network_adopt_done() */
 	bool dns_alt_port; /* a host's DNS server has port 53: dnsmasq on NFT_DNS_ALT_PORT */
 };

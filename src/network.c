@@ -33,6 +33,7 @@
 #include "forward.h"
 #include "lease.h"
 #include "log.h"
+#include "names-probe.h"
 #include "netlink.h"
 #include "network-guests.h"
 #include "network.h"
@@ -184,10 +185,7 @@ static int start_dhcp(struct network *n)
 	r = collect_hosts(n, &hosts, &count);
 	if (r < 0)
 		return r;
-	if (network_guests_names_up(n)) {
-		p.name_peers = n->span->names.peers;
-		p.n_name_peers = n->span->names.n_peers;
-	}
+	p.name_peers = network_guests_names_up(n);
 	r = dhcp_server_new(env->event, &p, hosts, count, on_dnsmasq_exit, n, &n->dhcp);
 	if (r < 0) {
 		if (p.name_peers) /* no names server without the dnsmasq it serves for */
@@ -573,6 +571,7 @@ static void stop_services(struct network *n, bool abandon)
 	network_guests_stop(n);
 	n->dhcp = abandon ? dhcp_server_abandon(n->dhcp) : dhcp_server_free(n->dhcp);
 	n->names_dns = abandon ? dhcp_server_abandon(n->names_dns) : dhcp_server_free(n->names_dns);
+	n->names_probe = names_probe_free(n->names_probe);
 	/* Abandoned, guests keep their addresses for RA_VALID_LIFETIME; the
 	 * next daemon advertises again as it adopts the network. */
 	n->ra = ra_link_free(n->ra);

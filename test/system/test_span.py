@@ -269,6 +269,32 @@ def test_a_name_nobody_has_is_refused_at_once(world):
     assert got == {"rcode": 5, "addresses": []}, got
 
 
+def test_a_silent_host_is_not_waited_for(world):
+    # A host whose names server does not answer (here: its questions
+    # dropped by a table of someone else's on host 3; in life, a host
+    # that does not run the network now) is left out by the others within
+    # seconds: a name no host has is refused at once again, names of the
+    # hosts that answer still resolve; when it answers again it is asked
+    # again.
+    h1g, h2g, _, h3g2 = world.guests
+    h3 = world.hosts[2]
+    gw = SUBNET + ".1"
+    run(["ip", "netns", "exec", h3.ns, "nft",
+         "add table inet silent; add chain inet silent in { type filter hook input priority -10; };"
+         " add rule inet silent in iifname vmns100 udp dport 53 drop"])
+    try:
+        def refused_at_once():
+            t0 = time.monotonic()
+            got = ask(h1g.ns, gw, "nobody.%s.vmnet" % NETWORK)
+            return got == {"rcode": 5, "addresses": []} and time.monotonic() - t0 < 1.0
+        wait_until(refused_at_once, 15, what="host 1 to stop waiting for host 3")
+        assert lookup(h1g, gw, name_of(h2g)) == [address(h2g)]
+    finally:
+        run(["ip", "netns", "exec", h3.ns, "nft", "delete", "table", "inet", "silent"])
+    wait_until(lambda: lookup(h1g, gw, name_of(h3g2)) == [address(h3g2)], 15,
+               what="host 3's names again from host 1")
+
+
 def test_a_host_resolves_the_other_hosts_guests(world):
     # The host asks its own dnsmasq (as systemd-resolved does, through the
     # bridge's link DNS), which asks the others.
