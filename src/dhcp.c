@@ -87,6 +87,7 @@ struct dhcp_server {
 	char *domain;       /* what the names are under */
 	char *names_text;   /* its contents as last written */
 	char *servers_path; /* NAME.servers: a span's names servers to ask; NULL: not a span's */
+	char *servers_text; /* its contents as last written */
 	dhcp_leases_fn on_leases;
 };
 
@@ -252,9 +253,13 @@ int dhcp_server_set_name_peers(struct dhcp_server *s, const uint32_t *peers, siz
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
+	if (s->servers_text && streq(s->servers_text, buf ? buf : ""))
+		return 0; /* no reload for nothing: dnsmasq drops its cache at each */
 	r = write_file_atomic(s->servers_path, buf ? buf : "", size, file_mode(s));
 	if (r < 0)
 		return r;
+	free(s->servers_text);
+	s->servers_text = TAKE_PTR(buf);
 	return request_reload(s);
 }
 
@@ -799,6 +804,7 @@ static void dhcp_server_release(struct dhcp_server *s)
 	free(s->domain);
 	free(s->names_text);
 	free(s->servers_path);
+	free(s->servers_text);
 	strv_free(s->argv);
 	free(s);
 }

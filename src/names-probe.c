@@ -8,7 +8,9 @@
  * names server itself, once a second, from this host's names address
  * (one small UDP question each: the domain's SOA, which a names server
  * refuses, and a refusal is an answer), and the guests' dnsmasq is
- * given only the ones that answer (dhcp_server_set_name_peers()).
+ * given only the ones that answer (dhcp_server_set_name_peers()): a
+ * server that leaves two rounds in a row unanswered is left out (a lost
+ * packet is not enough), one that answers is back after the round.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,19 +27,20 @@
 #include "util.h"
 
 #define PROBE_USEC (1000 * 1000ULL)
-#define MISSED_MAX 2 /* questions in a row unanswered: it does not answer */
+#define FIRST_USEC (100 * 1000ULL) /* the first round's answers are taken in soon */
+#define MISSED_MAX 2               /* rounds in a row unanswered: it does not answer */
 #define QUESTION_MAX 300
 
 struct names_probe {
-	sd_event *event;
 	sd_event_source *io;
 	sd_event_source *timer;
 	int fd;
 	uint32_t *peers;
-	unsigned int *missed; /* per peer, questions unanswered in a row */
+	unsigned int *missed; /* per peer, rounds unanswered in a row */
+	bool *answered;       /* per peer, in this round */
 	bool *alive;
 	size_t n;
-	uint16_t id; /* of the questions of this round */
+	uint16_t id, last_id; /* of this round's questions, and of the round before */
 	uint8_t question[QUESTION_MAX];
 	size_t question_len;
 	names_probe_fn changed;
@@ -79,23 +82,23 @@ static ssize_t peer_of(const struct names_probe *p, uint32_t addr)
 	return -1;
 }
 
-static void set_alive(struct names_probe *p, size_t i, bool alive, bool *changed)
+/*
+ * An answer from a peer's port 53 to a question of this round or the one
+ * before (a loop that stalled reads late), with our question in it.
+ */
+static bool is_answer(const struct names_probe *p, const uint8_t *buf, size_t n,
+		      const struct sockaddr_in *from)
 {
-	if (p->alive[i] != alive) {
-		char a[16];
+	uint16_t id = (uint16_t)(buf[0] << 8 | buf[1]);
 
-		p->alive[i] = alive;
-		*changed = true;
-		log_debug("names server %s %s", addr4_format(p->peers[i], a, sizeof(a)),
-			  alive ? "answers" : "does not answer");
-	}
+	return n >= p->question_len && from->sin_port == htons(53) && (buf[2] & 0x80) &&
+	       (id == p->id || id == p->last_id) &&
+	       memcmp(buf + 12, p->question + 12, p->question_len - 12) == 0;
 }
 
-/* An answer of this round from a peer's port 53 makes it alive; anything else is ignored. */
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+/* Take in what came; a peer that answered is marked so for the round. */
+static void read_answers(struct names_probe *p)
 {
-	struct names_probe *p = userdata;
-	bool changed = false;
 	uint8_t buf[512];
 	struct sockaddr_in from;
 	socklen_t len;
@@ -103,28 +106,34 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 
 	for (;;) {
 		len = sizeof(from);
-		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+		n = recvfrom(p->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
 		if (n < 0)
 			break;
-		if (n < 12 || from.sin_port != htons(53) || !(buf[2] & 0x80) ||
-		    (uint16_t)(buf[0] << 8 | buf[1]) != p->id)
+		if (!is_answer(p, buf, (size_t)n, &from))
 			continue;
 		i = peer_of(p, ntohl(from.sin_addr.s_addr));
-		if (i < 0)
-			continue;
-		p->missed[i] = 0;
-		set_alive(p, (size_t)i, true, &changed);
+		if (i >= 0)
+			p->answered[i] = true;
 	}
-	if (changed)
-		p->changed(p, p->userdata);
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	read_answers(userdata);
 	return 0;
 }
 
+/* A new id each round, not guessable from the segment; the question to everyone. */
 static void ask_all(struct names_probe *p)
 {
-	p->id++;
-	p->question[0] = (uint8_t)(p->id >> 8);
-	p->question[1] = (uint8_t)p->id;
+	uint16_t id;
+
+	p->last_id = p->id;
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		id = (uint16_t)(p->id + 1);
+	p->id = id;
+	p->question[0] = (uint8_t)(id >> 8);
+	p->question[1] = (uint8_t)id;
 	for (size_t i = 0; i < p->n; i++) {
 		struct sockaddr_in to = { .sin_family = AF_INET,
 					  .sin_port = htons(53),
@@ -136,18 +145,52 @@ static void ask_all(struct names_probe *p)
 	}
 }
 
-/* Who left the last round unanswered, then the next round. */
+/*
+ * The round is over: who answered is alive, who left MISSED_MAX rounds
+ * in a row unanswered is not. Once per round, so one file write and one
+ * SIGHUP at most, however the answers come.
+ */
+static bool settle(struct names_probe *p)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < p->n; i++) {
+		bool alive = p->alive[i];
+
+		if (p->answered[i]) {
+			p->missed[i] = 0;
+			alive = true;
+		} else if (++p->missed[i] >= MISSED_MAX) {
+			alive = false;
+		}
+		p->answered[i] = false;
+		if (alive != p->alive[i]) {
+			char a[16];
+
+			p->alive[i] = alive;
+			changed = true;
+			log_debug("names server %s %s", addr4_format(p->peers[i], a, sizeof(a)),
+				  alive ? "answers" : "does not answer");
+		}
+	}
+	return changed;
+}
+
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct names_probe *p = userdata;
-	bool changed = false;
+	bool changed;
+	int r;
 
-	for (size_t i = 0; i < p->n; i++)
-		if (++p->missed[i] >= MISSED_MAX)
-			set_alive(p, i, false, &changed);
+	read_answers(p);
+	changed = settle(p);
 	ask_all(p);
-	(void)sd_event_source_set_time(src, usec + PROBE_USEC);
-	(void)sd_event_source_set_enabled(src, SD_EVENT_ON);
+	/* From now, not from when it was due: a stalled loop asks once, not in a burst. */
+	r = sd_event_source_set_time_relative(src, PROBE_USEC);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_warning_errno(r, "Failed to ask the names servers again: %m");
 	if (changed)
 		p->changed(p, p->userdata);
 	return 0;
@@ -174,26 +217,22 @@ int names_probe_new(sd_event *event, uint32_t self, const uint32_t *peers, size_
 		    names_probe_fn changed, void *userdata, struct names_probe **ret)
 {
 	_cleanup_(names_probe_freep) struct names_probe *p = calloc(1, sizeof(*p));
-	uint64_t now = 0;
 	int r;
 
 	if (!p)
 		return -ENOMEM;
 	p->fd = -EBADF;
-	p->event = event;
 	p->changed = changed;
 	p->userdata = userdata;
 	p->n = n;
 	p->peers = calloc(n + 1, sizeof(*p->peers));
 	p->missed = calloc(n + 1, sizeof(*p->missed));
+	p->answered = calloc(n + 1, sizeof(*p->answered));
 	p->alive = calloc(n + 1, sizeof(*p->alive));
-	if (!p->peers || !p->missed || !p->alive)
+	if (!p->peers || !p->missed || !p->answered || !p->alive)
 		return -ENOMEM;
 	if (n)
 		memcpy(p->peers, peers, n * sizeof(*peers));
-	/* Not guessable from the segment: an answer must carry the round's id. */
-	if (getrandom(&p->id, sizeof(p->id), GRND_NONBLOCK) != sizeof(p->id))
-		p->id = (uint16_t)now;
 	p->question_len = build_question(domain, p->question, sizeof(p->question));
 	if (!p->question_len)
 		return -EINVAL;
@@ -202,15 +241,11 @@ int names_probe_new(sd_event *event, uint32_t self, const uint32_t *peers, size_
 		return p->fd;
 	r = sd_event_add_io(event, &p->io, p->fd, EPOLLIN, on_io, p);
 	if (r >= 0)
-		r = sd_event_now(event, CLOCK_MONOTONIC, &now);
-	if (r >= 0)
-		r = sd_event_add_time(event, &p->timer, CLOCK_MONOTONIC, now + PROBE_USEC, 0,
-				      on_timer, p);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(p->timer, SD_EVENT_ON);
+		r = sd_event_add_time_relative(event, &p->timer, CLOCK_MONOTONIC, FIRST_USEC, 0,
+					       on_timer, p);
 	if (r < 0)
 		return r;
-	ask_all(p); /* the first answers come in milliseconds, not a second */
+	ask_all(p);
 	*ret = TAKE_PTR(p);
 	return 0;
 }
@@ -224,6 +259,7 @@ struct names_probe *names_probe_free(struct names_probe *p)
 	safe_close(p->fd);
 	free(p->peers);
 	free(p->missed);
+	free(p->answered);
 	free(p->alive);
 	free(p);
 	return NULL;

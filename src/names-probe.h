@@ -17,8 +17,10 @@ typedef void (*names_probe_fn)(struct names_probe *p, void *userdata);
  * @self:	this host's names address, which the questions come from
  * @domain:	what is asked: its SOA, which a names server refuses, and so answers
  *
- * None counts as answering before its first answer. @changed is called
- * when one starts or stops answering (two questions in a row unanswered).
+ * None counts as answering before its first answer. @changed is called,
+ * at most once a round, when one starts or stops answering (two rounds
+ * in a row unanswered); the first round's answers are taken in after
+ * 100 ms.
  * Return: 0 or negative errno.
  */
 int names_probe_new(sd_event *event, uint32_t self, const uint32_t *peers, size_t n, const char *domain,
