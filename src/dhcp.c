@@ -201,12 +201,32 @@ int dhcp_server_set_hosts(struct dhcp_server *s, const struct dhcp_host *hosts, 
 	return request_reload(s);
 }
 
+/*
+ * @path gets *@buf (@size bytes, taken) unless *@last has it already, and
+ * dnsmasq rereads its files. Return: 1 when it changed, 0 when not (no
+ * reload for nothing: dnsmasq drops its cache at each), or negative errno.
+ */
+static int replace_file(struct dhcp_server *s, const char *path, char **last, char **buf, size_t size)
+{
+	const char *text = *buf ? *buf : "";
+	int r;
+
+	if (*last && streq(*last, text))
+		return 0;
+	r = write_file_atomic(path, text, size, file_mode(s));
+	if (r < 0)
+		return r;
+	free(*last);
+	*last = TAKE_PTR(*buf);
+	r = request_reload(s);
+	return r < 0 ? r : 1;
+}
+
 int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, size_t n)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t size = 0;
 	FILE *f;
-	int r;
 
 	if (!s->names_path)
 		return 0;
@@ -221,15 +241,7 @@ int dhcp_server_set_names(struct dhcp_server *s, const struct dhcp_name *names, 
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
-	if (s->names_text && streq(s->names_text, buf ? buf : ""))
-		return 0; /* no reload for nothing: dnsmasq drops its cache at each */
-	r = write_file_atomic(s->names_path, buf ? buf : "", size, file_mode(s));
-	if (r < 0)
-		return r;
-	free(s->names_text);
-	s->names_text = TAKE_PTR(buf);
-	r = request_reload(s);
-	return r < 0 ? r : 1;
+	return replace_file(s, s->names_path, &s->names_text, &buf, size);
 }
 
 int dhcp_server_set_name_peers(struct dhcp_server *s, const uint32_t *peers, size_t n)
@@ -253,14 +265,8 @@ int dhcp_server_set_name_peers(struct dhcp_server *s, const uint32_t *peers, siz
 	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
-	if (s->servers_text && streq(s->servers_text, buf ? buf : ""))
-		return 0; /* no reload for nothing: dnsmasq drops its cache at each */
-	r = write_file_atomic(s->servers_path, buf ? buf : "", size, file_mode(s));
-	if (r < 0)
-		return r;
-	free(s->servers_text);
-	s->servers_text = TAKE_PTR(buf);
-	return request_reload(s);
+	r = replace_file(s, s->servers_path, &s->servers_text, &buf, size);
+	return r < 0 ? r : 0;
 }
 
 int dhcp_server_reload(struct dhcp_server *s)
