@@ -81,8 +81,7 @@ static const char *const key_names[] = {
 static_assert(ELEMENTSOF(key_names) == _K_MAX, "key names");
 
 struct parser {
-	const char *path;
-	struct config_errors *errors;
+	struct config_report rep;
 	struct network_config *c;
 	unsigned int seen; /* bit per enum key present in the file */
 	bool mask_ok;      /* `mask`, or the length in `subnet`, parsed into c->prefix_len */
@@ -91,31 +90,11 @@ struct parser {
 	bool range_ok;     /* `dhcp_range` parsed into c->dhcp_range_start and _end */
 	bool span_object; /* `span` is an object: what the rest of the file must be can be checked */
 	bool span_ok;     /* ... and it parsed without an error */
-	bool bad;         /* an error was found */
-	bool hide;        /* quote none of the file's text: others may not read it */
-	int oom;          /* -ENOMEM once an error could not even be recorded */
 };
 
-_printf_(3, 4) static void perr(struct parser *p, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	p->bad = true;
-	va_start(ap, fmt);
-	if (config_errors_vadd(p->errors, p->path, key, fmt, ap) < 0)
-		p->oom = -ENOMEM;
-	va_end(ap);
-}
-
-/*
- * @s, a string of the file, as an error may quote it: not at all when the
- * file is one that not everyone may read (CONFIG_PARSE_HIDE), since
- * `networks` shows errors to every client.
- */
-static const char *shown(const struct parser *p, const char *s)
-{
-	return p->hide ? "..." : s;
-}
+/* The file's errors as they are found (config_report_add()), and its strings as they may be quoted. */
+#define perr(p, ...) config_report_add(&(p)->rep, __VA_ARGS__)
+#define shown(p, s) config_report_shown(&(p)->rep, (s))
 
 static bool seen(const struct parser *p, enum key k)
 {
@@ -176,7 +155,7 @@ static void parse_description(struct parser *p, json_t *v)
 		}
 	p->c->description = strdup(s);
 	if (!p->c->description)
-		p->oom = -ENOMEM;
+		p->rep.oom = -ENOMEM;
 }
 
 static void parse_mode(struct parser *p, json_t *v)
@@ -407,7 +386,7 @@ static void parse_forwards(struct parser *p, json_t *v)
 		return;
 	c->forwards = calloc(json_array_size(v) + 1, sizeof(*c->forwards));
 	if (!c->forwards) {
-		p->oom = -ENOMEM;
+		p->rep.oom = -ENOMEM;
 		return;
 	}
 	json_array_foreach(v, i, o) {
@@ -470,7 +449,7 @@ static void parse_reservations(struct parser *p, json_t *v)
 		return;
 	c->reservations = calloc(json_array_size(v) + 1, sizeof(*c->reservations));
 	if (!c->reservations) {
-		p->oom = -ENOMEM;
+		p->rep.oom = -ENOMEM;
 		return;
 	}
 	json_array_foreach(v, i, o) {
@@ -563,7 +542,7 @@ static void parse_accounts(struct parser *p, const char *key, json_t *v, bool *r
 		return;
 	*ret = calloc(json_array_size(v) + 1, sizeof(char *));
 	if (!*ret) {
-		p->oom = -ENOMEM;
+		p->rep.oom = -ENOMEM;
 		return;
 	}
 	json_array_foreach(v, i, e) {
@@ -580,7 +559,7 @@ static void parse_accounts(struct parser *p, const char *key, json_t *v, bool *r
 		}
 		(*ret)[*ret_n] = strdup(s);
 		if (!(*ret)[*ret_n]) {
-			p->oom = -ENOMEM;
+			p->rep.oom = -ENOMEM;
 			return;
 		}
 		(*ret_n)++;
@@ -666,9 +645,9 @@ static void parse_lease_forwards(struct parser *p, json_t *o)
 static void note(struct parser *p, int r)
 {
 	if (r < 0)
-		p->oom = r;
+		p->rep.oom = r;
 	else if (r)
-		p->bad = true;
+		p->rep.bad = true;
 }
 
 static void parse_key(struct parser *p, enum key k, json_t *v)
@@ -729,7 +708,7 @@ static void parse_key(struct parser *p, enum key k, json_t *v)
 	case K_DOMAIN:
 		return parse_domain(p, v);
 	case K_SPAN:
-		r = config_span_parse(p->path, v, p->hide, &c->span, p->errors);
+		r = config_span_parse(p->rep.path, v, p->rep.hide, &c->span, p->rep.errors);
 		p->span_ok = r == 0;
 		p->span_object = json_is_object(v);
 		return note(p, r);
@@ -1023,8 +1002,8 @@ static void parse_object(struct parser *p, json_t *root)
 	if (seen(p, K_DOMAIN) && !p->c->dns_proxy)
 		perr(p, "domain", "has no effect with 'dns_proxy': false");
 	if (p->span_object)
-		note(p, config_span_check(p->path, p->c, seen(p, K_MTU) ? "mtu" : "span",
-					  p->span_ok, p->errors));
+		note(p, config_span_check(p->rep.path, p->c, seen(p, K_MTU) ? "mtu" : "span",
+					  p->span_ok, p->rep.errors));
 }
 
 static void check_name(struct parser *p, const char *name)
@@ -1045,7 +1024,8 @@ static void check_name(struct parser *p, const char *name)
 int config_parse_flags(const char *name, const char *path, const char *text, size_t len,
 		       unsigned int flags, struct network_config *ret, struct config_errors *errors)
 {
-	struct parser p = { .path = path, .errors = errors, .c = ret, .hide = flags & CONFIG_PARSE_HIDE };
+	struct parser p = { .rep = { .path = path, .errors = errors, .hide = flags & CONFIG_PARSE_HIDE },
+			    .c = ret };
 	json_error_t jerr;
 	json_t *root;
 
@@ -1057,11 +1037,11 @@ int config_parse_flags(const char *name, const char *path, const char *text, siz
 	check_name(&p, name);
 	if (len > CONFIG_FILE_MAX) {
 		perr(&p, "", "larger than %d bytes", CONFIG_FILE_MAX);
-		return p.oom ? p.oom : CONFIG_E_INVALID;
+		return config_report_result(&p.rep);
 	}
 	/* Two values for one key: which one was meant? Refuse, as requests do. */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root && p.hide)
+	if (!root && p.rep.hide)
 		/* jansson's words quote the text where it stopped. */
 		perr(&p, "", "not valid JSON: line %d, column %d", jerr.line, jerr.column);
 	else if (!root)
@@ -1072,9 +1052,7 @@ int config_parse_flags(const char *name, const char *path, const char *text, siz
 	else
 		parse_object(&p, root);
 	json_decref(root);
-	if (p.oom)
-		return p.oom;
-	return p.bad ? CONFIG_E_INVALID : 0;
+	return config_report_result(&p.rep);
 }
 
 int config_parse(const char *name, const char *path, const char *text, size_t len,

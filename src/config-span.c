@@ -20,37 +20,13 @@
 #include "util.h"
 
 struct span_parser {
-	const char *path;
-	struct config_errors *errors;
+	struct config_report rep;
 	struct span_config *s;
-	bool hide; /* quote none of the file's text (config-parse.c, shown()) */
-	bool bad;
-	int oom;
 };
 
-_printf_(3, 4) static void perr(struct span_parser *p, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	p->bad = true;
-	va_start(ap, fmt);
-	if (config_errors_vadd(p->errors, p->path, key, fmt, ap) < 0)
-		p->oom = -ENOMEM;
-	va_end(ap);
-}
-
-/* @s, or "..." when the file's text must not be quoted. */
-static const char *shown(const struct span_parser *p, const char *s)
-{
-	return p->hide ? "..." : s;
-}
-
-static int result(const struct span_parser *p)
-{
-	if (p->oom)
-		return p->oom;
-	return p->bad ? CONFIG_E_INVALID : 0;
-}
+/* As config-parse.c's: the errors as they are found, the file's strings as they may be quoted. */
+#define perr(p, ...) config_report_add(&(p)->rep, __VA_ARGS__)
+#define shown(p, s) config_report_shown(&(p)->rep, (s))
 
 /* Every key of @o must be one of @known. Return: true when they are. */
 static bool keys_known(struct span_parser *p, const char *where, json_t *o,
@@ -162,7 +138,7 @@ static void parse_hosts(struct span_parser *p, json_t *v)
 	}
 	s->hosts = calloc(json_array_size(v), sizeof(*s->hosts));
 	if (!s->hosts) {
-		p->oom = -ENOMEM;
+		p->rep.oom = -ENOMEM;
 		return;
 	}
 	s->n_hosts = json_array_size(v);
@@ -274,7 +250,7 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 {
 	static const char *const keys[] = { "vni",          "control", "port",
 					    "underlay_mtu", "hosts",   "evpn" };
-	struct span_parser p = { .path = path, .errors = errors, .s = ret, .hide = hide };
+	struct span_parser p = { .rep = { .path = path, .errors = errors, .hide = hide }, .s = ret };
 	json_t *x;
 
 	*ret = (struct span_config){ .port = SPAN_PORT_DEFAULT,
@@ -284,7 +260,7 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 		perr(&p, "span",
 		     "must be an object like {\"vni\": 100, \"control\": \"static\", "
 		     "\"hosts\": [...]}");
-		return result(&p);
+		return config_report_result(&p.rep);
 	}
 	(void)keys_known(&p, "span", v, keys, ELEMENTSOF(keys));
 	parse_scalars(&p, v);
@@ -300,7 +276,7 @@ int config_span_parse(const char *path, json_t *v, bool hide, struct span_config
 		perr(&p, "span.evpn", "applies only with \"control\": \"evpn\"");
 	else if (x && ret->control == SPAN_EVPN)
 		parse_evpn(&p, x);
-	return result(&p);
+	return config_report_result(&p.rep);
 }
 
 /*
@@ -374,7 +350,7 @@ static void check_slices(struct span_parser *p, const struct network_config *c)
 int config_span_check(const char *path, const struct network_config *c, const char *mtu_key,
 		      bool hosts_ok, struct config_errors *errors)
 {
-	struct span_parser p = { .path = path, .errors = errors };
+	struct span_parser p = { .rep = { .path = path, .errors = errors } };
 
 	if (!c->has_subnet)
 		perr(&p, "span", "needs a fixed 'subnet' and 'mask': every host serves the same one");
@@ -400,5 +376,5 @@ int config_span_check(const char *path, const struct network_config *c, const ch
 		perr(&p, "port_forwards",
 		     "not with 'span': its guest may be on another host, which this host "
 		     "does not reach through the overlay; forward per acquire instead");
-	return result(&p);
+	return config_report_result(&p.rep);
 }

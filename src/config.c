@@ -227,6 +227,29 @@ int config_errors_add(struct config_errors *e, const char *file, const char *key
 	return r;
 }
 
+void config_report_add(struct config_report *r, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->bad = true;
+	va_start(ap, fmt);
+	if (config_errors_vadd(r->errors, r->path, key, fmt, ap) < 0)
+		r->oom = -ENOMEM;
+	va_end(ap);
+}
+
+const char *config_report_shown(const struct config_report *r, const char *s)
+{
+	return r->hide ? "..." : s;
+}
+
+int config_report_result(const struct config_report *r)
+{
+	if (r->oom)
+		return r->oom;
+	return r->bad ? CONFIG_E_INVALID : 0;
+}
+
 int config_errors_append(struct config_errors *dst, const struct config_errors *src)
 {
 	for (size_t i = 0; i < src->n; i++) {

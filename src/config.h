@@ -182,6 +182,25 @@ _printf_(4, 5) int config_errors_add(struct config_errors *e, const char *file, 
 /* config_errors_add() with a va_list. Return: 0, or -ENOMEM. */
 _printf_(4, 0) int config_errors_vadd(struct config_errors *e, const char *file, const char *key,
 				      const char *fmt, va_list ap);
+/* What a parser records of a file's problems as it goes (config-parse.c, config-span.c). */
+struct config_report {
+	const char *path;
+	struct config_errors *errors;
+	bool hide; /* quote none of the file's text: not everyone may read it (CONFIG_PARSE_HIDE) */
+	bool bad;  /* an error was recorded */
+	int oom;   /* -ENOMEM once an error could not even be recorded */
+};
+
+/* Record an error on @key of @r's file. */
+_printf_(3, 4) void config_report_add(struct config_report *r, const char *key, const char *fmt, ...);
+/*
+ * @s, a string of the file, as an error may quote it: not at all ("...")
+ * when the file is one that not everyone may read, since `networks` shows
+ * errors to every client.
+ */
+const char *config_report_shown(const struct config_report *r, const char *s);
+/* Return: 0, CONFIG_E_INVALID when errors were recorded, or -ENOMEM. */
+int config_report_result(const struct config_report *r);
 /* Append copies of every error of @src. Return: 0 or -ENOMEM. */
 int config_errors_append(struct config_errors *dst, const struct config_errors *src);
 void config_errors_clear(struct config_errors *e);
