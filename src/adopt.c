@@ -13,9 +13,10 @@
  *   - the old dnsmasq, no longer anyone's child, is replaced by a new one
  *     on the same lease file;
  *   - links that carry the broker's alias but belong to no adopted record
- *     (a span's names link too: made again as its network is adopted)
  *     (a crash between creating a port and recording it) are removed:
- *     they belong to no one, since no client was ever told about them;
+ *     they belong to no one, since no client was ever told about them; a
+ *     span's names link is claimed by its name, as it was made again when
+ *     its network was adopted;
  *   - the nftables table is rewritten for exactly the adopted networks;
  *   - a span keeps its VXLAN device when the file still spans that VNI
  *     from this host (a device gone meanwhile is made again, after the
